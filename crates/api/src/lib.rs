@@ -1,0 +1,52 @@
+//! CRD types of `lockstep.dev/v1alpha1` and the names (annotations, conditions, field manager) that form
+//! lockstep's public contract. Nothing here does I/O.
+
+mod application;
+pub mod conditions;
+
+pub use application::*;
+
+use kube::CustomResourceExt;
+
+/// API group of every lockstep resource.
+pub const GROUP: &str = "lockstep.dev";
+/// Field manager lockstep applies with; ownership of fields in managedFields is recorded under it.
+pub const FIELD_MANAGER: &str = "lockstep";
+/// Changing this annotation's value asks for an immediate fetch and compare.
+pub const REFRESH_ANNOTATION: &str = "lockstep.dev/refresh";
+
+/// The CustomResourceDefinitions lockstep installs, as one multi-document YAML text.
+pub fn crds_yaml() -> String {
+    [Application::crd()]
+        .iter()
+        .map(|crd| {
+            // Serialising a CRD built from our own types cannot fail: every map key is a string.
+            let body = serde_yaml::to_string(crd).unwrap_or_default();
+            format!("---\n{body}")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_is_namespaced_with_short_name_and_status() {
+        let crd = Application::crd();
+        assert_eq!(crd.spec.group, GROUP);
+        assert_eq!(crd.spec.scope, "Namespaced");
+        assert_eq!(crd.spec.names.short_names.as_deref(), Some(&["lsapp".to_string()][..]));
+        let version = &crd.spec.versions[0];
+        assert_eq!(version.name, "v1alpha1");
+        assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+    }
+
+    #[test]
+    fn crds_yaml_parses_back() {
+        let text = crds_yaml();
+        assert!(text.starts_with("---\n"));
+        let parsed: serde_json::Value = serde_yaml::from_str(text.trim_start_matches("---\n")).unwrap();
+        assert_eq!(parsed["metadata"]["name"], "applications.lockstep.dev");
+    }
+}

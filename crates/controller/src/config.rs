@@ -1,0 +1,19 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of one controller process, from the command line.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Where git repositories and commit snapshots are cached.
+    pub cache_dir: PathBuf,
+    /// How often every Application is fetched and compared even when nothing triggered it.
+    pub resync_period: Duration,
+    /// How soon a failed fetch is retried.
+    pub fetch_retry_period: Duration,
+    /// Watch Applications in this namespace only; `None` for all namespaces.
+    pub watch_namespace: Option<String>,
+    /// The controller's own namespace, for shared Secrets, ConfigMaps and Leases.
+    pub controller_namespace: String,
+    /// How many Applications are reconciled at once.
+    pub workers: u16,
+}

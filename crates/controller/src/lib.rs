@@ -1,0 +1,19 @@
+//! The lockstep controller: watches Applications and, for each, runs the pipeline
+//! fetch → render → plan/apply → assess → report.
+//!
+//! Decisions (validation, status, events) are pure functions in [`status`], [`validate`] and
+//! [`events`]; [`reconcile`] strings the I/O together; [`run`] wires it into kube-runtime.
+
+mod config;
+mod context;
+mod error;
+pub mod events;
+mod reconcile;
+mod run;
+pub mod status;
+mod trigger;
+pub mod validate;
+
+pub use config::ControllerConfig;
+pub use error::ControllerError;
+pub use run::run;

@@ -1,0 +1,270 @@
+//! From what a reconcile found to the Application's status: pure.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use lockstep_api::conditions::{READY, reason};
+use lockstep_api::{ApplicationStatus, HealthStatus, HealthStatusCode, ResourceStatus, SyncStatus, SyncStatusCode};
+use lockstep_engine::ResourceKey;
+use lockstep_health::Health;
+
+/// How many failing objects a condition message names before summarising the rest.
+const NAMED_FAILURES: usize = 3;
+
+/// What one pass of the pipeline found: the only input besides the previous status.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The pipeline stopped before comparing: invalid spec, fetch or render failure.
+    Stopped {
+        /// One of [`lockstep_api::conditions::reason`].
+        reason: &'static str,
+        /// What went wrong, naming the repo, revision, file or field.
+        message: String,
+        /// The revision resolved before the failure, if any.
+        revision: Option<String>,
+    },
+    /// The revision was compared with live state and, when automated, applied.
+    Compared {
+        /// Full commit SHA.
+        revision: String,
+        /// Each rendered object, in apply order.
+        resources: Vec<AssessedResource>,
+        /// Whether drift was applied (automated sync) or only reported.
+        automated: bool,
+    },
+}
+
+/// One object after sync, with its health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssessedResource {
+    /// Which object.
+    pub key: ResourceKey,
+    /// Whether it matches git.
+    pub sync: SyncStatusCode,
+    /// Why applying it failed, if it did.
+    pub error: Option<String>,
+    /// Its health.
+    pub health: Health,
+    /// Excluded from the Application's health by annotation.
+    pub ignore_health: bool,
+}
+
+/// The status an Application should have after `outcome`. `reconciledAt` is carried over; the
+/// caller stamps it only when the status changed, so a no-op reconcile writes nothing.
+pub fn next_status(
+    previous: Option<&ApplicationStatus>,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    now: &Time,
+) -> ApplicationStatus {
+    let previous_conditions = previous.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let mut status = match outcome {
+        Outcome::Stopped { revision, .. } => ApplicationStatus {
+            sync: SyncStatus {
+                status: SyncStatusCode::Unknown,
+                revision: revision.clone().or_else(|| previous.and_then(|p| p.sync.revision.clone())),
+            },
+            health: previous.map(|p| p.health.clone()).unwrap_or_default(),
+            resources: previous.map(|p| p.resources.clone()).unwrap_or_default(),
+            ..Default::default()
+        },
+        Outcome::Compared { revision, resources, .. } => ApplicationStatus {
+            sync: SyncStatus {
+                status: if resources.iter().all(|r| r.sync == SyncStatusCode::Synced) {
+                    SyncStatusCode::Synced
+                } else {
+                    SyncStatusCode::OutOfSync
+                },
+                revision: Some(revision.clone()),
+            },
+            health: app_health(resources),
+            resources: resources.iter().map(resource_status).collect(),
+            ..Default::default()
+        },
+    };
+    status.observed_generation = generation;
+    status.reconciled_at = previous.and_then(|p| p.reconciled_at.clone());
+    let (ready, why, message) = ready_condition(outcome, &status);
+    status.conditions = vec![condition(previous_conditions, READY, ready, why, message, generation, now)];
+    status
+}
+
+/// True when two statuses differ in anything but `reconciledAt`.
+pub fn changed(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -> bool {
+    match previous {
+        None => true,
+        Some(previous) => {
+            let mut previous = previous.clone();
+            previous.reconciled_at = next.reconciled_at.clone();
+            &previous != next
+        }
+    }
+}
+
+fn app_health(resources: &[AssessedResource]) -> HealthStatus {
+    let names: Vec<String> = resources.iter().map(|r| r.key.to_string()).collect();
+    let considered = resources.iter().zip(&names).filter(|(r, _)| !r.ignore_health).map(|(r, n)| (n.as_str(), &r.health));
+    let health = lockstep_health::aggregate(considered);
+    HealthStatus { status: health.status, message: health.message }
+}
+
+fn resource_status(resource: &AssessedResource) -> ResourceStatus {
+    ResourceStatus {
+        group: resource.key.group.clone(),
+        version: resource.key.version.clone(),
+        kind: resource.key.kind.clone(),
+        namespace: resource.key.namespace.clone(),
+        name: resource.key.name.clone(),
+        status: resource.sync,
+        health: Some(HealthStatus { status: resource.health.status, message: resource.health.message.clone() }),
+    }
+}
+
+fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'static str, String) {
+    let (revision, resources, automated) = match outcome {
+        Outcome::Stopped { reason, message, .. } => return (false, reason, message.clone()),
+        Outcome::Compared { revision, resources, automated } => (short(revision), resources, *automated),
+    };
+    let failures: Vec<String> =
+        resources.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.key))).collect();
+    if !failures.is_empty() {
+        let mut message = format!("{} of {} objects failed to sync at {revision}: ", failures.len(), resources.len());
+        message.push_str(&failures.iter().take(NAMED_FAILURES).cloned().collect::<Vec<_>>().join("; "));
+        if failures.len() > NAMED_FAILURES {
+            message.push_str(&format!("; and {} more", failures.len() - NAMED_FAILURES));
+        }
+        return (false, reason::SYNC_FAILED, message);
+    }
+    if status.sync.status != SyncStatusCode::Synced {
+        let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced).count();
+        let why = if automated { "" } else { "; automated sync is off" };
+        return (false, reason::OUT_OF_SYNC, format!("{drifted} of {} objects differ from git at {revision}{why}", resources.len()));
+    }
+    if status.health.status != HealthStatusCode::Healthy {
+        let message = status.health.message.clone().unwrap_or_else(|| format!("health is {}", status.health.status));
+        return (false, reason::NOT_HEALTHY, message);
+    }
+    (true, reason::SUCCEEDED, format!("Synced to {revision}; {} objects Healthy", resources.len()))
+}
+
+/// A condition, keeping the previous transition time when its status did not change.
+fn condition(
+    previous: &[Condition],
+    type_: &str,
+    ready: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    let status = if ready { "True" } else { "False" };
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message,
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+/// The first 12 hex digits of a SHA, as people quote commits.
+pub fn short(revision: &str) -> &str {
+    revision.get(..12).unwrap_or(revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    fn resource(name: &str, sync: SyncStatusCode, error: Option<&str>, health: HealthStatusCode) -> AssessedResource {
+        AssessedResource {
+            key: ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("ns".into()), name: name.into(), ..Default::default() },
+            sync,
+            error: error.map(String::from),
+            health: Health { status: health, message: None },
+            ignore_health: false,
+        }
+    }
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn compared(resources: Vec<AssessedResource>, automated: bool) -> Outcome {
+        Outcome::Compared { revision: SHA.into(), resources, automated }
+    }
+
+    #[test]
+    fn synced_and_healthy_is_ready() {
+        let outcome = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Healthy)], true);
+        let status = next_status(None, Some(3), &outcome, &at(100));
+        assert_eq!(status.sync.status, SyncStatusCode::Synced);
+        assert_eq!(status.sync.revision.as_deref(), Some(SHA));
+        assert_eq!(status.health.status, HealthStatusCode::Healthy);
+        assert_eq!(status.observed_generation, Some(3));
+        let ready = &status.conditions[0];
+        assert_eq!((ready.type_.as_str(), ready.status.as_str(), ready.reason.as_str()), ("Ready", "True", "Succeeded"));
+        assert_eq!(ready.message, "Synced to 0123456789ab; 1 objects Healthy");
+        assert_eq!(status.resources[0].name, "a");
+    }
+
+    #[test]
+    fn the_same_outcome_twice_changes_nothing_and_keeps_transition_time() {
+        let outcome = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Healthy)], true);
+        let mut first = next_status(None, Some(1), &outcome, &at(100));
+        first.reconciled_at = Some(at(100));
+        let second = next_status(Some(&first), Some(1), &outcome, &at(200));
+        assert!(!changed(Some(&first), &second));
+        assert_eq!(second.conditions[0].last_transition_time, at(100));
+    }
+
+    #[test]
+    fn a_rejected_object_is_named() {
+        let outcome = compared(
+            vec![
+                resource("good", SyncStatusCode::Synced, None, HealthStatusCode::Healthy),
+                resource("bad", SyncStatusCode::OutOfSync, Some("field is invalid"), HealthStatusCode::Missing),
+            ],
+            true,
+        );
+        let status = next_status(None, None, &outcome, &at(1));
+        assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
+        let ready = &status.conditions[0];
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "SyncFailed"));
+        assert!(ready.message.contains("ConfigMap ns/bad: field is invalid"), "{}", ready.message);
+    }
+
+    #[test]
+    fn manual_sync_reports_drift() {
+        let outcome = compared(vec![resource("a", SyncStatusCode::OutOfSync, None, HealthStatusCode::Missing)], false);
+        let ready = next_status(None, None, &outcome, &at(1)).conditions.remove(0);
+        assert_eq!(ready.reason, "OutOfSync");
+        assert!(ready.message.ends_with("automated sync is off"), "{}", ready.message);
+    }
+
+    #[test]
+    fn a_stopped_pipeline_keeps_what_is_known_and_says_why() {
+        let good = next_status(
+            None,
+            Some(1),
+            &compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Healthy)], true),
+            &at(1),
+        );
+        let stopped = Outcome::Stopped { reason: "RenderFailed", message: "a.yaml:3: bad".into(), revision: Some("fff".into()) };
+        let status = next_status(Some(&good), Some(2), &stopped, &at(2));
+        assert_eq!(status.sync.status, SyncStatusCode::Unknown);
+        assert_eq!(status.sync.revision.as_deref(), Some("fff"));
+        assert_eq!(status.resources, good.resources);
+        let ready = &status.conditions[0];
+        assert_eq!((ready.status.as_str(), ready.reason.as_str(), ready.message.as_str()), ("False", "RenderFailed", "a.yaml:3: bad"));
+        assert_eq!(ready.last_transition_time, at(2));
+        assert!(changed(Some(&good), &status));
+    }
+}

@@ -1,0 +1,61 @@
+//! Checks on a spec that the CRD schema cannot express: pure.
+
+use lockstep_api::ApplicationSpec;
+
+/// Returns why the spec cannot be acted on, or `None` when it can.
+pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
+    let repo = spec.source.repo_url.trim();
+    if repo.is_empty() {
+        return Some("spec.source.repoURL is empty".into());
+    }
+    if repo.chars().any(char::is_whitespace) {
+        return Some(format!("spec.source.repoURL {repo:?} contains whitespace"));
+    }
+    if let Some(ns) = spec.destination.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        if !is_dns_label(ns) {
+            return Some(format!("spec.destination.namespace {ns:?} is not a valid namespace name"));
+        }
+    }
+    let path = spec.source.path.as_deref().unwrap_or_default();
+    if path.starts_with('/') || path.split('/').any(|part| part == "..") {
+        return Some(format!("spec.source.path {path:?} must be relative and stay inside the repository"));
+    }
+    None
+}
+
+/// RFC 1123 label: what Kubernetes accepts as a namespace name.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_api::{ApplicationDestination, ApplicationSource};
+
+    fn spec(repo: &str, path: Option<&str>, ns: Option<&str>) -> ApplicationSpec {
+        ApplicationSpec {
+            source: ApplicationSource { repo_url: repo.into(), path: path.map(String::from), ..Default::default() },
+            destination: ApplicationDestination { namespace: ns.map(String::from) },
+            sync_policy: None,
+        }
+    }
+
+    #[test]
+    fn accepts_ordinary_specs() {
+        assert_eq!(invalid_spec(&spec("https://git/x", Some("apps/web"), Some("web"))), None);
+        assert_eq!(invalid_spec(&spec("file:///srv/x", None, None)), None);
+    }
+
+    #[test]
+    fn rejects_what_the_schema_lets_through() {
+        assert!(invalid_spec(&spec("  ", None, None)).unwrap().contains("empty"));
+        assert!(invalid_spec(&spec("https://git/x y", None, None)).unwrap().contains("whitespace"));
+        assert!(invalid_spec(&spec("https://git/x", Some("../etc"), None)).unwrap().contains("inside"));
+        assert!(invalid_spec(&spec("https://git/x", Some("/etc"), None)).unwrap().contains("relative"));
+        assert!(invalid_spec(&spec("https://git/x", None, Some("Bad_NS"))).unwrap().contains("namespace"));
+    }
+}

@@ -1,0 +1,51 @@
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use kube::Client;
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiResource, Scope, pinned_kind};
+
+/// What the API server said about a kind: how to address it and whether it is namespaced.
+#[derive(Clone, Debug)]
+pub struct KindInfo {
+    /// Plural, group and version used to build request paths.
+    pub resource: ApiResource,
+    /// Whether objects of the kind live in a namespace.
+    pub namespaced: bool,
+}
+
+/// A cache of API discovery, filled on first use of each kind. Misses are not cached, so a CRD
+/// installed later is found on the next sync.
+pub struct ResourceCatalog {
+    client: Client,
+    kinds: RwLock<HashMap<GroupVersionKind, KindInfo>>,
+}
+
+impl ResourceCatalog {
+    /// An empty catalog asking `client`'s API server.
+    pub fn new(client: Client) -> Self {
+        Self { client, kinds: RwLock::new(HashMap::new()) }
+    }
+
+    /// Looks a kind up, asking the API server on a miss; the error is the server's or discovery's message.
+    pub async fn kind(&self, gvk: &GroupVersionKind) -> Result<KindInfo, String> {
+        if let Some(info) = self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(gvk) {
+            return Ok(info.clone());
+        }
+        let (resource, caps) = pinned_kind(&self.client, gvk).await.map_err(|e| describe(gvk, e))?;
+        let info = KindInfo { resource, namespaced: caps.scope == Scope::Namespaced };
+        self.kinds.write().unwrap_or_else(|p| p.into_inner()).insert(gvk.clone(), info.clone());
+        Ok(info)
+    }
+}
+
+fn describe(gvk: &GroupVersionKind, err: kube::Error) -> String {
+    let api_version = if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) };
+    match err {
+        kube::Error::Api(status) if status.code == 404 => {
+            format!("no kind {} is served in {api_version} (is its CRD installed?)", gvk.kind)
+        }
+        kube::Error::Discovery(_) => format!("no kind {} is served in {api_version} (is its CRD installed?)", gvk.kind),
+        other => format!("looking up kind {} in {api_version}: {other}", gvk.kind),
+    }
+}

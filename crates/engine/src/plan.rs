@@ -1,0 +1,125 @@
+//! What to do with each object, and what came of it: pure data and decisions.
+
+use lockstep_api::SyncStatusCode;
+use serde_json::Value;
+
+use crate::key::ResourceKey;
+
+/// What the server said when asked what applying one object would do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observation {
+    /// The live object already matches git.
+    InSync { live: Value },
+    /// Applying would create (`live` is `None`) or change the object.
+    Drifted { live: Option<Value> },
+    /// The object cannot be dry-run yet: its namespace is created by this same sync.
+    AwaitingNamespace,
+    /// The object cannot be applied; the message is the server's or discovery's.
+    Rejected(String),
+}
+
+/// What the engine does, or did, to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing: it matches, it was rejected, or automated sync is off.
+    None,
+    /// Apply an object that does not exist yet.
+    Create,
+    /// Apply over a live object that differs.
+    Update,
+}
+
+/// Decides the action for one observation. Without `apply` (automated sync off) nothing is written.
+pub fn decide(observation: &Observation, apply: bool) -> Action {
+    match observation {
+        Observation::Drifted { live: None } | Observation::AwaitingNamespace if apply => Action::Create,
+        Observation::Drifted { live: Some(_) } if apply => Action::Update,
+        _ => Action::None,
+    }
+}
+
+/// The outcome for one object of a sync.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceResult {
+    /// Which object.
+    pub key: ResourceKey,
+    /// Whether the live object now matches git.
+    pub status: SyncStatusCode,
+    /// What was written.
+    pub action: Action,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The live object after the sync, if it exists.
+    pub live: Option<Value>,
+}
+
+impl ResourceResult {
+    /// The result of an observation on which nothing was written.
+    pub fn observed(key: ResourceKey, observation: Observation) -> Self {
+        let (status, error, live) = match observation {
+            Observation::InSync { live } => (SyncStatusCode::Synced, None, Some(live)),
+            Observation::Drifted { live } => (SyncStatusCode::OutOfSync, None, live),
+            Observation::AwaitingNamespace => (SyncStatusCode::OutOfSync, None, None),
+            Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
+        };
+        Self { key, status, action: Action::None, error, live }
+    }
+}
+
+/// Outcome of one sync of one revision: one entry per rendered object, in apply order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncResult {
+    /// Per-object outcomes.
+    pub resources: Vec<ResourceResult>,
+}
+
+impl SyncResult {
+    /// `Synced` when every object matches git, else `OutOfSync`.
+    pub fn sync_status(&self) -> SyncStatusCode {
+        if self.resources.iter().all(|r| r.status == SyncStatusCode::Synced) {
+            SyncStatusCode::Synced
+        } else {
+            SyncStatusCode::OutOfSync
+        }
+    }
+
+    /// The objects that failed, with their messages.
+    pub fn failures(&self) -> impl Iterator<Item = (&ResourceKey, &str)> {
+        self.resources.iter().filter_map(|r| r.error.as_deref().map(|e| (&r.key, e)))
+    }
+
+    /// How many objects were created and updated.
+    pub fn written(&self) -> (usize, usize) {
+        let count = |action| self.resources.iter().filter(|r| r.action == action).count();
+        (count(Action::Create), count(Action::Update))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_only_drift_and_only_when_allowed() {
+        let live = json!({});
+        assert_eq!(decide(&Observation::InSync { live: live.clone() }, true), Action::None);
+        assert_eq!(decide(&Observation::Drifted { live: None }, true), Action::Create);
+        assert_eq!(decide(&Observation::AwaitingNamespace, true), Action::Create);
+        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, true), Action::Update);
+        assert_eq!(decide(&Observation::Drifted { live: Some(live) }, false), Action::None);
+        assert_eq!(decide(&Observation::Rejected("no".into()), true), Action::None);
+    }
+
+    #[test]
+    fn one_drifted_or_rejected_object_makes_the_revision_out_of_sync() {
+        let key = |n: &str| ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), name: n.into(), ..Default::default() };
+        let mut result = SyncResult {
+            resources: vec![ResourceResult::observed(key("a"), Observation::InSync { live: json!({}) })],
+        };
+        assert_eq!(result.sync_status(), SyncStatusCode::Synced);
+        result.resources.push(ResourceResult::observed(key("b"), Observation::Rejected("bad".into())));
+        assert_eq!(result.sync_status(), SyncStatusCode::OutOfSync);
+        assert_eq!(result.failures().map(|(k, m)| (k.name.as_str(), m)).collect::<Vec<_>>(), vec![("b", "bad")]);
+    }
+}

@@ -1,0 +1,46 @@
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, Repository, build::CheckoutBuilder};
+
+use crate::error::SourceError;
+
+/// Exactly one commit of one repository, checked out on disk for rendering and never modified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The repository URL as requested.
+    pub repo_url: String,
+    /// The full commit SHA.
+    pub revision: String,
+    /// The directory holding the commit's files.
+    pub root: PathBuf,
+}
+
+/// Checks a commit out under `dir/<sha>` once; later calls reuse it. The checkout is written to a
+/// temporary directory and renamed into place, so a reader never sees a half-written snapshot.
+pub(crate) fn export_commit(repo: &Repository, commit: &Commit<'_>, dir: &Path) -> Result<PathBuf, SourceError> {
+    let target = dir.join(commit.id().to_string());
+    if target.is_dir() {
+        return Ok(target);
+    }
+    let staging = tempdir_in(dir)?;
+    let tree = commit.tree().map_err(|e| SourceError::cache(&target, e))?;
+    let mut checkout = CheckoutBuilder::new();
+    checkout.force().target_dir(&staging);
+    repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(|e| SourceError::cache(&staging, e))?;
+    match std::fs::rename(&staging, &target) {
+        Ok(()) => Ok(target),
+        // Another process exported the same commit first: theirs is identical.
+        Err(_) if target.is_dir() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(target)
+        }
+        Err(e) => Err(SourceError::cache(&target, e)),
+    }
+}
+
+fn tempdir_in(dir: &Path) -> Result<PathBuf, SourceError> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let path = dir.join(format!(".tmp-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&path).map_err(|e| SourceError::cache(&path, e))?;
+    Ok(path)
+}

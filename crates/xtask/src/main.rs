@@ -1,0 +1,122 @@
+//! `cargo xtask`: developer and CI tasks for the lockstep workspace.
+//!
+//! * `cargo xtask cluster up [--name NAME]` builds (once) and starts a local
+//!   Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+//!   kube-scheduler) on loopback and writes its admin kubeconfig.
+//! * `cargo xtask cluster down [--name NAME]` stops it and removes its state.
+//! * `cargo xtask test [--no-lint] [--down] [-- ARGS]` is the one command CI
+//!   runs: lint, cluster up, build the controller, `cargo test --workspace`.
+
+mod certs;
+mod cluster;
+mod gobuild;
+mod process;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Command line of `cargo xtask`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Developer and CI tasks for lockstep")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The top-level tasks; add new ones as variants here.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage a local Kubernetes control plane built from tests/controlplane.
+    Cluster {
+        #[command(subcommand)]
+        action: cluster::ClusterCommand,
+    },
+    /// Lint, start the cluster, build the controller and run the whole test suite.
+    Test(test::TestArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let ws = Workspace::locate();
+    match cli.command {
+        Command::Cluster { action } => cluster::run(&ws, action),
+        Command::Test(args) => test::run(&ws, &args),
+    }
+}
+
+/// Well-known locations inside the workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The workspace root (the directory holding the root `Cargo.toml`).
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    /// Finds the workspace root from this crate's manifest directory.
+    pub fn locate() -> Self {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf();
+        Self { root }
+    }
+
+    /// `target/` of the workspace.
+    pub fn target(&self) -> PathBuf {
+        self.root.join("target")
+    }
+
+    /// The Go module that pins the control plane binaries.
+    pub fn controlplane_module(&self) -> PathBuf {
+        self.root.join("tests").join("controlplane")
+    }
+
+    /// The directory shared between developers, beside the workspace root.
+    pub fn shared_dir(&self) -> PathBuf {
+        match self.root.parent() {
+            Some(parent) => parent.join("shared"),
+            None => self.root.join("..").join("shared"),
+        }
+    }
+
+    /// The cargo executable that runs us (falls back to `cargo` on `PATH`).
+    pub fn cargo(&self) -> PathBuf {
+        std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cargo"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_passes_trailing_args_verbatim() {
+        let cli = Cli::try_parse_from(["xtask", "test", "--no-lint", "--", "FILTER", "--", "--nocapture"]).unwrap();
+        let Command::Test(args) = cli.command else { panic!("not the test command") };
+        assert!(args.no_lint);
+        assert!(!args.down);
+        assert_eq!(args.cargo_test_args, ["FILTER", "--", "--nocapture"]);
+    }
+
+    #[test]
+    fn cluster_name_defaults_to_default() {
+        let cli = Cli::try_parse_from(["xtask", "cluster", "up"]).unwrap();
+        let Command::Cluster { action: cluster::ClusterCommand::Up(args) } = cli.command else {
+            panic!("not cluster up")
+        };
+        assert_eq!(args.name, cluster::DEFAULT_NAME);
+    }
+
+    #[test]
+    fn shared_dir_is_beside_the_workspace() {
+        let ws = Workspace { root: PathBuf::from("/work/main") };
+        assert_eq!(ws.shared_dir(), Path::new("/work/shared"));
+    }
+}

@@ -1,0 +1,92 @@
+//! `cargo xtask test`: the one command CI runs. Lints, starts the default
+//! cluster, builds the controller and runs `cargo test --workspace` against
+//! the cluster.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::Workspace;
+use crate::cluster::{self, DEFAULT_NAME};
+use crate::process;
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Skip `cargo fmt --check` and `cargo clippy -D warnings`.
+    #[arg(long)]
+    pub no_lint: bool,
+    /// Stop the cluster afterwards (by default it is left running).
+    #[arg(long)]
+    pub down: bool,
+    /// Passed to `cargo test --workspace` verbatim, e.g. `-- FILTER -- --nocapture`.
+    #[arg(last = true)]
+    pub cargo_test_args: Vec<String>,
+}
+
+/// Runs the whole pipeline; fails if any phase fails.
+pub fn run(ws: &Workspace, args: &TestArgs) -> Result<()> {
+    let started = Instant::now();
+    let result = phases(ws, args);
+    if args.down {
+        let down = phase("cluster down", || cluster::down(ws, DEFAULT_NAME));
+        if result.is_ok() {
+            down?;
+        } else if let Err(e) = down {
+            eprintln!("also failed to stop the cluster: {e:#}");
+        }
+    }
+    match &result {
+        Ok(()) => eprintln!("xtask test: all phases passed in {}", process::secs(started.elapsed())),
+        Err(_) => eprintln!("xtask test: failed after {}", process::secs(started.elapsed())),
+    }
+    result
+}
+
+/// The phases, in order, stopping at the first failure.
+fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
+    let cargo = ws.cargo();
+    if !args.no_lint {
+        phase("fmt", || process::run(cargo_cmd(ws, &cargo).args(["fmt", "--all", "--", "--check"])))?;
+        phase("clippy", || {
+            process::run(cargo_cmd(ws, &cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+        })?;
+    }
+    let cluster = phase("cluster up", || cluster::up(ws, DEFAULT_NAME))?;
+    phase("build lockstep", || {
+        process::run(cargo_cmd(ws, &cargo).args(["build", "-p", "lockstep", "--bin", "lockstep"]))
+    })?;
+    let lockstep_bin = ws.target().join("debug").join("lockstep");
+    let shared_dir = ws.shared_dir();
+    phase("cargo test", || {
+        process::run(
+            cargo_cmd(ws, &cargo)
+                .args(["test", "--workspace"])
+                .args(&args.cargo_test_args)
+                .env("KUBECONFIG", &cluster.kubeconfig)
+                .env("LOCKSTEP_BIN", &lockstep_bin)
+                .env("LOCKSTEP_KUBECTL", &cluster.kubectl)
+                .env("LOCKSTEP_SHARED_DIR", &shared_dir),
+        )
+    })
+}
+
+/// A cargo command run from the workspace root.
+fn cargo_cmd(ws: &Workspace, cargo: &Path) -> Command {
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&ws.root);
+    cmd
+}
+
+/// Runs one named phase, printing its outcome and elapsed time.
+fn phase<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("==> {name}");
+    let started = Instant::now();
+    let result = f().with_context(|| format!("phase `{name}` failed"));
+    let outcome = if result.is_ok() { "ok" } else { "FAILED" };
+    eprintln!("<== {name}: {outcome} in {}", process::secs(started.elapsed()));
+    result
+}

@@ -1,0 +1,69 @@
+//! Creating, reading and poking Applications.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, Patch, PatchParams};
+use lockstep_api::{Application, REFRESH_ANNOTATION};
+use serde_json::{Value, json};
+
+use crate::wait::wait_for;
+
+/// How long an end-to-end wait lasts before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Creates or updates an Application from its `spec` (server-side apply as the test's own manager).
+pub async fn apply_app(client: &kube::Client, namespace: &str, name: &str, spec: Value) -> anyhow::Result<Application> {
+    let body = json!({
+        "apiVersion": "lockstep.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    let api: Api<Application> = Api::namespaced(client.clone(), namespace);
+    Ok(api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body)).await?)
+}
+
+/// Reads an Application.
+pub async fn get_app(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<Application> {
+    Ok(Api::<Application>::namespaced(client.clone(), namespace).get(name).await?)
+}
+
+/// Asks for an immediate fetch and compare by changing `lockstep.dev/refresh`.
+pub async fn refresh(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let value = format!("{}", rand::random::<u64>());
+    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value}}});
+    Api::<Application>::namespaced(client.clone(), namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// The Application's `Ready` condition, if any.
+pub fn ready(app: &Application) -> Option<&Condition> {
+    app.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+}
+
+/// Waits until `accept` holds for the Application, returning it; the timeout error shows its status.
+pub async fn wait_app(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    accept: impl Fn(&Application) -> bool,
+) -> anyhow::Result<Application> {
+    wait_for(what, TIMEOUT, || async {
+        let app = get_app(client, namespace, name).await?;
+        if accept(&app) {
+            Ok(Some(app))
+        } else {
+            anyhow::bail!("status is {}", serde_json::to_string(&app.status)?)
+        }
+    })
+    .await
+}
+
+/// Waits until the Ready condition has this reason, returning the Application.
+pub async fn wait_reason(client: &kube::Client, namespace: &str, name: &str, reason: &str) -> anyhow::Result<Application> {
+    wait_app(client, namespace, name, &format!("Ready reason {reason}"), |app| ready(app).is_some_and(|c| c.reason == reason)).await
+}

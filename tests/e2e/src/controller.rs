@@ -1,0 +1,69 @@
+//! The real `lockstep` binary, run as a controller for one test namespace.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::cluster::{kubeconfig, workspace_root};
+
+/// A `lockstep controller` process watching one namespace; killed on drop. Its log is kept under
+/// `target/e2e-logs/` and its tail is printed when a test fails.
+pub struct ControllerProcess {
+    child: Child,
+    log: PathBuf,
+    _cache: tempfile::TempDir,
+}
+
+impl ControllerProcess {
+    /// Starts a controller for `namespace` with extra `args`.
+    pub fn start(namespace: &str, args: &[&str]) -> anyhow::Result<Self> {
+        let bin = std::env::var_os("LOCKSTEP_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target/debug/lockstep"));
+        let cache = tempfile::tempdir()?;
+        let logs = workspace_root().join("target/e2e-logs");
+        std::fs::create_dir_all(&logs)?;
+        let log = logs.join(format!("{namespace}.log"));
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new(&bin)
+            .arg("controller")
+            .arg("--watch-namespace")
+            .arg(namespace)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .args(["--log-format", "text"])
+            .args(args)
+            .env("KUBECONFIG", kubeconfig())
+            .env("RUST_LOG", "info,lockstep=debug")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {} (build it with `cargo build -p lockstep`): {e}", bin.display()))?;
+        Ok(Self { child, log, _cache: cache })
+    }
+
+    /// True while the process runs (it has not crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- controller log tail ({}) ---", self.log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

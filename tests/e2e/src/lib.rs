@@ -1,0 +1,18 @@
+//! Shared harness for end-to-end tests: the real control plane from `cargo xtask cluster up`, real
+//! git repositories on disk, and the real `lockstep` binary run as a separate process.
+//!
+//! Each test creates its own namespace and its own controller watching only that namespace, so tests
+//! run in parallel against one control plane without seeing each other.
+
+pub mod apps;
+pub mod cluster;
+pub mod controller;
+pub mod git;
+pub mod namespace;
+pub mod wait;
+
+pub use cluster::{client, kubectl, workspace_root};
+pub use controller::ControllerProcess;
+pub use git::GitRepo;
+pub use namespace::TestNamespace;
+pub use wait::wait_for;
