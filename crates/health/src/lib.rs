@@ -9,7 +9,7 @@ mod aggregate;
 mod conditions;
 mod json;
 mod kinds;
-pub mod kstatus;
+mod kstatus;
 
 use lockstep_api::HealthStatusCode;
 use serde_json::Value;

@@ -316,3 +316,58 @@ fn random_objects_never_panic() {
         exercise(&obj, now);
     }
 }
+
+/// Numeric fields the rules compare or subtract, set to extremes in random combinations.
+#[test]
+fn extreme_counts_never_overflow() {
+    const PATHS: &[&[&str]] = &[
+        &["metadata", "generation"],
+        &["status", "observedGeneration"],
+        &["spec", "replicas"],
+        &["spec", "updateStrategy", "rollingUpdate", "partition"],
+        &["spec", "parallelism"],
+        &["spec", "completions"],
+        &["status", "replicas"],
+        &["status", "readyReplicas"],
+        &["status", "updatedReplicas"],
+        &["status", "availableReplicas"],
+        &["status", "currentReplicas"],
+        &["status", "fullyLabeledReplicas"],
+        &["status", "desiredNumberScheduled"],
+        &["status", "currentNumberScheduled"],
+        &["status", "updatedNumberScheduled"],
+        &["status", "numberAvailable"],
+        &["status", "numberReady"],
+        &["status", "succeeded"],
+        &["status", "failed"],
+        &["status", "active"],
+    ];
+    let extremes = [json!(i64::MIN), json!(-1), json!(0), json!(1), json!(i64::MAX)];
+    let now = chrono::Utc::now();
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    for &(api_version, kind) in KINDS {
+        for _ in 0..300 {
+            let mut obj = json!({"apiVersion": api_version, "kind": kind,
+                "spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {}}}});
+            for path in PATHS {
+                if rng.chance(70) {
+                    set(&mut obj, path, rng.pick(&extremes).clone());
+                }
+            }
+            exercise(&obj, now);
+        }
+    }
+}
+
+fn set(obj: &mut Value, path: &[&str], value: Value) {
+    let mut cur = obj;
+    for key in &path[..path.len() - 1] {
+        cur = cur
+            .as_object_mut()
+            .map(|m| m.entry(key.to_string()).or_insert_with(|| json!({})))
+            .unwrap_or_else(|| panic!("{key} is not an object"));
+    }
+    if let (Some(map), Some(last)) = (cur.as_object_mut(), path.last()) {
+        map.insert(last.to_string(), value);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod controller_cmd;
 mod duration;
+mod health_cmd;
 mod logging;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ enum Command {
     Controller(controller_cmd::ControllerArgs),
     /// Print the CustomResourceDefinitions lockstep installs.
     Crd,
+    /// Print the health of each object in a file, offline.
+    Health(health_cmd::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
             print!("{}", lockstep_api::crds_yaml());
             Ok(())
         }
+        Command::Health(args) => health_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -76,7 +76,14 @@ fn display_path(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-/// Parses a multi-document YAML (or JSON) text into manifests, skipping empty documents.
+/// Parses a multi-document YAML (or JSON) text into manifests, skipping empty documents and
+/// flattening `List` kinds; `file` names the text in errors.
+pub fn parse_manifests(file: &str, text: &str) -> Result<Vec<Manifest>, RenderError> {
+    let mut manifests = Vec::new();
+    parse_documents(file, text, &mut manifests)?;
+    Ok(manifests)
+}
+
 fn parse_documents(file: &str, text: &str, out: &mut Vec<Manifest>) -> Result<(), RenderError> {
     for (document, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(de).map_err(|e| RenderError::Parse {

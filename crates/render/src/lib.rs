@@ -6,6 +6,6 @@ mod directory;
 mod error;
 mod manifest;
 
-pub use directory::{DirectoryOptions, render_directory, resolve_source_path};
+pub use directory::{DirectoryOptions, parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;
 pub use manifest::Manifest;

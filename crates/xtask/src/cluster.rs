@@ -28,8 +28,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait, after /readyz, for the controller manager to create the
 /// `default` ServiceAccount.
 const CONTROLLERS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often `up` starts afresh when a daemon lost its port to someone else.
+const START_ATTEMPTS: u32 = 3;
 /// Grace period between SIGTERM and SIGKILL on shutdown.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Names of the default cluster's own subdirectories, which therefore cannot
 /// name another cluster.
 const RESERVED_NAMES: &[&str] = &["pki", "etcd", "logs"];
@@ -179,6 +181,10 @@ struct ProcessRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
     name: String,
+    /// Fingerprint of the binaries' build ([`Binaries::fingerprint`]); a
+    /// cluster running other binaries is restarted.
+    #[serde(default)]
+    build: String,
     ports: Ports,
     processes: Vec<ProcessRecord>,
 }
@@ -228,7 +234,8 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
 
     if let Some(state) = State::load(&layout) {
         let all_alive = state.daemons().iter().all(|d| process::is_alive(d.pid, d.program));
-        if all_alive && layout.kubeconfig.is_file() && readyz(&cluster) {
+        let same_build = state.build == bins.fingerprint;
+        if same_build && all_alive && layout.kubeconfig.is_file() && readyz(&cluster) {
             println!("cluster `{name}` is already running; kubeconfig: {}", layout.kubeconfig.display());
             return Ok(cluster);
         }
@@ -237,7 +244,16 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     }
     layout.remove()?;
 
-    start(&layout, &bins, &cluster)?;
+    for attempt in 1..=START_ATTEMPTS {
+        match start(&layout, &bins, &cluster) {
+            Ok(()) => break,
+            Err(e) if attempt < START_ATTEMPTS && format!("{e:#}").contains("address already in use") => {
+                eprintln!("cluster `{name}`: a port was taken meanwhile; retrying with new ports\n{e:#}");
+                layout.remove()?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     println!(
         "cluster `{name}` is up ({}); kubeconfig: {}",
         process::secs(started.elapsed()),
@@ -279,7 +295,7 @@ fn start(layout: &Layout, bins: &Binaries, cluster: &Cluster) -> Result<()> {
         fs::write(path, &kubeconfig).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let mut state = State { name: layout.name.clone(), ports, processes: Vec::new() };
+    let mut state = State { name: layout.name.clone(), build: bins.fingerprint.clone(), ports, processes: Vec::new() };
     state.save(layout)?;
     let mut children = Vec::new();
     let result = spawn_all(layout, bins, &pki, &mut state, &mut children)

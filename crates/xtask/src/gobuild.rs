@@ -42,12 +42,16 @@ pub struct Binaries {
     pub kube_scheduler: PathBuf,
     /// kubectl.
     pub kubectl: PathBuf,
+    /// Identifies the build (a hash of the stamp).
+    pub fingerprint: String,
 }
 
 impl Binaries {
-    /// The binaries' paths in `dir` (whether or not they exist).
-    fn in_dir(dir: &Path) -> Self {
+    /// The binaries' paths in `dir` (whether or not they exist), built as
+    /// `stamp` describes.
+    fn in_dir(dir: &Path, stamp: &str) -> Self {
         Self {
+            fingerprint: format!("{:016x}", fnv1a64(stamp.as_bytes())),
             etcd: dir.join("etcd"),
             kube_apiserver: dir.join("kube-apiserver"),
             kube_controller_manager: dir.join("kube-controller-manager"),
@@ -82,11 +86,10 @@ pub fn ensure(ws: &Workspace) -> Result<Binaries> {
     let module = ws.controlplane_module();
     let out_dir = bin_dir(ws);
     let stamp_path = ws.target().join("controlplane").join("stamp");
-    let binaries = Binaries::in_dir(&out_dir);
-
     let go_version = process::output(Command::new("go").arg("version"))
         .context("running `go version`; is Go installed and on PATH?")?;
     let wanted = stamp(&module, go_version.trim())?;
+    let binaries = Binaries::in_dir(&out_dir, &wanted);
     let up_to_date = |binaries: &Binaries| {
         fs::read_to_string(&stamp_path).is_ok_and(|s| s == wanted) && binaries.all().iter().all(|p| p.is_file())
     };

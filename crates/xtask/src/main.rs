@@ -80,6 +80,15 @@ impl Workspace {
         }
     }
 
+    /// Cargo's target directory for Rust builds: `CARGO_TARGET_DIR` if set
+    /// (relative to the root), else `target/`.
+    pub fn cargo_target_dir(&self) -> PathBuf {
+        match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) if !dir.is_empty() => self.root.join(dir),
+            _ => self.target(),
+        }
+    }
+
     /// The cargo executable that runs us (falls back to `cargo` on `PATH`).
     pub fn cargo(&self) -> PathBuf {
         std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cargo"))

@@ -141,12 +141,56 @@ pub fn terminate(daemons: &[Daemon<'_>], grace: Duration) {
     }
 }
 
-/// Picks `n` distinct free TCP ports on 127.0.0.1 (bind port 0, read, release).
+/// Lowest port [`free_ports`] considers.
+const PORT_FLOOR: u16 = 10_000;
+
+/// Picks `n` distinct free TCP ports on 127.0.0.1, each checked by binding it.
+///
+/// Ports are drawn at random from below the kernel's ephemeral range, so that
+/// neither outgoing connections nor servers binding port 0 (as tests do) can
+/// take one before its daemon binds it; if that range is too small or busy,
+/// the kernel picks (bind port 0).
 pub fn free_ports(n: usize) -> Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port"))
-        .collect::<Result<Vec<_>>>()?;
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(n);
+    if let Some(span) = ephemeral_low.checked_sub(PORT_FLOOR).filter(|span| *span >= 1_000) {
+        let mut rng = seed();
+        for _ in 0..200 {
+            if listeners.len() == n {
+                break;
+            }
+            rng = xorshift(rng);
+            let port = PORT_FLOOR + u16::try_from(rng % u64::from(span)).expect("below span");
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                listeners.push(listener);
+            }
+        }
+    }
+    while listeners.len() < n {
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?);
+    }
     listeners.iter().map(|l| Ok(l.local_addr().context("reading a bound port")?.port())).collect()
+}
+
+/// A per-call random seed from std's randomly keyed hasher.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish() | 1
+}
+
+/// One step of xorshift64.
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
 }
 
 /// The last `lines` lines of a (log) file, or a note if it cannot be read.
@@ -185,7 +229,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 5);
-        assert!(ports.iter().all(|p| *p != 0));
+        assert!(ports.iter().all(|p| *p >= PORT_FLOOR));
     }
 
     #[test]

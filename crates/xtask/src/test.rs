@@ -59,7 +59,7 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     phase("build lockstep", || {
         process::run(cargo_cmd(ws, &cargo).args(["build", "-p", "lockstep", "--bin", "lockstep"]))
     })?;
-    let lockstep_bin = ws.target().join("debug").join("lockstep");
+    let lockstep_bin = ws.cargo_target_dir().join("debug").join("lockstep");
     let shared_dir = ws.shared_dir();
     phase("cargo test", || {
         process::run(

@@ -96,3 +96,212 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     assert!(reasons.iter().any(|r| r == "Applied") && reasons.iter().any(|r| r == "Succeeded"), "{reasons:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn recurse_reads_subdirectories_and_objects_keep_their_own_namespace() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-recurse").await?;
+    let other = TestNamespace::create(&client, "e2e-recurse-other").await?;
+    let repo = GitRepo::new();
+    repo.write("top.yaml", &config_map("top", "t"));
+    repo.write("deep/er/nested.yml", &config_map("nested", "n"));
+    repo.write(
+        "elsewhere.json",
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "placed", "namespace": other.name}, "data": {"value": "p"}}).to_string(),
+    );
+    repo.commit("tree");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    let mut spec = automated(&repo, "");
+    spec["source"]["directory"] = json!({"recurse": true});
+    apply_app(&client, &ns.name, "tree", spec).await?;
+    wait_reason(&client, &ns.name, "tree", "Succeeded").await?;
+    // Without destination.namespace, objects naming none go to the Application's namespace.
+    assert_eq!(config_map_value(&client, &ns.name, "top").await.as_deref(), Some("t"));
+    assert_eq!(config_map_value(&client, &ns.name, "nested").await.as_deref(), Some("n"));
+    assert_eq!(config_map_value(&client, &other.name, "placed").await.as_deref(), Some("p"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn broken_yaml_is_named_and_nothing_from_that_revision_is_applied() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-broken-yaml").await?;
+    let repo = GitRepo::new();
+    repo.write("app/a.yaml", &config_map("a", "1"));
+    repo.commit("good");
+    let mut controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "broken", automated(&repo, "app")).await?;
+    wait_reason(&client, &ns.name, "broken", "Succeeded").await?;
+
+    repo.write("app/a.yaml", &config_map("a", "2"));
+    repo.write("app/b.yaml", &config_map("b", "new"));
+    repo.write("app/z-broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: z\ndata:\n  key: [unclosed\n");
+    let bad = repo.commit("broken");
+    refresh(&client, &ns.name, "broken").await?;
+    let app = wait_reason(&client, &ns.name, "broken", "RenderFailed").await?;
+    let condition = ready(&app).expect("Ready");
+    assert_eq!(condition.status, "False");
+    assert!(condition.message.contains("app/z-broken.yaml:"), "names file and line: {}", condition.message);
+    assert!(condition.message.contains(&bad[..12]), "names the revision: {}", condition.message);
+    assert_eq!(app.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::Unknown));
+    assert_eq!(config_map_value(&client, &ns.name, "a").await.as_deref(), Some("1"), "the good file of a broken commit is not applied");
+    assert_eq!(config_map_value(&client, &ns.name, "b").await, None);
+    let reasons = event_reasons(&client, &ns.name, "broken").await?;
+    assert!(reasons.iter().any(|r| r == "RenderFailed"), "{reasons:?}");
+    assert!(controller.is_running(), "the controller must not crash");
+
+    // Fixing the file recovers.
+    repo.remove("app/z-broken.yaml");
+    repo.commit("fixed");
+    refresh(&client, &ns.name, "broken").await?;
+    wait_reason(&client, &ns.name, "broken", "Succeeded").await?;
+    assert_eq!(config_map_value(&client, &ns.name, "b").await.as_deref(), Some("new"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_repo_revision_and_path_each_get_a_clear_reason() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-bad-source").await?;
+    let repo = GitRepo::new();
+    repo.write("app/a.yaml", &config_map("a", "1"));
+    repo.commit("one");
+    let mut controller = ControllerProcess::start(&ns.name, &[])?;
+
+    apply_app(&client, &ns.name, "no-repo", json!({"source": {"repoURL": "file:///nonexistent/lockstep/repo.git", "path": "app"}})).await?;
+    let mut spec = automated(&repo, "app");
+    spec["source"]["targetRevision"] = json!("no-such-branch");
+    apply_app(&client, &ns.name, "no-revision", spec).await?;
+    apply_app(&client, &ns.name, "no-path", automated(&repo, "not/here")).await?;
+
+    let app = wait_reason(&client, &ns.name, "no-repo", "FetchFailed").await?;
+    assert!(ready(&app).is_some_and(|c| c.message.contains("file:///nonexistent/lockstep/repo.git")), "{:?}", ready(&app));
+    let app = wait_reason(&client, &ns.name, "no-revision", "RevisionNotFound").await?;
+    assert!(ready(&app).is_some_and(|c| c.message.contains("\"no-such-branch\"")), "{:?}", ready(&app));
+    let app = wait_reason(&client, &ns.name, "no-path", "PathNotFound").await?;
+    assert!(ready(&app).is_some_and(|c| c.message.contains("\"not/here\"")), "{:?}", ready(&app));
+    for name in ["no-repo", "no-revision", "no-path"] {
+        let reasons = event_reasons(&client, &ns.name, name).await?;
+        assert_eq!(reasons.len(), 1, "{name}: one Warning Event, not a storm: {reasons:?}");
+    }
+    assert!(controller.is_running());
+    Ok(())
+}
+
+#[tokio::test]
+async fn rejected_objects_are_named_and_the_rest_still_apply() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-rejected").await?;
+    let repo = GitRepo::new();
+    repo.write("app/good.yaml", &config_map("good", "1"));
+    repo.write("app/unknown.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n");
+    repo.write(
+        "app/invalid.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad-port\nspec:\n  ports:\n  - port: 700000\n",
+    );
+    repo.commit("mixed");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "mixed", automated(&repo, "app")).await?;
+    let app = wait_reason(&client, &ns.name, "mixed", "SyncFailed").await?;
+    let message = &ready(&app).expect("Ready").message;
+    assert!(message.starts_with("2 of 3 objects failed"), "{message}");
+    assert!(message.contains("Widget") && message.contains("example.com/v1"), "names the unknown kind: {message}");
+    assert!(message.contains(&format!("Service {}/bad-port", ns.name)) && message.contains("700000"), "names the object and the server's message: {message}");
+    assert_eq!(config_map_value(&client, &ns.name, "good").await.as_deref(), Some("1"));
+    let status = app.status.as_ref().expect("status");
+    assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
+    let reasons = event_reasons(&client, &ns.name, "mixed").await?;
+    assert!(reasons.iter().any(|r| r == "SyncFailed"), "{reasons:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_schema_rejects_what_it_can_and_the_controller_flags_the_rest_once() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-invalid-spec").await?;
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    let app = |spec: &str| format!("apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nspec:\n{spec}", ns.name);
+    for (case, spec) in [
+        ("empty repoURL", "  source:\n    repoURL: \"\"\n"),
+        ("missing source", "  destination:\n    namespace: x\n"),
+        ("wrong type", "  source:\n    repoURL: file:///x\n  syncPolicy:\n    automated:\n      prune: sometimes\n"),
+    ] {
+        let out = kubectl(&["apply", "-f", "-"], Some(&app(spec)));
+        assert!(!out.status.success(), "{case} must be rejected by the schema");
+    }
+    let out = kubectl(&["apply", "--server-side", "-f", "-"], Some(&format!(
+        "apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nstatus:\n  sync:\n    status: Sideways\n",
+        ns.name
+    )));
+    assert!(!out.status.success(), "enum values are checked");
+
+    apply_app(&client, &ns.name, "escapes", json!({"source": {"repoURL": "file:///x", "path": "../../etc"}})).await?;
+    let app = wait_reason(&client, &ns.name, "escapes", "InvalidSpec").await?;
+    assert!(ready(&app).is_some_and(|c| c.message.contains("spec.source.path")), "{:?}", ready(&app));
+    // No retry storm: the status and Events stay as they are.
+    let version = app.metadata.resource_version.clone();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(get_app(&client, &ns.name, "escapes").await?.metadata.resource_version, version);
+    assert_eq!(event_reasons(&client, &ns.name, "escapes").await?, vec!["InvalidSpec".to_string()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_automated_sync_drift_is_reported_and_nothing_applied() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-manual").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "1"));
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "manual", json!({"source": {"repoURL": repo.url()}})).await?;
+    let app = wait_reason(&client, &ns.name, "manual", "OutOfSync").await?;
+    let status = app.status.as_ref().expect("status");
+    assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
+    assert_eq!(status.resources[0].health.as_ref().map(|h| h.status), Some(HealthStatusCode::Missing));
+    assert_eq!(config_map_value(&client, &ns.name, "a").await, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reconcile_that_changes_nothing_writes_nothing() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-noop").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "1"));
+    repo.commit("one");
+    let controller = ControllerProcess::start(&ns.name, &["--resync-period", "1s"])?;
+    apply_app(&client, &ns.name, "quiet", automated(&repo, "")).await?;
+    let app = wait_reason(&client, &ns.name, "quiet", "Succeeded").await?;
+    let cm_version = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?.metadata.resource_version;
+    let app_version = app.metadata.resource_version.clone();
+    // Several resyncs (every second) and a refresh later, neither object was written again.
+    refresh(&client, &ns.name, "quiet").await?;
+    let after_refresh = get_app(&client, &ns.name, "quiet").await?.metadata.resource_version;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(get_app(&client, &ns.name, "quiet").await?.metadata.resource_version, after_refresh);
+    assert_ne!(after_refresh, app_version, "the refresh itself is a write by the test");
+    assert_eq!(Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?.metadata.resource_version, cm_version);
+    assert!(controller.log().matches("applied").count() <= 1, "applied once: {}", controller.log());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_resync_period_picks_up_new_commits_without_a_trigger() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-resync").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "1"));
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "2s"])?;
+    apply_app(&client, &ns.name, "resync", automated(&repo, "")).await?;
+    wait_reason(&client, &ns.name, "resync", "Succeeded").await?;
+    repo.write("a.yaml", &config_map("a", "2"));
+    let second = repo.commit("two");
+    wait_app(&client, &ns.name, "resync", "the new commit", |app| {
+        app.status.as_ref().is_some_and(|s| s.sync.revision.as_deref() == Some(second.as_str()))
+    })
+    .await?;
+    assert_eq!(config_map_value(&client, &ns.name, "a").await.as_deref(), Some("2"));
+    Ok(())
+}

@@ -227,7 +227,11 @@ fn pod(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
             if !unschedulable {
                 return Ok(KStatusResult::in_progress("PodPending", "Pod is in the Pending phase"));
             }
-            if creation(obj).is_some_and(|created| now - SCHEDULE_WINDOW < created) {
+            // Pods get a grace period to be scheduled, counted from their creation.
+            let window_start = now.checked_sub_signed(SCHEDULE_WINDOW);
+            if let (Some(created), Some(start)) = (creation(obj), window_start)
+                && start < created
+            {
                 let msg = "Pod has not been scheduled";
                 return Ok(KStatusResult::in_progress("PodNotScheduled", msg));
             }
