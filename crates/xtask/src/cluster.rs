@@ -114,6 +114,13 @@ impl Layout {
         })
     }
 
+    /// Takes the cluster's lock, held until the returned file is dropped.
+    fn lock(&self) -> Result<fs::File> {
+        let dir = self.lock.parent().expect("lock file has a parent");
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        gobuild::lock(&self.lock)
+    }
+
     /// Log file of a component.
     fn log(&self, component: &str) -> PathBuf {
         self.logs.join(format!("{component}.log"))
@@ -226,9 +233,7 @@ impl State {
 pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     let started = Instant::now();
     let layout = Layout::new(ws, name)?;
-    let lock_dir = layout.lock.parent().expect("lock file has a parent");
-    fs::create_dir_all(lock_dir).with_context(|| format!("creating {}", lock_dir.display()))?;
-    let _lock = gobuild::lock(&layout.lock)?;
+    let _lock = layout.lock()?;
     let bins = gobuild::ensure(ws)?;
     let cluster = Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
 
@@ -265,9 +270,7 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
 /// Stops cluster `name` and removes its state. Idempotent.
 pub fn down(ws: &Workspace, name: &str) -> Result<()> {
     let layout = Layout::new(ws, name)?;
-    let lock_dir = layout.lock.parent().expect("lock file has a parent");
-    fs::create_dir_all(lock_dir).with_context(|| format!("creating {}", lock_dir.display()))?;
-    let _lock = gobuild::lock(&layout.lock)?;
+    let _lock = layout.lock()?;
     if let Some(state) = State::load(&layout) {
         state.stop();
     }
