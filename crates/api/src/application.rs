@@ -3,6 +3,7 @@
 //! Field names and enum values follow Argo CD's `argoproj.io/v1alpha1` Application so that an Argo
 //! Application moves over by changing its apiVersion.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -39,6 +40,10 @@ pub struct ApplicationSpec {
     /// When and how to sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_policy: Option<SyncPolicy>,
+    /// How many deployed revisions `status.history` keeps (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub revision_history_limit: Option<i64>,
 }
 
 /// A git repository, a revision in it and a path inside it.
@@ -58,6 +63,12 @@ pub struct ApplicationSource {
     /// Options for plain directories of YAML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<ApplicationSourceDirectory>,
+    /// Options for a Kustomize source; setting it forces the Kustomize type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<ApplicationSourceKustomize>,
+    /// Options for a Helm chart source; setting it forces the Helm type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<ApplicationSourceHelm>,
 }
 
 /// Options for a source that is a plain directory of manifests.
@@ -67,6 +78,143 @@ pub struct ApplicationSourceDirectory {
     /// Also read manifests in subdirectories.
     #[serde(default)]
     pub recurse: bool,
+    /// Only files whose path (relative to the source path) matches this glob; `{a,b}` lists several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+    /// Skip files whose path matches this glob; wins over `include`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
+}
+
+/// Options applied on top of a Kustomize source, as Argo CD's `spec.source.kustomize`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceKustomize {
+    /// Prefix added to every object's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_prefix: Option<String>,
+    /// Suffix added to every object's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_suffix: Option<String>,
+    /// Namespace set on every namespaced object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Image overrides, `[old=]new[:tag|@digest]` as `kustomize edit set image` takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// Labels added to every object (and selector).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub common_labels: BTreeMap<String, String>,
+    /// Annotations added to every object.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub common_annotations: BTreeMap<String, String>,
+    /// Strategic-merge or JSON 6902 patches, in Kustomize's `patches` form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<KustomizePatch>,
+    /// Kustomize components, relative to the source path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+/// One Kustomize patch: inline (`patch`) or from a file in the repository (`path`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizePatch {
+    /// File holding the patch, relative to the source path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The patch itself (YAML or JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// Which objects the patch applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<KustomizeSelector>,
+    /// Kustomize patch options such as `allowNameChange`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, bool>>,
+}
+
+/// Selects the objects a Kustomize patch applies to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizeSelector {
+    /// API group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// API version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Name (a regular expression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace (a regular expression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Label selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_selector: Option<String>,
+    /// Annotation selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation_selector: Option<String>,
+}
+
+/// Options of a Helm chart source, as Argo CD's `spec.source.helm`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceHelm {
+    /// Values files, relative to the chart directory, in increasing precedence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_files: Vec<String>,
+    /// Skip values files that do not exist instead of failing.
+    #[serde(default)]
+    pub ignore_missing_value_files: bool,
+    /// Values as a YAML string; applied after `valueFiles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<String>,
+    /// Values as an object; wins over `values` when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserve_unknown_object")]
+    pub values_object: Option<serde_json::Value>,
+    /// `--set`/`--set-string` parameters, applied last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<HelmParameter>,
+    /// Release name; default the Application's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
+    /// Namespace the chart is rendered for; default the destination namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Leave out the chart's `crds/` directory.
+    #[serde(default)]
+    pub skip_crds: bool,
+    /// `.Capabilities.KubeVersion`; default the destination cluster's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    /// `.Capabilities.APIVersions`; default what the destination cluster serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_versions: Vec<String>,
+}
+
+/// One Helm `--set` parameter.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmParameter {
+    /// Dotted path of the value, as `--set` takes it.
+    pub name: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+    /// Pass as a string (`--set-string`) even if it looks like a number or boolean.
+    #[serde(default)]
+    pub force_string: bool,
+}
+
+/// Schema of a free-form object kept as written (`x-kubernetes-preserve-unknown-fields`).
+fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
 }
 
 /// The cluster and namespace the manifests are applied to.
@@ -97,6 +245,9 @@ pub struct SyncPolicyAutomated {
     /// Correct changes made to live objects outside git.
     #[serde(default)]
     pub self_heal: bool,
+    /// Let a render with no objects prune everything; otherwise an empty render prunes nothing.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// Observed state of an Application.
@@ -116,12 +267,106 @@ pub struct ApplicationStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// Where the revision was fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStatus>,
     /// When a reconcile last changed this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconciled_at: Option<Time>,
-    /// One entry per object rendered from git.
+    /// One entry per object rendered from git, plus objects that left git and await pruning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceStatus>,
+    /// Every object lockstep applied for this Application and still manages; what prune works from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
+    /// The last deployed revisions, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RevisionHistory>,
+    /// The last sync operation: what was synced, when, and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<OperationState>,
+}
+
+/// One sync operation, as Argo CD records it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationState {
+    /// How the operation ended (or that it runs).
+    pub phase: OperationPhase,
+    /// What happened, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What was synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_result: Option<SyncOperationResult>,
+    /// When the operation started.
+    pub started_at: Time,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+}
+
+/// Argo CD's operation phases.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum OperationPhase {
+    /// Under way.
+    Running,
+    /// Every object synced.
+    Succeeded,
+    /// At least one object failed.
+    Failed,
+    /// The operation could not run.
+    Error,
+}
+
+/// The revision and source a sync operation applied.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOperationResult {
+    /// Full commit SHA.
+    pub revision: String,
+    /// The source as it was when synced, so a spec change is seen as a new sync.
+    pub source: ApplicationSource,
+}
+
+/// The objects an Application manages, in Flux's compact form.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// One entry per object.
+    #[serde(default)]
+    pub entries: Vec<InventoryEntry>,
+}
+
+/// One managed object: `<namespace>_<name>_<group>_<kind>` and its API version.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+pub struct InventoryEntry {
+    /// `<namespace>_<name>_<group>_<kind>`; namespace and group empty where absent.
+    pub id: String,
+    /// API version the object was applied with.
+    pub v: String,
+}
+
+/// One deployed revision.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionHistory {
+    /// Sequence number, increasing by one per deploy.
+    pub id: i64,
+    /// Full commit SHA.
+    pub revision: String,
+    /// When the sync of this revision finished.
+    pub deployed_at: Time,
+}
+
+/// Where the revision came from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    /// The URL that served the latest ref listing: a mirror or `spec.source.repoURL` itself
+    /// (never with credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_from: Option<String>,
 }
 
 /// Comparison of live state with git at one revision.
@@ -225,4 +470,7 @@ pub struct ResourceStatus {
     /// Health of the live object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
+    /// The object left git and is deleted on the next sync with prune.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_pruning: bool,
 }

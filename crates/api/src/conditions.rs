@@ -3,6 +3,10 @@
 /// True when the Application is Synced and Healthy.
 pub const READY: &str = "Ready";
 
+/// False while every URL of the Application's repository fails and the last good revision is
+/// served from the cache (reason `SourceUnavailable`); absent otherwise.
+pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
+
 /// Reasons of the `Ready` condition, one per way a reconcile can end.
 pub mod reason {
     /// Synced and Healthy.
@@ -11,12 +15,27 @@ pub mod reason {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// The repository could not be fetched.
     pub const FETCH_FAILED: &str = "FetchFailed";
+    /// The git server rejected the credentials, or wants some and no Secret matches.
+    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// The proxy rejected its credentials.
+    pub const PROXY_AUTHENTICATION_FAILED: &str = "ProxyAuthenticationFailed";
+    /// The SSH host key is unknown or differs from the known one.
+    pub const HOST_KEY_NOT_TRUSTED: &str = "HostKeyNotTrusted";
+    /// The server's TLS certificate could not be verified.
+    pub const TLS_FAILED: &str = "TLSFailed";
+    /// The URL answers but is not a git repository.
+    pub const NOT_A_REPOSITORY: &str = "NotARepository";
+    /// No URL of the repository answers (and, on the `SourceAvailable` condition, the last good
+    /// revision is being served from the cache).
+    pub const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
     /// The target revision does not exist in the repository.
     pub const REVISION_NOT_FOUND: &str = "RevisionNotFound";
     /// The path does not exist at the resolved revision.
     pub const PATH_NOT_FOUND: &str = "PathNotFound";
     /// The manifests could not be rendered (for example broken YAML).
     pub const RENDER_FAILED: &str = "RenderFailed";
+    /// An object is already managed by another Application; it was left alone.
+    pub const SHARED_RESOURCE: &str = "SharedResource";
     /// The API server rejected at least one object.
     pub const SYNC_FAILED: &str = "SyncFailed";
     /// Live state differs from git and automated sync is off.

@@ -16,4 +16,8 @@ pub struct ControllerConfig {
     pub controller_namespace: String,
     /// How many Applications are reconciled at once.
     pub workers: u16,
+    /// Rendering: tool paths, timeout, output cap, concurrency and the render cache.
+    pub render: lockstep_render::RendererConfig,
+    /// Git transport settings: listing TTL, fetch limits and the default proxy.
+    pub source: lockstep_source::CacheOptions,
 }

@@ -4,6 +4,7 @@ use lockstep_api::ApplicationStatus;
 use lockstep_api::conditions::{READY, reason};
 
 use crate::status::short;
+use lockstep_engine::Written;
 
 /// One Event to publish on the Application.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,15 +19,18 @@ pub struct EventSpec {
 
 /// Events for the change from `previous` to `next`: one when objects were written, and one when the
 /// Ready condition changed. Unchanged reconciles publish nothing, so repeats cannot flood.
-pub fn events_for(previous: Option<&ApplicationStatus>, next: &ApplicationStatus, written: (usize, usize)) -> Vec<EventSpec> {
+pub fn events_for(previous: Option<&ApplicationStatus>, next: &ApplicationStatus, written: Written) -> Vec<EventSpec> {
     let mut events = Vec::new();
-    let (created, updated) = written;
-    if created + updated > 0 {
+    if written.any() {
+        let Written { created, updated, pruned } = written;
         let revision = next.sync.revision.as_deref().map(short).unwrap_or("unknown revision");
         events.push(EventSpec {
             warning: false,
             reason: "Applied".into(),
-            note: format!("Applied {} objects at {revision} ({created} created, {updated} updated)", created + updated),
+            note: format!(
+                "Applied {} objects at {revision} ({created} created, {updated} updated, {pruned} pruned)",
+                created + updated + pruned
+            ),
         });
     }
     let ready = |s: &ApplicationStatus| s.conditions.iter().find(|c| c.type_ == READY).cloned();
@@ -71,14 +75,14 @@ mod tests {
     #[test]
     fn unchanged_status_publishes_nothing() {
         let s = status("True", "Succeeded", "ok");
-        assert!(events_for(Some(&s), &s, (0, 0)).is_empty());
+        assert!(events_for(Some(&s), &s, Written::default()).is_empty());
     }
 
     #[test]
     fn writes_and_transitions_are_published() {
         let before = status("True", "Succeeded", "ok");
         let after = status("False", "RenderFailed", "a.yaml:1: bad");
-        let events = events_for(Some(&before), &after, (1, 2));
+        let events = events_for(Some(&before), &after, Written { created: 1, updated: 2, pruned: 0 });
         assert_eq!(events.len(), 2);
         assert_eq!((events[0].reason.as_str(), events[0].warning), ("Applied", false));
         assert!(events[0].note.contains("3 objects"));

@@ -8,11 +8,15 @@ mod config;
 mod context;
 mod error;
 pub mod events;
+pub mod policy;
 mod reconcile;
+mod rendering;
 mod run;
+mod sources;
 pub mod status;
 mod trigger;
 pub mod validate;
+mod watches;
 
 pub use config::ControllerConfig;
 pub use error::ControllerError;

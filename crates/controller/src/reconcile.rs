@@ -8,22 +8,27 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
-use lockstep_api::{Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode};
-use lockstep_engine::{SyncOptions, SyncResult};
+use lockstep_api::{Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory};
+use lockstep_engine::{AppRef, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
-use lockstep_render::{DirectoryOptions, Manifest, RenderError, render_directory, resolve_source_path};
-use lockstep_source::{Snapshot, SourceError, SourceRequest};
+use lockstep_render::{RenderError, SourceKind};
+use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::events::events_for;
+use crate::policy::{self, SyncPass, should_apply};
 use crate::status::{AssessedResource, Outcome, changed, next_status};
 use crate::trigger::jittered;
 use crate::validate::invalid_spec;
+
+/// Deployed revisions kept in `status.history` unless the spec says otherwise (Argo CD's default).
+const DEFAULT_HISTORY: usize = 10;
 
 /// Runs the pipeline for one Application and writes what it found.
 pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ControllerError> {
@@ -38,50 +43,101 @@ pub(crate) fn error_policy(app: Arc<Application>, error: &ControllerError, _ctx:
     Action::requeue(jittered(Duration::from_secs(10)))
 }
 
-async fn pipeline(app: &Application, ctx: &Context) -> (Outcome, (usize, usize)) {
+async fn pipeline(app: &Application, ctx: &Context) -> (Outcome, Written) {
+    let started_at = Time(Timestamp::now());
     if let Some(message) = invalid_spec(&app.spec) {
-        return (Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }, (0, 0));
+        return (Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }, Written::default());
     }
     let snapshot = match fetch(app, ctx).await {
         Ok(snapshot) => snapshot,
-        Err(err) => return (fetch_failure(err), (0, 0)),
+        Err(err) => return (fetch_failure(err), Written::default()),
     };
-    let manifests = match render(app, &snapshot) {
-        Ok(manifests) => manifests,
-        Err(err) => return (render_failure(err, &snapshot), (0, 0)),
+    let manifests = match render(app, ctx, &snapshot).await {
+        Ok(rendered) => rendered.manifests,
+        Err(err) => return (render_failure(err, &snapshot), Written::default()),
     };
-    let automated = app.spec.sync_policy.as_ref().is_some_and(|p| p.automated.is_some());
-    let options = SyncOptions { default_namespace: destination_namespace(app), apply: automated };
+    let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+    let apply = should_apply(&app.spec, last_operation, &snapshot.revision);
+    let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
+    let options = SyncOptions {
+        app: app_ref(app),
+        default_namespace: destination_namespace(app),
+        apply,
+        prune: automated.is_some_and(|a| a.prune),
+        allow_empty: automated.is_some_and(|a| a.allow_empty),
+        previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
+    };
     let result = ctx.engine.sync(&manifests, &options).await;
     let written = result.written();
-    if written != (0, 0) {
-        info!(app = %app_name(app), revision = %snapshot.revision, created = written.0, updated = written.1, "applied");
+    if written.any() {
+        let Written { created, updated, pruned } = written;
+        info!(app = %app_name(app), revision = %snapshot.revision, created, updated, pruned, "applied");
     }
-    let outcome = Outcome::Compared { revision: snapshot.revision, resources: assess(result), automated };
+    let operation = apply
+        .then(|| {
+            let failures = result.failures().map(|(key, message)| format!("{key}: {message}")).collect();
+            let pass = SyncPass {
+                spec: &app.spec,
+                revision: &snapshot.revision,
+                written,
+                failures,
+                started_at,
+                finished_at: Time(Timestamp::now()),
+            };
+            policy::operation(pass, last_operation)
+        })
+        .flatten();
+    let managed = inventory::managed(&result, &options.app);
+    watch_managed_kinds(app, ctx, &managed).await;
+    let outcome = Outcome::Compared {
+        revision: snapshot.revision,
+        inventory: managed,
+        prune_blocked: result.prune_blocked.clone(),
+        resources: assess(result),
+        automated: automated.is_some(),
+        operation,
+        history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
+    };
     (outcome, written)
 }
 
+/// Makes sure every kind the Application manages is watched, so drift and health changes trigger it.
+async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Inventory) {
+    let mut kinds = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for key in managed.entries.iter().filter_map(inventory::key) {
+        if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone())) {
+            if let Some(resource) = ctx.engine.resource_of(&key).await {
+                kinds.push(resource);
+            }
+        }
+    }
+    ctx.watches.track(ObjectRef::from_obj(app), kinds);
+}
+
 async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
-    let request = SourceRequest {
-        repo_url: app.spec.source.repo_url.trim().to_string(),
-        target_revision: app.spec.source.target_revision.clone(),
-    };
-    ctx.source.snapshot(&request).await
+    let request = ctx.sources.request(&ctx.client, &ctx.config.controller_namespace, app).await?;
+    let snapshot = ctx.source.snapshot(&request).await?;
+    ctx.sources.record(app, &snapshot);
+    Ok(snapshot)
 }
 
 fn fetch_failure(err: SourceError) -> Outcome {
-    let why = match err {
-        SourceError::RevisionNotFound { .. } => reason::REVISION_NOT_FOUND,
-        SourceError::Unreachable { .. } | SourceError::Cache { .. } => reason::FETCH_FAILED,
-    };
+    let why = crate::sources::failure_reason(&err);
     Outcome::Stopped { reason: why, message: err.to_string(), revision: None }
 }
 
-fn render(app: &Application, snapshot: &Snapshot) -> Result<Vec<Manifest>, RenderError> {
-    let source = &app.spec.source;
-    let dir = resolve_source_path(&snapshot.root, source.path.as_deref())?;
-    let options = DirectoryOptions { recurse: source.directory.as_ref().is_some_and(|d| d.recurse) };
-    render_directory(&snapshot.root, &dir, &options)
+/// Renders through the shared renderer (cached per commit, path, options and tool version); the
+/// cluster's capabilities are looked up only for Helm sources.
+async fn render(app: &Application, ctx: &Context, snapshot: &Snapshot) -> Result<lockstep_render::Rendered, RenderError> {
+    let namespace = destination_namespace(app);
+    let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
+    let explicit = crate::rendering::render_request(app, snapshot, &namespace, &Default::default()).kind;
+    let caps = match lockstep_render::detect_kind(&dir, explicit) {
+        SourceKind::Helm => ctx.capabilities.get(&ctx.client).await,
+        _ => Default::default(),
+    };
+    ctx.renderer.render(&crate::rendering::render_request(app, snapshot, &namespace, &caps)).await
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
@@ -104,16 +160,25 @@ fn assess(result: SyncResult) -> Vec<AssessedResource> {
                 Some(live) => (lockstep_health::assess(live), lockstep_health::ignored(live)),
                 None => (Health { status: HealthStatusCode::Missing, message: None }, false),
             };
-            AssessedResource { key: r.key, sync: r.status, error: r.error, health, ignore_health }
+            AssessedResource {
+                key: r.key,
+                sync: r.status,
+                error: r.error,
+                health,
+                ignore_health,
+                requires_pruning: r.requires_pruning,
+                shared_with: r.shared_with,
+            }
         })
         .collect()
 }
 
 /// Writes the status if it changed and publishes the Events that change deserves.
-async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: (usize, usize)) -> Result<(), ControllerError> {
+async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: Written) -> Result<(), ControllerError> {
     let now = Time(Timestamp::now());
     let previous = app.status.as_ref();
     let mut status = next_status(previous, app.metadata.generation, outcome, &now);
+    ctx.sources.decorate(app, &mut status, &now);
     if !changed(previous, &status) {
         return Ok(());
     }
@@ -150,7 +215,16 @@ async fn write_status(app: &Application, ctx: &Context, status: &ApplicationStat
 /// Failed fetches are retried soon; everything else waits for the resync period or a trigger.
 fn next_look(outcome: &Outcome, ctx: &Context) -> Duration {
     match outcome {
-        Outcome::Stopped { reason: reason::FETCH_FAILED, .. } => jittered(ctx.config.fetch_retry_period),
+        Outcome::Stopped {
+            reason:
+                reason::FETCH_FAILED
+                | reason::SOURCE_UNAVAILABLE
+                | reason::AUTHENTICATION_FAILED
+                | reason::PROXY_AUTHENTICATION_FAILED
+                | reason::HOST_KEY_NOT_TRUSTED
+                | reason::TLS_FAILED,
+            ..
+        } => jittered(ctx.config.fetch_retry_period),
         _ => jittered(ctx.config.resync_period),
     }
 }
@@ -164,6 +238,10 @@ fn destination_namespace(app: &Application) -> String {
         .filter(|ns| !ns.is_empty())
         .or_else(|| app.namespace())
         .unwrap_or_else(|| "default".into())
+}
+
+fn app_ref(app: &Application) -> AppRef {
+    AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() }
 }
 
 fn app_name(app: &Application) -> String {

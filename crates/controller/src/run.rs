@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::error::ControllerError;
 use crate::reconcile::{error_policy, reconcile};
 use crate::trigger::trigger_hash;
+use crate::watches::ManagedWatches;
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(client: Client, config: ControllerConfig) -> Result<(), ControllerError> {
@@ -25,14 +26,19 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let source = GitCache::new(&config.cache_dir)?;
+    let source = GitCache::with_options(&config.cache_dir, config.source.clone())?;
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
     let reporter = Reporter { controller: "lockstep".into(), instance };
     let workers = config.workers;
+    let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
     let context = Arc::new(Context {
+        watches: ManagedWatches::new(client.clone(), trigger),
         recorder: Recorder::new(client.clone(), reporter),
+        renderer: lockstep_render::Renderer::new(config.render.clone()),
+        capabilities: Default::default(),
         engine: Engine::new(client.clone()),
         source,
+        sources: Default::default(),
         config,
         client,
     });
@@ -46,6 +52,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     info!(namespace = context.config.watch_namespace.as_deref().unwrap_or("<all>"), "watching Applications");
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
+        .reconcile_on(managed_changes)
         .shutdown_on_signal()
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {

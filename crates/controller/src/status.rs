@@ -2,7 +2,10 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use lockstep_api::conditions::{READY, reason};
-use lockstep_api::{ApplicationStatus, HealthStatus, HealthStatusCode, ResourceStatus, SyncStatus, SyncStatusCode};
+use lockstep_api::{
+    ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
+    SyncStatus, SyncStatusCode,
+};
 use lockstep_engine::ResourceKey;
 use lockstep_health::Health;
 
@@ -29,6 +32,14 @@ pub enum Outcome {
         resources: Vec<AssessedResource>,
         /// Whether drift was applied (automated sync) or only reported.
         automated: bool,
+        /// Every object this Application manages after the sync.
+        inventory: Inventory,
+        /// Why objects that left git were kept although prune is on.
+        prune_blocked: Option<String>,
+        /// The sync operation this pass ran, when it applied a new revision or wrote anything.
+        operation: Option<OperationState>,
+        /// How many deployed revisions to keep.
+        history_limit: usize,
     },
 }
 
@@ -45,6 +56,10 @@ pub struct AssessedResource {
     pub health: Health,
     /// Excluded from the Application's health by annotation.
     pub ignore_health: bool,
+    /// Left git and awaits pruning.
+    pub requires_pruning: bool,
+    /// Managed by this other Application, so left alone.
+    pub shared_with: Option<String>,
 }
 
 /// The status an Application should have after `outcome`. `reconciledAt` is carried over; the
@@ -64,9 +79,12 @@ pub fn next_status(
             },
             health: previous.map(|p| p.health.clone()).unwrap_or_default(),
             resources: previous.map(|p| p.resources.clone()).unwrap_or_default(),
+            inventory: previous.and_then(|p| p.inventory.clone()),
+            history: previous.map(|p| p.history.clone()).unwrap_or_default(),
+            operation_state: previous.and_then(|p| p.operation_state.clone()),
             ..Default::default()
         },
-        Outcome::Compared { revision, resources, .. } => ApplicationStatus {
+        Outcome::Compared { revision, resources, inventory, operation, history_limit, .. } => ApplicationStatus {
             sync: SyncStatus {
                 status: if resources.iter().all(|r| r.sync == SyncStatusCode::Synced) {
                     SyncStatusCode::Synced
@@ -77,6 +95,9 @@ pub fn next_status(
             },
             health: app_health(resources),
             resources: resources.iter().map(resource_status).collect(),
+            inventory: Some(inventory.clone()),
+            history: history(previous, operation.as_ref(), *history_limit),
+            operation_state: operation.clone().or_else(|| previous.and_then(|p| p.operation_state.clone())),
             ..Default::default()
         },
     };
@@ -99,6 +120,23 @@ pub fn changed(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -
     }
 }
 
+/// The deployed revisions: a succeeded operation of a new revision appends one, the oldest go past `limit`.
+fn history(previous: Option<&ApplicationStatus>, operation: Option<&OperationState>, limit: usize) -> Vec<RevisionHistory> {
+    let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
+    let deployed = operation
+        .filter(|op| op.phase == lockstep_api::OperationPhase::Succeeded)
+        .and_then(|op| Some((op.sync_result.as_ref()?.revision.clone(), op.finished_at.clone()?)));
+    if let Some((revision, deployed_at)) = deployed {
+        if history.last().is_none_or(|h| h.revision != revision) {
+            let id = history.last().map_or(0, |h| h.id + 1);
+            history.push(RevisionHistory { id, revision, deployed_at });
+        }
+    }
+    let excess = history.len().saturating_sub(limit.max(1));
+    history.drain(..excess);
+    history
+}
+
 fn app_health(resources: &[AssessedResource]) -> HealthStatus {
     let names: Vec<String> = resources.iter().map(|r| r.key.to_string()).collect();
     let considered = resources.iter().zip(&names).filter(|(r, _)| !r.ignore_health).map(|(r, n)| (n.as_str(), &r.health));
@@ -115,13 +153,16 @@ fn resource_status(resource: &AssessedResource) -> ResourceStatus {
         name: resource.key.name.clone(),
         status: resource.sync,
         health: Some(HealthStatus { status: resource.health.status, message: resource.health.message.clone() }),
+        requires_pruning: resource.requires_pruning,
     }
 }
 
 fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'static str, String) {
-    let (revision, resources, automated) = match outcome {
+    let (revision, resources, automated, prune_blocked) = match outcome {
         Outcome::Stopped { reason, message, .. } => return (false, reason, message.clone()),
-        Outcome::Compared { revision, resources, automated } => (short(revision), resources, *automated),
+        Outcome::Compared { revision, resources, automated, prune_blocked, .. } => {
+            (short(revision), resources, *automated, prune_blocked)
+        }
     };
     let failures: Vec<String> =
         resources.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.key))).collect();
@@ -131,12 +172,24 @@ fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'st
         if failures.len() > NAMED_FAILURES {
             message.push_str(&format!("; and {} more", failures.len() - NAMED_FAILURES));
         }
-        return (false, reason::SYNC_FAILED, message);
+        let all_shared = resources.iter().filter(|r| r.error.is_some()).all(|r| r.shared_with.is_some());
+        return (false, if all_shared { reason::SHARED_RESOURCE } else { reason::SYNC_FAILED }, message);
     }
     if status.sync.status != SyncStatusCode::Synced {
-        let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced).count();
-        let why = if automated { "" } else { "; automated sync is off" };
-        return (false, reason::OUT_OF_SYNC, format!("{drifted} of {} objects differ from git at {revision}{why}", resources.len()));
+        let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced && !r.requires_pruning).count();
+        let rendered = resources.iter().filter(|r| !r.requires_pruning).count();
+        let to_prune = resources.iter().filter(|r| r.requires_pruning).count();
+        let mut message = format!("{drifted} of {rendered} objects differ from git at {revision}");
+        if to_prune > 0 {
+            message.push_str(&format!("; {to_prune} objects left git and await pruning"));
+        }
+        if let Some(blocked) = prune_blocked {
+            message.push_str(&format!("; {blocked}"));
+        }
+        if !automated {
+            message.push_str("; automated sync is off");
+        }
+        return (false, reason::OUT_OF_SYNC, message);
     }
     if status.health.status != HealthStatusCode::Healthy {
         let message = status.health.message.clone().unwrap_or_else(|| format!("health is {}", status.health.status));
@@ -192,13 +245,23 @@ mod tests {
             error: error.map(String::from),
             health: Health { status: health, message: None },
             ignore_health: false,
+            requires_pruning: false,
+            shared_with: None,
         }
     }
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     fn compared(resources: Vec<AssessedResource>, automated: bool) -> Outcome {
-        Outcome::Compared { revision: SHA.into(), resources, automated }
+        Outcome::Compared {
+            revision: SHA.into(),
+            resources,
+            automated,
+            inventory: Inventory::default(),
+            prune_blocked: None,
+            operation: None,
+            history_limit: 10,
+        }
     }
 
     #[test]
@@ -246,7 +309,7 @@ mod tests {
         let outcome = compared(vec![resource("a", SyncStatusCode::OutOfSync, None, HealthStatusCode::Missing)], false);
         let ready = next_status(None, None, &outcome, &at(1)).conditions.remove(0);
         assert_eq!(ready.reason, "OutOfSync");
-        assert!(ready.message.ends_with("automated sync is off"), "{}", ready.message);
+        assert_eq!(ready.message, "1 of 1 objects differ from git at 0123456789ab; automated sync is off");
     }
 
     #[test]

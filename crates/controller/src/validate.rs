@@ -40,7 +40,7 @@ mod tests {
         ApplicationSpec {
             source: ApplicationSource { repo_url: repo.into(), path: path.map(String::from), ..Default::default() },
             destination: ApplicationDestination { namespace: ns.map(String::from) },
-            sync_policy: None,
+            ..Default::default()
         }
     }
 

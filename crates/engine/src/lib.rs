@@ -8,13 +8,16 @@ mod catalog;
 pub mod compare;
 mod engine;
 mod error;
+pub mod inventory;
 mod key;
 pub mod order;
 pub mod plan;
 pub mod target;
+pub mod tracking;
 
 pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};
 pub use error::EngineError;
 pub use key::ResourceKey;
-pub use plan::{Action, ResourceResult, SyncResult};
+pub use plan::{Action, ResourceResult, SyncResult, Written};
+pub use tracking::AppRef;

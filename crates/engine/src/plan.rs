@@ -14,6 +14,8 @@ pub enum Observation {
     Drifted { live: Option<Value> },
     /// The object cannot be dry-run yet: its namespace is created by this same sync.
     AwaitingNamespace,
+    /// The live object is managed by another Application; it is left alone.
+    Shared { owner: String, live: Value },
     /// The object cannot be applied; the message is the server's or discovery's.
     Rejected(String),
 }
@@ -27,6 +29,8 @@ pub enum Action {
     Create,
     /// Apply over a live object that differs.
     Update,
+    /// Delete an object that left git.
+    Prune,
 }
 
 /// Decides the action for one observation. Without `apply` (automated sync off) nothing is written.
@@ -51,26 +55,51 @@ pub struct ResourceResult {
     pub error: Option<String>,
     /// The live object after the sync, if it exists.
     pub live: Option<Value>,
+    /// The object left git and awaits pruning.
+    pub requires_pruning: bool,
+    /// The Application that already manages this object, when it is not ours.
+    pub shared_with: Option<String>,
 }
 
 impl ResourceResult {
     /// The result of an observation on which nothing was written.
     pub fn observed(key: ResourceKey, observation: Observation) -> Self {
+        let mut shared_with = None;
         let (status, error, live) = match observation {
             Observation::InSync { live } => (SyncStatusCode::Synced, None, Some(live)),
             Observation::Drifted { live } => (SyncStatusCode::OutOfSync, None, live),
             Observation::AwaitingNamespace => (SyncStatusCode::OutOfSync, None, None),
+            Observation::Shared { owner, live } => {
+                let message = format!("already managed by Application {owner}");
+                shared_with = Some(owner);
+                (SyncStatusCode::OutOfSync, Some(message), Some(live))
+            }
             Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
         };
-        Self { key, status, action: Action::None, error, live }
+        Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with }
+    }
+
+    /// An object that left git and was not pruned (prune off, disabled, or failed).
+    pub fn awaiting_prune(key: ResourceKey, live: Value, error: Option<String>) -> Self {
+        let status = SyncStatusCode::OutOfSync;
+        Self { key, status, action: Action::None, error, live: Some(live), requires_pruning: true, shared_with: None }
+    }
+
+    /// An object deleted because it left git.
+    pub fn pruned(key: ResourceKey) -> Self {
+        let status = SyncStatusCode::Synced;
+        Self { key, status, action: Action::Prune, error: None, live: None, requires_pruning: false, shared_with: None }
     }
 }
 
-/// Outcome of one sync of one revision: one entry per rendered object, in apply order.
+/// Outcome of one sync of one revision: one entry per rendered object in apply order, then the
+/// objects that left git.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SyncResult {
     /// Per-object outcomes.
     pub resources: Vec<ResourceResult>,
+    /// Why objects that left git were kept although prune is on, if they were.
+    pub prune_blocked: Option<String>,
 }
 
 impl SyncResult {
@@ -88,10 +117,28 @@ impl SyncResult {
         self.resources.iter().filter_map(|r| r.error.as_deref().map(|e| (&r.key, e)))
     }
 
-    /// How many objects were created and updated.
-    pub fn written(&self) -> (usize, usize) {
+    /// How many objects were created, updated and pruned.
+    pub fn written(&self) -> Written {
         let count = |action| self.resources.iter().filter(|r| r.action == action).count();
-        (count(Action::Create), count(Action::Update))
+        Written { created: count(Action::Create), updated: count(Action::Update), pruned: count(Action::Prune) }
+    }
+}
+
+/// Counts of the writes one sync made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Objects created.
+    pub created: usize,
+    /// Objects changed.
+    pub updated: usize,
+    /// Objects deleted because they left git.
+    pub pruned: usize,
+}
+
+impl Written {
+    /// Whether anything at all was written.
+    pub fn any(&self) -> bool {
+        self.created + self.updated + self.pruned > 0
     }
 }
 
@@ -116,6 +163,7 @@ mod tests {
         let key = |n: &str| ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), name: n.into(), ..Default::default() };
         let mut result = SyncResult {
             resources: vec![ResourceResult::observed(key("a"), Observation::InSync { live: json!({}) })],
+            prune_blocked: None,
         };
         assert_eq!(result.sync_status(), SyncStatusCode::Synced);
         result.resources.push(ResourceResult::observed(key("b"), Observation::Rejected("bad".into())));

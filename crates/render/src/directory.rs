@@ -2,18 +2,13 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::RenderError;
 use crate::manifest::Manifest;
-
-/// Options of a directory source (Argo CD's `spec.source.directory`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DirectoryOptions {
-    /// Also read subdirectories.
-    pub recurse: bool,
-}
+use crate::options::DirectoryOptions;
 
 /// Joins a source path to a repository root, refusing absolute paths and `..`, and checking it exists.
 pub fn resolve_source_path(root: &Path, path: Option<&str>) -> Result<PathBuf, RenderError> {
@@ -30,12 +25,14 @@ pub fn resolve_source_path(root: &Path, path: Option<&str>) -> Result<PathBuf, R
     Ok(dir)
 }
 
-/// Reads every `.yaml`, `.yml` and `.json` file in `dir` (and below it with `recurse`), in path
-/// order, flattening `List` kinds. Any file that fails to parse fails the whole render, so a broken
-/// commit is never half-applied.
+/// Reads every `.yaml`, `.yml` and `.json` file in `dir` (and below it with `recurse`) that passes
+/// the include/exclude globs, in path order, flattening `List` kinds. Any file that fails to parse
+/// fails the whole render, so a broken commit is never half-applied.
 pub fn render_directory(root: &Path, dir: &Path, options: &DirectoryOptions) -> Result<Vec<Manifest>, RenderError> {
     let mut files = Vec::new();
     collect_files(root, dir, options.recurse, &mut files)?;
+    let filter = FileFilter::new(options)?;
+    files.retain(|f| filter.keeps(f.strip_prefix(dir).unwrap_or(f)));
     files.sort();
     let mut manifests = Vec::new();
     for file in files {
@@ -66,6 +63,38 @@ fn collect_files(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<PathBuf>)
         }
     }
     Ok(())
+}
+
+/// Argo CD's include/exclude: globs over the path relative to the source path, where `*` also
+/// crosses `/` and `{a,b}` lists alternatives; exclude wins.
+struct FileFilter {
+    include: Option<GlobMatcher>,
+    exclude: Option<GlobMatcher>,
+}
+
+impl FileFilter {
+    fn new(options: &DirectoryOptions) -> Result<Self, RenderError> {
+        let compile = |field: &'static str, pattern: &Option<String>| {
+            pattern
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    Glob::new(p)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| RenderError::InvalidGlob { field, pattern: p.to_string(), message: e.kind().to_string() })
+                })
+                .transpose()
+        };
+        Ok(Self { include: compile("include", &options.include)?, exclude: compile("exclude", &options.exclude)? })
+    }
+
+    fn keeps(&self, relative: &Path) -> bool {
+        if self.exclude.as_ref().is_some_and(|g| g.is_match(relative)) {
+            return false;
+        }
+        self.include.as_ref().is_none_or(|g| g.is_match(relative))
+    }
 }
 
 fn is_manifest_file(path: &Path) -> bool {
@@ -170,9 +199,24 @@ mod tests {
     #[test]
     fn recurse_reads_subdirectories() {
         let dir = tree(&[("a.yaml", CM), ("sub/deeper/c.yml", CM)]);
-        let got = render_directory(dir.path(), dir.path(), &DirectoryOptions { recurse: true }).unwrap();
+        let got = render_directory(dir.path(), dir.path(), &DirectoryOptions { recurse: true, ..Default::default() }).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].file, "sub/deeper/c.yml");
+    }
+
+    #[test]
+    fn include_and_exclude_globs_filter_files_and_exclude_wins() {
+        let dir = tree(&[("a.yaml", CM), ("b.yaml", CM), ("crds/c.yaml", CM), ("crds/d.json", CM)]);
+        let names = |include: Option<&str>, exclude: Option<&str>| {
+            let options = DirectoryOptions { recurse: true, include: include.map(Into::into), exclude: exclude.map(Into::into) };
+            render_directory(dir.path(), dir.path(), &options).unwrap().into_iter().map(|m| m.file).collect::<Vec<_>>()
+        };
+        assert_eq!(names(Some("*.yaml"), None), vec!["a.yaml", "b.yaml", "crds/c.yaml"]);
+        assert_eq!(names(Some("{a.yaml,crds/*}"), Some("*.json")), vec!["a.yaml", "crds/c.yaml"]);
+        assert_eq!(names(None, Some("crds/*")), vec!["a.yaml", "b.yaml"]);
+        assert_eq!(names(Some("a.yaml"), Some("a.yaml")), Vec::<String>::new());
+        let bad = DirectoryOptions { include: Some("[".into()), ..Default::default() };
+        assert!(matches!(render_directory(dir.path(), dir.path(), &bad), Err(RenderError::InvalidGlob { .. })));
     }
 
     #[test]

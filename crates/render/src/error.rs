@@ -1,6 +1,7 @@
 use thiserror::Error;
 
-/// Why a path could not be rendered; each variant names the file (relative to the repository root).
+/// Why a path could not be rendered; each variant names the file (relative to the repository root)
+/// or the tool, so the `Ready` condition says where to look.
 #[derive(Debug, Error)]
 pub enum RenderError {
     /// The source path does not exist at this revision.
@@ -9,6 +10,21 @@ pub enum RenderError {
     /// The source path leaves the repository (absolute, or with `..`).
     #[error("path {path:?} is outside the repository")]
     PathOutsideRepository { path: String },
+    /// A file referenced by the source (a base, a values file, a patch) leaves the repository.
+    #[error("{file}: {reference:?} is outside the repository")]
+    ReferenceOutsideRepository { file: String, reference: String },
+    /// A symbolic link in the repository points outside it; nothing is rendered from such a commit.
+    #[error("symlink {file} points outside the repository")]
+    SymlinkOutsideRepository { file: String },
+    /// A Kustomize base or component that would be fetched over the network.
+    #[error("{file}: remote base {url:?} is not supported (rendering is offline; vendor it into the repository)")]
+    RemoteBase { file: String, url: String },
+    /// A chart dependency that is neither vendored in `charts/` nor a local `file://` chart.
+    #[error("{file}: dependency {name:?} from {repository:?} is not vendored in charts/ (rendering is offline; vendor it or use file://)")]
+    RemoteChart { file: String, name: String, repository: String },
+    /// A Helm values file that does not exist (and `ignoreMissingValueFiles` is off).
+    #[error("values file {file} does not exist")]
+    MissingValueFile { file: String },
     /// A file could not be read.
     #[error("{file}: {message}")]
     Read { file: String, message: String },
@@ -18,4 +34,32 @@ pub enum RenderError {
     /// A document parsed but is not a Kubernetes object.
     #[error("{file} (document {document}): {message}")]
     InvalidObject { file: String, document: usize, message: String },
+    /// An include or exclude glob does not parse.
+    #[error("invalid {field} glob {pattern:?}: {message}")]
+    InvalidGlob { field: &'static str, pattern: String, message: String },
+    /// An option is malformed (an image override, a patch).
+    #[error("invalid {field}: {message}")]
+    InvalidOption { field: &'static str, message: String },
+    /// The tool ran and failed; `message` is its trimmed error output.
+    #[error("{tool} failed: {message}")]
+    Tool { tool: &'static str, message: String },
+    /// The tool could not be started.
+    #[error("{tool} could not be run ({path}): {message}")]
+    ToolUnavailable { tool: &'static str, path: String, message: String },
+    /// The tool ran longer than the render timeout and was killed.
+    #[error("{tool} timed out after {seconds}s")]
+    Timeout { tool: &'static str, seconds: u64 },
+    /// The tool wrote more than the output cap and was killed.
+    #[error("{tool} output exceeds the {limit}-byte cap")]
+    OutputTooLarge { tool: &'static str, limit: usize },
+    /// The render's scratch space could not be prepared.
+    #[error("preparing the render ({what}): {message}")]
+    Scratch { what: String, message: String },
+}
+
+impl RenderError {
+    /// A scratch-space failure for `what`.
+    pub(crate) fn scratch(what: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        Self::Scratch { what: what.to_string(), message: err.to_string() }
+    }
 }

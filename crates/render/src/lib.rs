@@ -1,11 +1,25 @@
-//! Rendering: turns the files at a source path into the Kubernetes objects to deploy.
+//! Rendering: turns the files at a source path into the Kubernetes objects to deploy, from plain
+//! directories, Kustomize overlays or Helm charts.
 //!
-//! Pure over the filesystem it is given: no network, no cluster. Errors name the file and line.
+//! Tools run sandboxed (scratch homes, scrubbed environment, timeout, output cap, no network) on a
+//! read-only snapshot; errors name the file, or the tool and its message.
 
+mod cache;
+mod detect;
 mod directory;
 mod error;
+mod helm;
+mod kustomize;
 mod manifest;
+mod options;
+mod renderer;
+mod sandbox;
+mod tool;
 
-pub use directory::{DirectoryOptions, parse_manifests, render_directory, resolve_source_path};
+pub use detect::detect_kind;
+pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;
 pub use manifest::Manifest;
+pub use options::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
+pub use renderer::{Rendered, Renderer, RendererConfig};
+pub use tool::Limits;

@@ -1,14 +1,39 @@
 use thiserror::Error;
 
-/// Why a source could not be turned into a snapshot; messages name the repository and revision.
-#[derive(Debug, Error)]
+/// Why a source could not be turned into a snapshot; messages name the repository and revision and
+/// never carry a credential (see [`crate::redact`]).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum SourceError {
-    /// The repository could not be reached or read (wrong URL, server down, not a git repository).
+    /// The repository could not be reached (server down, connection refused, DNS, HTTP 5xx).
     #[error("fetching {repo}: {message}")]
     Unreachable { repo: String, message: String },
+    /// The server rejected the credentials (or none were configured and it wants some).
+    #[error("authentication to {repo} failed: {message}")]
+    AuthenticationFailed { repo: String, message: String },
+    /// The proxy between the controller and the server rejected its credentials.
+    #[error("proxy refused {repo}: {message}")]
+    ProxyAuthenticationFailed { repo: String, message: String },
+    /// The SSH server's host key is not in the known hosts, or differs from the one recorded there.
+    #[error("SSH host key of {host} for {repo}: {message}")]
+    HostKey { repo: String, host: String, message: String },
+    /// The server's TLS certificate could not be verified.
+    #[error("TLS to {repo}: {message}")]
+    Tls { repo: String, message: String },
+    /// The server answered, but there is no git repository at that URL.
+    #[error("{repo} is not a git repository: {message}")]
+    NotARepository { repo: String, message: String },
+    /// The fetch took longer than the fetch timeout and was abandoned.
+    #[error("fetching {repo}: timed out after {seconds}s")]
+    Timeout { repo: String, seconds: u64 },
     /// The repository was reached but has no such branch, tag or commit.
     #[error("revision {revision:?} not found in {repo}")]
     RevisionNotFound { repo: String, revision: String },
+    /// The semver range matched none of the repository's tags.
+    #[error("no tag of {repo} matches the semver range {range:?} (tags seen: {tags})")]
+    NoMatchingTag { repo: String, range: String, tags: String },
+    /// Credentials, known hosts or the mirror map could not be read or parsed.
+    #[error("source configuration: {message}")]
+    Configuration { message: String },
     /// The local cache could not be written or read.
     #[error("git cache at {path}: {message}")]
     Cache { path: String, message: String },
@@ -21,5 +46,14 @@ impl SourceError {
 
     pub(crate) fn cache(path: &std::path::Path, err: impl std::fmt::Display) -> Self {
         Self::Cache { path: path.display().to_string(), message: err.to_string() }
+    }
+
+    /// True for failures of the remote (any server, proxy or transport problem), as opposed to a
+    /// missing revision or a broken local cache: those are the ones the last good revision rides out.
+    pub fn is_remote(&self) -> bool {
+        !matches!(
+            self,
+            Self::RevisionNotFound { .. } | Self::NoMatchingTag { .. } | Self::Cache { .. } | Self::Configuration { .. }
+        )
     }
 }

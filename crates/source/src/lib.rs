@@ -2,16 +2,24 @@
 //! against the remote's refs, and read-only snapshots of exactly one commit for rendering.
 //!
 //! The cache is what later stages read from; everything here is blocking git work run on tokio's
-//! blocking pool, serialised per repository so concurrent Applications of one repo never race.
+//! blocking pool, serialised per repository so concurrent Applications of one repo never race and
+//! share one ref listing. Credentials, mirrors and known hosts arrive with each request (read by the
+//! controller from Secrets and ConfigMaps), so this crate never talks to Kubernetes.
 
 mod cache;
+mod credentials;
 mod error;
+mod mirror;
 mod revision;
 mod snapshot;
+mod state;
+mod transport;
 mod url;
 
-pub use cache::{GitCache, SourceRequest};
+pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters, SourceRequest};
+pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
 pub use error::SourceError;
+pub use mirror::{MirrorEntry, MirrorMap};
 pub use revision::{RemoteRef, RevisionSpec};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, Unavailable};
 pub use url::normalize_repo_url;

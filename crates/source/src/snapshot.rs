@@ -13,6 +13,20 @@ pub struct Snapshot {
     pub revision: String,
     /// The directory holding the commit's files.
     pub root: PathBuf,
+    /// The URL (mirror or canonical, without credentials) whose refs resolved the revision;
+    /// `None` when the commit was already cached or the remote was unavailable.
+    pub fetched_from: Option<String>,
+    /// Set when every URL failed and this is the last good revision from the cache.
+    pub unavailable: Option<Unavailable>,
+}
+
+/// Why a snapshot came from the cache instead of the remote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    /// When the repository started failing (survives restarts).
+    pub since: std::time::SystemTime,
+    /// The error of the latest attempt.
+    pub error: SourceError,
 }
 
 /// Checks a commit out under `dir/<sha>` once; later calls reuse it. The checkout is written to a

@@ -1,6 +1,7 @@
 //! `cargo xtask cluster up|down`: a local control plane (etcd,
 //! kube-apiserver, kube-controller-manager, kube-scheduler) on free loopback
-//! ports, running as detached daemons that outlive xtask.
+//! ports plus kwok with simulated nodes ([`crate::kwok`]), running as
+//! detached daemons that outlive xtask.
 //!
 //! Cluster `default` keeps its state in target/cluster/ and writes the public
 //! contract target/cluster/kubeconfig; cluster NAME uses target/cluster/NAME/.
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::Workspace;
 use crate::certs::{self, Pki};
 use crate::gobuild::{self, Binaries};
+use crate::kwok::{self, Kwok};
 use crate::process::{self, Daemon};
 
 /// Name of the cluster whose state lives directly in target/cluster/.
@@ -28,6 +30,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait, after /readyz, for the controller manager to create the
 /// `default` ServiceAccount.
 const CONTROLLERS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait, after the controller manager works, for the simulated
+/// nodes to be Ready and untainted.
+const NODES_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often `up` starts afresh when a daemon lost its port to someone else.
 const START_ATTEMPTS: u32 = 3;
 /// Grace period between SIGTERM and SIGKILL on shutdown.
@@ -90,6 +95,8 @@ struct Layout {
     etcd: PathBuf,
     /// Component logs.
     logs: PathBuf,
+    /// The simulated nodes' manifest, as applied.
+    nodes: PathBuf,
     /// Lock serialising `up`/`down` of this cluster; kept outside the state
     /// directory so that removing the state never removes a held lock.
     lock: PathBuf,
@@ -109,6 +116,7 @@ impl Layout {
             pki: dir.join("pki"),
             etcd: dir.join("etcd"),
             logs: dir.join("logs"),
+            nodes: dir.join("nodes.yaml"),
             lock: base.join(".locks").join(format!("{name}.lock")),
             dir,
         })
@@ -132,7 +140,9 @@ impl Layout {
         if self.name != DEFAULT_NAME {
             return remove_path(&self.dir);
         }
-        for path in [&self.kubeconfig, &self.components_kubeconfig, &self.state, &self.pki, &self.etcd, &self.logs] {
+        for path in
+            [&self.kubeconfig, &self.components_kubeconfig, &self.state, &self.pki, &self.etcd, &self.logs, &self.nodes]
+        {
             remove_path(path)?;
         }
         Ok(())
@@ -188,8 +198,8 @@ struct ProcessRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
     name: String,
-    /// Fingerprint of the binaries' build ([`Binaries::fingerprint`]); a
-    /// cluster running other binaries is restarted.
+    /// Fingerprint of the binaries' build ([`Binaries::fingerprint`]) and of
+    /// kwok ([`Kwok::fingerprint`]); a cluster running other ones is restarted.
     #[serde(default)]
     build: String,
     ports: Ports,
@@ -235,11 +245,13 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     let layout = Layout::new(ws, name)?;
     let _lock = layout.lock()?;
     let bins = gobuild::ensure(ws)?;
+    let kwok = kwok::ensure(ws)?;
+    let build = format!("{}-{}", bins.fingerprint, kwok.fingerprint);
     let cluster = Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
 
     if let Some(state) = State::load(&layout) {
         let all_alive = state.daemons().iter().all(|d| process::is_alive(d.pid, d.program));
-        let same_build = state.build == bins.fingerprint;
+        let same_build = state.build == build;
         if same_build && all_alive && layout.kubeconfig.is_file() && readyz(&cluster) {
             println!("cluster `{name}` is already running; kubeconfig: {}", layout.kubeconfig.display());
             return Ok(cluster);
@@ -250,7 +262,7 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     layout.remove()?;
 
     for attempt in 1..=START_ATTEMPTS {
-        match start(&layout, &bins, &cluster) {
+        match start(&layout, &bins, &kwok, &build, &cluster) {
             Ok(()) => break,
             Err(e) if attempt < START_ATTEMPTS && format!("{e:#}").contains("address already in use") => {
                 eprintln!("cluster `{name}`: a port was taken meanwhile; retrying with new ports\n{e:#}");
@@ -279,9 +291,10 @@ pub fn down(ws: &Workspace, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Generates the PKI, starts the four daemons and waits until they work.
-/// On failure, stops whatever was started and keeps the logs.
-fn start(layout: &Layout, bins: &Binaries, cluster: &Cluster) -> Result<()> {
+/// Generates the PKI, starts the daemons, creates the simulated nodes and
+/// waits until they work. On failure, stops whatever was started and keeps
+/// the logs.
+fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &Cluster) -> Result<()> {
     for dir in [&layout.dir, &layout.pki, &layout.etcd, &layout.logs] {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -298,10 +311,10 @@ fn start(layout: &Layout, bins: &Binaries, cluster: &Cluster) -> Result<()> {
         fs::write(path, &kubeconfig).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let mut state = State { name: layout.name.clone(), build: bins.fingerprint.clone(), ports, processes: Vec::new() };
+    let mut state = State { name: layout.name.clone(), build: build.to_owned(), ports, processes: Vec::new() };
     state.save(layout)?;
     let mut children = Vec::new();
-    let result = spawn_all(layout, bins, &pki, &mut state, &mut children)
+    let result = spawn_all(layout, bins, kwok, &pki, &mut state, &mut children)
         .and_then(|()| wait_until_working(layout, cluster, &mut children));
     if let Err(e) = result {
         state.stop();
@@ -313,7 +326,13 @@ fn start(layout: &Layout, bins: &Binaries, cluster: &Cluster) -> Result<()> {
 }
 
 /// The daemons' command lines, in start order.
-fn commands(layout: &Layout, bins: &Binaries, pki: &Pki, ports: Ports) -> Vec<(&'static str, PathBuf, Vec<String>)> {
+fn commands(
+    layout: &Layout,
+    bins: &Binaries,
+    kwok: &Kwok,
+    pki: &Pki,
+    ports: Ports,
+) -> Vec<(&'static str, PathBuf, Vec<String>)> {
     let path = |p: &Path| p.display().to_string();
     let etcd_client = format!("http://127.0.0.1:{}", ports.etcd_client);
     let etcd_peer = format!("http://127.0.0.1:{}", ports.etcd_peer);
@@ -384,20 +403,22 @@ fn commands(layout: &Layout, bins: &Binaries, pki: &Pki, ports: Ports) -> Vec<(&
                 format!("--secure-port={}", ports.scheduler),
             ],
         ),
+        ("kwok", kwok.binary.clone(), kwok::args(kwok, &layout.components_kubeconfig)),
     ]
 }
 
 /// Starts every daemon, recording each in the state file as soon as it runs.
-/// The controller manager and scheduler retry until the API server answers,
-/// so all four start at once.
+/// The controller manager, scheduler and kwok retry until the API server
+/// answers, so all start at once.
 fn spawn_all(
     layout: &Layout,
     bins: &Binaries,
+    kwok: &Kwok,
     pki: &Pki,
     state: &mut State,
     children: &mut Vec<(&'static str, Child)>,
 ) -> Result<()> {
-    for (name, program, args) in commands(layout, bins, pki, state.ports) {
+    for (name, program, args) in commands(layout, bins, kwok, pki, state.ports) {
         let child =
             process::spawn_detached(&program, &args, &layout.log(name)).with_context(|| format!("starting {name}"))?;
         state.processes.push(ProcessRecord { name: name.to_owned(), pid: child.id(), program });
@@ -408,7 +429,8 @@ fn spawn_all(
 }
 
 /// Waits for /readyz, then for the `default` ServiceAccount (proof that the
-/// controller manager works), failing early if a daemon exits.
+/// controller manager works), then creates the simulated nodes and waits
+/// until kwok made them Ready, failing early if a daemon exits.
 fn wait_until_working(layout: &Layout, cluster: &Cluster, children: &mut [(&'static str, Child)]) -> Result<()> {
     poll(layout, children, READY_TIMEOUT, "kube-apiserver", "/readyz", || readyz(cluster))?;
     poll(
@@ -418,7 +440,13 @@ fn wait_until_working(layout: &Layout, cluster: &Cluster, children: &mut [(&'sta
         "kube-controller-manager",
         "the `default` ServiceAccount in namespace `default`",
         || kubectl(cluster, &["get", "serviceaccount", "default", "--namespace=default", "-o", "name"]).is_ok(),
-    )
+    )?;
+    fs::write(&layout.nodes, kwok::nodes_manifest()).with_context(|| format!("writing {}", layout.nodes.display()))?;
+    let manifest = layout.nodes.display().to_string();
+    kubectl(cluster, &["apply", "-f", &manifest]).context("creating the simulated nodes")?;
+    poll(layout, children, NODES_TIMEOUT, "kwok", "the simulated nodes to be Ready and untainted", || {
+        kubectl(cluster, kwok::NODES_QUERY).is_ok_and(|out| kwok::nodes_ready(&out))
+    })
 }
 
 /// Polls `ready` until it holds, `timeout` passes (reporting the log of

@@ -86,9 +86,7 @@ pub fn ensure(ws: &Workspace) -> Result<Binaries> {
     let module = ws.controlplane_module();
     let out_dir = bin_dir(ws);
     let stamp_path = ws.target().join("controlplane").join("stamp");
-    let go_version = process::output(Command::new("go").arg("version"))
-        .context("running `go version`; is Go installed and on PATH?")?;
-    let wanted = stamp(&module, go_version.trim())?;
+    let wanted = stamp(&module, &go_version()?)?;
     let binaries = Binaries::in_dir(&out_dir, &wanted);
     let up_to_date = |binaries: &Binaries| {
         fs::read_to_string(&stamp_path).is_ok_and(|s| s == wanted) && binaries.all().iter().all(|p| p.is_file())
@@ -137,6 +135,13 @@ pub fn ensure(ws: &Workspace) -> Result<Binaries> {
     Ok(binaries)
 }
 
+/// The output of `go version` (trimmed), which every build stamp records.
+pub fn go_version() -> Result<String> {
+    let out = process::output(Command::new("go").arg("version"))
+        .context("running `go version`; is Go installed and on PATH?")?;
+    Ok(out.trim().to_owned())
+}
+
 /// Takes an exclusive lock on `path`, saying so if we have to wait.
 pub fn lock(path: &Path) -> Result<File> {
     let file = File::options()
@@ -176,7 +181,7 @@ fn stamp(module: &Path, go_version: &str) -> Result<String> {
 
 /// 64-bit FNV-1a: a stable content fingerprint for change detection (not a
 /// security boundary).
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 

@@ -2,16 +2,20 @@
 //!
 //! * `cargo xtask cluster up [--name NAME]` builds (once) and starts a local
 //!   Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
-//!   kube-scheduler) on loopback and writes its admin kubeconfig.
+//!   kube-scheduler) on loopback, with kwok simulating nodes, and writes its
+//!   admin kubeconfig.
 //! * `cargo xtask cluster down [--name NAME]` stops it and removes its state.
 //! * `cargo xtask test [--no-lint] [--down] [-- ARGS]` is the one command CI
 //!   runs: lint, cluster up, build the controller, `cargo test --workspace`.
+//! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
 
 mod certs;
 mod cluster;
 mod gobuild;
+mod kwok;
 mod process;
 mod test;
+mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +40,8 @@ enum Command {
     },
     /// Lint, start the cluster, build the controller and run the whole test suite.
     Test(test::TestArgs),
+    /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/.
+    Tools,
 }
 
 fn main() -> Result<()> {
@@ -44,6 +50,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Cluster { action } => cluster::run(&ws, action),
         Command::Test(args) => test::run(&ws, &args),
+        Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
     }
 }
 

@@ -59,6 +59,7 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     phase("build lockstep", || {
         process::run(cargo_cmd(ws, &cargo).args(["build", "-p", "lockstep", "--bin", "lockstep"]))
     })?;
+    let tools = phase("tools", || crate::tools::ensure(ws))?;
     let lockstep_bin = ws.cargo_target_dir().join("debug").join("lockstep");
     let shared_dir = ws.shared_dir();
     phase("cargo test", || {
@@ -69,7 +70,9 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
                 .env("KUBECONFIG", &cluster.kubeconfig)
                 .env("LOCKSTEP_BIN", &lockstep_bin)
                 .env("LOCKSTEP_KUBECTL", &cluster.kubectl)
-                .env("LOCKSTEP_SHARED_DIR", &shared_dir),
+                .env("LOCKSTEP_SHARED_DIR", &shared_dir)
+                .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
+                .env("LOCKSTEP_HELM", &tools.helm),
         )
     })
 }

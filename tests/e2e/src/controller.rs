@@ -16,10 +16,14 @@ pub struct ControllerProcess {
 impl ControllerProcess {
     /// Starts a controller for `namespace` with extra `args`.
     pub fn start(namespace: &str, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with_cache(namespace, tempfile::tempdir()?, args)
+    }
+
+    /// Like [`ControllerProcess::start`], with a given cache directory (to restart over one cache).
+    pub fn start_with_cache(namespace: &str, cache: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
         let bin = std::env::var_os("LOCKSTEP_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target/debug/lockstep"));
-        let cache = tempfile::tempdir()?;
         let logs = workspace_root().join("target/e2e-logs");
         std::fs::create_dir_all(&logs)?;
         let log = logs.join(format!("{namespace}.log"));
@@ -31,6 +35,10 @@ impl ControllerProcess {
             .arg("--cache-dir")
             .arg(cache.path())
             .args(["--log-format", "text"])
+            .arg("--kustomize-path")
+            .arg(tool_path("LOCKSTEP_KUSTOMIZE", "kustomize"))
+            .arg("--helm-path")
+            .arg(tool_path("LOCKSTEP_HELM", "helm"))
             .args(args)
             .env("KUBECONFIG", kubeconfig())
             .env("RUST_LOG", "info,lockstep=debug")
@@ -40,6 +48,13 @@ impl ControllerProcess {
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {} (build it with `cargo build -p lockstep`): {e}", bin.display()))?;
         Ok(Self { child, log, _cache: cache })
+    }
+
+    /// Stops the process and hands its cache directory back, for a restart over the same cache.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self._cache, tempfile::TempDir::new().expect("temporary directory"))
     }
 
     /// True while the process runs (it has not crashed).
@@ -66,4 +81,10 @@ impl Drop for ControllerProcess {
             }
         }
     }
+}
+
+/// A rendering tool: the path in `env` (set by `cargo xtask test`), else the one `cargo xtask tools`
+/// builds into target/tools/bin/.
+pub fn tool_path(env: &str, name: &str) -> PathBuf {
+    std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target/tools/bin").join(name))
 }

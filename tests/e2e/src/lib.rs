@@ -8,6 +8,7 @@ pub mod apps;
 pub mod cluster;
 pub mod controller;
 pub mod git;
+pub mod gitserver;
 pub mod namespace;
 pub mod wait;
 

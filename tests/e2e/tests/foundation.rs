@@ -17,7 +17,7 @@ fn config_map(name: &str, value: &str) -> String {
 fn automated(repo: &GitRepo, path: &str) -> serde_json::Value {
     json!({
         "source": {"repoURL": repo.url(), "targetRevision": "main", "path": path},
-        "syncPolicy": {"automated": {"prune": false, "selfHeal": false}},
+        "syncPolicy": {"automated": {"prune": true, "selfHeal": false}},
     })
 }
 
@@ -91,7 +91,9 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     assert_eq!(config_map_value(&client, &ns.name, "first").await.as_deref(), Some("changed"));
     assert_eq!(config_map_value(&client, &ns.name, "third").await.as_deref(), Some("3"));
     assert_eq!(app.status.as_ref().map(|s| s.resources.len()), Some(3), "only objects rendered at the new commit are listed");
-    assert_eq!(config_map_value(&client, &ns.name, "second").await.as_deref(), Some("2"), "nothing is pruned without prune");
+    assert_eq!(config_map_value(&client, &ns.name, "second").await, None, "what left git is pruned");
+    let history: Vec<_> = app.status.as_ref().map(|s| s.history.iter().map(|h| h.revision.clone()).collect()).unwrap_or_default();
+    assert_eq!(history, vec![first.clone(), second.clone()]);
     let reasons = event_reasons(&client, &ns.name, "web").await?;
     assert!(reasons.iter().any(|r| r == "Applied") && reasons.iter().any(|r| r == "Succeeded"), "{reasons:?}");
     Ok(())

@@ -1,0 +1,263 @@
+//! Everything a fetch needs from the cluster: credential Secrets (the Application's namespace, then
+//! the controller's), SSH known hosts and the mirror map (ConfigMaps in the controller's namespace).
+//! Read fresh on every fetch, so changes apply without a restart; values never reach a log line.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use lockstep_api::conditions::{SOURCE_AVAILABLE, reason};
+use lockstep_api::{Application, ApplicationStatus, REFRESH_ANNOTATION, SourceStatus};
+use lockstep_source::{
+    CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest, Unavailable,
+    select_credentials, strip_userinfo,
+};
+
+/// The label that marks credential Secrets, with Argo CD's two values.
+pub const SECRET_TYPE_LABEL: &str = "lockstep.dev/secret-type";
+/// ConfigMap (controller namespace) whose values are `known_hosts` lines for SSH.
+pub const KNOWN_HOSTS_CONFIG_MAP: &str = "lockstep-ssh-known-hosts";
+/// ConfigMap (controller namespace) holding the mirror map under [`MIRRORS_KEY`].
+pub const MIRRORS_CONFIG_MAP: &str = "lockstep-source-mirrors";
+/// Key of the mirror map in [`MIRRORS_CONFIG_MAP`].
+pub const MIRRORS_KEY: &str = "mirrors.yaml";
+
+/// Per-Application memory of the source side: the last refresh token seen (to tell an explicit
+/// refresh from a periodic look) and what the latest fetch reported, for the status.
+#[derive(Default)]
+pub(crate) struct Sources {
+    tokens: Mutex<HashMap<String, String>>,
+    reports: Mutex<HashMap<String, SourceReport>>,
+}
+
+/// What one fetch said about the source, consumed by the status write of the same reconcile.
+#[derive(Clone, Debug)]
+struct SourceReport {
+    fetched_from: Option<String>,
+    unavailable: Option<Unavailable>,
+}
+
+impl Sources {
+    /// Builds the request for `app`: mirrors then canonical URL, each with its credentials, the
+    /// shared known hosts, and a fresh ref listing when the user asked for a refresh or changed the spec.
+    pub(crate) async fn request(&self, client: &Client, controller_namespace: &str, app: &Application) -> Result<SourceRequest, SourceError> {
+        let repo_url = app.spec.source.repo_url.trim().to_string();
+        let app_namespace = app.namespace().unwrap_or_default();
+        let app_secrets = credential_secrets(client, &app_namespace).await?;
+        let shared_secrets =
+            if controller_namespace == app_namespace { Vec::new() } else { credential_secrets(client, controller_namespace).await? };
+        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), controller_namespace);
+        let known_hosts = config_maps
+            .get_opt(KNOWN_HOSTS_CONFIG_MAP)
+            .await
+            .map_err(|e| configuration(format!("reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {e}")))?
+            .and_then(|cm| cm.data)
+            .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default();
+        let mirrors = match config_maps
+            .get_opt(MIRRORS_CONFIG_MAP)
+            .await
+            .map_err(|e| configuration(format!("reading ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {e}")))?
+            .and_then(|cm| cm.data)
+            .and_then(|mut data| data.remove(MIRRORS_KEY))
+        {
+            Some(yaml) => MirrorMap::parse(&yaml)
+                .map_err(|e| configuration(format!("ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {e}")))?,
+            None => MirrorMap::default(),
+        };
+        let scopes = [app_secrets.as_slice(), shared_secrets.as_slice()];
+        let endpoints = mirrors
+            .candidates(&repo_url)
+            .into_iter()
+            .map(|url| {
+                let credentials = select_credentials(&url, &scopes).map(|s| s.credentials.clone()).unwrap_or_default();
+                Endpoint { url, credentials }
+            })
+            .collect();
+        Ok(SourceRequest {
+            repo_url,
+            target_revision: app.spec.source.target_revision.clone(),
+            endpoints,
+            known_hosts,
+            max_listing_age: self.explicit_refresh(app).then_some(Duration::ZERO),
+        })
+    }
+
+    /// True when the spec or the refresh annotation changed since this Application's last fetch.
+    fn explicit_refresh(&self, app: &Application) -> bool {
+        let token = format!(
+            "{}/{}",
+            app.metadata.generation.unwrap_or_default(),
+            app.annotations().get(REFRESH_ANNOTATION).map(String::as_str).unwrap_or_default()
+        );
+        let mut tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let previous = tokens.insert(app_key(app), token.clone());
+        previous.is_some_and(|p| p != token)
+    }
+
+    /// Remembers what the fetch said, for [`Sources::decorate`].
+    pub(crate) fn record(&self, app: &Application, snapshot: &Snapshot) {
+        let report = SourceReport { fetched_from: snapshot.fetched_from.clone(), unavailable: snapshot.unavailable.clone() };
+        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(app_key(app), report);
+    }
+
+    /// Adds `status.source` and the `SourceAvailable` condition from this reconcile's fetch.
+    pub(crate) fn decorate(&self, app: &Application, status: &mut ApplicationStatus, now: &Time) {
+        let report = self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&app_key(app));
+        let previous = app.status.as_ref();
+        apply_report(previous, report.as_ref(), status, now);
+    }
+}
+
+/// Pure: the source part of the status after a fetch that reported `report` (none: the pipeline
+/// stopped before fetching, so the previous source status stands).
+fn apply_report(previous: Option<&ApplicationStatus>, report: Option<&SourceReport>, status: &mut ApplicationStatus, now: &Time) {
+    let Some(report) = report else {
+        status.source = previous.and_then(|p| p.source.clone());
+        status.conditions.extend(previous.iter().flat_map(|p| p.conditions.iter()).filter(|c| c.type_ == SOURCE_AVAILABLE).cloned());
+        return;
+    };
+    let previous_source = previous.and_then(|p| p.source.as_ref());
+    let fetched_from = report.fetched_from.clone().or_else(|| previous_source.and_then(|s| s.fetched_from.clone()));
+    match &report.unavailable {
+        None => status.source = fetched_from.map(|url| SourceStatus { fetched_from: Some(url) }),
+        Some(unavailable) => {
+            status.source = fetched_from.map(|url| SourceStatus { fetched_from: Some(url) });
+            let since = Timestamp::try_from(unavailable.since).map(Time).unwrap_or_else(|_| now.clone());
+            let revision = status.sync.revision.as_deref().map(|r| r.get(..12).unwrap_or(r)).unwrap_or("?").to_string();
+            let message = format!(
+                "every URL of the repository fails since {}; serving the last good revision {revision} from the cache: {}",
+                since.0, unavailable.error
+            );
+            let last_transition_time = previous
+                .and_then(|p| p.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE && c.status == "False"))
+                .map(|c| c.last_transition_time.clone())
+                .unwrap_or(since);
+            status.conditions.push(Condition {
+                type_: SOURCE_AVAILABLE.into(),
+                status: "False".into(),
+                reason: reason::SOURCE_UNAVAILABLE.into(),
+                message,
+                last_transition_time,
+                observed_generation: status.observed_generation,
+            });
+        }
+    }
+}
+
+/// The Ready reason for a fetch that failed with no last good revision to fall back on.
+pub(crate) fn failure_reason(err: &SourceError) -> &'static str {
+    match err {
+        SourceError::RevisionNotFound { .. } | SourceError::NoMatchingTag { .. } => reason::REVISION_NOT_FOUND,
+        SourceError::AuthenticationFailed { .. } => reason::AUTHENTICATION_FAILED,
+        SourceError::ProxyAuthenticationFailed { .. } => reason::PROXY_AUTHENTICATION_FAILED,
+        SourceError::HostKey { .. } => reason::HOST_KEY_NOT_TRUSTED,
+        SourceError::Tls { .. } => reason::TLS_FAILED,
+        SourceError::NotARepository { .. } => reason::NOT_A_REPOSITORY,
+        SourceError::Timeout { .. } | SourceError::Unreachable { .. } => reason::SOURCE_UNAVAILABLE,
+        _ => reason::FETCH_FAILED,
+    }
+}
+
+fn configuration(message: String) -> SourceError {
+    SourceError::Configuration { message }
+}
+
+fn app_key(app: &Application) -> String {
+    format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
+}
+
+/// The credential Secrets of one namespace.
+async fn credential_secrets(client: &Client, namespace: &str) -> Result<Vec<CredentialSecret>, SourceError> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let params = ListParams::default().labels(&format!("{SECRET_TYPE_LABEL} in (repository,repo-creds)"));
+    let list = secrets
+        .list(&params)
+        .await
+        .map_err(|e| configuration(format!("listing credential Secrets in {namespace}: {e}")))?;
+    Ok(list.items.into_iter().filter_map(|s| credential_secret(namespace, s)).collect())
+}
+
+/// One Secret as credentials; `None` when it has no `url`.
+fn credential_secret(namespace: &str, secret: Secret) -> Option<CredentialSecret> {
+    let kind = match secret.labels().get(SECRET_TYPE_LABEL).map(String::as_str) {
+        Some("repository") => CredentialKind::Repository,
+        Some("repo-creds") => CredentialKind::RepoCreds,
+        _ => return None,
+    };
+    let origin = format!("{namespace}/{}", secret.name_any());
+    let mut data: HashMap<String, String> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| String::from_utf8(v.0).ok().map(|v| (k, v)))
+        .collect();
+    let url = data.remove("url")?;
+    let mut take = |key: &str| data.remove(key).filter(|v| !v.is_empty());
+    let credentials = Credentials {
+        username: take("username"),
+        password: take("password"),
+        ssh_private_key: take("sshPrivateKey"),
+        tls_client_cert_data: take("tlsClientCertData"),
+        tls_client_cert_key: take("tlsClientCertKey"),
+        ca_data: take("caData"),
+        proxy: take("proxy"),
+        no_proxy: take("noProxy"),
+        known_hosts: take("knownHosts"),
+    };
+    Some(CredentialSecret { origin, kind, url: strip_userinfo(&url), credentials })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn an_outage_adds_a_condition_and_recovery_removes_it() {
+        let mut status = ApplicationStatus::default();
+        status.sync.revision = Some("0123456789abcdef".into());
+        let outage = SourceReport {
+            fetched_from: None,
+            unavailable: Some(Unavailable {
+                since: UNIX_EPOCH + Duration::from_secs(1000),
+                error: SourceError::Unreachable { repo: "https://h/r".into(), message: "connection refused".into() },
+            }),
+        };
+        apply_report(None, Some(&outage), &mut status, &at(2000));
+        let condition = status.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE).expect("condition");
+        assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "SourceUnavailable"));
+        assert_eq!(condition.last_transition_time, at(1000));
+        assert!(condition.message.contains("0123456789ab") && condition.message.contains("connection refused"), "{}", condition.message);
+
+        let previous = status.clone();
+        let mut next = ApplicationStatus::default();
+        let back = SourceReport { fetched_from: Some("https://mirror/r".into()), unavailable: None };
+        apply_report(Some(&previous), Some(&back), &mut next, &at(3000));
+        assert!(next.conditions.iter().all(|c| c.type_ != SOURCE_AVAILABLE));
+        assert_eq!(next.source.and_then(|s| s.fetched_from).as_deref(), Some("https://mirror/r"));
+    }
+
+    #[test]
+    fn secrets_become_credentials_without_url_passwords() {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "git", "labels": {SECRET_TYPE_LABEL: "repository"}},
+            "data": {"url": "aHR0cHM6Ly91OnBAaC9y", "password": "cA=="},
+        }))
+        .unwrap();
+        let parsed = credential_secret("ns", secret).unwrap();
+        assert_eq!(parsed.url, "https://h/r");
+        assert_eq!(parsed.kind, CredentialKind::Repository);
+        assert_eq!(parsed.credentials.password.as_deref(), Some("p"));
+        assert_eq!(parsed.origin, "ns/git");
+    }
+}

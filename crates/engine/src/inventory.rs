@@ -1,0 +1,93 @@
+//! The inventory: which objects an Application manages, and which of them left git. Pure.
+
+use std::collections::HashSet;
+
+use lockstep_api::{Inventory, InventoryEntry};
+
+use crate::key::ResourceKey;
+
+/// The inventory entry of an object: `<namespace>_<name>_<group>_<kind>` plus its version.
+pub fn entry(key: &ResourceKey) -> InventoryEntry {
+    InventoryEntry {
+        id: format!("{}_{}_{}_{}", key.namespace.as_deref().unwrap_or_default(), key.name, key.group, key.kind),
+        v: key.version.clone(),
+    }
+}
+
+/// The object an inventory entry names; `None` for a malformed entry.
+pub fn key(entry: &InventoryEntry) -> Option<ResourceKey> {
+    // Namespaces, names, groups and kinds never contain `_`, so the id splits unambiguously.
+    let mut parts = entry.id.splitn(4, '_');
+    let (namespace, name, group, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if name.is_empty() || kind.is_empty() || entry.v.is_empty() {
+        return None;
+    }
+    Some(ResourceKey {
+        group: group.into(),
+        version: entry.v.clone(),
+        kind: kind.into(),
+        namespace: (!namespace.is_empty()).then(|| namespace.into()),
+        name: name.into(),
+    })
+}
+
+/// An inventory of `keys`, sorted so it only changes when the set does.
+pub fn of(keys: impl IntoIterator<Item = ResourceKey>) -> Inventory {
+    let mut entries: Vec<InventoryEntry> = keys.into_iter().map(|k| entry(&k)).collect();
+    entries.sort();
+    entries.dedup();
+    Inventory { entries }
+}
+
+/// Objects in `previous` that are no longer rendered, in reverse apply order (the order to delete in).
+/// Identity ignores the API version, so moving `v1beta1` → `v1` in git is not a removal.
+pub fn stale(previous: Option<&Inventory>, rendered: &[ResourceKey]) -> Vec<ResourceKey> {
+    let identity = |k: &ResourceKey| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone());
+    let current: HashSet<_> = rendered.iter().map(identity).collect();
+    let mut stale: Vec<ResourceKey> = previous
+        .map(|inv| inv.entries.iter().filter_map(key).filter(|k| !current.contains(&identity(k))).collect())
+        .unwrap_or_default();
+    stale.sort_by_key(|k| std::cmp::Reverse((crate::order::stage(&k.kind), crate::order::kind_rank(&k.kind))));
+    stale
+}
+
+/// The inventory after a sync: every object whose live copy carries this Application's tracking id.
+pub fn managed(result: &crate::plan::SyncResult, app: &crate::tracking::AppRef) -> Inventory {
+    of(result
+        .resources
+        .iter()
+        .filter(|r| r.live.as_ref().and_then(crate::tracking::tracking_id_of) == Some(app.tracking_id(&r.key).as_str()))
+        .map(|r| r.key.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(group: &str, version: &str, kind: &str, ns: Option<&str>, name: &str) -> ResourceKey {
+        ResourceKey { group: group.into(), version: version.into(), kind: kind.into(), namespace: ns.map(String::from), name: name.into() }
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        for key_ in [k("apps", "v1", "Deployment", Some("prod"), "web"), k("", "v1", "Namespace", None, "prod")] {
+            assert_eq!(key(&entry(&key_)), Some(key_));
+        }
+        assert_eq!(entry(&k("", "v1", "ConfigMap", Some("ns"), "a")).id, "ns_a__ConfigMap");
+        assert_eq!(key(&InventoryEntry { id: "garbage".into(), v: "v1".into() }), None);
+    }
+
+    #[test]
+    fn stale_objects_come_in_reverse_apply_order_and_ignore_version_moves() {
+        let previous = of([
+            k("", "v1", "Namespace", None, "old"),
+            k("apps", "v1", "Deployment", Some("old"), "web"),
+            k("", "v1", "ConfigMap", Some("old"), "cfg"),
+            k("autoscaling", "v2beta2", "HorizontalPodAutoscaler", Some("ns"), "kept"),
+        ]);
+        let rendered = vec![k("autoscaling", "v2", "HorizontalPodAutoscaler", Some("ns"), "kept")];
+        let names: Vec<_> = stale(Some(&previous), &rendered).into_iter().map(|k| k.kind).collect();
+        assert_eq!(names, vec!["Deployment", "ConfigMap", "Namespace"]);
+        assert!(stale(None, &rendered).is_empty());
+    }
+}

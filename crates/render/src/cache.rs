@@ -1,0 +1,168 @@
+//! The render cache: rendered manifests by key, bounded in memory (least recently used out) and on
+//! disk (oldest files out), so a resync of an unchanged commit renders nothing and a restarted
+//! controller still has its last renders.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tracing::warn;
+
+use crate::manifest::Manifest;
+
+/// Rendered manifests, shared between every Application that asked for the same render.
+pub type Manifests = Arc<Vec<Manifest>>;
+
+/// The cache key of anything serializable: SHA-256 of its JSON, in hex.
+pub fn cache_key(parts: &impl Serialize) -> String {
+    let json = serde_json::to_vec(parts).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &json);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Memory and disk cache of renders.
+pub struct RenderCache {
+    memory: Mutex<Memory>,
+    dir: Option<PathBuf>,
+    max_memory: usize,
+    max_disk: usize,
+}
+
+#[derive(Default)]
+struct Memory {
+    entries: HashMap<String, (Manifests, u64)>,
+    tick: u64,
+}
+
+impl RenderCache {
+    /// A cache keeping `max_memory` renders in memory and `max_disk` files under `dir` (if any).
+    pub fn new(dir: Option<PathBuf>, max_memory: usize, max_disk: usize) -> Self {
+        if let Some(dir) = &dir {
+            if let Err(err) = std::fs::create_dir_all(dir) {
+                warn!(dir = %dir.display(), %err, "render cache directory unusable; caching in memory only");
+                return Self { memory: Mutex::default(), dir: None, max_memory, max_disk };
+            }
+        }
+        Self { memory: Mutex::default(), dir, max_memory: max_memory.max(1), max_disk: max_disk.max(1) }
+    }
+
+    /// The render under `key`, from memory or else from disk.
+    pub fn get(&self, key: &str) -> Option<Manifests> {
+        {
+            let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+            memory.tick += 1;
+            let tick = memory.tick;
+            if let Some((manifests, used)) = memory.entries.get_mut(key) {
+                *used = tick;
+                return Some(manifests.clone());
+            }
+        }
+        let file = self.file(key)?;
+        let bytes = std::fs::read(&file).ok()?;
+        let manifests: Manifests = Arc::new(serde_json::from_slice(&bytes).ok()?);
+        if let Ok(f) = std::fs::File::options().write(true).open(&file) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+        self.remember(key, manifests.clone());
+        Some(manifests)
+    }
+
+    /// Stores a render in memory and on disk; a disk failure is logged, not fatal.
+    pub fn put(&self, key: &str, manifests: Manifests) {
+        self.remember(key, manifests.clone());
+        if let (Some(dir), Some(file)) = (&self.dir, self.file(key)) {
+            if let Err(err) = write_atomically(&file, &manifests) {
+                warn!(file = %file.display(), %err, "writing the render cache failed");
+            }
+            evict_oldest_files(dir, self.max_disk);
+        }
+    }
+
+    fn remember(&self, key: &str, manifests: Manifests) {
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        memory.tick += 1;
+        let tick = memory.tick;
+        memory.entries.insert(key.to_string(), (manifests, tick));
+        while memory.entries.len() > self.max_memory {
+            let oldest = memory.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => memory.entries.remove(&k),
+                None => break,
+            };
+        }
+    }
+
+    fn file(&self, key: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{key}.json")))
+    }
+}
+
+fn write_atomically(file: &Path, manifests: &[Manifest]) -> std::io::Result<()> {
+    let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec(manifests)?)?;
+    std::fs::rename(&tmp, file)
+}
+
+fn evict_oldest_files(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort();
+    for (_, path) in files.iter().take(files.len() - keep) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn manifests(name: &str) -> Manifests {
+        Arc::new(vec![Manifest {
+            object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+            file: "x.yaml".into(),
+            document: 0,
+        }])
+    }
+
+    #[test]
+    fn keys_differ_by_any_part() {
+        assert_eq!(cache_key(&("sha", "path")), cache_key(&("sha", "path")));
+        assert_ne!(cache_key(&("sha", "path")), cache_key(&("sha", "path2")));
+        assert_eq!(cache_key(&1).len(), 64);
+    }
+
+    #[test]
+    fn memory_is_bounded_least_recently_used_out() {
+        let cache = RenderCache::new(None, 2, 2);
+        cache.put("a", manifests("a"));
+        cache.put("b", manifests("b"));
+        assert!(cache.get("a").is_some());
+        cache.put("c", manifests("c"));
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+    }
+
+    #[test]
+    fn disk_survives_a_restart_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = RenderCache::new(Some(dir.path().to_path_buf()), 10, 2);
+        cache.put("a", manifests("a"));
+        let restarted = RenderCache::new(Some(dir.path().to_path_buf()), 10, 2);
+        assert_eq!(restarted.get("a").unwrap()[0].name(), "a");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        restarted.put("b", manifests("b"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        restarted.put("c", manifests("c"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert!(RenderCache::new(Some(dir.path().to_path_buf()), 10, 2).get("a").is_none());
+    }
+}

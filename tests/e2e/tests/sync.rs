@@ -1,0 +1,197 @@
+//! The sync engine end to end: prune, self-heal from watches, shared objects, tracking.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use lockstep_api::SyncStatusCode;
+use lockstep_e2e::apps::{apply_app, get_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::cluster::kubectl_ok;
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use serde_json::json;
+
+fn config_map(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
+}
+
+fn spec(repo: &GitRepo, prune: bool, self_heal: bool) -> serde_json::Value {
+    json!({
+        "source": {"repoURL": repo.url(), "targetRevision": "main"},
+        "syncPolicy": {"automated": {"prune": prune, "selfHeal": self_heal}},
+    })
+}
+
+async fn value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
+    cm.data?.get("value").cloned()
+}
+
+async fn edit(client: &kube::Client, ns: &str, name: &str, to: &str) -> anyhow::Result<()> {
+    let patch = json!({"data": {"value": to}});
+    Api::<ConfigMap>::namespaced(client.clone(), ns).patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn objects_carry_tracking_and_the_inventory_lists_them() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-tracking").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "1"));
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "tracked", spec(&repo, true, false)).await?;
+    let app = wait_reason(&client, &ns.name, "tracked", "Succeeded").await?;
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?;
+    let annotations = cm.metadata.annotations.unwrap_or_default();
+    assert_eq!(annotations.get("lockstep.dev/tracking-id"), Some(&format!("{0}/tracked:/ConfigMap:{0}/a", ns.name)));
+    assert_eq!(cm.metadata.labels.unwrap_or_default().get("lockstep.dev/managed").map(String::as_str), Some("true"));
+    let inventory = app.status.and_then(|s| s.inventory).expect("inventory");
+    assert_eq!(inventory.entries.len(), 1);
+    assert_eq!(inventory.entries[0].id, format!("{}_a__ConfigMap", ns.name));
+    assert_eq!(inventory.entries[0].v, "v1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn prune_deletes_only_with_prune_and_never_on_an_empty_or_broken_render() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-prune").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "1"));
+    repo.write("b.yaml", &config_map("b", "1"));
+    repo.write("keep.yaml", &config_map("keep", "1").replace("metadata:\n", "metadata:\n  annotations:\n    lockstep.dev/prune: disabled\n"));
+    repo.commit("three");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "prune", spec(&repo, false, false)).await?;
+    wait_reason(&client, &ns.name, "prune", "Succeeded").await?;
+
+    // Prune off: b leaves git, stays in the cluster, and is reported as awaiting pruning.
+    repo.remove("b.yaml");
+    repo.commit("drop b");
+    refresh(&client, &ns.name, "prune").await?;
+    let app = wait_reason(&client, &ns.name, "prune", "OutOfSync").await?;
+    assert_eq!(value(&client, &ns.name, "b").await.as_deref(), Some("1"));
+    let status = app.status.as_ref().expect("status");
+    assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
+    assert!(status.resources.iter().any(|r| r.name == "b" && r.requires_pruning), "{:?}", status.resources);
+    assert!(ready(&app).is_some_and(|c| c.message.contains("1 objects left git and await pruning")));
+
+    // A broken render prunes nothing.
+    let with_prune = spec(&repo, true, false);
+    repo.write("broken.yaml", "kind: [");
+    repo.commit("broken");
+    apply_app(&client, &ns.name, "prune", with_prune).await?;
+    wait_reason(&client, &ns.name, "prune", "RenderFailed").await?;
+    assert_eq!(value(&client, &ns.name, "b").await.as_deref(), Some("1"));
+
+    // Prune on, render fixed: b is deleted, `keep` left git too but its annotation protects it.
+    repo.remove("broken.yaml");
+    repo.remove("keep.yaml");
+    repo.commit("fixed, keep removed");
+    refresh(&client, &ns.name, "prune").await?;
+    wait_for("b pruned", Duration::from_secs(30), || async {
+        Ok(value(&client, &ns.name, "b").await.is_none().then_some(()))
+    })
+    .await?;
+    let app = wait_app(&client, &ns.name, "prune", "keep awaiting prune", |app| {
+        app.status.as_ref().is_some_and(|s| s.resources.iter().any(|r| r.name == "keep" && r.requires_pruning))
+    })
+    .await?;
+    assert_eq!(value(&client, &ns.name, "keep").await.as_deref(), Some("1"));
+    assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("1"));
+    assert!(!app.status.as_ref().expect("status").resources.iter().any(|r| r.name == "b"));
+
+    // An empty render prunes nothing without allowEmpty.
+    repo.remove("a.yaml");
+    repo.write("README.md", "nothing to deploy");
+    repo.commit("empty");
+    refresh(&client, &ns.name, "prune").await?;
+    let app = wait_app(&client, &ns.name, "prune", "empty render refused", |app| {
+        ready(app).is_some_and(|c| c.message.contains("allowEmpty"))
+    })
+    .await?;
+    assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("1"), "{:?}", ready(&app));
+    Ok(())
+}
+
+#[tokio::test]
+async fn self_heal_corrects_edits_and_deletions_from_the_watch() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-self-heal").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "git"));
+    repo.commit("one");
+    // A long resync period: only the watch can bring the correction within the test's wait.
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    apply_app(&client, &ns.name, "heal", spec(&repo, true, true)).await?;
+    wait_reason(&client, &ns.name, "heal", "Succeeded").await?;
+
+    edit(&client, &ns.name, "a", "edited by hand").await?;
+    wait_for("the edit undone", Duration::from_secs(15), || async {
+        Ok((value(&client, &ns.name, "a").await.as_deref() == Some("git")).then_some(()))
+    })
+    .await?;
+    kubectl_ok(&["delete", "configmap", "a", "-n", &ns.name], None)?;
+    wait_for("the deleted object recreated", Duration::from_secs(15), || async {
+        Ok((value(&client, &ns.name, "a").await.as_deref() == Some("git")).then_some(()))
+    })
+    .await?;
+    let app = get_app(&client, &ns.name, "heal").await?;
+    assert!(ready(&app).is_some_and(|c| c.status == "True"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_self_heal_drift_is_reported_not_corrected() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-drift").await?;
+    let repo = GitRepo::new();
+    repo.write("a.yaml", &config_map("a", "git"));
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    apply_app(&client, &ns.name, "drift", spec(&repo, true, false)).await?;
+    wait_reason(&client, &ns.name, "drift", "Succeeded").await?;
+    edit(&client, &ns.name, "a", "edited by hand").await?;
+    let app = wait_reason(&client, &ns.name, "drift", "OutOfSync").await?;
+    assert_eq!(app.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::OutOfSync));
+    assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("edited by hand"));
+    // A new commit is synced, and that overwrites the drift.
+    repo.write("b.yaml", &config_map("b", "new"));
+    repo.commit("two");
+    refresh(&client, &ns.name, "drift").await?;
+    wait_reason(&client, &ns.name, "drift", "Succeeded").await?;
+    assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("git"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_object_of_another_application_is_not_taken_over() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-shared").await?;
+    let repo = GitRepo::new();
+    repo.write("shared.yaml", &config_map("shared", "first"));
+    repo.commit("one");
+    let other = GitRepo::new();
+    other.write("shared.yaml", &config_map("shared", "second"));
+    other.write("mine.yaml", &config_map("mine", "second"));
+    other.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "first", spec(&repo, true, true)).await?;
+    wait_reason(&client, &ns.name, "first", "Succeeded").await?;
+    apply_app(&client, &ns.name, "second", spec(&other, true, true)).await?;
+    let app = wait_reason(&client, &ns.name, "second", "SharedResource").await?;
+    assert!(
+        ready(&app).is_some_and(|c| c.message.contains(&format!("already managed by Application {}/first", ns.name))),
+        "{:?}",
+        ready(&app)
+    );
+    assert_eq!(value(&client, &ns.name, "shared").await.as_deref(), Some("first"));
+    assert_eq!(value(&client, &ns.name, "mine").await.as_deref(), Some("second"), "the rest still syncs");
+
+    // Deleting the second Application (no finalizer) leaves the first one's object alone.
+    Api::<lockstep_api::Application>::namespaced(client.clone(), &ns.name).delete("second", &DeleteParams::default()).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(value(&client, &ns.name, "shared").await.as_deref(), Some("first"));
+    Ok(())
+}
