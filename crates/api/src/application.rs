@@ -44,6 +44,40 @@ pub struct ApplicationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub revision_history_limit: Option<i64>,
+    /// Differences to ignore: the fields they name neither make the Application OutOfSync nor are
+    /// overwritten by a sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+}
+
+/// Fields to ignore on the objects one entry selects, as Argo CD's `spec.ignoreDifferences[]`.
+/// `group` and `kind` select by type (empty or `*` matches every one); `name` and `namespace`, when
+/// set, narrow to one object.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIgnoreDifferences {
+    /// API group; empty for the core group, `*` for any.
+    #[serde(default)]
+    pub group: String,
+    /// Kind; `*` for any.
+    pub kind: String,
+    /// Only the object of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Only objects in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// RFC 6901 JSON pointers to the ignored fields, such as `/spec/replicas`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_pointers: Vec<String>,
+    /// jq path expressions; accepted for compatibility with Argo CD and not evaluated (an Application
+    /// using them is reported as InvalidSpec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
+    /// Field managers whose fields (per the live object's managedFields) are ignored, such as
+    /// `kube-controller-manager` for replicas an autoscaler sets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields_managers: Vec<String>,
 }
 
 /// A git repository, a revision in it and a path inside it.
@@ -233,6 +267,13 @@ pub struct SyncPolicy {
     /// Sync automatically when git or the cluster changes; without it lockstep only reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automated: Option<SyncPolicyAutomated>,
+    /// Retry a failed sync with backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStrategy>,
+    /// Argo CD's sync options as `Key=value` strings; lockstep acts on `Replace=true` and `Force=true`
+    /// (recreate an object whose immutable fields changed) and accepts the others it has no use for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_options: Vec<String>,
 }
 
 /// Automated sync options.
@@ -248,6 +289,33 @@ pub struct SyncPolicyAutomated {
     /// Let a render with no objects prune everything; otherwise an empty render prunes nothing.
     #[serde(default)]
     pub allow_empty: bool,
+}
+
+/// How a failed sync is retried.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStrategy {
+    /// How many retries of one revision (negative: without limit).
+    #[serde(default)]
+    pub limit: i64,
+    /// The delay between retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+/// Exponential backoff between retries, as Argo CD writes it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    /// The first delay, as a duration (`5s`, `2m`) or plain seconds; default `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// What each delay is multiplied by; default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<i64>,
+    /// The longest delay; default `3m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
 }
 
 /// Observed state of an Application.
@@ -285,6 +353,34 @@ pub struct ApplicationStatus {
     /// The last sync operation: what was synced, when, and how it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_state: Option<OperationState>,
+    /// Totals over every object, including those `resources` leaves out when there are too many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ResourceSummary>,
+}
+
+/// Counts of the Application's objects by sync and health, so a status that lists only some of
+/// them still tells the whole story.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSummary {
+    /// Objects rendered from git plus objects awaiting pruning.
+    pub total: i64,
+    /// Objects that match git.
+    pub synced: i64,
+    /// Objects that differ from git (or await pruning).
+    pub out_of_sync: i64,
+    /// Objects that are Healthy.
+    pub healthy: i64,
+    /// Objects that are not Healthy (Progressing, Degraded, Missing, Suspended or Unknown).
+    pub unhealthy: i64,
+    /// Objects left out of `status.resources` to keep the status small; the not-Synced and
+    /// not-Healthy ones are always listed first.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One sync operation, as Argo CD records it.
@@ -304,6 +400,12 @@ pub struct OperationState {
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
+    /// How many times a failed sync of this revision was retried.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_count: i64,
+    /// The `lockstep.dev/sync-request` value this operation answered, for a requested sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_request: Option<String>,
 }
 
 /// Argo CD's operation phases.
@@ -327,6 +429,47 @@ pub struct SyncOperationResult {
     pub revision: String,
     /// The source as it was when synced, so a spec change is seen as a new sync.
     pub source: ApplicationSource,
+    /// The hooks this operation ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookResult>,
+}
+
+/// One hook run of a sync operation (Argo CD's resource result of a hook).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookResult {
+    /// API group; empty for the core group.
+    #[serde(default)]
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; absent for cluster-scoped hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The phase it ran in: `PreSync`, `Sync`, `PostSync` or `SyncFail`.
+    pub hook_type: HookType,
+    /// Where it stands.
+    pub hook_phase: OperationPhase,
+    /// Why, when it failed or still runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The sync phases a hook can run in.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HookType {
+    /// Before any resource is applied.
+    PreSync,
+    /// With the resources.
+    Sync,
+    /// After every wave is healthy.
+    PostSync,
+    /// After a failed sync.
+    SyncFail,
 }
 
 /// The objects an Application manages, in Flux's compact form.

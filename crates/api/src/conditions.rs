@@ -36,6 +36,8 @@ pub mod reason {
     pub const RENDER_FAILED: &str = "RenderFailed";
     /// An object is already managed by another Application; it was left alone.
     pub const SHARED_RESOURCE: &str = "SharedResource";
+    /// A sync operation is under way: waiting for a wave to be healthy or a hook to finish.
+    pub const SYNC_IN_PROGRESS: &str = "SyncInProgress";
     /// The API server rejected at least one object.
     pub const SYNC_FAILED: &str = "SyncFailed";
     /// Live state differs from git and automated sync is off.

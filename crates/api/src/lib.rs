@@ -14,6 +14,10 @@ pub const GROUP: &str = "lockstep.dev";
 pub const FIELD_MANAGER: &str = "lockstep";
 /// Changing this annotation's value asks for an immediate fetch and compare.
 pub const REFRESH_ANNOTATION: &str = "lockstep.dev/refresh";
+/// Changing this annotation's value asks for one sync; a value ending in `,prune` also prunes.
+pub const SYNC_REQUEST_ANNOTATION: &str = "lockstep.dev/sync-request";
+/// On an Application, makes its deletion delete what it manages first.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.lockstep.dev";
 
 /// The CustomResourceDefinitions lockstep installs, as one multi-document YAML text.
 pub fn crds_yaml() -> String {

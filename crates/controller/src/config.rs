@@ -8,6 +8,8 @@ pub struct ControllerConfig {
     pub cache_dir: PathBuf,
     /// How often every Application is fetched and compared even when nothing triggered it.
     pub resync_period: Duration,
+    /// How long a sync operation may wait on waves and hooks before it fails.
+    pub sync_timeout: Duration,
     /// How soon a failed fetch is retried.
     pub fetch_retry_period: Duration,
     /// Watch Applications in this namespace only; `None` for all namespaces.

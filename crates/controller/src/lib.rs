@@ -4,9 +4,11 @@
 //! Decisions (validation, status, events) are pure functions in [`status`], [`validate`] and
 //! [`events`]; [`reconcile`] strings the I/O together; [`run`] wires it into kube-runtime.
 
+pub mod bounded;
 mod config;
 mod context;
 mod error;
+pub mod finalizer;
 pub mod events;
 pub mod policy;
 mod reconcile;

@@ -1,110 +1,353 @@
-//! When automated sync may write, and what a sync operation records: pure.
+//! When a pass may write, and what its sync operation records: pure.
+//!
+//! As in Argo CD, automated sync applies a revision (or source) once; `selfHeal` also corrects drift
+//! of an already synced revision; a `lockstep.dev/sync-request` asks for one sync; a failed sync is
+//! retried with backoff under `syncPolicy.retry`; an operation still waiting on a wave or hook is
+//! continued until it completes, fails or times out.
+
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use lockstep_api::{ApplicationSpec, OperationPhase, OperationState, SyncOperationResult};
-use lockstep_engine::Written;
+use lockstep_api::{
+    ApplicationSpec, HookResult, HookType, OperationPhase, OperationState, RetryStrategy, SyncOperationResult,
+};
+use lockstep_engine::{HookRun, HookStatus, Phase, Progress, ResourceKey, Written};
 
-/// Whether this pass may write. As in Argo CD: only with `syncPolicy.automated`, and then only for a
-/// revision or source not synced yet, unless `selfHeal` also corrects drift of an already synced one.
-pub fn should_apply(spec: &ApplicationSpec, last: Option<&OperationState>, revision: &str) -> bool {
-    let Some(automated) = spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()) else {
-        return false;
+use crate::status::short;
+
+/// What this pass does about syncing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncDecision {
+    /// Run the sync operation (apply drift); otherwise only compare.
+    pub apply: bool,
+    /// Prune what left git.
+    pub prune: bool,
+    /// The operation continued from an earlier pass, if any.
+    pub continuing: bool,
+    /// The sync request this operation answers.
+    pub request: Option<String>,
+    /// When the operation started.
+    pub started_at: Time,
+    /// How many retries of this revision came before.
+    pub retry_count: i64,
+    /// Hooks finished in earlier passes of this operation.
+    pub hooks_done: Vec<HookResult>,
+    /// When nothing is applied because a retry is due later: how long until then.
+    pub retry_in: Option<Duration>,
+}
+
+impl SyncDecision {
+    /// Identifies the operation across passes (revision and start time).
+    pub fn operation_id(&self, revision: &str) -> String {
+        format!("{}-{}", short(revision), self.started_at.0.as_second())
+    }
+}
+
+/// Decides what this pass does, from the spec, the sync-request annotation, the last operation and
+/// the revision git resolved to.
+pub fn decide(
+    spec: &ApplicationSpec,
+    sync_request: Option<&str>,
+    last: Option<&OperationState>,
+    revision: &str,
+    now: &Time,
+) -> SyncDecision {
+    let automated = spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
+    let mut decision = SyncDecision {
+        apply: false,
+        prune: automated.is_some_and(|a| a.prune),
+        continuing: false,
+        request: None,
+        started_at: now.clone(),
+        retry_count: 0,
+        hooks_done: Vec::new(),
+        retry_in: None,
     };
-    automated.self_heal || !already_synced(spec, last, revision)
+    if let Some(last) = last.filter(|l| l.phase == OperationPhase::Running && same_target(spec, l, revision)) {
+        decision.apply = true;
+        decision.continuing = true;
+        decision.request = last.sync_request.clone();
+        decision.started_at = last.started_at.clone();
+        decision.retry_count = last.retry_count;
+        decision.hooks_done = last.sync_result.as_ref().map(|r| r.hooks.clone()).unwrap_or_default();
+        if let Some(request) = &decision.request {
+            decision.prune |= request_prunes(request);
+        }
+        return decision;
+    }
+    let pending = sync_request.map(str::trim).filter(|r| !r.is_empty() && last.and_then(|l| l.sync_request.as_deref()) != Some(*r));
+    if let Some(request) = pending {
+        decision.apply = true;
+        decision.prune |= request_prunes(request);
+        decision.request = Some(request.to_string());
+        return decision;
+    }
+    let Some(automated) = automated else {
+        return decision;
+    };
+    let synced_before = last.is_some_and(|l| same_target(spec, l, revision));
+    if automated.self_heal || !synced_before {
+        decision.apply = true;
+        return decision;
+    }
+    if let (Some(last), Some(retry)) = (last, spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref())) {
+        if last.phase == OperationPhase::Failed && (retry.limit < 0 || last.retry_count < retry.limit) {
+            let due = last.finished_at.as_ref().map_or(0, |f| f.0.as_second()) + backoff(retry, last.retry_count).as_secs() as i64;
+            let wait = due - now.0.as_second();
+            if wait <= 0 {
+                decision.apply = true;
+                decision.retry_count = last.retry_count + 1;
+            } else {
+                decision.retry_in = Some(Duration::from_secs(wait as u64));
+            }
+        }
+    }
+    decision
 }
 
-/// Whether the last operation synced exactly this revision with this source.
-fn already_synced(spec: &ApplicationSpec, last: Option<&OperationState>, revision: &str) -> bool {
-    last.and_then(|op| op.sync_result.as_ref()).is_some_and(|r| r.revision == revision && r.source == spec.source)
+/// Whether the last operation was about exactly this revision and source.
+fn same_target(spec: &ApplicationSpec, last: &OperationState, revision: &str) -> bool {
+    last.sync_result.as_ref().is_some_and(|r| r.revision == revision && r.source == spec.source)
 }
 
-/// What a sync pass ran, used to build its operation record.
+/// A sync request value `<token>,prune` also prunes.
+fn request_prunes(request: &str) -> bool {
+    request.split(',').skip(1).any(|o| o.trim().eq_ignore_ascii_case("prune"))
+}
+
+/// The delay before retry number `count + 1`: `duration × factor^count`, at most `maxDuration`.
+pub fn backoff(retry: &RetryStrategy, count: i64) -> Duration {
+    let backoff = retry.backoff.clone().unwrap_or_default();
+    let base = backoff.duration.as_deref().and_then(parse_seconds).unwrap_or(5);
+    let max = backoff.max_duration.as_deref().and_then(parse_seconds).unwrap_or(180);
+    let factor = backoff.factor.unwrap_or(2).max(1) as u64;
+    let exponent = u32::try_from(count.clamp(0, 30)).unwrap_or(30);
+    Duration::from_secs(base.saturating_mul(factor.saturating_pow(exponent)).min(max))
+}
+
+/// `30`, `30s`, `5m`, `1h` → seconds.
+fn parse_seconds(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let number: u64 = number.parse().ok()?;
+    match unit {
+        "" | "s" => Some(number),
+        "m" => Some(number * 60),
+        "h" => Some(number * 3600),
+        _ => None,
+    }
+}
+
+/// What one pass of an applying operation did.
 pub struct SyncPass<'a> {
     /// The spec synced.
     pub spec: &'a ApplicationSpec,
     /// Full commit SHA.
     pub revision: &'a str,
-    /// Writes made.
+    /// Writes made in this pass.
     pub written: Written,
-    /// Objects that failed, with messages.
-    pub failures: Vec<String>,
-    /// When the pass started and finished.
-    pub started_at: Time,
-    /// When the pass finished.
-    pub finished_at: Time,
+    /// How far the operation got.
+    pub progress: &'a Progress,
+    /// Hook runs of the operation so far.
+    pub hooks: &'a [HookRun],
+    /// When this pass finished.
+    pub now: Time,
 }
 
-/// The operation record of a pass that applied, or `None` when it is not news: the same revision and
-/// source as the last operation and nothing written. So a quiet self-heal pass writes no status.
-pub fn operation(pass: SyncPass<'_>, last: Option<&OperationState>) -> Option<OperationState> {
-    if already_synced(pass.spec, last, pass.revision) && !pass.written.any() {
+/// The operation record after a pass, or `None` when there is no news: a quiet self-heal pass over
+/// an already synced revision writes no status.
+pub fn record(decision: &SyncDecision, pass: SyncPass<'_>, last: Option<&OperationState>) -> Option<OperationState> {
+    if !decision.apply {
+        return None;
+    }
+    let quiet = !decision.continuing
+        && decision.request.is_none()
+        && decision.retry_count == 0
+        && last.is_some_and(|l| l.phase == OperationPhase::Succeeded && same_target(pass.spec, l, pass.revision))
+        && !pass.written.any()
+        && *pass.progress == Progress::Complete;
+    if quiet {
         return None;
     }
     let Written { created, updated, pruned } = pass.written;
-    let (phase, message) = if pass.failures.is_empty() {
-        (OperationPhase::Succeeded, format!("successfully synced ({created} created, {updated} updated, {pruned} pruned)"))
-    } else {
-        (OperationPhase::Failed, format!("{} objects failed: {}", pass.failures.len(), pass.failures.join("; ")))
+    let (phase, message) = match pass.progress {
+        Progress::Complete => {
+            (OperationPhase::Succeeded, format!("successfully synced ({created} created, {updated} updated, {pruned} pruned)"))
+        }
+        Progress::Waiting(why) => (OperationPhase::Running, why.clone()),
+        Progress::Failed(why) => (OperationPhase::Failed, why.clone()),
     };
     Some(OperationState {
+        finished_at: (phase != OperationPhase::Running).then(|| pass.now.clone()),
         phase,
         message: Some(message),
-        sync_result: Some(SyncOperationResult { revision: pass.revision.to_string(), source: pass.spec.source.clone() }),
-        started_at: pass.started_at,
-        finished_at: Some(pass.finished_at),
+        sync_result: Some(SyncOperationResult {
+            revision: pass.revision.to_string(),
+            source: pass.spec.source.clone(),
+            hooks: pass.hooks.iter().map(hook_result).collect(),
+        }),
+        started_at: decision.started_at.clone(),
+        retry_count: decision.retry_count,
+        sync_request: decision.request.clone(),
     })
+}
+
+/// The engine's hook run as recorded in the operation state.
+fn hook_result(run: &HookRun) -> HookResult {
+    HookResult {
+        group: run.key.group.clone(),
+        version: run.key.version.clone(),
+        kind: run.key.kind.clone(),
+        namespace: run.key.namespace.clone(),
+        name: run.key.name.clone(),
+        hook_type: match run.phase {
+            Phase::PreSync => HookType::PreSync,
+            Phase::Sync => HookType::Sync,
+            Phase::PostSync => HookType::PostSync,
+            Phase::SyncFail => HookType::SyncFail,
+        },
+        hook_phase: match run.status {
+            HookStatus::Running => OperationPhase::Running,
+            HookStatus::Succeeded => OperationPhase::Succeeded,
+            HookStatus::Failed => OperationPhase::Failed,
+        },
+        message: run.message.clone(),
+    }
+}
+
+/// A recorded hook result as the engine's hook run, so a continued operation skips finished hooks.
+pub fn hook_run(result: &HookResult) -> HookRun {
+    HookRun {
+        key: ResourceKey {
+            group: result.group.clone(),
+            version: result.version.clone(),
+            kind: result.kind.clone(),
+            namespace: result.namespace.clone(),
+            name: result.name.clone(),
+        },
+        phase: match result.hook_type {
+            HookType::PreSync => Phase::PreSync,
+            HookType::Sync => Phase::Sync,
+            HookType::PostSync => Phase::PostSync,
+            HookType::SyncFail => Phase::SyncFail,
+        },
+        status: match result.hook_phase {
+            OperationPhase::Running => HookStatus::Running,
+            OperationPhase::Succeeded => HookStatus::Succeeded,
+            OperationPhase::Failed | OperationPhase::Error => HookStatus::Failed,
+        },
+        message: result.message.clone(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::jiff::Timestamp;
-    use lockstep_api::{SyncPolicy, SyncPolicyAutomated};
+    use lockstep_api::{Backoff, SyncPolicy, SyncPolicyAutomated};
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
 
     fn spec(self_heal: Option<bool>) -> ApplicationSpec {
         ApplicationSpec {
             sync_policy: self_heal.map(|self_heal| SyncPolicy {
                 automated: Some(SyncPolicyAutomated { self_heal, ..Default::default() }),
+                ..Default::default()
             }),
             ..Default::default()
         }
     }
 
-    fn synced(spec: &ApplicationSpec, revision: &str) -> OperationState {
-        let now = Time(Timestamp::UNIX_EPOCH);
-        let pass = SyncPass { spec, revision, written: Written::default(), failures: vec![], started_at: now.clone(), finished_at: now };
-        operation(pass, None).expect("first sync is recorded")
+    fn op(spec: &ApplicationSpec, revision: &str, phase: OperationPhase, finished: i64) -> OperationState {
+        OperationState {
+            phase,
+            message: None,
+            sync_result: Some(SyncOperationResult { revision: revision.into(), source: spec.source.clone(), hooks: vec![] }),
+            started_at: at(finished - 1),
+            finished_at: (phase != OperationPhase::Running).then(|| at(finished)),
+            retry_count: 0,
+            sync_request: None,
+        }
     }
 
     #[test]
-    fn manual_never_applies() {
-        assert!(!should_apply(&spec(None), None, "a"));
+    fn manual_applies_only_on_request() {
+        let s = spec(None);
+        assert!(!decide(&s, None, None, "a", &at(10)).apply);
+        let d = decide(&s, Some("t1,prune"), None, "a", &at(10));
+        assert!(d.apply && d.prune && d.request.as_deref() == Some("t1,prune"));
+        let mut answered = op(&s, "a", OperationPhase::Succeeded, 5);
+        answered.sync_request = Some("t1,prune".into());
+        assert!(!decide(&s, Some("t1,prune"), Some(&answered), "a", &at(10)).apply, "a request is answered once");
+        assert!(decide(&s, Some("t2"), Some(&answered), "a", &at(10)).apply);
     }
 
     #[test]
     fn automated_applies_new_revisions_and_self_heal_applies_always() {
         let plain = spec(Some(false));
-        let last = synced(&plain, "a");
-        assert!(should_apply(&plain, None, "a"));
-        assert!(!should_apply(&plain, Some(&last), "a"), "drift of a synced revision waits for selfHeal");
-        assert!(should_apply(&plain, Some(&last), "b"));
+        let last = op(&plain, "a", OperationPhase::Succeeded, 5);
+        assert!(decide(&plain, None, None, "a", &at(10)).apply);
+        assert!(!decide(&plain, None, Some(&last), "a", &at(10)).apply, "drift of a synced revision waits for selfHeal");
+        assert!(decide(&plain, None, Some(&last), "b", &at(10)).apply);
         let mut moved = plain.clone();
         moved.source.path = Some("elsewhere".into());
-        assert!(should_apply(&moved, Some(&last), "a"), "a source change is a new sync");
-        assert!(should_apply(&spec(Some(true)), Some(&last), "a"));
+        assert!(decide(&moved, None, Some(&last), "a", &at(10)).apply, "a source change is a new sync");
+        assert!(decide(&spec(Some(true)), None, Some(&last), "a", &at(10)).apply);
+    }
+
+    #[test]
+    fn a_running_operation_continues_with_its_start_and_hooks() {
+        let plain = spec(Some(false));
+        let mut last = op(&plain, "a", OperationPhase::Running, 5);
+        last.sync_result.as_mut().unwrap().hooks.push(hook_result(&HookRun {
+            key: ResourceKey { version: "v1".into(), kind: "Pod".into(), name: "p".into(), ..Default::default() },
+            phase: Phase::PreSync,
+            status: HookStatus::Succeeded,
+            message: None,
+        }));
+        let d = decide(&plain, None, Some(&last), "a", &at(10));
+        assert!(d.apply && d.continuing);
+        assert_eq!(d.started_at, at(4));
+        assert_eq!(d.hooks_done.len(), 1);
+        assert_eq!(hook_run(&d.hooks_done[0]).status, HookStatus::Succeeded);
+        assert!(!decide(&plain, None, Some(&last), "b", &at(10)).continuing, "a new commit supersedes it");
+    }
+
+    #[test]
+    fn failed_syncs_retry_with_backoff_up_to_the_limit() {
+        let mut s = spec(Some(false));
+        let retry = RetryStrategy {
+            limit: 2,
+            backoff: Some(Backoff { duration: Some("10s".into()), factor: Some(3), max_duration: Some("20s".into()) }),
+        };
+        s.sync_policy.as_mut().unwrap().retry = Some(retry.clone());
+        let failed = op(&s, "a", OperationPhase::Failed, 100);
+        let early = decide(&s, None, Some(&failed), "a", &at(105));
+        assert!(!early.apply);
+        assert_eq!(early.retry_in, Some(Duration::from_secs(5)));
+        let due = decide(&s, None, Some(&failed), "a", &at(110));
+        assert!(due.apply && due.retry_count == 1);
+        let mut exhausted = failed.clone();
+        exhausted.retry_count = 2;
+        assert!(!decide(&s, None, Some(&exhausted), "a", &at(1000)).apply);
+        assert_eq!(backoff(&retry, 0), Duration::from_secs(10));
+        assert_eq!(backoff(&retry, 1), Duration::from_secs(20), "capped by maxDuration");
+        assert!(decide(&s, None, Some(&failed), "b", &at(101)).apply, "a new commit supersedes a failing retry");
     }
 
     #[test]
     fn only_news_is_recorded() {
         let s = spec(Some(true));
-        let last = synced(&s, "a");
-        assert_eq!(last.phase, OperationPhase::Succeeded);
-        let now = Time(Timestamp::UNIX_EPOCH);
-        let quiet = SyncPass { spec: &s, revision: "a", written: Written::default(), failures: vec![], started_at: now.clone(), finished_at: now.clone() };
-        assert_eq!(operation(quiet, Some(&last)), None);
-        let healed = SyncPass { spec: &s, revision: "a", written: Written { updated: 1, ..Default::default() }, failures: vec![], started_at: now.clone(), finished_at: now.clone() };
-        assert!(operation(healed, Some(&last)).is_some());
-        let failed = SyncPass { spec: &s, revision: "b", written: Written::default(), failures: vec!["x: no".into()], started_at: now.clone(), finished_at: now };
-        assert_eq!(operation(failed, Some(&last)).map(|o| o.phase), Some(OperationPhase::Failed));
+        let last = op(&s, "a", OperationPhase::Succeeded, 5);
+        let decision = decide(&s, None, Some(&last), "a", &at(10));
+        let pass = |written, progress| SyncPass { spec: &s, revision: "a", written, progress, hooks: &[], now: at(10) };
+        assert_eq!(record(&decision, pass(Written::default(), &Progress::Complete), Some(&last)), None);
+        let healed = record(&decision, pass(Written { updated: 1, ..Default::default() }, &Progress::Complete), Some(&last));
+        assert_eq!(healed.map(|o| o.phase), Some(OperationPhase::Succeeded));
+        let waiting = Progress::Waiting("wave 1".into());
+        let running = record(&decision, pass(Written::default(), &waiting), Some(&last)).expect("recorded");
+        assert_eq!((running.phase, running.finished_at), (OperationPhase::Running, None));
     }
 }

@@ -11,8 +11,8 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
-use lockstep_api::{Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory};
-use lockstep_engine::{AppRef, SyncOptions, SyncResult, Written, inventory};
+use lockstep_api::{Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, SYNC_REQUEST_ANNOTATION};
+use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
 use lockstep_render::{RenderError, SourceKind};
 use lockstep_source::{Snapshot, SourceError};
@@ -22,19 +22,26 @@ use tracing::{info, warn};
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::events::events_for;
-use crate::policy::{self, SyncPass, should_apply};
+use crate::policy::{self, SyncPass};
 use crate::status::{AssessedResource, Outcome, changed, next_status};
 use crate::trigger::jittered;
 use crate::validate::invalid_spec;
+
+/// How soon a sync waiting on a wave or hook looks again when no watch event comes first.
+const WAITING_POLL: Duration = Duration::from_secs(2);
 
 /// Deployed revisions kept in `status.history` unless the spec says otherwise (Argo CD's default).
 const DEFAULT_HISTORY: usize = 10;
 
 /// Runs the pipeline for one Application and writes what it found.
 pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ControllerError> {
-    let (outcome, written) = pipeline(&app, &ctx).await;
-    report(&app, &ctx, &outcome, written).await?;
-    Ok(Action::requeue(next_look(&outcome, &ctx)))
+    if app.metadata.deletion_timestamp.is_some() {
+        return crate::finalizer::finalize(&app, &ctx).await;
+    }
+    let pass = pipeline(&app, &ctx).await;
+    report(&app, &ctx, &pass.outcome, pass.written).await?;
+    let next = pass.look_again.unwrap_or_else(|| next_look(&pass.outcome, &ctx));
+    Ok(Action::requeue(next))
 }
 
 /// Retries a reconcile that failed on the controller's side (not the Application's) with a short delay.
@@ -43,29 +50,50 @@ pub(crate) fn error_policy(app: Arc<Application>, error: &ControllerError, _ctx:
     Action::requeue(jittered(Duration::from_secs(10)))
 }
 
-async fn pipeline(app: &Application, ctx: &Context) -> (Outcome, Written) {
-    let started_at = Time(Timestamp::now());
+/// What one pass of the pipeline produced.
+struct Pass {
+    outcome: Outcome,
+    written: Written,
+    /// Look again sooner than the resync period (a sync waiting on a wave or hook, a retry due).
+    look_again: Option<Duration>,
+}
+
+impl From<Outcome> for Pass {
+    fn from(outcome: Outcome) -> Self {
+        Self { outcome, written: Written::default(), look_again: None }
+    }
+}
+
+async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if let Some(message) = invalid_spec(&app.spec) {
-        return (Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }, Written::default());
+        return Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }.into();
     }
     let snapshot = match fetch(app, ctx).await {
         Ok(snapshot) => snapshot,
-        Err(err) => return (fetch_failure(err), Written::default()),
+        Err(err) => return fetch_failure(err).into(),
     };
     let manifests = match render(app, ctx, &snapshot).await {
         Ok(rendered) => rendered.manifests,
-        Err(err) => return (render_failure(err, &snapshot), Written::default()),
+        Err(err) => return render_failure(err, &snapshot).into(),
     };
     let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-    let apply = should_apply(&app.spec, last_operation, &snapshot.revision);
+    let sync_request = app.annotations().get(SYNC_REQUEST_ANNOTATION).map(String::as_str);
+    let now = Time(Timestamp::now());
+    let decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, &now);
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
+    let elapsed = now.0.as_second() - decision.started_at.0.as_second();
     let options = SyncOptions {
         app: app_ref(app),
         default_namespace: destination_namespace(app),
-        apply,
-        prune: automated.is_some_and(|a| a.prune),
+        apply: decision.apply,
+        prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
+        operation_id: decision.operation_id(&snapshot.revision),
+        hooks_done: decision.hooks_done.iter().map(policy::hook_run).collect(),
+        timed_out: elapsed > i64::try_from(ctx.config.sync_timeout.as_secs()).unwrap_or(i64::MAX),
+        ignore_differences: app.spec.ignore_differences.clone(),
+        sync_options: app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default(),
     };
     let result = ctx.engine.sync(&manifests, &options).await;
     let written = result.written();
@@ -73,39 +101,40 @@ async fn pipeline(app: &Application, ctx: &Context) -> (Outcome, Written) {
         let Written { created, updated, pruned } = written;
         info!(app = %app_name(app), revision = %snapshot.revision, created, updated, pruned, "applied");
     }
-    let operation = apply
-        .then(|| {
-            let failures = result.failures().map(|(key, message)| format!("{key}: {message}")).collect();
-            let pass = SyncPass {
-                spec: &app.spec,
-                revision: &snapshot.revision,
-                written,
-                failures,
-                started_at,
-                finished_at: Time(Timestamp::now()),
-            };
-            policy::operation(pass, last_operation)
-        })
-        .flatten();
+    let pass = SyncPass {
+        spec: &app.spec,
+        revision: &snapshot.revision,
+        written,
+        progress: &result.progress,
+        hooks: &result.hooks,
+        now: Time(Timestamp::now()),
+    };
+    let operation = policy::record(&decision, pass, last_operation);
+    let look_again = match (&result.progress, decision.apply) {
+        (Progress::Waiting(_), true) => Some(WAITING_POLL),
+        _ => decision.retry_in,
+    };
     let managed = inventory::managed(&result, &options.app);
-    watch_managed_kinds(app, ctx, &managed).await;
+    watch_managed_kinds(app, ctx, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
         revision: snapshot.revision,
         inventory: managed,
         prune_blocked: result.prune_blocked.clone(),
+        progress: if decision.apply { result.progress.clone() } else { Progress::Complete },
         resources: assess(result),
         automated: automated.is_some(),
         operation,
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
     };
-    (outcome, written)
+    Pass { outcome, written, look_again }
 }
 
 /// Makes sure every kind the Application manages is watched, so drift and health changes trigger it.
-async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Inventory) {
+async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Inventory, hooks: &[HookRun]) {
     let mut kinds = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for key in managed.entries.iter().filter_map(inventory::key) {
+    let keys = managed.entries.iter().filter_map(inventory::key).chain(hooks.iter().map(|h| h.key.clone()));
+    for key in keys {
         if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone())) {
             if let Some(resource) = ctx.engine.resource_of(&key).await {
                 kinds.push(resource);
@@ -129,7 +158,11 @@ fn fetch_failure(err: SourceError) -> Outcome {
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
-async fn render(app: &Application, ctx: &Context, snapshot: &Snapshot) -> Result<lockstep_render::Rendered, RenderError> {
+async fn render(
+    app: &Application,
+    ctx: &Context,
+    snapshot: &Snapshot,
+) -> Result<lockstep_render::Rendered, RenderError> {
     let namespace = destination_namespace(app);
     let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
     let explicit = crate::rendering::render_request(app, snapshot, &namespace, &Default::default()).kind;

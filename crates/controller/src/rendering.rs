@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::ResourceExt;
-use lockstep_api::{ApplicationSource, Application};
+use lockstep_api::{Application, ApplicationSource};
 use lockstep_render::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
 use lockstep_source::Snapshot;
 use tokio::sync::Mutex;
@@ -33,10 +33,10 @@ impl Capabilities {
     /// The cluster's capabilities; on a discovery failure the last known ones (or none) are used.
     pub async fn get(&self, client: &Client) -> ClusterCapabilities {
         let mut cached = self.cached.lock().await;
-        if let Some((at, caps)) = cached.as_ref() {
-            if at.elapsed() < CAPABILITIES_TTL {
-                return caps.clone();
-            }
+        if let Some((at, caps)) = cached.as_ref()
+            && at.elapsed() < CAPABILITIES_TTL
+        {
+            return caps.clone();
         }
         match discover(client).await {
             Ok(caps) => {
@@ -57,7 +57,8 @@ async fn discover(client: &Client) -> Result<ClusterCapabilities, kube::Error> {
     let mut api_versions = Vec::new();
     for group in discovery.groups() {
         for version in group.versions() {
-            let api_version = if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
+            let api_version =
+                if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
             for (resource, _) in group.versioned_resources(version) {
                 api_versions.push(format!("{api_version}/{}", resource.kind));
             }
@@ -120,7 +121,12 @@ fn kustomize_options(k: &lockstep_api::ApplicationSourceKustomize) -> KustomizeO
     }
 }
 
-fn helm_options(source: &ApplicationSource, app_name: &str, namespace: &str, caps: &ClusterCapabilities) -> HelmOptions {
+fn helm_options(
+    source: &ApplicationSource,
+    app_name: &str,
+    namespace: &str,
+    caps: &ClusterCapabilities,
+) -> HelmOptions {
     let helm = source.helm.clone().unwrap_or_default();
     let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     HelmOptions {
@@ -151,13 +157,23 @@ mod tests {
     }
 
     fn snapshot() -> Snapshot {
-        Snapshot { repo_url: "file:///r".into(), revision: "abc".into(), root: "/snap/abc".into() }
+        Snapshot {
+            repo_url: "file:///r".into(),
+            revision: "abc".into(),
+            root: "/snap/abc".into(),
+            fetched_from: None,
+            unavailable: None,
+        }
     }
 
     #[test]
     fn helm_defaults_come_from_the_application_and_the_cluster() {
         let caps = ClusterCapabilities { kube_version: Some("v1.36.3".into()), api_versions: vec!["v1".into()] };
-        let source = ApplicationSource { path: Some(" chart ".into()), helm: Some(ApplicationSourceHelm::default()), ..Default::default() };
+        let source = ApplicationSource {
+            path: Some(" chart ".into()),
+            helm: Some(ApplicationSourceHelm::default()),
+            ..Default::default()
+        };
         let request = render_request(&app(source), &snapshot(), "apps", &caps);
         assert_eq!(request.kind, Some(SourceKind::Helm));
         assert_eq!(request.path, "chart");
@@ -174,7 +190,10 @@ mod tests {
         };
         let source = ApplicationSource { helm: Some(helm), ..Default::default() };
         let request = render_request(&app(source), &snapshot(), "apps", &caps);
-        assert_eq!((request.helm.release_name.as_str(), request.helm.kube_version.as_deref()), ("rel", Some("v1.30.0")));
+        assert_eq!(
+            (request.helm.release_name.as_str(), request.helm.kube_version.as_deref()),
+            ("rel", Some("v1.30.0"))
+        );
         assert_eq!(request.helm.api_versions, vec!["x/v1"]);
     }
 

@@ -32,7 +32,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let workers = config.workers;
     let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
     let context = Arc::new(Context {
-        watches: ManagedWatches::new(client.clone(), trigger),
+        watches: ManagedWatches::new(client.clone(), config.watch_namespace.clone(), trigger),
         recorder: Recorder::new(client.clone(), reporter),
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         capabilities: Default::default(),

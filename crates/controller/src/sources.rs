@@ -14,8 +14,8 @@ use kube::{Client, ResourceExt};
 use lockstep_api::conditions::{SOURCE_AVAILABLE, reason};
 use lockstep_api::{Application, ApplicationStatus, REFRESH_ANNOTATION, SourceStatus};
 use lockstep_source::{
-    CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest, Unavailable,
-    select_credentials, strip_userinfo,
+    CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest,
+    Unavailable, select_credentials,
 };
 
 /// The label that marks credential Secrets, with Argo CD's two values.
@@ -45,17 +45,27 @@ struct SourceReport {
 impl Sources {
     /// Builds the request for `app`: mirrors then canonical URL, each with its credentials, the
     /// shared known hosts, and a fresh ref listing when the user asked for a refresh or changed the spec.
-    pub(crate) async fn request(&self, client: &Client, controller_namespace: &str, app: &Application) -> Result<SourceRequest, SourceError> {
+    pub(crate) async fn request(
+        &self,
+        client: &Client,
+        controller_namespace: &str,
+        app: &Application,
+    ) -> Result<SourceRequest, SourceError> {
         let repo_url = app.spec.source.repo_url.trim().to_string();
         let app_namespace = app.namespace().unwrap_or_default();
         let app_secrets = credential_secrets(client, &app_namespace).await?;
-        let shared_secrets =
-            if controller_namespace == app_namespace { Vec::new() } else { credential_secrets(client, controller_namespace).await? };
+        let shared_secrets = if controller_namespace == app_namespace {
+            Vec::new()
+        } else {
+            credential_secrets(client, controller_namespace).await?
+        };
         let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), controller_namespace);
         let known_hosts = config_maps
             .get_opt(KNOWN_HOSTS_CONFIG_MAP)
             .await
-            .map_err(|e| configuration(format!("reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {e}")))?
+            .map_err(|e| {
+                configuration(format!("reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {e}"))
+            })?
             .and_then(|cm| cm.data)
             .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
             .unwrap_or_default();
@@ -102,7 +112,8 @@ impl Sources {
 
     /// Remembers what the fetch said, for [`Sources::decorate`].
     pub(crate) fn record(&self, app: &Application, snapshot: &Snapshot) {
-        let report = SourceReport { fetched_from: snapshot.fetched_from.clone(), unavailable: snapshot.unavailable.clone() };
+        let report =
+            SourceReport { fetched_from: snapshot.fetched_from.clone(), unavailable: snapshot.unavailable.clone() };
         self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(app_key(app), report);
     }
 
@@ -116,10 +127,17 @@ impl Sources {
 
 /// Pure: the source part of the status after a fetch that reported `report` (none: the pipeline
 /// stopped before fetching, so the previous source status stands).
-fn apply_report(previous: Option<&ApplicationStatus>, report: Option<&SourceReport>, status: &mut ApplicationStatus, now: &Time) {
+fn apply_report(
+    previous: Option<&ApplicationStatus>,
+    report: Option<&SourceReport>,
+    status: &mut ApplicationStatus,
+    now: &Time,
+) {
     let Some(report) = report else {
         status.source = previous.and_then(|p| p.source.clone());
-        status.conditions.extend(previous.iter().flat_map(|p| p.conditions.iter()).filter(|c| c.type_ == SOURCE_AVAILABLE).cloned());
+        status
+            .conditions
+            .extend(previous.iter().flat_map(|p| p.conditions.iter()).filter(|c| c.type_ == SOURCE_AVAILABLE).cloned());
         return;
     };
     let previous_source = previous.and_then(|p| p.source.as_ref());
@@ -210,12 +228,13 @@ fn credential_secret(namespace: &str, secret: Secret) -> Option<CredentialSecret
         no_proxy: take("noProxy"),
         known_hosts: take("knownHosts"),
     };
-    Some(CredentialSecret { origin, kind, url: strip_userinfo(&url), credentials })
+    Some(CredentialSecret { origin, kind, url, credentials })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lockstep_source::strip_userinfo;
     use std::time::UNIX_EPOCH;
 
     fn at(seconds: i64) -> Time {
@@ -237,7 +256,11 @@ mod tests {
         let condition = status.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE).expect("condition");
         assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "SourceUnavailable"));
         assert_eq!(condition.last_transition_time, at(1000));
-        assert!(condition.message.contains("0123456789ab") && condition.message.contains("connection refused"), "{}", condition.message);
+        assert!(
+            condition.message.contains("0123456789ab") && condition.message.contains("connection refused"),
+            "{}",
+            condition.message
+        );
 
         let previous = status.clone();
         let mut next = ApplicationStatus::default();
@@ -255,7 +278,7 @@ mod tests {
         }))
         .unwrap();
         let parsed = credential_secret("ns", secret).unwrap();
-        assert_eq!(parsed.url, "https://h/r");
+        assert_eq!(strip_userinfo(&parsed.url), "https://h/r");
         assert_eq!(parsed.kind, CredentialKind::Repository);
         assert_eq!(parsed.credentials.password.as_deref(), Some("p"));
         assert_eq!(parsed.origin, "ns/git");

@@ -6,7 +6,7 @@ use lockstep_api::{
     ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
     SyncStatus, SyncStatusCode,
 };
-use lockstep_engine::ResourceKey;
+use lockstep_engine::{Progress, ResourceKey};
 use lockstep_health::Health;
 
 /// How many failing objects a condition message names before summarising the rest.
@@ -36,6 +36,8 @@ pub enum Outcome {
         inventory: Inventory,
         /// Why objects that left git were kept although prune is on.
         prune_blocked: Option<String>,
+        /// How far the sync operation got (Complete when nothing was applied).
+        progress: Progress,
         /// The sync operation this pass ran, when it applied a new revision or wrote anything.
         operation: Option<OperationState>,
         /// How many deployed revisions to keep.
@@ -101,6 +103,7 @@ pub fn next_status(
             ..Default::default()
         },
     };
+    crate::bounded::bound(&mut status, previous, matches!(outcome, Outcome::Compared { .. }));
     status.observed_generation = generation;
     status.reconciled_at = previous.and_then(|p| p.reconciled_at.clone());
     let (ready, why, message) = ready_condition(outcome, &status);
@@ -158,10 +161,10 @@ fn resource_status(resource: &AssessedResource) -> ResourceStatus {
 }
 
 fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'static str, String) {
-    let (revision, resources, automated, prune_blocked) = match outcome {
+    let (revision, resources, automated, prune_blocked, progress) = match outcome {
         Outcome::Stopped { reason, message, .. } => return (false, reason, message.clone()),
-        Outcome::Compared { revision, resources, automated, prune_blocked, .. } => {
-            (short(revision), resources, *automated, prune_blocked)
+        Outcome::Compared { revision, resources, automated, prune_blocked, progress, .. } => {
+            (short(revision), resources, *automated, prune_blocked, progress)
         }
     };
     let failures: Vec<String> =
@@ -174,6 +177,11 @@ fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'st
         }
         let all_shared = resources.iter().filter(|r| r.error.is_some()).all(|r| r.shared_with.is_some());
         return (false, if all_shared { reason::SHARED_RESOURCE } else { reason::SYNC_FAILED }, message);
+    }
+    match progress {
+        Progress::Failed(why) => return (false, reason::SYNC_FAILED, format!("sync of {revision} failed: {why}")),
+        Progress::Waiting(why) => return (false, reason::SYNC_IN_PROGRESS, why.clone()),
+        Progress::Complete => {}
     }
     if status.sync.status != SyncStatusCode::Synced {
         let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced && !r.requires_pruning).count();
@@ -259,6 +267,7 @@ mod tests {
             automated,
             inventory: Inventory::default(),
             prune_blocked: None,
+            progress: Progress::Complete,
             operation: None,
             history_limit: 10,
         }

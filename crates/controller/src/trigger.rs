@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use kube::ResourceExt;
-use lockstep_api::{Application, REFRESH_ANNOTATION};
+use lockstep_api::{Application, REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION};
 
 /// A hash of what should trigger a reconcile: the spec's generation, the refresh annotation and
 /// deletion. Status writes (ours included) do not change it, so they do not loop back.
@@ -13,6 +13,7 @@ pub(crate) fn trigger_hash(app: &Application) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     app.metadata.generation.hash(&mut hasher);
     app.annotations().get(REFRESH_ANNOTATION).hash(&mut hasher);
+    app.annotations().get(SYNC_REQUEST_ANNOTATION).hash(&mut hasher);
     app.metadata.deletion_timestamp.is_some().hash(&mut hasher);
     Some(hasher.finish())
 }

@@ -16,6 +16,9 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
             return Some(format!("spec.destination.namespace {ns:?} is not a valid namespace name"));
         }
     }
+    if let Some(problem) = lockstep_engine::ignore::problems(&spec.ignore_differences) {
+        return Some(problem);
+    }
     let path = spec.source.path.as_deref().unwrap_or_default();
     if path.starts_with('/') || path.split('/').any(|part| part == "..") {
         return Some(format!("spec.source.path {path:?} must be relative and stay inside the repository"));

@@ -23,6 +23,8 @@ type KindId = (String, String, String);
 /// The set of running watches and which Application uses which kinds.
 pub(crate) struct ManagedWatches {
     client: Client,
+    /// Only Applications in this namespace are triggered (the controller's `--watch-namespace`).
+    app_namespace: Option<String>,
     trigger: UnboundedSender<ObjectRef<Application>>,
     state: Mutex<WatchState>,
 }
@@ -35,8 +37,8 @@ struct WatchState {
 
 impl ManagedWatches {
     /// Watches that send the Application owning a changed object to `trigger`.
-    pub(crate) fn new(client: Client, trigger: UnboundedSender<ObjectRef<Application>>) -> Self {
-        Self { client, trigger, state: Mutex::new(WatchState::default()) }
+    pub(crate) fn new(client: Client, app_namespace: Option<String>, trigger: UnboundedSender<ObjectRef<Application>>) -> Self {
+        Self { client, app_namespace, trigger, state: Mutex::new(WatchState::default()) }
     }
 
     /// Records the kinds `app` manages now; starts watches for kinds new to the controller and stops
@@ -50,7 +52,8 @@ impl ManagedWatches {
             let id = kind_id(&resource);
             if !state.running.contains_key(&id) {
                 debug!(kind = %resource.kind, group = %resource.group, "watching managed objects");
-                let handle = tokio::spawn(watch_kind(self.client.clone(), resource, self.trigger.clone()));
+                let watch = watch_kind(self.client.clone(), resource, self.app_namespace.clone(), self.trigger.clone());
+                let handle = tokio::spawn(watch);
                 state.running.insert(id, handle);
             }
         }
@@ -70,7 +73,12 @@ fn kind_id(resource: &ApiResource) -> KindId {
 
 /// Streams metadata changes of managed objects of one kind; each change (not the initial listing)
 /// triggers the owning Application.
-async fn watch_kind(client: Client, resource: ApiResource, trigger: UnboundedSender<ObjectRef<Application>>) {
+async fn watch_kind(
+    client: Client,
+    resource: ApiResource,
+    app_namespace: Option<String>,
+    trigger: UnboundedSender<ObjectRef<Application>>,
+) {
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let mut events = watcher(api, config).default_backoff().boxed();
@@ -80,6 +88,7 @@ async fn watch_kind(client: Client, resource: ApiResource, trigger: UnboundedSen
             Ok(_) | Err(_) => continue,
         };
         let owner = object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
+        let owner = owner.filter(|o| app_namespace.as_ref().is_none_or(|ns| *ns == o.namespace));
         if let Some(owner) = owner {
             if trigger.unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace)).is_err() {
                 return;

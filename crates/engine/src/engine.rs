@@ -1,25 +1,25 @@
+//! The sync operation: runs a [`SyncPlan`] step by step, gating waves on health.
+
 use std::collections::HashSet;
 
 use futures::{StreamExt, stream};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::GroupVersionKind;
 use kube::Client;
-use kube::api::DeleteParams;
-use lockstep_api::{FIELD_MANAGER, Inventory, SyncStatusCode};
+use kube::api::{Api, DynamicObject};
+use kube::core::GroupVersionKind;
+use lockstep_api::{HealthStatusCode, Inventory};
 use lockstep_render::Manifest;
 use serde_json::Value;
 
 use crate::catalog::{KindInfo, ResourceCatalog};
-use crate::compare::differs;
+use crate::hooks::Phase;
 use crate::key::ResourceKey;
-use crate::order::{kind_rank, stage};
-use crate::plan::{Action, Observation, ResourceResult, SyncResult, decide};
+use crate::plan::{HookRun, HookStatus, Observation, Progress, ResourceResult, SyncResult};
+use crate::steps::{Step, SyncPlan, defined_kinds};
 use crate::target::place;
-use crate::tracking::{AppRef, mark, owner_of, prune_disabled, tracking_id_of};
-use crate::inventory;
+use crate::tracking::{AppRef, mark};
 
 /// How many objects of one Application are dry-run or applied at once.
-const CONCURRENCY: usize = 8;
+pub(crate) const CONCURRENCY: usize = 8;
 
 /// Per-sync settings taken from the Application.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct SyncOptions {
     pub app: AppRef,
     /// Namespace for namespaced objects that name none.
     pub default_namespace: String,
-    /// Write drifted objects (automated sync); without it the engine only compares.
+    /// Write drifted objects (a sync operation); without it the engine only compares.
     pub apply: bool,
     /// Delete objects that left git (only together with `apply`).
     pub prune: bool,
@@ -36,19 +36,37 @@ pub struct SyncOptions {
     pub allow_empty: bool,
     /// What the previous sync left managed: the objects that may be pruned.
     pub previous: Option<Inventory>,
+    /// Identifies the sync operation, so each of its hooks runs once however many passes it takes.
+    pub operation_id: String,
+    /// Hook runs this operation already made in earlier passes.
+    pub hooks_done: Vec<HookRun>,
+    /// The operation ran past its deadline: a step still waiting fails it.
+    pub timed_out: bool,
+    /// `spec.ignoreDifferences`: fields that neither count as drift nor are overwritten.
+    pub ignore_differences: Vec<lockstep_api::ResourceIgnoreDifferences>,
+    /// `spec.syncPolicy.syncOptions`: Argo CD's `Key=value` options for every object.
+    pub sync_options: Vec<String>,
 }
 
 /// Applies rendered manifests to one cluster with server-side apply.
 pub struct Engine {
-    client: Client,
-    catalog: ResourceCatalog,
+    pub(crate) client: Client,
+    pub(crate) catalog: ResourceCatalog,
 }
 
 /// One rendered object made ready to apply: where it goes and how to address it.
-struct Target {
-    key: ResourceKey,
-    object: Value,
-    kind: KindInfo,
+pub(crate) struct Target {
+    pub key: ResourceKey,
+    pub object: Value,
+    pub kind: KindInfo,
+}
+
+/// What the objects of one render tell about each other.
+pub(crate) struct RenderFacts {
+    /// Namespaces this render creates.
+    pub namespaces: HashSet<String>,
+    /// `(group, kind)` of custom resources whose CRDs this render creates.
+    pub defined_kinds: HashSet<(String, String)>,
 }
 
 impl Engine {
@@ -63,39 +81,84 @@ impl Engine {
         self.catalog.kind(&gvk).await.ok().map(|kind| kind.resource)
     }
 
-    /// Compares every manifest with live state and, with `options.apply`, applies what differs.
-    /// A rejected object is reported and the others still go ahead.
+    /// Compares every manifest with live state and, with `options.apply`, runs the sync operation:
+    /// PreSync hooks, resources wave by wave (each wave healthy before the next), PostSync hooks;
+    /// on failure the SyncFail hooks. A rejected object fails the operation but the rest of its wave
+    /// still applies. Prune runs only after a complete operation.
     pub async fn sync(&self, manifests: &[Manifest], options: &SyncOptions) -> SyncResult {
-        let mut result = SyncResult::default();
-        let mut targets = Vec::with_capacity(manifests.len());
-        for manifest in manifests {
-            match self.prepare(manifest, options).await {
-                Ok(target) => targets.push(target),
-                Err((key, message)) => {
-                    result.resources.push(ResourceResult::observed(key, Observation::Rejected(message)));
-                }
-            }
-        }
-        targets.sort_by_key(|t| (stage(&t.key.kind), kind_rank(&t.key.kind)));
-        let created_namespaces: HashSet<String> =
-            targets.iter().filter(|t| t.key.kind == "Namespace" && t.key.group.is_empty()).map(|t| t.key.name.clone()).collect();
-
-        for current in [0, 1] {
-            // Futures are built before streaming them: a closure over `&Target` inside the stream
-            // would make the whole sync future not `Send` for every lifetime.
-            let pending: Vec<_> = targets
+        let objects: Vec<Value> = manifests.iter().map(|m| m.object.clone()).collect();
+        let plan = SyncPlan::of(&objects);
+        let facts = RenderFacts {
+            namespaces: objects
                 .iter()
-                .filter(|t| stage(&t.key.kind) == current)
-                .map(|target| self.sync_one(target, options, &created_namespaces))
-                .collect();
-            let outcomes: Vec<ResourceResult> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
+                .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
+                .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+                .collect(),
+            defined_kinds: defined_kinds(&objects),
+        };
+        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
+        for step in &plan.steps {
+            let active = options.apply && result.progress == Progress::Complete;
+            if step.hooks {
+                if active {
+                    self.run_hook_step(step, manifests, options, &mut result).await;
+                }
+                continue;
+            }
+            let outcomes = self.resource_step(step, manifests, options, &facts, active).await;
+            if active {
+                result.progress = step_progress(step, &outcomes);
+            }
             result.resources.extend(outcomes);
         }
-        self.prune(&mut result, manifests.is_empty(), options).await;
+        if options.timed_out {
+            if let Progress::Waiting(why) = &result.progress {
+                result.progress = Progress::Failed(format!("sync timed out: {why}"));
+            }
+        }
+        if options.apply && matches!(result.progress, Progress::Failed(_)) {
+            for step in &plan.on_failure {
+                self.run_hook_step(step, manifests, options, &mut result).await;
+            }
+        }
+        let prune_allowed = options.apply && result.progress == Progress::Complete;
+        self.prune(&mut result, plan.resources().is_empty(), prune_allowed, options).await;
         result
     }
 
-    async fn prepare(&self, manifest: &Manifest, options: &SyncOptions) -> Result<Target, (ResourceKey, String)> {
+    /// Syncs (or only compares) the resources of one step; with `apply`, CRDs are then awaited.
+    async fn resource_step(
+        &self,
+        step: &Step,
+        manifests: &[Manifest],
+        options: &SyncOptions,
+        facts: &RenderFacts,
+        apply: bool,
+    ) -> Vec<ResourceResult> {
+        // Futures are built before streaming them: a closure over references inside the stream
+        // would make the whole sync future not `Send` for every lifetime.
+        let pending: Vec<_> =
+            step.items.iter().map(|i| self.sync_manifest(&manifests[*i], options, facts, apply)).collect();
+        let mut outcomes: Vec<ResourceResult> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
+        if apply {
+            self.await_established(&mut outcomes).await;
+        }
+        outcomes
+    }
+
+    async fn sync_manifest(&self, manifest: &Manifest, options: &SyncOptions, facts: &RenderFacts, apply: bool) -> ResourceResult {
+        match self.prepare(manifest, options).await {
+            Ok(target) => self.sync_one(&target, options, facts, apply).await,
+            Err((key, _)) if facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())) => {
+                // Its CRD is created by this same sync: the kind is not served yet.
+                ResourceResult::observed(key, Observation::Drifted { live: None })
+            }
+            Err((key, message)) => ResourceResult::observed(key, Observation::Rejected(message)),
+        }
+    }
+
+    /// Resolves the kind, places the object in its namespace and marks it as this Application's.
+    pub(crate) async fn prepare(&self, manifest: &Manifest, options: &SyncOptions) -> Result<Target, (ResourceKey, String)> {
         let written = ResourceKey::of(&manifest.object);
         let gvk = GroupVersionKind::gvk(&written.group, &written.version, &written.kind);
         let kind = self.catalog.kind(&gvk).await.map_err(|message| (written, message))?;
@@ -104,114 +167,7 @@ impl Engine {
         Ok(Target { object: mark(object, &options.app, &key), key, kind })
     }
 
-    /// Deletes (or, with prune off, reports) what the previous inventory holds and git no longer
-    /// renders, in reverse apply order, and only objects that still carry this Application's tracking id.
-    async fn prune(&self, result: &mut SyncResult, render_empty: bool, options: &SyncOptions) {
-        let rendered: Vec<ResourceKey> = result.resources.iter().map(|r| r.key.clone()).collect();
-        let stale = inventory::stale(options.previous.as_ref(), &rendered);
-        if stale.is_empty() {
-            return;
-        }
-        let mut allowed = options.apply && options.prune;
-        if allowed && render_empty && !options.allow_empty {
-            allowed = false;
-            result.prune_blocked = Some(format!(
-                "git renders no objects; not pruning {} without syncPolicy.automated.allowEmpty",
-                stale.len()
-            ));
-        }
-        for key in stale {
-            if let Some(outcome) = self.prune_one(key, allowed, &options.app).await {
-                result.resources.push(outcome);
-            }
-        }
-    }
-
-    /// `None` when the object is gone or no longer ours: it simply leaves the inventory.
-    async fn prune_one(&self, key: ResourceKey, allowed: bool, app: &AppRef) -> Option<ResourceResult> {
-        let gvk = GroupVersionKind::gvk(&key.group, &key.version, &key.kind);
-        let kind = match self.catalog.kind(&gvk).await {
-            Ok(kind) => kind,
-            Err(_) => return None,
-        };
-        let api = self.api_for(&key, &kind);
-        let live = match api.get_opt(&key.name).await {
-            Ok(Some(live)) => serde_json::to_value(live).ok()?,
-            Ok(None) => return None,
-            Err(err) => return Some(ResourceResult::observed(key, Observation::Rejected(message(err)))),
-        };
-        if tracking_id_of(&live) != Some(app.tracking_id(&key).as_str()) {
-            return None;
-        }
-        if !allowed || prune_disabled(&live) {
-            return Some(ResourceResult::awaiting_prune(key, live, None));
-        }
-        let params = DeleteParams { propagation_policy: Some(kube::api::PropagationPolicy::Background), ..Default::default() };
-        match api.delete(&key.name, &params).await {
-            Ok(_) => Some(ResourceResult::pruned(key)),
-            Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(err) => Some(ResourceResult::awaiting_prune(key, live, Some(message(err)))),
-        }
-    }
-
-    async fn sync_one(&self, target: &Target, options: &SyncOptions, created_namespaces: &HashSet<String>) -> ResourceResult {
-        let api = self.api(target);
-        let observation = self.observe(&api, target, &options.app, created_namespaces).await;
-        let action = decide(&observation, options.apply);
-        if action == Action::None {
-            return ResourceResult::observed(target.key.clone(), observation);
-        }
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        match api.patch(&target.key.name, &params, &Patch::Apply(&target.object)).await {
-            Ok(applied) => ResourceResult {
-                key: target.key.clone(),
-                status: SyncStatusCode::Synced,
-                action,
-                error: None,
-                live: serde_json::to_value(applied).ok(),
-                requires_pruning: false,
-                shared_with: None,
-            },
-            Err(err) => ResourceResult::observed(target.key.clone(), Observation::Rejected(message(err))),
-        }
-    }
-
-    /// Asks the server what an apply would store (dry-run) and compares that with the live object.
-    async fn observe(
-        &self,
-        api: &Api<DynamicObject>,
-        target: &Target,
-        app: &AppRef,
-        created_namespaces: &HashSet<String>,
-    ) -> Observation {
-        let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
-        let predicted = match api.patch(&target.key.name, &params, &Patch::Apply(&target.object)).await {
-            Ok(predicted) => predicted,
-            Err(kube::Error::Api(status))
-                if status.code == 404 && target.key.namespace.as_ref().is_some_and(|ns| created_namespaces.contains(ns)) =>
-            {
-                return Observation::AwaitingNamespace;
-            }
-            Err(err) => return Observation::Rejected(message(err)),
-        };
-        let live = match api.get_opt(&target.key.name).await {
-            Ok(live) => live,
-            Err(err) => return Observation::Rejected(message(err)),
-        };
-        let (Ok(predicted), Some(Ok(live))) = (serde_json::to_value(predicted), live.map(serde_json::to_value)) else {
-            return Observation::Drifted { live: None };
-        };
-        if let Some(owner) = tracking_id_of(&live).and_then(owner_of).filter(|owner| owner != app) {
-            return Observation::Shared { owner: format!("{}/{}", owner.namespace, owner.name), live };
-        }
-        if differs(&live, &predicted) { Observation::Drifted { live: Some(live) } } else { Observation::InSync { live } }
-    }
-
-    fn api(&self, target: &Target) -> Api<DynamicObject> {
-        self.api_for(&target.key, &target.kind)
-    }
-
-    fn api_for(&self, key: &ResourceKey, kind: &KindInfo) -> Api<DynamicObject> {
+    pub(crate) fn api_for(&self, key: &ResourceKey, kind: &KindInfo) -> Api<DynamicObject> {
         match (&key.namespace, kind.namespaced) {
             (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &kind.resource),
             _ => Api::all_with(self.client.clone(), &kind.resource),
@@ -219,10 +175,47 @@ impl Engine {
     }
 }
 
-/// The server's own words for a failed request, without the client's wrapping.
-fn message(err: kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message,
-        other => other.to_string(),
+/// Whether the operation may go past a step: failed objects fail it; at a gate, every object must
+/// be Healthy (Degraded fails, anything else waits).
+fn step_progress(step: &Step, outcomes: &[ResourceResult]) -> Progress {
+    let failed: Vec<String> =
+        outcomes.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.key))).collect();
+    if !failed.is_empty() {
+        return Progress::Failed(failed.join("; "));
     }
+    if !step.gate {
+        return Progress::Complete;
+    }
+    let worst = outcomes
+        .iter()
+        .filter(|r| !r.live.as_ref().is_some_and(lockstep_health::ignored))
+        .map(|r| {
+            let health = r.live.as_ref().map(lockstep_health::assess);
+            let status = health.as_ref().map_or(HealthStatusCode::Missing, |h| h.status);
+            (status, r.key.to_string(), health.and_then(|h| h.message))
+        })
+        .max_by_key(|(status, _, _)| *status);
+    match worst {
+        Some((HealthStatusCode::Degraded, key, message)) => Progress::Failed(format!(
+            "wave {}: {key} is Degraded{}",
+            step.wave,
+            message.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
+        Some((status, key, _)) if status != HealthStatusCode::Healthy => {
+            Progress::Waiting(format!("waiting for wave {} to be healthy: {key} is {status}", step.wave))
+        }
+        _ => Progress::Complete,
+    }
+}
+
+/// The overall state of a set of hook runs for one step, for gating.
+pub(crate) fn hooks_progress(phase: Phase, runs: &[HookRun]) -> Progress {
+    if let Some(failed) = runs.iter().find(|r| r.status == HookStatus::Failed) {
+        let why = failed.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        return Progress::Failed(format!("{phase:?} hook {} failed{why}", failed.key));
+    }
+    if let Some(running) = runs.iter().find(|r| r.status == HookStatus::Running) {
+        return Progress::Waiting(format!("waiting for {phase:?} hook {} to finish", running.key));
+    }
+    Progress::Complete
 }

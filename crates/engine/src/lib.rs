@@ -4,14 +4,25 @@
 //! a dry-run apply per object to learn what the server would store, a read of the live object, and a
 //! real apply only for objects that differ.
 
+pub mod annotations;
+mod apply;
 mod catalog;
 pub mod compare;
+mod crd;
 mod engine;
+mod hook_run;
+pub mod hooks;
+mod prune;
+pub mod steps;
 mod error;
+pub mod ignore;
 pub mod inventory;
 mod key;
+pub mod migrate;
 pub mod order;
 pub mod plan;
+pub mod replace;
+mod sync_object;
 pub mod target;
 pub mod tracking;
 
@@ -19,5 +30,6 @@ pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};
 pub use error::EngineError;
 pub use key::ResourceKey;
-pub use plan::{Action, ResourceResult, SyncResult, Written};
+pub use hooks::Phase;
+pub use plan::{Action, HookRun, HookStatus, Progress, ResourceResult, SyncResult, Written};
 pub use tracking::AppRef;

@@ -92,7 +92,43 @@ impl ResourceResult {
     }
 }
 
-/// Outcome of one sync of one revision: one entry per rendered object in apply order, then the
+/// How far a sync operation got in this pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// Every step ran (or nothing was to be applied).
+    #[default]
+    Complete,
+    /// A gate is not passed yet (a wave not healthy, a hook running); the message says which.
+    Waiting(String),
+    /// A step failed; later steps did not run and SyncFail hooks did.
+    Failed(String),
+}
+
+/// One hook run of a sync operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookRun {
+    /// The hook object.
+    pub key: ResourceKey,
+    /// The phase it ran in.
+    pub phase: crate::hooks::Phase,
+    /// Where it stands.
+    pub status: HookStatus,
+    /// Why, when it failed or is still running.
+    pub message: Option<String>,
+}
+
+/// State of one hook run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookStatus {
+    /// Created; not finished.
+    Running,
+    /// Finished and healthy.
+    Succeeded,
+    /// Failed (Degraded), or could not be created.
+    Failed,
+}
+
+/// Outcome of one sync of one revision: one entry per rendered resource in apply order, then the
 /// objects that left git.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SyncResult {
@@ -100,6 +136,10 @@ pub struct SyncResult {
     pub resources: Vec<ResourceResult>,
     /// Why objects that left git were kept although prune is on, if they were.
     pub prune_blocked: Option<String>,
+    /// How far the operation got.
+    pub progress: Progress,
+    /// Hook runs of this operation so far.
+    pub hooks: Vec<HookRun>,
 }
 
 impl SyncResult {
@@ -163,7 +203,7 @@ mod tests {
         let key = |n: &str| ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), name: n.into(), ..Default::default() };
         let mut result = SyncResult {
             resources: vec![ResourceResult::observed(key("a"), Observation::InSync { live: json!({}) })],
-            prune_blocked: None,
+            ..Default::default()
         };
         assert_eq!(result.sync_status(), SyncStatusCode::Synced);
         result.resources.push(ResourceResult::observed(key("b"), Observation::Rejected("bad".into())));

@@ -24,6 +24,9 @@ pub(crate) struct ControllerArgs {
     /// How soon a failed fetch is retried.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     fetch_retry_period: Duration,
+    /// How long a sync operation may wait on waves and hooks before it fails.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    sync_timeout: Duration,
     /// Watch Applications in this namespace only (default: all namespaces).
     #[arg(long)]
     watch_namespace: Option<String>,
@@ -91,6 +94,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         cache_dir: args.cache_dir,
         resync_period: args.resync_period,
         fetch_retry_period: args.fetch_retry_period,
+        sync_timeout: args.sync_timeout,
         watch_namespace: args.watch_namespace,
         controller_namespace,
         workers: args.workers,
@@ -104,7 +108,8 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let client = kube::Client::try_default().await.context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
+        let client =
+            kube::Client::try_default().await.context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
         lockstep_controller::run(client, config).await.context("controller")
     })
 }

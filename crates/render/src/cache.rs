@@ -38,12 +38,13 @@ struct Memory {
 impl RenderCache {
     /// A cache keeping `max_memory` renders in memory and `max_disk` files under `dir` (if any).
     pub fn new(dir: Option<PathBuf>, max_memory: usize, max_disk: usize) -> Self {
-        if let Some(dir) = &dir {
-            if let Err(err) = std::fs::create_dir_all(dir) {
+        let dir = dir.filter(|dir| match std::fs::create_dir_all(dir) {
+            Ok(()) => true,
+            Err(err) => {
                 warn!(dir = %dir.display(), %err, "render cache directory unusable; caching in memory only");
-                return Self { memory: Mutex::default(), dir: None, max_memory, max_disk };
+                false
             }
-        }
+        });
         Self { memory: Mutex::default(), dir, max_memory: max_memory.max(1), max_disk: max_disk.max(1) }
     }
 

@@ -14,7 +14,8 @@ use crate::options::DirectoryOptions;
 pub fn resolve_source_path(root: &Path, path: Option<&str>) -> Result<PathBuf, RenderError> {
     let path = path.unwrap_or_default().trim();
     let relative = Path::new(path);
-    let outside = relative.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)));
+    let outside =
+        relative.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)));
     if outside {
         return Err(RenderError::PathOutsideRepository { path: path.to_string() });
     }
@@ -80,9 +81,11 @@ impl FileFilter {
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(|p| {
-                    Glob::new(p)
-                        .map(|g| g.compile_matcher())
-                        .map_err(|e| RenderError::InvalidGlob { field, pattern: p.to_string(), message: e.kind().to_string() })
+                    Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| RenderError::InvalidGlob {
+                        field,
+                        pattern: p.to_string(),
+                        message: e.kind().to_string(),
+                    })
                 })
                 .transpose()
         };
@@ -144,7 +147,10 @@ fn push_object(file: &str, document: usize, value: Value, out: &mut Vec<Manifest
     let missing: Vec<&str> = [
         ("apiVersion", object.get("apiVersion").and_then(Value::as_str).is_some_and(|s| !s.is_empty())),
         ("kind", !kind.is_empty()),
-        ("metadata.name", object.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).is_some_and(|s| !s.is_empty())),
+        (
+            "metadata.name",
+            object.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).is_some_and(|s| !s.is_empty()),
+        ),
     ]
     .into_iter()
     .filter_map(|(field, present)| (!present).then_some(field))
@@ -199,7 +205,8 @@ mod tests {
     #[test]
     fn recurse_reads_subdirectories() {
         let dir = tree(&[("a.yaml", CM), ("sub/deeper/c.yml", CM)]);
-        let got = render_directory(dir.path(), dir.path(), &DirectoryOptions { recurse: true, ..Default::default() }).unwrap();
+        let got = render_directory(dir.path(), dir.path(), &DirectoryOptions { recurse: true, ..Default::default() })
+            .unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].file, "sub/deeper/c.yml");
     }
@@ -208,7 +215,8 @@ mod tests {
     fn include_and_exclude_globs_filter_files_and_exclude_wins() {
         let dir = tree(&[("a.yaml", CM), ("b.yaml", CM), ("crds/c.yaml", CM), ("crds/d.json", CM)]);
         let names = |include: Option<&str>, exclude: Option<&str>| {
-            let options = DirectoryOptions { recurse: true, include: include.map(Into::into), exclude: exclude.map(Into::into) };
+            let options =
+                DirectoryOptions { recurse: true, include: include.map(Into::into), exclude: exclude.map(Into::into) };
             render_directory(dir.path(), dir.path(), &options).unwrap().into_iter().map(|m| m.file).collect::<Vec<_>>()
         };
         assert_eq!(names(Some("*.yaml"), None), vec!["a.yaml", "b.yaml", "crds/c.yaml"]);
@@ -229,7 +237,10 @@ mod tests {
 
     #[test]
     fn broken_yaml_names_file_and_line() {
-        let dir = tree(&[("ok.yaml", CM), ("bad/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n")]);
+        let dir = tree(&[
+            ("ok.yaml", CM),
+            ("bad/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n"),
+        ]);
         let err = render_directory(dir.path(), &dir.path().join("bad"), &DirectoryOptions::default()).unwrap_err();
         match &err {
             RenderError::Parse { file, line, .. } => {
@@ -256,8 +267,14 @@ mod tests {
         let dir = tree(&[("apps/a.yaml", CM)]);
         assert!(resolve_source_path(dir.path(), Some("apps")).is_ok());
         assert!(resolve_source_path(dir.path(), None).is_ok());
-        assert!(matches!(resolve_source_path(dir.path(), Some("../..")), Err(RenderError::PathOutsideRepository { .. })));
-        assert!(matches!(resolve_source_path(dir.path(), Some("/etc")), Err(RenderError::PathOutsideRepository { .. })));
+        assert!(matches!(
+            resolve_source_path(dir.path(), Some("../..")),
+            Err(RenderError::PathOutsideRepository { .. })
+        ));
+        assert!(matches!(
+            resolve_source_path(dir.path(), Some("/etc")),
+            Err(RenderError::PathOutsideRepository { .. })
+        ));
         assert!(matches!(resolve_source_path(dir.path(), Some("nope")), Err(RenderError::PathNotFound { .. })));
     }
 }

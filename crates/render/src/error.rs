@@ -20,7 +20,9 @@ pub enum RenderError {
     #[error("{file}: remote base {url:?} is not supported (rendering is offline; vendor it into the repository)")]
     RemoteBase { file: String, url: String },
     /// A chart dependency that is neither vendored in `charts/` nor a local `file://` chart.
-    #[error("{file}: dependency {name:?} from {repository:?} is not vendored in charts/ (rendering is offline; vendor it or use file://)")]
+    #[error(
+        "{file}: dependency {name:?} from {repository:?} is not vendored in charts/ (rendering is offline; vendor it or use file://)"
+    )]
     RemoteChart { file: String, name: String, repository: String },
     /// A Helm values file that does not exist (and `ignoreMissingValueFiles` is off).
     #[error("values file {file} does not exist")]

@@ -27,25 +27,34 @@ fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) 
     let display = relative(root, &chart_file);
     let text = std::fs::read_to_string(&chart_file)
         .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let chart: Value = serde_yaml::from_str(&text)
-        .map_err(|e| RenderError::Parse { file: display.clone(), line: e.location().map(|l| l.line()), message: e.to_string() })?;
+    let chart: Value = serde_yaml::from_str(&text).map_err(|e| RenderError::Parse {
+        file: display.clone(),
+        line: e.location().map(|l| l.line()),
+        message: e.to_string(),
+    })?;
     for dep in chart.get("dependencies").and_then(Value::as_array).into_iter().flatten() {
         let name = dep.get("name").and_then(Value::as_str).unwrap_or_default();
         let repository = dep.get("repository").and_then(Value::as_str).unwrap_or_default();
         if is_vendored(&copy.join("charts"), name) {
             continue;
         }
-        let remote = || RenderError::RemoteChart { file: display.clone(), name: name.into(), repository: repository.into() };
+        let remote =
+            || RenderError::RemoteChart { file: display.clone(), name: name.into(), repository: repository.into() };
         let Some(local) = repository.strip_prefix("file://") else {
             return Err(remote());
         };
         if depth >= MAX_DEPENDENCY_DEPTH || looks_remote(local) {
             return Err(remote());
         }
-        let dep_dir = resolve_inside(root, original, local)
-            .ok_or_else(|| RenderError::ReferenceOutsideRepository { file: display.clone(), reference: repository.into() })?;
+        let dep_dir = resolve_inside(root, original, local).ok_or_else(|| RenderError::ReferenceOutsideRepository {
+            file: display.clone(),
+            reference: repository.into(),
+        })?;
         if !dep_dir.join("Chart.yaml").is_file() {
-            return Err(RenderError::Read { file: relative(root, &dep_dir.join("Chart.yaml")), message: "no chart here".into() });
+            return Err(RenderError::Read {
+                file: relative(root, &dep_dir.join("Chart.yaml")),
+                message: "no chart here".into(),
+            });
         }
         let dep_copy = copy.join("charts").join(name);
         copy_dir(root, &dep_dir, &dep_copy)?;
@@ -85,7 +94,10 @@ fn copy_dir(root: &Path, from: &Path, to: &Path) -> Result<(), RenderError> {
 pub fn value_files(root: &Path, chart_dir: &Path, options: &HelmOptions) -> Result<Vec<PathBuf>, RenderError> {
     let mut files = Vec::new();
     for name in &options.value_files {
-        let outside = || RenderError::ReferenceOutsideRepository { file: "spec.source.helm.valueFiles".into(), reference: name.clone() };
+        let outside = || RenderError::ReferenceOutsideRepository {
+            file: "spec.source.helm.valueFiles".into(),
+            reference: name.clone(),
+        };
         if looks_remote(name) {
             return Err(outside());
         }
@@ -102,7 +114,9 @@ pub fn value_files(root: &Path, chart_dir: &Path, options: &HelmOptions) -> Resu
 /// The inline values (`valuesObject` wins over `values`) as YAML text, if any.
 pub fn inline_values(options: &HelmOptions) -> Result<Option<String>, RenderError> {
     if let Some(object) = options.values_object.as_ref().filter(|v| !v.is_null()) {
-        return serde_yaml::to_string(object).map(Some).map_err(|e| RenderError::InvalidOption { field: "helm.valuesObject", message: e.to_string() });
+        return serde_yaml::to_string(object)
+            .map(Some)
+            .map_err(|e| RenderError::InvalidOption { field: "helm.valuesObject", message: e.to_string() });
     }
     Ok(options.values.clone().filter(|v| !v.trim().is_empty()))
 }
@@ -135,13 +149,21 @@ pub fn template_args(chart: &Path, options: &HelmOptions, values: &[PathBuf]) ->
     args
 }
 
+/// Drops Helm test hooks (`helm.sh/hook: test`, `test-success`, `test-failure`): they are for
+/// `helm test`, not part of the release, and Argo CD ignores them too.
+pub fn without_test_hooks(manifests: Vec<crate::Manifest>) -> Vec<crate::Manifest> {
+    manifests
+        .into_iter()
+        .filter(|m| {
+            let hooks = m.object["metadata"]["annotations"]["helm.sh/hook"].as_str().unwrap_or_default();
+            !hooks.split(',').map(str::trim).any(|h| h.starts_with("test"))
+        })
+        .collect()
+}
+
 /// Commas separate `--set` pairs; a value's own commas are escaped unless it is a `{a,b}` list.
 fn escape_set_value(value: &str) -> String {
-    if value.starts_with('{') && value.ends_with('}') {
-        value.to_string()
-    } else {
-        value.replace(',', "\\,")
-    }
+    if value.starts_with('{') && value.ends_with('}') { value.to_string() } else { value.replace(',', "\\,") }
 }
 
 #[cfg(test)]
@@ -187,8 +209,12 @@ mod tests {
         let dir = tree(&[("chart/Chart.yaml", "name: c"), ("chart/prod.yaml", "a: 1"), ("shared/common.yaml", "b: 2")]);
         let root = dir.path();
         let chart = root.join("chart");
-        let mut options = HelmOptions { value_files: vec!["prod.yaml".into(), "../shared/common.yaml".into()], ..Default::default() };
-        assert_eq!(value_files(root, &chart, &options).unwrap(), vec![chart.join("prod.yaml"), root.join("shared/common.yaml")]);
+        let mut options =
+            HelmOptions { value_files: vec!["prod.yaml".into(), "../shared/common.yaml".into()], ..Default::default() };
+        assert_eq!(
+            value_files(root, &chart, &options).unwrap(),
+            vec![chart.join("prod.yaml"), root.join("shared/common.yaml")]
+        );
         options.value_files.push("missing.yaml".into());
         let err = value_files(root, &chart, &options).unwrap_err();
         assert!(matches!(&err, RenderError::MissingValueFile { file } if file == "chart/missing.yaml"), "{err}");
@@ -196,6 +222,15 @@ mod tests {
         assert_eq!(value_files(root, &chart, &options).unwrap().len(), 2);
         options.value_files = vec!["../../../etc/passwd".into()];
         assert!(matches!(value_files(root, &chart, &options), Err(RenderError::ReferenceOutsideRepository { .. })));
+    }
+
+    #[test]
+    fn test_hooks_are_dropped_and_other_hooks_kept() {
+        let docs = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations:\n    helm.sh/hook: test\n---\n\
+                    apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install,post-upgrade\n---\n\
+                    apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+        let kept = without_test_hooks(crate::parse_manifests("x", docs).unwrap());
+        assert_eq!(kept.iter().map(crate::Manifest::name).collect::<Vec<_>>(), vec!["j", "c"]);
     }
 
     #[test]
@@ -209,7 +244,10 @@ mod tests {
     #[test]
     fn local_dependencies_are_vendored_and_remote_ones_refused() {
         let dir = tree(&[
-            ("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\n"),
+            (
+                "app/Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\n",
+            ),
             ("lib/Chart.yaml", "apiVersion: v2\nname: lib\nversion: 0.1.0\n"),
             ("lib/templates/cm.yaml", "kind: ConfigMap"),
         ]);

@@ -27,17 +27,23 @@ fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), Ren
         return Ok(());
     };
     let display = relative(root, &file);
-    let text = std::fs::read_to_string(&file).map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let doc: Value = serde_yaml::from_str(&text)
-        .map_err(|e| RenderError::Parse { file: display.clone(), line: e.location().map(|l| l.line()), message: e.to_string() })?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
+    let doc: Value = serde_yaml::from_str(&text).map_err(|e| RenderError::Parse {
+        file: display.clone(),
+        line: e.location().map(|l| l.line()),
+        message: e.to_string(),
+    })?;
     for field in ["resources", "bases", "components"] {
         let entries = doc.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
         for entry in entries {
             if looks_remote(entry) {
                 return Err(RenderError::RemoteBase { file: display.clone(), url: entry.to_string() });
             }
-            let target = resolve_inside(root, dir, entry)
-                .ok_or_else(|| RenderError::ReferenceOutsideRepository { file: display.clone(), reference: entry.to_string() })?;
+            let target = resolve_inside(root, dir, entry).ok_or_else(|| RenderError::ReferenceOutsideRepository {
+                file: display.clone(),
+                reference: entry.to_string(),
+            })?;
             if target.is_dir() {
                 check_dir(root, &target, seen)?;
             }
@@ -49,7 +55,12 @@ fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), Ren
 /// The kustomization, to be written in `overlay_dir`, that lays `options` over the source at
 /// `source_dir`. Kustomize refuses absolute bases, so the source and components are named relative
 /// to `overlay_dir`; patch files named by `path` are read from the repository and inlined.
-pub fn overlay(root: &Path, source_dir: &Path, overlay_dir: &Path, options: &KustomizeOptions) -> Result<String, RenderError> {
+pub fn overlay(
+    root: &Path,
+    source_dir: &Path,
+    overlay_dir: &Path,
+    options: &KustomizeOptions,
+) -> Result<String, RenderError> {
     let mut k = Map::new();
     k.insert("apiVersion".into(), json!("kustomize.config.k8s.io/v1beta1"));
     k.insert("kind".into(), json!("Kustomization"));
@@ -73,14 +84,18 @@ pub fn overlay(root: &Path, source_dir: &Path, overlay_dir: &Path, options: &Kus
         k.insert("commonAnnotations".into(), json!(options.common_annotations));
     }
     if !options.patches.is_empty() {
-        let patches = options.patches.iter().map(|p| inline_patch(root, source_dir, p)).collect::<Result<Vec<_>, _>>()?;
+        let patches =
+            options.patches.iter().map(|p| inline_patch(root, source_dir, p)).collect::<Result<Vec<_>, _>>()?;
         k.insert("patches".into(), Value::Array(patches));
     }
     if !options.components.is_empty() {
         let mut components = Vec::new();
         for c in &options.components {
             if looks_remote(c) {
-                return Err(RenderError::RemoteBase { file: "spec.source.kustomize.components".into(), url: c.clone() });
+                return Err(RenderError::RemoteBase {
+                    file: "spec.source.kustomize.components".into(),
+                    url: c.clone(),
+                });
             }
             let dir = resolve_inside(root, source_dir, c).ok_or_else(|| RenderError::ReferenceOutsideRepository {
                 file: "spec.source.kustomize.components".into(),
@@ -110,7 +125,10 @@ fn inline_patch(root: &Path, source_dir: &Path, patch: &Value) -> Result<Value, 
         patch.insert("patch".into(), json!(text));
     }
     if patch.get("patch").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(RenderError::InvalidOption { field: "kustomize.patches", message: "a patch needs `patch` or `path`".into() });
+        return Err(RenderError::InvalidOption {
+            field: "kustomize.patches",
+            message: "a patch needs `patch` or `path`".into(),
+        });
     }
     Ok(Value::Object(patch))
 }
@@ -118,7 +136,10 @@ fn inline_patch(root: &Path, source_dir: &Path, patch: &Value) -> Result<Value, 
 /// `[old=]new[:tag|@digest]`, as `kustomize edit set image` (and Argo CD) take it, into a
 /// kustomization `images` entry.
 pub fn parse_image(spec: &str) -> Result<Value, RenderError> {
-    let invalid = || RenderError::InvalidOption { field: "kustomize.images", message: format!("{spec:?} is not [old=]new[:tag|@digest]") };
+    let invalid = || RenderError::InvalidOption {
+        field: "kustomize.images",
+        message: format!("{spec:?} is not [old=]new[:tag|@digest]"),
+    };
     let (old, new) = match spec.split_once('=') {
         Some((old, new)) => (Some(old), new),
         None => (None, spec),
@@ -187,7 +208,10 @@ mod tests {
             parse_image("ghcr.io/stefanprodan/podinfo=registry:5000/podinfo:6.5.0").unwrap(),
             json!({"name": "ghcr.io/stefanprodan/podinfo", "newName": "registry:5000/podinfo", "newTag": "6.5.0"})
         );
-        assert_eq!(parse_image("app=app@sha256:abc").unwrap(), json!({"name": "app", "newName": "app", "digest": "sha256:abc"}));
+        assert_eq!(
+            parse_image("app=app@sha256:abc").unwrap(),
+            json!({"name": "app", "newName": "app", "digest": "sha256:abc"})
+        );
         assert_eq!(parse_image("registry:5000/app").unwrap(), json!({"name": "registry:5000/app"}));
         assert!(parse_image("=x:1").is_err());
     }
@@ -213,7 +237,10 @@ mod tests {
         assert!(doc["patches"][0]["patch"].as_str().unwrap().contains("op: add"));
         assert_eq!(doc["components"][0], json!("../../app/comp"));
         let escaping = KustomizeOptions { patches: vec![json!({"path": "../../../etc/passwd"})], ..Default::default() };
-        assert!(matches!(overlay(root, &root.join("app"), root, &escaping), Err(RenderError::ReferenceOutsideRepository { .. })));
+        assert!(matches!(
+            overlay(root, &root.join("app"), root, &escaping),
+            Err(RenderError::ReferenceOutsideRepository { .. })
+        ));
     }
 
     #[test]
@@ -230,11 +257,15 @@ mod tests {
         std::fs::create_dir_all(root.join("base")).unwrap();
         std::fs::create_dir_all(root.join("overlay")).unwrap();
         std::fs::write(root.join("overlay/kustomization.yaml"), "resources:\n- ../base\n").unwrap();
-        std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- https://github.com/org/repo//x?ref=v1\n").unwrap();
+        std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- https://github.com/org/repo//x?ref=v1\n")
+            .unwrap();
         let err = check_references(root, &root.join("overlay")).unwrap_err();
         assert!(matches!(&err, RenderError::RemoteBase { file, .. } if file == "base/kustomization.yaml"), "{err}");
         std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- ../../outside\n").unwrap();
-        assert!(matches!(check_references(root, &root.join("overlay")), Err(RenderError::ReferenceOutsideRepository { .. })));
+        assert!(matches!(
+            check_references(root, &root.join("overlay")),
+            Err(RenderError::ReferenceOutsideRepository { .. })
+        ));
         std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- ../overlay\n").unwrap();
         assert!(check_references(root, &root.join("overlay")).is_ok(), "cycles end");
     }

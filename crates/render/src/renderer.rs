@@ -134,7 +134,12 @@ impl Renderer {
         result.map(|manifests| Rendered { manifests, kind })
     }
 
-    async fn render_uncached(&self, request: &RenderRequest, dir: &Path, kind: SourceKind) -> Result<Manifests, RenderError> {
+    async fn render_uncached(
+        &self,
+        request: &RenderRequest,
+        dir: &Path,
+        kind: SourceKind,
+    ) -> Result<Manifests, RenderError> {
         let _permit = self.permits.acquire().await.map_err(|e| RenderError::scratch("render slot", e))?;
         let started = Instant::now();
         let root = request.root.clone();
@@ -168,7 +173,8 @@ impl Renderer {
             std::fs::create_dir_all(&overlay).map_err(|e| RenderError::scratch("overlay", e))?;
             // Canonical paths on both sides, so the relative path between them holds.
             let canonical = |p: &Path| p.canonicalize().map_err(|e| RenderError::scratch(p.display(), e));
-            let text = kustomize::overlay(&canonical(root)?, &canonical(dir)?, &canonical(&overlay)?, &request.kustomize)?;
+            let text =
+                kustomize::overlay(&canonical(root)?, &canonical(dir)?, &canonical(&overlay)?, &request.kustomize)?;
             std::fs::write(overlay.join("kustomization.yaml"), text).map_err(|e| RenderError::scratch("overlay", e))?;
             overlay
         };
@@ -202,7 +208,7 @@ impl Renderer {
             scratch: scratch.path(),
         };
         let out = tool::run(invocation, &self.config.limits).await?;
-        parse_tool_output(root, dir, "helm template", &out)
+        parse_tool_output(root, dir, "helm template", &out).map(helm::without_test_hooks)
     }
 
     /// The tool's version, asked once; part of every cache key so a new tool re-renders.
@@ -231,7 +237,10 @@ impl Renderer {
 }
 
 fn scratch_dir() -> Result<tempfile::TempDir, RenderError> {
-    tempfile::Builder::new().prefix("lockstep-render-").tempdir().map_err(|e| RenderError::scratch("scratch directory", e))
+    tempfile::Builder::new()
+        .prefix("lockstep-render-")
+        .tempdir()
+        .map_err(|e| RenderError::scratch("scratch directory", e))
 }
 
 fn parse_tool_output(root: &Path, dir: &Path, what: &str, out: &[u8]) -> Result<Vec<crate::Manifest>, RenderError> {

@@ -187,7 +187,14 @@ impl GitCache {
                 let permit = if fresh {
                     None
                 } else {
-                    Some(shared.fetch_slots.clone().acquire_owned().await.map_err(|e| SourceError::unreachable(&request.repo_url, e))?)
+                    Some(
+                        shared
+                            .fetch_slots
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .map_err(|e| SourceError::unreachable(&request.repo_url, e))?,
+                    )
                 };
                 let deadline = requested_at + shared.options.fetch_timeout;
                 tokio::task::spawn_blocking(move || {
@@ -236,7 +243,12 @@ impl GitCache {
 
     /// Every URL failed: record since when, and serve the last good commit of this revision if the
     /// cache has it; otherwise the error stands.
-    async fn serve_last_good(&self, key: &str, request: &SourceRequest, error: SourceError) -> Result<Snapshot, SourceError> {
+    async fn serve_last_good(
+        &self,
+        key: &str,
+        request: &SourceRequest,
+        error: SourceError,
+    ) -> Result<Snapshot, SourceError> {
         let shared = self.shared.clone();
         let key = key.to_string();
         let request = request.clone();
@@ -454,7 +466,9 @@ fn with_others(last: SourceError, others: &[SourceError]) -> SourceError {
     let append = |message: String| format!("{message} (mirrors also failed: {also})");
     match last {
         SourceError::Unreachable { repo, message } => SourceError::Unreachable { repo, message: append(message) },
-        SourceError::AuthenticationFailed { repo, message } => SourceError::AuthenticationFailed { repo, message: append(message) },
+        SourceError::AuthenticationFailed { repo, message } => {
+            SourceError::AuthenticationFailed { repo, message: append(message) }
+        }
         SourceError::ProxyAuthenticationFailed { repo, message } => {
             SourceError::ProxyAuthenticationFailed { repo, message: append(message) }
         }
@@ -466,7 +480,13 @@ fn with_others(last: SourceError, others: &[SourceError]) -> SourceError {
 }
 
 /// A fetch of every branch and tag from one endpoint (used when a listing was reused).
-fn fetch_from(shared: &Shared, repo: &Repository, endpoint: &Endpoint, known_hosts: &str, deadline: Instant) -> Result<(), SourceError> {
+fn fetch_from(
+    shared: &Shared,
+    repo: &Repository,
+    endpoint: &Endpoint,
+    known_hosts: &str,
+    deadline: Instant,
+) -> Result<(), SourceError> {
     connect_list_fetch(shared, repo, endpoint, None, known_hosts, deadline).map(drop)
 }
 
@@ -510,10 +530,9 @@ fn connect_list_fetch(
     );
     let fail = |err: git2::Error| classify(&shown, &err, &observed.borrow(), &secrets, shared.options.fetch_timeout);
 
-    let mut remote = repo.remote_anonymous(url).map_err(|e| SourceError::NotARepository {
-        repo: shown.clone(),
-        message: redact(e.message(), &secrets),
-    })?;
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(|e| SourceError::NotARepository { repo: shown.clone(), message: redact(e.message(), &secrets) })?;
     let mut connection = remote
         .connect_auth(
             Direction::Fetch,
@@ -567,7 +586,9 @@ fn callbacks<'a>(
     let seen = observed.clone();
     callbacks.credentials(move |_url, user_from_url, allowed| {
         let user = user_from_url.or(creds.username.as_deref()).unwrap_or("git");
-        if allowed.contains(CredentialType::USERNAME) && !allowed.intersects(CredentialType::SSH_KEY | CredentialType::USER_PASS_PLAINTEXT) {
+        if allowed.contains(CredentialType::USERNAME)
+            && !allowed.intersects(CredentialType::SSH_KEY | CredentialType::USER_PASS_PLAINTEXT)
+        {
             return Cred::username(user);
         }
         let mut seen = seen.borrow_mut();
@@ -686,7 +707,8 @@ fn trust_ca(root: &Path, pem: &str) -> Result<(), String> {
     std::fs::write(&file, pem).map_err(|e| format!("storing caData: {e}"))?;
     // SAFETY: adds a location to libgit2's global TLS store; libgit2 guards it internally and the
     // call is serialised by TRUSTED.
-    unsafe { git2::opts::set_ssl_cert_file(&file) }.map_err(|e| format!("caData is not a usable PEM certificate: {}", e.message()))?;
+    unsafe { git2::opts::set_ssl_cert_file(&file) }
+        .map_err(|e| format!("caData is not a usable PEM certificate: {}", e.message()))?;
     trusted.push(hash);
     Ok(())
 }
@@ -836,6 +858,35 @@ mod tests {
         let snapshot = cache.snapshot(&req).await.unwrap();
         assert_eq!(snapshot.revision, second);
         assert_eq!(snapshot.fetched_from.as_deref(), Some(url.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_without_holding_up_other_repos() {
+        // Accepts connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _held = std::thread::spawn(move || {
+            let _connections: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        let (repo, _, second) = repo_with_commits();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let options =
+            CacheOptions { fetch_timeout: Duration::from_secs(2), max_concurrent_fetches: 2, ..Default::default() };
+        let cache = Arc::new(GitCache::with_options(cache_dir.path(), options).unwrap());
+        let slow = {
+            let cache = cache.clone();
+            tokio::spawn(
+                async move { cache.snapshot(&request(&format!("http://127.0.0.1:{port}/slow.git"), None)).await },
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let fast = cache.snapshot(&request(&format!("file://{}", repo.path().display()), None)).await.unwrap();
+        assert_eq!(fast.revision, second);
+        assert!(started.elapsed() < Duration::from_secs(1), "the fast repo waited {:?}", started.elapsed());
+        let err = slow.await.unwrap().unwrap_err();
+        assert!(matches!(err, SourceError::Timeout { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -81,10 +81,11 @@ pub struct CredentialSecret {
 /// Application's namespace, then the controller's); within a scope an exact `repository` match wins,
 /// then the `repo-creds` with the longest matching prefix.
 pub fn select_credentials<'a>(repo_url: &str, scopes: &[&'a [CredentialSecret]]) -> Option<&'a CredentialSecret> {
-    let repo = normalize_repo_url(repo_url);
+    let repo = normalize_repo_url(&strip_userinfo(repo_url));
     for secrets in scopes {
-        if let Some(exact) =
-            secrets.iter().find(|s| s.kind == CredentialKind::Repository && normalize_repo_url(&s.url) == repo)
+        if let Some(exact) = secrets
+            .iter()
+            .find(|s| s.kind == CredentialKind::Repository && normalize_repo_url(&strip_userinfo(&s.url)) == repo)
         {
             return Some(exact);
         }
@@ -103,7 +104,8 @@ pub fn select_credentials<'a>(repo_url: &str, scopes: &[&'a [CredentialSecret]])
 /// A `repo-creds` URL as a prefix: scheme and host lower-cased like repository URLs, but a trailing
 /// slash is kept (it marks a directory boundary) and `.git` is not stripped.
 fn prefix_form(url: &str) -> String {
-    let url = url.trim();
+    let url = strip_userinfo(url.trim());
+    let url = url.as_str();
     let slash = url.ends_with('/');
     let mut normalized = normalize_repo_url(url);
     if url.trim_end_matches('/').ends_with(".git") {
@@ -151,7 +153,8 @@ fn redact_userinfo(text: &str) -> String {
     out
 }
 
-/// A URL without its `user:password@` part, for display.
+/// A URL without its `user:password@` part, for display and for matching credentials (the user
+/// in an `ssh://git@host/…` URL does not make it another repository).
 pub fn strip_userinfo(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -176,7 +179,11 @@ fn userinfo_password(url: &str) -> Option<String> {
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
         })
         .collect()
 }

@@ -53,7 +53,10 @@ impl SourceError {
     pub fn is_remote(&self) -> bool {
         !matches!(
             self,
-            Self::RevisionNotFound { .. } | Self::NoMatchingTag { .. } | Self::Cache { .. } | Self::Configuration { .. }
+            Self::RevisionNotFound { .. }
+                | Self::NoMatchingTag { .. }
+                | Self::Cache { .. }
+                | Self::Configuration { .. }
         )
     }
 }

@@ -40,7 +40,8 @@ impl MirrorMap {
     pub fn candidates(&self, repo_url: &str) -> Vec<String> {
         let canonical = repo_url.trim().to_string();
         let repo = normalize_repo_url(repo_url);
-        let exact = self.entries.iter().find(|e| !e.source.trim().ends_with('/') && normalize_repo_url(&e.source) == repo);
+        let exact =
+            self.entries.iter().find(|e| !e.source.trim().ends_with('/') && normalize_repo_url(&e.source) == repo);
         let mut urls: Vec<String> = match exact {
             Some(entry) => entry.mirrors.clone(),
             None => self
@@ -50,7 +51,9 @@ impl MirrorMap {
                     let prefix = e.source.trim();
                     let prefix_norm = format!("{}/", normalize_repo_url(prefix));
                     let rest = repo.strip_prefix(prefix_norm.as_str()).filter(|_| prefix.ends_with('/'))?;
-                    Some((prefix_norm.len(), e, rest.to_string()))
+                    // Keep the repository's own spelling of a `.git` suffix: some servers need it.
+                    let suffix = if canonical.trim_end_matches('/').ends_with(".git") { ".git" } else { "" };
+                    Some((prefix_norm.len(), e, format!("{rest}{suffix}")))
                 })
                 .max_by_key(|(len, _, _)| *len)
                 .map(|(_, e, rest)| {
@@ -82,13 +85,20 @@ mod tests {
         let map = MirrorMap::parse(MAP).unwrap();
         assert_eq!(
             map.candidates("https://github.com/platform/app.git"),
-            vec!["https://mirror-a.local/gh/platform/app", "https://mirror-b.local/platform/app", "https://github.com/platform/app.git"]
+            vec![
+                "https://mirror-a.local/gh/platform/app.git",
+                "https://mirror-b.local/platform/app.git",
+                "https://github.com/platform/app.git"
+            ]
         );
         assert_eq!(
             map.candidates("https://github.com/platform/special"),
             vec!["https://special.local/special.git", "https://github.com/platform/special"]
         );
-        assert_eq!(map.candidates("https://github.com/other/x"), vec!["https://mirror-a.local/gh/other/x", "https://github.com/other/x"]);
+        assert_eq!(
+            map.candidates("https://github.com/other/x"),
+            vec!["https://mirror-a.local/gh/other/x", "https://github.com/other/x"]
+        );
         assert_eq!(map.candidates("https://gitlab.com/x"), vec!["https://gitlab.com/x"]);
         assert_eq!(MirrorMap::parse("").unwrap().candidates("file:///r"), vec!["file:///r"]);
         assert!(MirrorMap::parse("not: [a list").is_err());

@@ -22,8 +22,8 @@ pub(crate) fn host_and_port(url: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-/// The proxy for `url`: the credential's own proxy (and its noProxy) if it has one, else the
-/// controller's default; none for `file://`, SSH, or hosts listed in the applicable noProxy.
+/// The proxy for `url`: the credential's own proxy (with only its own noProxy) if it has one, else
+/// the controller's default (with the default noProxy); none for `file://`, SSH, or listed hosts.
 pub(crate) fn proxy_for(
     url: &str,
     credential_proxy: Option<&str>,
@@ -36,7 +36,7 @@ pub(crate) fn proxy_for(
         return None;
     }
     let (proxy, no_proxy) = match credential_proxy.filter(|p| !p.trim().is_empty()) {
-        Some(proxy) => (proxy, credential_no_proxy.or(default_no_proxy)),
+        Some(proxy) => (proxy, credential_no_proxy),
         None => (default_proxy.filter(|p| !p.trim().is_empty())?, default_no_proxy),
     };
     let (host, _) = host_and_port(url)?;
@@ -50,7 +50,9 @@ pub(crate) fn proxy_for(
 pub(crate) fn no_proxy_matches(host: &str, list: &str) -> bool {
     list.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).any(|entry| {
         let entry = entry.split(':').next().unwrap_or_default().to_string();
-        entry == "*" || host == entry.trim_start_matches('.') || host.ends_with(&format!(".{}", entry.trim_start_matches('.')))
+        entry == "*"
+            || host == entry.trim_start_matches('.')
+            || host.ends_with(&format!(".{}", entry.trim_start_matches('.')))
     })
 }
 
@@ -109,7 +111,10 @@ mod tests {
     fn proxy_choice() {
         let url = "https://git.example.com/r";
         assert_eq!(proxy_for(url, None, None, Some("http://p:3128"), None).as_deref(), Some("http://p:3128"));
-        assert_eq!(proxy_for(url, Some("http://own:1"), None, Some("http://p:3128"), None).as_deref(), Some("http://own:1"));
+        assert_eq!(
+            proxy_for(url, Some("http://own:1"), None, Some("http://p:3128"), None).as_deref(),
+            Some("http://own:1")
+        );
         assert_eq!(proxy_for(url, None, None, Some("http://p:3128"), Some("localhost,.example.com")), None);
         assert_eq!(proxy_for(url, Some("http://own:1"), Some("git.example.com"), None, None), None);
         assert_eq!(proxy_for("ssh://git@h/r", None, None, Some("http://p:3128"), None), None);
@@ -122,7 +127,8 @@ mod tests {
     fn host_keys() {
         let key = b"\x00\x00\x00\x0bssh-ed25519key-bytes";
         let blob = base64::engine::general_purpose::STANDARD.encode(key);
-        let known = format!("# comment\nother.host ssh-ed25519 AAAA\n[127.0.0.1]:2222,[localhost]:2222 ssh-ed25519 {blob}\n");
+        let known =
+            format!("# comment\nother.host ssh-ed25519 AAAA\n[127.0.0.1]:2222,[localhost]:2222 ssh-ed25519 {blob}\n");
         assert_eq!(check_host_key(&known, "127.0.0.1", Some(2222), key), HostKeyVerdict::Known);
         assert_eq!(check_host_key(&known, "127.0.0.1", Some(2222), b"other"), HostKeyVerdict::Changed);
         assert_eq!(check_host_key(&known, "127.0.0.1", Some(22), key), HostKeyVerdict::Unknown);

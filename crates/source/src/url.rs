@@ -14,11 +14,7 @@ pub fn normalize_repo_url(url: &str) -> String {
                 Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()),
                 None => authority.to_ascii_lowercase(),
             };
-            if path.is_empty() {
-                format!("{scheme}://{authority}")
-            } else {
-                format!("{scheme}://{authority}/{path}")
-            }
+            if path.is_empty() { format!("{scheme}://{authority}") } else { format!("{scheme}://{authority}/{path}") }
         }
         None => match trimmed.split_once(':') {
             // scp-like `git@host:path`

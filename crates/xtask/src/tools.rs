@@ -15,7 +15,8 @@ use crate::gobuild::{fnv1a64, lock};
 use crate::process;
 
 /// Main packages built, with the binary name `go build` gives each; versions must match go.mod.
-const PACKAGES: &[(&str, &str)] = &[("sigs.k8s.io/kustomize/kustomize/v5", "kustomize"), ("helm.sh/helm/v3/cmd/helm", "helm")];
+const PACKAGES: &[(&str, &str)] =
+    &[("sigs.k8s.io/kustomize/kustomize/v5", "kustomize"), ("helm.sh/helm/v3/cmd/helm", "helm")];
 
 /// Version strings stamped into the binaries (what `kustomize version` and `helm version` print).
 const LDFLAGS: &str =

@@ -46,7 +46,9 @@ impl ControllerProcess {
             .stdout(file.try_clone()?)
             .stderr(file)
             .spawn()
-            .map_err(|e| anyhow::anyhow!("starting {} (build it with `cargo build -p lockstep`): {e}", bin.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("starting {} (build it with `cargo build -p lockstep`): {e}", bin.display())
+            })?;
         Ok(Self { child, log, _cache: cache })
     }
 

@@ -98,7 +98,11 @@ impl TestCa {
             "-out",
             &p("server.pem"),
         ]))?;
-        Ok(Self { ca_pem: std::fs::read_to_string(dir.join("ca.pem"))?, cert: dir.join("server.pem"), key: dir.join("server.key") })
+        Ok(Self {
+            ca_pem: std::fs::read_to_string(dir.join("ca.pem"))?,
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        })
     }
 }
 
@@ -251,11 +255,14 @@ impl SshGitServer {
         let d = dir.path();
         let port = free_port();
         run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("host_key")))?;
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ecdsa", "-m", "PEM", "-N", "", "-f"]).arg(d.join("client_key")))?;
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ecdsa", "-m", "PEM", "-N", "", "-f"])
+            .arg(d.join("client_key")))?;
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys"))?;
         let host_pub = std::fs::read_to_string(d.join("host_key.pub"))?;
         let mut fields = host_pub.split_whitespace();
-        let known_hosts = format!("[127.0.0.1]:{port} {} {}\n", fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        let known_hosts =
+            format!("[127.0.0.1]:{port} {} {}\n", fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
         let user = run(Command::new("id").arg("-un"))?.trim().to_string();
         std::fs::create_dir_all("/run/sshd").ok();
         std::fs::create_dir_all(d.join("repos"))?;

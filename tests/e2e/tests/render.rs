@@ -183,13 +183,19 @@ async fn kustomize_overlay_with_a_component_and_a_json_patch() -> anyhow::Result
     let ns = TestNamespace::create(&client, "e2e-render-kustomize").await?;
     let repo = GitRepo::new();
     repo.write("base/kustomization.yaml", "resources:\n- config.yaml\n");
-    repo.write("base/config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  level: info\n");
+    repo.write(
+        "base/config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  level: info\n",
+    );
     repo.write("overlay/kustomization.yaml", "resources:\n- ../base\ncommonAnnotations:\n  overlay: \"yes\"\n");
     repo.write(
         "components/audit/kustomization.yaml",
         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n- audit.yaml\n",
     );
-    repo.write("components/audit/audit.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: audit\ndata:\n  enabled: \"true\"\n");
+    repo.write(
+        "components/audit/audit.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: audit\ndata:\n  enabled: \"true\"\n",
+    );
     repo.write("overlay/patches/level.yaml", "- op: replace\n  path: /data/level\n  value: debug\n");
     let commit = repo.commit("overlay");
     let _controller = ControllerProcess::start(&ns.name, &[])?;
@@ -313,7 +319,13 @@ async fn fifty_applications_on_one_commit_render_once_and_a_restart_renders_noth
 }
 
 /// Creates the failing Application and waits for its condition; returns the Ready message.
-async fn expect_failure(client: &kube::Client, ns: &str, name: &str, spec: Value, reason: &str) -> anyhow::Result<String> {
+async fn expect_failure(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    spec: Value,
+    reason: &str,
+) -> anyhow::Result<String> {
     apply_app(client, ns, name, spec).await?;
     let app = wait_reason(client, ns, name, reason).await?;
     Ok(ready(&app).map(|c| c.message.clone()).unwrap_or_default())
@@ -327,7 +339,10 @@ async fn bad_input_ends_as_a_condition_and_changes_nothing() -> anyhow::Result<(
     let repo = GitRepo::new();
     repo.write("kustomize-error/kustomization.yaml", "resources:\n- good.yaml\n- missing.yaml\n");
     repo.write("kustomize-error/good.yaml", good);
-    repo.write("remote/kustomization.yaml", "resources:\n- good.yaml\n- https://github.com/example/app//deploy?ref=v1\n");
+    repo.write(
+        "remote/kustomization.yaml",
+        "resources:\n- good.yaml\n- https://github.com/example/app//deploy?ref=v1\n",
+    );
     repo.write("remote/good.yaml", good);
     repo.write("helm-error/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n");
     repo.write("helm-error/templates/good.yaml", good);
@@ -339,20 +354,27 @@ async fn bad_input_ends_as_a_condition_and_changes_nothing() -> anyhow::Result<(
     let commit = repo.commit("bad input");
     let controller = ControllerProcess::start(&ns.name, &[])?;
 
-    let message = expect_failure(&client, &ns.name, "kustomize", spec(&repo, "kustomize-error", &ns.name, true), "RenderFailed").await?;
+    let message =
+        expect_failure(&client, &ns.name, "kustomize", spec(&repo, "kustomize-error", &ns.name, true), "RenderFailed")
+            .await?;
     assert!(message.starts_with("kustomize failed:") && message.contains("missing.yaml"), "{message}");
     assert!(message.contains(&commit[..7]), "names the revision: {message}");
-    let message = expect_failure(&client, &ns.name, "remote", spec(&repo, "remote", &ns.name, true), "RenderFailed").await?;
+    let message =
+        expect_failure(&client, &ns.name, "remote", spec(&repo, "remote", &ns.name, true), "RenderFailed").await?;
     assert!(message.contains("remote base") && message.contains("remote/kustomization.yaml"), "{message}");
-    let message = expect_failure(&client, &ns.name, "helm", spec(&repo, "helm-error", &ns.name, true), "RenderFailed").await?;
+    let message =
+        expect_failure(&client, &ns.name, "helm", spec(&repo, "helm-error", &ns.name, true), "RenderFailed").await?;
     assert!(message.starts_with("helm failed:") && message.contains("replicas must be set"), "{message}");
     let mut missing = spec(&repo, "chart", &ns.name, true);
     missing["source"]["helm"] = json!({"valueFiles": ["values-prod.yaml"]});
     let message = expect_failure(&client, &ns.name, "missing-values", missing, "RenderFailed").await?;
     assert!(message.contains("values file chart/values-prod.yaml does not exist"), "{message}");
-    let message = expect_failure(&client, &ns.name, "remote-chart", spec(&repo, "remote-chart", &ns.name, true), "RenderFailed").await?;
+    let message =
+        expect_failure(&client, &ns.name, "remote-chart", spec(&repo, "remote-chart", &ns.name, true), "RenderFailed")
+            .await?;
     assert!(message.contains("\"redis\"") && message.contains("not vendored"), "{message}");
-    let message = expect_failure(&client, &ns.name, "escape", spec(&repo, "../..", &ns.name, true), "InvalidSpec").await?;
+    let message =
+        expect_failure(&client, &ns.name, "escape", spec(&repo, "../..", &ns.name, true), "InvalidSpec").await?;
     assert!(message.contains("../.."), "{message}");
     // ignoreMissingValueFiles turns the missing file into a working render.
     let mut ignored = spec(&repo, "chart", &ns.name, false);
@@ -364,24 +386,28 @@ async fn bad_input_ends_as_a_condition_and_changes_nothing() -> anyhow::Result<(
     linked.write("app/good.yaml", good);
     std::os::unix::fs::symlink("/etc/passwd", linked.path().join("app/passwd.yaml"))?;
     linked.commit("symlink");
-    let message = expect_failure(&client, &ns.name, "symlink", spec(&linked, "app", &ns.name, true), "RenderFailed").await?;
+    let message =
+        expect_failure(&client, &ns.name, "symlink", spec(&linked, "app", &ns.name, true), "RenderFailed").await?;
     assert!(message.contains("symlink app/passwd.yaml points outside the repository"), "{message}");
 
     // The timeout and the output cap, with a controller whose limits are tight.
     let tight_ns = TestNamespace::create(&client, "e2e-render-limits").await?;
     let _tight = ControllerProcess::start(&tight_ns.name, &["--render-timeout", "1ms"])?;
     let message =
-        expect_failure(&client, &tight_ns.name, "slow", spec(&repo, "chart", &tight_ns.name, true), "RenderFailed").await?;
+        expect_failure(&client, &tight_ns.name, "slow", spec(&repo, "chart", &tight_ns.name, true), "RenderFailed")
+            .await?;
     assert!(message.contains("helm timed out"), "{message}");
     let capped_ns = TestNamespace::create(&client, "e2e-render-cap").await?;
     let _capped = ControllerProcess::start(&capped_ns.name, &["--max-render-output", "64"])?;
     let message =
-        expect_failure(&client, &capped_ns.name, "big", spec(&repo, "chart", &capped_ns.name, true), "RenderFailed").await?;
+        expect_failure(&client, &capped_ns.name, "big", spec(&repo, "chart", &capped_ns.name, true), "RenderFailed")
+            .await?;
     assert!(message.contains("output exceeds the 64-byte cap"), "{message}");
 
     for namespace in [&ns.name, &tight_ns.name, &capped_ns.name] {
         let cms = Api::<ConfigMap>::namespaced(client.clone(), namespace).list(&ListParams::default()).await?;
-        let names: Vec<_> = cms.items.iter().filter_map(|c| c.metadata.name.clone()).filter(|n| n != "kube-root-ca.crt").collect();
+        let names: Vec<_> =
+            cms.items.iter().filter_map(|c| c.metadata.name.clone()).filter(|n| n != "kube-root-ca.crt").collect();
         assert!(names.is_empty(), "nothing was applied in {namespace}: {names:?}");
     }
     assert!(!controller.log().contains("panicked"), "{}", controller.log());

@@ -1,0 +1,225 @@
+//! Deleting an Application: with the finalizer `resources-finalizer.lockstep.dev` (or Argo CD's
+//! `resources-finalizer.argocd.argoproj.io`), what its inventory lists is deleted first, in reverse
+//! apply order, one kind group at a time and each group gone before the next; only objects that
+//! still carry the Application's tracking id are touched. Then the finalizer is removed. Without
+//! the finalizer the objects stay where they are.
+//!
+//! A pass never blocks for long: it deletes what it can, and looks again shortly while objects are
+//! still going away. [`finalizer_of`] and [`batches`] are pure.
+
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use lockstep_api::conditions::READY;
+use lockstep_api::{Application, FIELD_MANAGER, RESOURCES_FINALIZER};
+use lockstep_engine::{AppRef, ResourceKey, inventory, order};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::error::ControllerError;
+
+/// Argo CD's name for the same finalizer; `/background` and `/foreground` variants are accepted too.
+pub const ARGO_RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+/// Reason of the Ready condition while the Application's objects are being deleted.
+pub const DELETING: &str = "Deleting";
+/// Objects deleted at once.
+const CONCURRENCY: usize = 16;
+/// How soon to look again while objects are going away.
+const POLL: Duration = Duration::from_secs(1);
+/// How soon to try again after the server refused a deletion.
+const RETRY: Duration = Duration::from_secs(10);
+
+/// The resources finalizer on the Application, if it has one.
+pub fn finalizer_of(finalizers: &[String]) -> Option<&str> {
+    finalizers
+        .iter()
+        .map(String::as_str)
+        .find(|f| *f == RESOURCES_FINALIZER || *f == ARGO_RESOURCES_FINALIZER || f.starts_with(&format!("{ARGO_RESOURCES_FINALIZER}/")))
+}
+
+/// Objects to delete, grouped by stage and kind in reverse apply order: each group must be gone
+/// before the next is deleted.
+pub fn batches(keys: Vec<ResourceKey>) -> Vec<Vec<ResourceKey>> {
+    let mut out: Vec<Vec<ResourceKey>> = Vec::new();
+    let rank = |k: &ResourceKey| (order::stage(&k.kind), order::kind_rank(&k.kind));
+    for key in keys {
+        match out.last_mut() {
+            Some(batch) if batch.first().map(rank) == Some(rank(&key)) => batch.push(key),
+            _ => out.push(vec![key]),
+        }
+    }
+    out
+}
+
+/// What became of one object in a deletion pass.
+enum Fate {
+    /// It is gone, or it is not ours to delete.
+    Gone,
+    /// It is being deleted.
+    Going,
+    /// The server refused; the message names the object.
+    Refused(String),
+}
+
+/// Finalizes a deleted Application: deletes its objects when it carries the finalizer, then
+/// removes the finalizer.
+pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action, ControllerError> {
+    let Some(finalizer) = finalizer_of(&app.metadata.finalizers.clone().unwrap_or_default()).map(String::from) else {
+        ctx.watches.track(ObjectRef::from_obj(app), Vec::new());
+        return Ok(Action::await_change());
+    };
+    let propagation =
+        if finalizer.ends_with("/background") { PropagationPolicy::Background } else { PropagationPolicy::Foreground };
+    let owner = AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
+    let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
+    let total = listed.entries.len();
+    for batch in batches(inventory::stale(Some(&listed), &[])) {
+        let pending: Vec<_> = batch.iter().map(|key| delete_one(ctx, key, &owner, &propagation)).collect();
+        let fates: Vec<Fate> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
+        let refused: Vec<String> =
+            fates.iter().filter_map(|f| if let Fate::Refused(why) = f { Some(why.clone()) } else { None }).collect();
+        if let Some(first) = refused.first() {
+            let message = format!("deleting the Application's objects: {} refused: {first}", refused.len());
+            warn!(app = %owner.name, namespace = %owner.namespace, %message);
+            report(app, ctx, &message, true).await;
+            return Ok(Action::requeue(RETRY));
+        }
+        let going = fates.iter().filter(|f| matches!(f, Fate::Going)).count();
+        if going > 0 {
+            let kind = batch.first().map(|k| k.kind.clone()).unwrap_or_default();
+            let message = format!("deleting the Application's {total} objects: waiting for {going} {kind} objects to go");
+            report(app, ctx, &message, false).await;
+            return Ok(Action::requeue(POLL));
+        }
+    }
+    remove_finalizer(app, ctx, &finalizer).await?;
+    ctx.watches.track(ObjectRef::from_obj(app), Vec::new());
+    info!(app = %owner.name, namespace = %owner.namespace, objects = total, "deleted the Application's objects");
+    Ok(Action::await_change())
+}
+
+/// Deletes one object if it is still this Application's (its uid pinned, so a replacement created
+/// meanwhile is not touched).
+async fn delete_one(ctx: &Context, key: &ResourceKey, owner: &AppRef, propagation: &PropagationPolicy) -> Fate {
+    let Some(resource) = ctx.engine.resource_of(key).await else { return Fate::Gone };
+    let api: Api<DynamicObject> = match &key.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
+        None => Api::all_with(ctx.client.clone(), &resource),
+    };
+    let live = match api.get_opt(&key.name).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return Fate::Gone,
+        Err(err) => return Fate::Refused(format!("{key}: {}", describe(err))),
+    };
+    let ours = live.annotations().get(lockstep_engine::tracking::TRACKING_ANNOTATION) == Some(&owner.tracking_id(key));
+    if !ours {
+        return Fate::Gone;
+    }
+    if live.metadata.deletion_timestamp.is_some() {
+        return Fate::Going;
+    }
+    let params = DeleteParams {
+        propagation_policy: Some(propagation.clone()),
+        preconditions: Some(Preconditions { uid: live.metadata.uid.clone(), resource_version: None }),
+        ..Default::default()
+    };
+    match api.delete(&key.name, &params).await {
+        Ok(_) => Fate::Going,
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Fate::Going,
+        Err(err) => Fate::Refused(format!("{key}: {}", describe(err))),
+    }
+}
+
+/// Removes the finalizer, pinned to the resourceVersion read, so a concurrent change is not lost.
+async fn remove_finalizer(app: &Application, ctx: &Context, finalizer: &str) -> Result<(), ControllerError> {
+    let remaining: Vec<String> =
+        app.metadata.finalizers.clone().unwrap_or_default().into_iter().filter(|f| f != finalizer).collect();
+    let patch = json!({"metadata": {"resourceVersion": app.resource_version(), "finalizers": remaining}});
+    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    match api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(ControllerError::WriteStatus { app: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()), source }),
+    }
+}
+
+/// Says on the Application's Ready condition (and, for a refusal, in a Warning Event) what the
+/// deletion waits for. Failing to report does not stop the deletion.
+async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) {
+    let previous = app.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+    if previous.is_some_and(|c| c.reason == DELETING && c.message == message) {
+        return;
+    }
+    let now = Time(Timestamp::now());
+    let condition = Condition {
+        type_: READY.into(),
+        status: "False".into(),
+        reason: DELETING.into(),
+        message: message.into(),
+        last_transition_time: previous.filter(|c| c.status == "False").map(|c| c.last_transition_time.clone()).unwrap_or(now),
+        observed_generation: app.metadata.generation,
+    };
+    let mut status = app.status.clone().unwrap_or_default();
+    status.conditions.retain(|c| c.type_ != READY);
+    status.conditions.push(condition);
+    let body = json!({"apiVersion": Application::api_version(&()), "kind": Application::kind(&()), "status": status});
+    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    if let Err(err) = api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+        warn!(app = %app.name_any(), %err, "writing deletion status failed");
+    }
+    if refused {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "DeletionFailed".into(),
+            note: Some(message.chars().take(1000).collect()),
+            action: "Delete".into(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+            warn!(app = %app.name_any(), %err, "publishing event failed");
+        }
+    }
+}
+
+fn describe(err: kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message,
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kind: &str, name: &str) -> ResourceKey {
+        ResourceKey { version: "v1".into(), kind: kind.into(), name: name.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn either_finalizer_name_counts() {
+        assert_eq!(finalizer_of(&["other".into(), RESOURCES_FINALIZER.into()]), Some(RESOURCES_FINALIZER));
+        assert_eq!(finalizer_of(&[ARGO_RESOURCES_FINALIZER.into()]), Some(ARGO_RESOURCES_FINALIZER));
+        let background = format!("{ARGO_RESOURCES_FINALIZER}/background");
+        assert_eq!(finalizer_of(std::slice::from_ref(&background)), Some(background.as_str()));
+        assert_eq!(finalizer_of(&["kubernetes".into()]), None);
+    }
+
+    #[test]
+    fn deletion_goes_kind_by_kind_in_reverse_apply_order() {
+        let listed = inventory::of([key("Namespace", "ns"), key("ConfigMap", "a"), key("Service", "s"), key("ConfigMap", "b")]);
+        let order: Vec<Vec<String>> = batches(inventory::stale(Some(&listed), &[]))
+            .into_iter()
+            .map(|b| b.into_iter().map(|k| format!("{}/{}", k.kind, k.name)).collect())
+            .collect();
+        assert_eq!(order, vec![vec!["Service/s".to_string()], vec!["ConfigMap/a".into(), "ConfigMap/b".into()], vec!["Namespace/ns".into()]]);
+    }
+}

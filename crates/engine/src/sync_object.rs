@@ -1,0 +1,127 @@
+//! Comparing and writing one object under the Application's options: kubectl take-over
+//! ([`crate::migrate`]), ignored differences ([`crate::ignore`]) and replacing objects whose
+//! immutable fields changed ([`crate::replace`]).
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use lockstep_api::FIELD_MANAGER;
+use serde_json::Value;
+
+use crate::apply::message;
+use crate::compare::differs_ignoring;
+use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
+use crate::ignore;
+use crate::migrate;
+use crate::plan::Observation;
+use crate::replace;
+use crate::tracking::{owner_of, tracking_id_of};
+
+/// What comparing one object found, and how to write it if it differs.
+pub(crate) struct Compared {
+    /// What the comparison found.
+    pub observation: Observation,
+    /// The object to apply: git's, with ignored fields set to their live values.
+    pub object: Value,
+    /// Whether the object may be deleted and recreated when an immutable field blocks the apply.
+    pub replace_allowed: bool,
+    /// The dry-run already hit an immutable field: the write must recreate.
+    pub must_replace: bool,
+}
+
+impl Engine {
+    /// Reads the live object, takes it over from kubectl's client-side apply (only when `apply`),
+    /// and asks the server what applying git's object would store, comparing outside ignored fields.
+    pub(crate) async fn compare_one(
+        &self,
+        api: &Api<DynamicObject>,
+        target: &Target,
+        options: &SyncOptions,
+        facts: &RenderFacts,
+        apply: bool,
+    ) -> Compared {
+        let replace_allowed = replace::replace_allowed(&options.sync_options, &target.object);
+        let mut compared = Compared {
+            observation: Observation::Drifted { live: None },
+            object: target.object.clone(),
+            replace_allowed,
+            must_replace: false,
+        };
+        let name = &target.key.name;
+        let mut live = match self.read(api, name).await {
+            Ok(live) => live,
+            Err(err) => return compared.with(Observation::Rejected(err)),
+        };
+        if let Some(current) = &live {
+            if let Some(owner) = tracking_id_of(current).and_then(owner_of).filter(|owner| *owner != options.app) {
+                let owner = format!("{}/{}", owner.namespace, owner.name);
+                return compared.with(Observation::Shared { owner, live: current.clone() });
+            }
+            if apply {
+                match migrate::take_over(api, name, current).await {
+                    Ok(false) => {}
+                    Ok(true) => match self.read(api, name).await {
+                        Ok(again) => live = again,
+                        Err(err) => return compared.with(Observation::Rejected(err)),
+                    },
+                    Err(err) => {
+                        let why = format!("taking over the fields of kubectl's client-side apply: {}", message(err));
+                        return compared.with(Observation::Rejected(why));
+                    }
+                }
+            }
+        }
+        let ignored = ignore::ignored_paths(&options.ignore_differences, &target.key, live.as_ref());
+        compared.object = ignore::respect(&target.object, live.as_ref(), &ignored);
+        let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
+        let predicted = match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
+            Ok(predicted) => serde_json::to_value(predicted).ok(),
+            Err(kube::Error::Api(status))
+                if status.code == 404 && target.key.namespace.as_ref().is_some_and(|ns| facts.namespaces.contains(ns)) =>
+            {
+                return compared.with(Observation::AwaitingNamespace);
+            }
+            Err(kube::Error::Api(status)) if replace::is_immutable(&status) && replace_allowed && live.is_some() => {
+                compared.must_replace = true;
+                return compared.with(Observation::Drifted { live });
+            }
+            Err(kube::Error::Api(status)) => return compared.with(Observation::Rejected(replace::explain(&status))),
+            Err(err) => return compared.with(Observation::Rejected(err.to_string())),
+        };
+        let observation = match (live, predicted) {
+            (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => Observation::InSync { live },
+            (live, _) => Observation::Drifted { live },
+        };
+        compared.with(observation)
+    }
+
+    /// Applies the compared object; when an immutable field blocks it and the options allow,
+    /// deletes and recreates the object instead.
+    pub(crate) async fn write_one(&self, api: &Api<DynamicObject>, target: &Target, compared: &Compared) -> Result<Value, String> {
+        let name = &target.key.name;
+        let written = if compared.must_replace {
+            replace::recreate(api, name, &compared.object).await?
+        } else {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
+                Ok(applied) => applied,
+                Err(kube::Error::Api(status)) if replace::is_immutable(&status) && compared.replace_allowed => {
+                    replace::recreate(api, name, &compared.object).await?
+                }
+                Err(kube::Error::Api(status)) => return Err(replace::explain(&status)),
+                Err(err) => return Err(err.to_string()),
+            }
+        };
+        serde_json::to_value(written).map_err(|e| e.to_string())
+    }
+
+    async fn read(&self, api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, String> {
+        let live = api.get_opt(name).await.map_err(message)?;
+        live.map(serde_json::to_value).transpose().map_err(|e| e.to_string())
+    }
+}
+
+impl Compared {
+    fn with(mut self, observation: Observation) -> Self {
+        self.observation = observation;
+        self
+    }
+}
