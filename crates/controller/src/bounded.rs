@@ -25,7 +25,9 @@ pub fn bound(status: &mut ApplicationStatus, previous: Option<&ApplicationStatus
 
 /// At most `limit` of `all` (problems first, each group in its original order) and the totals.
 pub fn listed(all: Vec<ResourceStatus>, limit: usize) -> (Vec<ResourceStatus>, ResourceSummary) {
-    let count = |pred: &dyn Fn(&ResourceStatus) -> bool| i64::try_from(all.iter().filter(|r| pred(r)).count()).unwrap_or(i64::MAX);
+    let count = |pred: &dyn Fn(&ResourceStatus) -> bool| {
+        i64::try_from(all.iter().filter(|r| pred(r)).count()).unwrap_or(i64::MAX)
+    };
     let mut summary = ResourceSummary {
         total: i64::try_from(all.len()).unwrap_or(i64::MAX),
         synced: count(&|r| r.status == SyncStatusCode::Synced),
@@ -37,7 +39,8 @@ pub fn listed(all: Vec<ResourceStatus>, limit: usize) -> (Vec<ResourceStatus>, R
     if all.len() <= limit {
         return (all, summary);
     }
-    let (mut listed, fine): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.status != SyncStatusCode::Synced || !healthy(r));
+    let (mut listed, fine): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|r| r.status != SyncStatusCode::Synced || !healthy(r));
     listed.truncate(limit);
     let room = limit - listed.len();
     listed.extend(fine.into_iter().take(room));
@@ -76,7 +79,10 @@ mod tests {
         all[1].status = SyncStatusCode::OutOfSync;
         let (listed, summary) = listed(all.clone(), 10);
         assert_eq!(listed, all);
-        assert_eq!((summary.total, summary.synced, summary.out_of_sync, summary.healthy, summary.omitted), (3, 2, 1, 3, 0));
+        assert_eq!(
+            (summary.total, summary.synced, summary.out_of_sync, summary.healthy, summary.omitted),
+            (3, 2, 1, 3, 0)
+        );
     }
 
     #[test]
@@ -86,7 +92,10 @@ mod tests {
         all[4500].health = Some(HealthStatus { status: HealthStatusCode::Degraded, message: Some("bad".into()) });
         let (listed, summary) = listed(all, LISTED_RESOURCES);
         assert_eq!(listed.len(), LISTED_RESOURCES);
-        assert_eq!((listed[0].name.as_str(), listed[1].name.as_str(), listed[2].name.as_str()), ("cm-04000", "cm-04500", "cm-00000"));
+        assert_eq!(
+            (listed[0].name.as_str(), listed[1].name.as_str(), listed[2].name.as_str()),
+            ("cm-04000", "cm-04500", "cm-00000")
+        );
         assert_eq!((summary.total, summary.out_of_sync, summary.unhealthy, summary.omitted), (5000, 1, 1, 4500));
     }
 

@@ -39,10 +39,11 @@ const RETRY: Duration = Duration::from_secs(10);
 
 /// The resources finalizer on the Application, if it has one.
 pub fn finalizer_of(finalizers: &[String]) -> Option<&str> {
-    finalizers
-        .iter()
-        .map(String::as_str)
-        .find(|f| *f == RESOURCES_FINALIZER || *f == ARGO_RESOURCES_FINALIZER || f.starts_with(&format!("{ARGO_RESOURCES_FINALIZER}/")))
+    finalizers.iter().map(String::as_str).find(|f| {
+        *f == RESOURCES_FINALIZER
+            || *f == ARGO_RESOURCES_FINALIZER
+            || f.starts_with(&format!("{ARGO_RESOURCES_FINALIZER}/"))
+    })
 }
 
 /// Objects to delete, grouped by stage and kind in reverse apply order: each group must be gone
@@ -95,7 +96,8 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         let going = fates.iter().filter(|f| matches!(f, Fate::Going)).count();
         if going > 0 {
             let kind = batch.first().map(|k| k.kind.clone()).unwrap_or_default();
-            let message = format!("deleting the Application's {total} objects: waiting for {going} {kind} objects to go");
+            let message =
+                format!("deleting the Application's {total} objects: waiting for {going} {kind} objects to go");
             report(app, ctx, &message, false).await;
             return Ok(Action::requeue(POLL));
         }
@@ -147,7 +149,10 @@ async fn remove_finalizer(app: &Application, ctx: &Context, finalizer: &str) -> 
     match api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(source) => Err(ControllerError::WriteStatus { app: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()), source }),
+        Err(source) => Err(ControllerError::WriteStatus {
+            app: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
+            source,
+        }),
     }
 }
 
@@ -164,7 +169,10 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
         status: "False".into(),
         reason: DELETING.into(),
         message: message.into(),
-        last_transition_time: previous.filter(|c| c.status == "False").map(|c| c.last_transition_time.clone()).unwrap_or(now),
+        last_transition_time: previous
+            .filter(|c| c.status == "False")
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(now),
         observed_generation: app.metadata.generation,
     };
     let mut status = app.status.clone().unwrap_or_default();
@@ -172,7 +180,9 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
     status.conditions.push(condition);
     let body = json!({"apiVersion": Application::api_version(&()), "kind": Application::kind(&()), "status": status});
     let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
-    if let Err(err) = api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+    if let Err(err) =
+        api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await
+    {
         warn!(app = %app.name_any(), %err, "writing deletion status failed");
     }
     if refused {
@@ -215,11 +225,19 @@ mod tests {
 
     #[test]
     fn deletion_goes_kind_by_kind_in_reverse_apply_order() {
-        let listed = inventory::of([key("Namespace", "ns"), key("ConfigMap", "a"), key("Service", "s"), key("ConfigMap", "b")]);
+        let listed =
+            inventory::of([key("Namespace", "ns"), key("ConfigMap", "a"), key("Service", "s"), key("ConfigMap", "b")]);
         let order: Vec<Vec<String>> = batches(inventory::stale(Some(&listed), &[]))
             .into_iter()
             .map(|b| b.into_iter().map(|k| format!("{}/{}", k.kind, k.name)).collect())
             .collect();
-        assert_eq!(order, vec![vec!["Service/s".to_string()], vec!["ConfigMap/a".into(), "ConfigMap/b".into()], vec!["Namespace/ns".into()]]);
+        assert_eq!(
+            order,
+            vec![
+                vec!["Service/s".to_string()],
+                vec!["ConfigMap/a".into(), "ConfigMap/b".into()],
+                vec!["Namespace/ns".into()]
+            ]
+        );
     }
 }

@@ -90,19 +90,24 @@ pub fn decide(
         decision.apply = true;
         return decision;
     }
-    if let (Some(last), Some(retry)) = (last, spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref())) {
-        if last.phase == OperationPhase::Failed && (retry.limit < 0 || last.retry_count < retry.limit) {
-            let due = last.finished_at.as_ref().map_or(0, |f| f.0.as_second()) + backoff(retry, last.retry_count).as_secs() as i64;
-            let wait = due - now.0.as_second();
-            if wait <= 0 {
-                decision.apply = true;
-                decision.retry_count = last.retry_count + 1;
-            } else {
-                decision.retry_in = Some(Duration::from_secs(wait as u64));
-            }
+    if let Some((last, delay)) = last.and_then(|l| Some((l, retry_delay(spec, l)?))) {
+        let finished = last.finished_at.as_ref().map_or(0, |f| f.0.as_second());
+        let wait = finished + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now.0.as_second();
+        if wait <= 0 {
+            decision.apply = true;
+            decision.retry_count = last.retry_count + 1;
+        } else {
+            decision.retry_in = Some(Duration::from_secs(wait.unsigned_abs()));
         }
     }
     decision
+}
+
+/// After a failed operation: how long until its retry is due, when `syncPolicy.retry` allows one.
+pub fn retry_delay(spec: &ApplicationSpec, operation: &OperationState) -> Option<Duration> {
+    let retry = spec.sync_policy.as_ref()?.retry.as_ref()?;
+    let allowed = operation.phase == OperationPhase::Failed && (retry.limit < 0 || operation.retry_count < retry.limit);
+    allowed.then(|| backoff(retry, operation.retry_count))
 }
 
 /// Whether the last operation was about exactly this revision and source.

@@ -112,7 +112,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let operation = policy::record(&decision, pass, last_operation);
     let look_again = match (&result.progress, decision.apply) {
         (Progress::Waiting(_), true) => Some(WAITING_POLL),
-        _ => decision.retry_in,
+        _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
     let managed = inventory::managed(&result, &options.app);
     watch_managed_kinds(app, ctx, &managed, &result.hooks).await;

@@ -85,8 +85,9 @@ impl Sources {
             .candidates(&repo_url)
             .into_iter()
             .map(|url| {
-                let credentials = select_credentials(&url, &scopes).map(|s| s.credentials.clone()).unwrap_or_default();
-                Endpoint { url, credentials }
+                let secret = select_credentials(&url, &scopes);
+                let credentials = secret.map(|s| s.credentials.clone()).unwrap_or_default();
+                Endpoint { url, credentials, credential_source: secret.map(|s| s.origin.clone()) }
             })
             .collect();
         Ok(SourceRequest {

@@ -24,7 +24,9 @@ pub fn normalize(object: &Value) -> Value {
                 metadata.remove(*field);
             }
         }
-        if map.get("kind").and_then(Value::as_str) == Some("Secret") && map.get("apiVersion").and_then(Value::as_str) == Some("v1") {
+        if map.get("kind").and_then(Value::as_str) == Some("Secret")
+            && map.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        {
             fold_string_data(map);
         }
     }
@@ -55,13 +57,13 @@ fn default_port_protocols(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                if key == "ports" {
-                    if let Some(ports) = child.as_array_mut() {
-                        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-                            let numbered = port.contains_key("containerPort") || port.contains_key("port");
-                            if numbered && !port.contains_key("protocol") {
-                                port.insert("protocol".into(), Value::String("TCP".into()));
-                            }
+                if key == "ports"
+                    && let Some(ports) = child.as_array_mut()
+                {
+                    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                        let numbered = port.contains_key("containerPort") || port.contains_key("port");
+                        if numbered && !port.contains_key("protocol") {
+                            port.insert("protocol".into(), Value::String("TCP".into()));
                         }
                     }
                 }
@@ -105,7 +107,10 @@ mod tests {
         let stored = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
             "data": {"a": "eA==", "b": "aGVsbG8="}});
         assert!(!differs(&stored, &rendered));
-        assert!(differs(&stored, &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"b": "hello"}})));
+        assert!(differs(
+            &stored,
+            &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"b": "hello"}})
+        ));
     }
 
     #[test]
@@ -123,7 +128,7 @@ mod tests {
         let dry = json!({"metadata": {"name": "a"}, "spec": {"replicas": 1, "image": "x"}});
         let replicas = crate::ignore::parse_pointer("/spec/replicas").unwrap();
         assert!(differs(&live, &dry));
-        assert!(!differs_ignoring(&live, &dry, &[replicas.clone()]));
+        assert!(!differs_ignoring(&live, &dry, std::slice::from_ref(&replicas)));
         let changed = json!({"metadata": {"name": "a"}, "spec": {"replicas": 1, "image": "y"}});
         assert!(differs_ignoring(&live, &changed, &[replicas]));
     }

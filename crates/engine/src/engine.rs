@@ -111,10 +111,8 @@ impl Engine {
             }
             result.resources.extend(outcomes);
         }
-        if options.timed_out {
-            if let Progress::Waiting(why) = &result.progress {
-                result.progress = Progress::Failed(format!("sync timed out: {why}"));
-            }
+        if let (true, Progress::Waiting(why)) = (options.timed_out, &result.progress) {
+            result.progress = Progress::Failed(format!("sync timed out: {why}"));
         }
         if options.apply && matches!(result.progress, Progress::Failed(_)) {
             for step in &plan.on_failure {
@@ -165,6 +163,12 @@ impl Engine {
         let object = place(manifest.object.clone(), kind.namespaced, &options.default_namespace);
         let key = ResourceKey::of(&object);
         Ok(Target { object: mark(object, &options.app, &key), key, kind })
+    }
+
+    /// Whether the Application `app` exists; on any error it is assumed to, so nothing is taken over.
+    pub(crate) async fn application_exists(&self, app: &AppRef) -> bool {
+        let api: Api<lockstep_api::Application> = Api::namespaced(self.client.clone(), &app.namespace);
+        !matches!(api.get_opt(&app.name).await, Ok(None))
     }
 
     pub(crate) fn api_for(&self, key: &ResourceKey, kind: &KindInfo) -> Api<DynamicObject> {

@@ -150,10 +150,8 @@ pub fn managed_paths(object: &Value, managers: &[String]) -> Vec<Path> {
     let entries = object["metadata"]["managedFields"].as_array().map(Vec::as_slice).unwrap_or_default();
     for entry in entries {
         let owned_by_listed = entry["manager"].as_str().is_some_and(|m| managers.iter().any(|x| x == m));
-        if owned_by_listed {
-            if let Some(fields) = entry["fieldsV1"].as_object() {
-                fields_v1_leaves(fields, &mut Vec::new(), &mut paths);
-            }
+        if let Some(fields) = entry["fieldsV1"].as_object().filter(|_| owned_by_listed) {
+            fields_v1_leaves(fields, &mut Vec::new(), &mut paths);
         }
     }
     paths
@@ -308,7 +306,13 @@ mod tests {
     use serde_json::json;
 
     fn key(kind: &str, name: &str) -> ResourceKey {
-        ResourceKey { group: "apps".into(), version: "v1".into(), kind: kind.into(), namespace: Some("ns".into()), name: name.into() }
+        ResourceKey {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+        }
     }
 
     fn rule(kind: &str) -> ResourceIgnoreDifferences {
@@ -317,7 +321,10 @@ mod tests {
 
     #[test]
     fn pointers_and_jq_paths_parse() {
-        assert_eq!(parse_pointer("/spec/replicas").unwrap(), vec![Segment::Field("spec".into()), Segment::Field("replicas".into())]);
+        assert_eq!(
+            parse_pointer("/spec/replicas").unwrap(),
+            vec![Segment::Field("spec".into()), Segment::Field("replicas".into())]
+        );
         assert_eq!(parse_pointer("/metadata/annotations/a~1b~0c").unwrap()[2], Segment::Field("a/b~c".into()));
         assert!(parse_pointer("spec").is_err());
         assert_eq!(
@@ -340,7 +347,10 @@ mod tests {
     fn rules_select_by_group_kind_name_and_namespace() {
         assert!(selects(&rule("Deployment"), &key("Deployment", "web")));
         assert!(!selects(&rule("StatefulSet"), &key("Deployment", "web")));
-        assert!(selects(&ResourceIgnoreDifferences { group: "*".into(), kind: "*".into(), ..Default::default() }, &key("X", "y")));
+        assert!(selects(
+            &ResourceIgnoreDifferences { group: "*".into(), kind: "*".into(), ..Default::default() },
+            &key("X", "y")
+        ));
         let named = ResourceIgnoreDifferences { name: Some("api".into()), ..rule("Deployment") };
         assert!(!selects(&named, &key("Deployment", "web")));
         let other_ns = ResourceIgnoreDifferences { namespace: Some("other".into()), ..rule("Deployment") };
@@ -366,8 +376,8 @@ mod tests {
         assert_eq!(paths[0], parse_pointer("/spec/replicas").unwrap());
         let mut keys = Map::new();
         keys.insert("name".into(), json!("app"));
-        assert_eq!(paths[1][3], Segment::Key(keys));
-        assert_eq!(paths[1][4], Segment::Field("env".into()));
+        assert_eq!(paths[1][4], Segment::Key(keys));
+        assert_eq!(paths[1][5], Segment::Field("env".into()));
     }
 
     #[test]
@@ -388,7 +398,8 @@ mod tests {
     #[test]
     fn respecting_takes_live_values_and_drops_what_live_lacks() {
         let desired = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "app", "image": "v2", "env": [{"name": "A"}]}]}}}});
-        let live = json!({"spec": {"replicas": 5, "template": {"spec": {"containers": [{"name": "app", "image": "v1"}]}}}});
+        let live =
+            json!({"spec": {"replicas": 5, "template": {"spec": {"containers": [{"name": "app", "image": "v1"}]}}}});
         let mut env_path = parse_jq_path(".spec.template.spec.containers").unwrap();
         let mut keys = Map::new();
         keys.insert("name".into(), json!("app"));
@@ -407,11 +418,11 @@ mod tests {
         let object = json!({"spec": {"replicas": 3, "ports": [{"port": 80}, {"port": 81}], "tags": ["a", "b"]}});
         let stripped = strip(
             &object,
-            &[parse_pointer("/spec/replicas").unwrap(), parse_pointer("/spec/ports/0").unwrap(), vec![
-                Segment::Field("spec".into()),
-                Segment::Field("tags".into()),
-                Segment::Value(json!("b")),
-            ]],
+            &[
+                parse_pointer("/spec/replicas").unwrap(),
+                parse_pointer("/spec/ports/0").unwrap(),
+                vec![Segment::Field("spec".into()), Segment::Field("tags".into()), Segment::Value(json!("b"))],
+            ],
         );
         assert_eq!(stripped, json!({"spec": {"ports": [{"port": 81}], "tags": ["a"]}}));
         assert_eq!(get(&object, &parse_pointer("/spec/ports/1/port").unwrap()), Some(&json!(81)));

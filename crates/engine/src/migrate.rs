@@ -62,7 +62,9 @@ pub fn upgrade(live: &Value) -> Option<Value> {
                 union(&mut fields, theirs);
             }
         }
-        if let Some(annotations) = fields.get_mut("f:metadata").and_then(|m| m.get_mut("f:annotations")).and_then(Value::as_object_mut) {
+        if let Some(annotations) =
+            fields.get_mut("f:metadata").and_then(|m| m.get_mut("f:annotations")).and_then(Value::as_object_mut)
+        {
             annotations.remove(&format!("f:{LAST_APPLIED}"));
         }
         ours["fieldsV1"] = Value::Object(fields);

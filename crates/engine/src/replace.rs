@@ -29,8 +29,8 @@ pub fn option(app_wide: &[String], object: &Value, name: &str) -> Option<bool> {
         .filter_map(|a| annotations[*a].as_str())
         .flat_map(|list| list.split(','))
         .filter_map(|item| lookup(item, name))
-        .last();
-    from_object.or_else(|| app_wide.iter().filter_map(|item| lookup(item, name)).last())
+        .next_back();
+    from_object.or_else(|| app_wide.iter().filter_map(|item| lookup(item, name)).next_back())
 }
 
 fn lookup(item: &str, name: &str) -> Option<bool> {
@@ -109,7 +109,10 @@ mod tests {
         assert!(replace_allowed(&["CreateNamespace=true".into(), "Force=true".into()], &plain));
         assert!(replace_allowed(&[], &with(SYNC_OPTIONS_ANNOTATION, "Replace=true")));
         assert!(replace_allowed(&[], &with(ARGO_SYNC_OPTIONS, "Prune=false, Force=true")));
-        assert!(!replace_allowed(&["Replace=true".into()], &with(ARGO_SYNC_OPTIONS, "Replace=false")), "the object wins");
+        assert!(
+            !replace_allowed(&["Replace=true".into()], &with(ARGO_SYNC_OPTIONS, "Replace=false")),
+            "the object wins"
+        );
         assert_eq!(option(&[], &plain, "Replace"), None);
     }
 

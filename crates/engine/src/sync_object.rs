@@ -52,8 +52,11 @@ impl Engine {
         };
         if let Some(current) = &live {
             if let Some(owner) = tracking_id_of(current).and_then(owner_of).filter(|owner| *owner != options.app) {
-                let owner = format!("{}/{}", owner.namespace, owner.name);
-                return compared.with(Observation::Shared { owner, live: current.clone() });
+                // An object whose Application no longer exists is orphaned, not shared: it is adopted.
+                if self.application_exists(&owner).await {
+                    let owner = format!("{}/{}", owner.namespace, owner.name);
+                    return compared.with(Observation::Shared { owner, live: current.clone() });
+                }
             }
             if apply {
                 match migrate::take_over(api, name, current).await {
@@ -75,7 +78,8 @@ impl Engine {
         let predicted = match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
             Ok(predicted) => serde_json::to_value(predicted).ok(),
             Err(kube::Error::Api(status))
-                if status.code == 404 && target.key.namespace.as_ref().is_some_and(|ns| facts.namespaces.contains(ns)) =>
+                if status.code == 404
+                    && target.key.namespace.as_ref().is_some_and(|ns| facts.namespaces.contains(ns)) =>
             {
                 return compared.with(Observation::AwaitingNamespace);
             }
@@ -87,7 +91,9 @@ impl Engine {
             Err(err) => return compared.with(Observation::Rejected(err.to_string())),
         };
         let observation = match (live, predicted) {
-            (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => Observation::InSync { live },
+            (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => {
+                Observation::InSync { live }
+            }
             (live, _) => Observation::Drifted { live },
         };
         compared.with(observation)
@@ -95,7 +101,12 @@ impl Engine {
 
     /// Applies the compared object; when an immutable field blocks it and the options allow,
     /// deletes and recreates the object instead.
-    pub(crate) async fn write_one(&self, api: &Api<DynamicObject>, target: &Target, compared: &Compared) -> Result<Value, String> {
+    pub(crate) async fn write_one(
+        &self,
+        api: &Api<DynamicObject>,
+        target: &Target,
+        compared: &Compared,
+    ) -> Result<Value, String> {
         let name = &target.key.name;
         let written = if compared.must_replace {
             replace::recreate(api, name, &compared.object).await?

@@ -44,6 +44,36 @@ pub struct Endpoint {
     pub url: String,
     /// Credentials for this URL (empty for anonymous access).
     pub credentials: Credentials,
+    /// Which Secret the credentials came from (`namespace/name`), if any. Requests share ref
+    /// listings and last good revisions only with requests using the same URLs and Secrets, so an
+    /// Application never reads through another namespace's credentials.
+    pub credential_source: Option<String>,
+}
+
+impl SourceRequest {
+    /// The endpoints to try: the given ones, else the canonical URL anonymously.
+    fn effective_endpoints(&self) -> Vec<Endpoint> {
+        if self.endpoints.is_empty() {
+            vec![Endpoint { url: self.repo_url.clone(), ..Default::default() }]
+        } else {
+            self.endpoints.clone()
+        }
+    }
+
+    /// Who is asking, as far as access goes: the URLs tried and the Secrets used (never their values).
+    fn access_identity(&self) -> u64 {
+        let text: Vec<String> = self
+            .effective_endpoints()
+            .iter()
+            .map(|e| format!("{} {}", e.url, e.credential_source.as_deref().unwrap_or("-")))
+            .collect();
+        crate::url::fnv1a(text.join("\n").as_bytes())
+    }
+
+    /// Key of this request's last good revision in the state file.
+    fn last_good_key(&self, spec: &RevisionSpec) -> String {
+        format!("{}#{:016x}", spec.key(), self.access_identity())
+    }
 }
 
 /// Tuning of the shared cache; the defaults suit tests and small installations.
@@ -114,6 +144,8 @@ struct Listing {
     refs: Vec<RemoteRef>,
     /// The URL (as given, credentials never embedded) that answered.
     url: String,
+    /// [`SourceRequest::access_identity`] of the request that listed.
+    identity: u64,
 }
 
 /// In-memory state of one repository, behind its lock.
@@ -183,7 +215,11 @@ impl GitCache {
             async move {
                 let mut guard = state.lock_owned().await;
                 let max_age = request.max_listing_age.unwrap_or(shared.options.listing_ttl);
-                let fresh = guard.listing.as_ref().is_some_and(|l| l.started + max_age >= requested_at);
+                let identity = request.access_identity();
+                let fresh = guard
+                    .listing
+                    .as_ref()
+                    .is_some_and(|l| l.identity == identity && l.started + max_age >= requested_at);
                 let permit = if fresh {
                     None
                 } else {
@@ -214,7 +250,7 @@ impl GitCache {
                 self.mark_available(&key).await;
                 Ok(snapshot)
             }
-            Err(err) if err.is_remote() => self.serve_last_good(&key, request, err).await,
+            Err(err) if err.is_outage() => self.serve_last_good(&key, request, err).await,
             Err(err) => Err(err),
         }
     }
@@ -270,7 +306,7 @@ impl GitCache {
             });
             let spec = RevisionSpec::parse(request.target_revision.as_deref());
             let recorded = state::load(&state::state_path(&shared.root, &key));
-            let Some(sha) = recorded.resolved.get(&spec.key()) else { return Err(error) };
+            let Some(sha) = recorded.resolved.get(&request.last_good_key(&spec)) else { return Err(error) };
             let Ok(repo) = Repository::open_bare(shared.root.join("repos").join(&key)) else { return Err(error) };
             let Some(commit) = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()) else { return Err(error) };
             let root = export_commit(&repo, &commit, &shared.root.join("snapshots"))?;
@@ -325,25 +361,27 @@ fn resolve_blocking(
     let canonical = strip_userinfo(&request.repo_url);
     let repo = open_or_init(&shared.root.join("repos").join(key))?;
     let spec = RevisionSpec::parse(request.target_revision.as_deref());
-    let endpoints = if request.endpoints.is_empty() {
-        vec![Endpoint { url: request.repo_url.clone(), credentials: Credentials::default() }]
-    } else {
-        request.endpoints.clone()
-    };
+    let endpoints = request.effective_endpoints();
+    let identity = request.access_identity();
+    let same_access = |l: &&Listing| l.identity == identity;
 
-    // A full SHA already in the cache needs no network at all: commits never change.
+    // A full SHA already in the cache needs no network at all (commits never change), once these
+    // credentials have listed the repository.
     if let RevisionSpec::Commit(sha) = &spec
         && sha.len() == 40
+        && state.listing.as_ref().filter(same_access).is_some()
         && let Some(found) = find_commit(&repo, sha)
     {
         return finish(shared, key, request, &repo, &spec, &found, None);
     }
 
-    let fresh = state.listing.as_ref().filter(|l| l.started + max_age >= requested_at).cloned();
+    let fresh = state.listing.as_ref().filter(same_access).filter(|l| l.started + max_age >= requested_at).cloned();
     let (listing, fetched) = match fresh {
         Some(listing) => (listing, false),
         None => {
-            let (listing, fetched) = list_and_fetch(shared, &repo, &endpoints, &spec, &request.known_hosts, deadline)?;
+            let (mut listing, fetched) =
+                list_and_fetch(shared, &repo, &endpoints, &spec, &request.known_hosts, deadline)?;
+            listing.identity = identity;
             state.listing = Some(listing.clone());
             (listing, fetched)
         }
@@ -398,9 +436,10 @@ fn finish(
     let revision = commit.id().to_string();
     update_state(shared, key, |s| {
         let url = strip_userinfo(&normalize_repo_url(&request.repo_url));
-        let changed = s.resolved.get(&spec.key()) != Some(&revision) || s.url != url;
+        let key = request.last_good_key(spec);
+        let changed = s.resolved.get(&key) != Some(&revision) || s.url != url;
         s.url = url;
-        s.resolved.insert(spec.key(), revision.clone());
+        s.resolved.insert(key, revision.clone());
         changed
     });
     Ok(Snapshot { repo_url: request.repo_url.clone(), revision, root, fetched_from, unavailable: None })
@@ -440,7 +479,7 @@ fn list_and_fetch(
                     info!(url = %strip_userinfo(&endpoint.url), skipped = failures.len(), "served by a later URL");
                 }
                 debug!(url = %strip_userinfo(&endpoint.url), refs = refs.len(), fetched, "listed refs");
-                return Ok((Listing { started, refs, url: endpoint.url.clone() }, fetched));
+                return Ok((Listing { started, refs, url: endpoint.url.clone(), identity: 0 }, fetched));
             }
             Err(err) => {
                 shared.counters.failures.fetch_add(1, Ordering::Relaxed);
@@ -894,7 +933,16 @@ mod tests {
         let (repo, _, second) = repo_with_commits();
         let cache_dir = tempfile::tempdir().unwrap();
         let url = format!("file://{}", repo.path().display());
-        let mut req = request(&url, Some("main"));
+        // The repository, then a "canonical" URL on a closed port: with both gone, it is an outage.
+        let closed = format!(
+            "http://127.0.0.1:{}/app.git",
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        );
+        let mut req = request(&closed, Some("main"));
+        req.endpoints = vec![
+            Endpoint { url: url.clone(), ..Default::default() },
+            Endpoint { url: closed.clone(), ..Default::default() },
+        ];
         req.max_listing_age = Some(Duration::ZERO);
         GitCache::new(cache_dir.path()).unwrap().snapshot(&req).await.unwrap();
 
@@ -904,15 +952,20 @@ mod tests {
         let served = restarted.snapshot(&req).await.unwrap();
         assert_eq!(served.revision, second);
         let unavailable = served.unavailable.expect("marked unavailable");
-        assert!(unavailable.error.is_remote());
-        // A revision never resolved before has nothing to fall back to.
-        assert!(restarted.snapshot(&request(&url, Some("v1"))).await.is_err());
+        assert!(unavailable.error.is_outage(), "{}", unavailable.error);
+        // A revision never resolved before has nothing to fall back to, nor has another identity.
+        let mut other_revision = req.clone();
+        other_revision.target_revision = Some("v1".into());
+        assert!(restarted.snapshot(&other_revision).await.is_err());
+        let mut other_secret = req.clone();
+        other_secret.endpoints[1].credential_source = Some("other-namespace/creds".into());
+        assert!(restarted.snapshot(&other_secret).await.is_err());
 
         std::fs::rename(&moved, repo.path()).unwrap();
         let back = restarted.snapshot(&req).await.unwrap();
         assert!(back.unavailable.is_none());
-        let recorded = state::load(&state::state_path(cache_dir.path(), &cache_key(&normalize_repo_url(&url))));
+        let recorded = state::load(&state::state_path(cache_dir.path(), &cache_key(&normalize_repo_url(&closed))));
         assert_eq!(recorded.unavailable_since, None);
-        assert_eq!(recorded.resolved.get("main"), Some(&second));
+        assert_eq!(recorded.resolved.get(&req.last_good_key(&RevisionSpec::parse(Some("main")))), Some(&second));
     }
 }

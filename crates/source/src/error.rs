@@ -48,6 +48,13 @@ impl SourceError {
         Self::Cache { path: path.display().to_string(), message: err.to_string() }
     }
 
+    /// True when the repository is unavailable (down, unreachable, too slow), as opposed to refusing
+    /// this client: only then is the last good revision served from the cache, so a rejected or
+    /// missing credential never reads through the cache.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
+    }
+
     /// True for failures of the remote (any server, proxy or transport problem), as opposed to a
     /// missing revision or a broken local cache: those are the ones the last good revision rides out.
     pub fn is_remote(&self) -> bool {

@@ -176,7 +176,7 @@ async fn missing_repo_revision_and_path_each_get_a_clear_reason() -> anyhow::Res
     apply_app(&client, &ns.name, "no-revision", spec).await?;
     apply_app(&client, &ns.name, "no-path", automated(&repo, "not/here")).await?;
 
-    let app = wait_reason(&client, &ns.name, "no-repo", "FetchFailed").await?;
+    let app = wait_reason(&client, &ns.name, "no-repo", "NotARepository").await?;
     assert!(ready(&app).is_some_and(|c| c.message.contains("file:///nonexistent/lockstep/repo.git")), "{:?}", ready(&app));
     let app = wait_reason(&client, &ns.name, "no-revision", "RevisionNotFound").await?;
     assert!(ready(&app).is_some_and(|c| c.message.contains("\"no-such-branch\"")), "{:?}", ready(&app));
