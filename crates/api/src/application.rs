@@ -549,9 +549,7 @@ pub struct HealthStatus {
 }
 
 /// Argo CD's health values, in order from best to worst.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
-)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 pub enum HealthStatusCode {
     /// Working as intended.
     Healthy,

@@ -75,7 +75,9 @@ pub fn decide(
         }
         return decision;
     }
-    let pending = sync_request.map(str::trim).filter(|r| !r.is_empty() && last.and_then(|l| l.sync_request.as_deref()) != Some(*r));
+    let pending = sync_request
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && last.and_then(|l| l.sync_request.as_deref()) != Some(*r));
     if let Some(request) = pending {
         decision.apply = true;
         decision.prune |= request_prunes(request);
@@ -176,9 +178,10 @@ pub fn record(decision: &SyncDecision, pass: SyncPass<'_>, last: Option<&Operati
     }
     let Written { created, updated, pruned } = pass.written;
     let (phase, message) = match pass.progress {
-        Progress::Complete => {
-            (OperationPhase::Succeeded, format!("successfully synced ({created} created, {updated} updated, {pruned} pruned)"))
-        }
+        Progress::Complete => (
+            OperationPhase::Succeeded,
+            format!("successfully synced ({created} created, {updated} updated, {pruned} pruned)"),
+        ),
         Progress::Waiting(why) => (OperationPhase::Running, why.clone()),
         Progress::Failed(why) => (OperationPhase::Failed, why.clone()),
     };
@@ -269,7 +272,11 @@ mod tests {
         OperationState {
             phase,
             message: None,
-            sync_result: Some(SyncOperationResult { revision: revision.into(), source: spec.source.clone(), hooks: vec![] }),
+            sync_result: Some(SyncOperationResult {
+                revision: revision.into(),
+                source: spec.source.clone(),
+                hooks: vec![],
+            }),
             started_at: at(finished - 1),
             finished_at: (phase != OperationPhase::Running).then(|| at(finished)),
             retry_count: 0,
@@ -294,7 +301,10 @@ mod tests {
         let plain = spec(Some(false));
         let last = op(&plain, "a", OperationPhase::Succeeded, 5);
         assert!(decide(&plain, None, None, "a", &at(10)).apply);
-        assert!(!decide(&plain, None, Some(&last), "a", &at(10)).apply, "drift of a synced revision waits for selfHeal");
+        assert!(
+            !decide(&plain, None, Some(&last), "a", &at(10)).apply,
+            "drift of a synced revision waits for selfHeal"
+        );
         assert!(decide(&plain, None, Some(&last), "b", &at(10)).apply);
         let mut moved = plain.clone();
         moved.source.path = Some("elsewhere".into());
@@ -349,7 +359,8 @@ mod tests {
         let decision = decide(&s, None, Some(&last), "a", &at(10));
         let pass = |written, progress| SyncPass { spec: &s, revision: "a", written, progress, hooks: &[], now: at(10) };
         assert_eq!(record(&decision, pass(Written::default(), &Progress::Complete), Some(&last)), None);
-        let healed = record(&decision, pass(Written { updated: 1, ..Default::default() }, &Progress::Complete), Some(&last));
+        let healed =
+            record(&decision, pass(Written { updated: 1, ..Default::default() }, &Progress::Complete), Some(&last));
         assert_eq!(healed.map(|o| o.phase), Some(OperationPhase::Succeeded));
         let waiting = Progress::Waiting("wave 1".into());
         let running = record(&decision, pass(Written::default(), &waiting), Some(&last)).expect("recorded");

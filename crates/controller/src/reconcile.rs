@@ -11,7 +11,9 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
-use lockstep_api::{Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, SYNC_REQUEST_ANNOTATION};
+use lockstep_api::{
+    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, SYNC_REQUEST_ANNOTATION,
+};
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
 use lockstep_render::{RenderError, SourceKind};

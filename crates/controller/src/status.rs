@@ -124,7 +124,11 @@ pub fn changed(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -
 }
 
 /// The deployed revisions: a succeeded operation of a new revision appends one, the oldest go past `limit`.
-fn history(previous: Option<&ApplicationStatus>, operation: Option<&OperationState>, limit: usize) -> Vec<RevisionHistory> {
+fn history(
+    previous: Option<&ApplicationStatus>,
+    operation: Option<&OperationState>,
+    limit: usize,
+) -> Vec<RevisionHistory> {
     let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
     let deployed = operation
         .filter(|op| op.phase == lockstep_api::OperationPhase::Succeeded)
@@ -142,7 +146,8 @@ fn history(previous: Option<&ApplicationStatus>, operation: Option<&OperationSta
 
 fn app_health(resources: &[AssessedResource]) -> HealthStatus {
     let names: Vec<String> = resources.iter().map(|r| r.key.to_string()).collect();
-    let considered = resources.iter().zip(&names).filter(|(r, _)| !r.ignore_health).map(|(r, n)| (n.as_str(), &r.health));
+    let considered =
+        resources.iter().zip(&names).filter(|(r, _)| !r.ignore_health).map(|(r, n)| (n.as_str(), &r.health));
     let health = lockstep_health::aggregate(considered);
     HealthStatus { status: health.status, message: health.message }
 }
@@ -248,7 +253,13 @@ mod tests {
 
     fn resource(name: &str, sync: SyncStatusCode, error: Option<&str>, health: HealthStatusCode) -> AssessedResource {
         AssessedResource {
-            key: ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("ns".into()), name: name.into(), ..Default::default() },
+            key: ResourceKey {
+                version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("ns".into()),
+                name: name.into(),
+                ..Default::default()
+            },
             sync,
             error: error.map(String::from),
             health: Health { status: health, message: None },
@@ -282,7 +293,10 @@ mod tests {
         assert_eq!(status.health.status, HealthStatusCode::Healthy);
         assert_eq!(status.observed_generation, Some(3));
         let ready = &status.conditions[0];
-        assert_eq!((ready.type_.as_str(), ready.status.as_str(), ready.reason.as_str()), ("Ready", "True", "Succeeded"));
+        assert_eq!(
+            (ready.type_.as_str(), ready.status.as_str(), ready.reason.as_str()),
+            ("Ready", "True", "Succeeded")
+        );
         assert_eq!(ready.message, "Synced to 0123456789ab; 1 objects Healthy");
         assert_eq!(status.resources[0].name, "a");
     }
@@ -329,13 +343,17 @@ mod tests {
             &compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Healthy)], true),
             &at(1),
         );
-        let stopped = Outcome::Stopped { reason: "RenderFailed", message: "a.yaml:3: bad".into(), revision: Some("fff".into()) };
+        let stopped =
+            Outcome::Stopped { reason: "RenderFailed", message: "a.yaml:3: bad".into(), revision: Some("fff".into()) };
         let status = next_status(Some(&good), Some(2), &stopped, &at(2));
         assert_eq!(status.sync.status, SyncStatusCode::Unknown);
         assert_eq!(status.sync.revision.as_deref(), Some("fff"));
         assert_eq!(status.resources, good.resources);
         let ready = &status.conditions[0];
-        assert_eq!((ready.status.as_str(), ready.reason.as_str(), ready.message.as_str()), ("False", "RenderFailed", "a.yaml:3: bad"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str(), ready.message.as_str()),
+            ("False", "RenderFailed", "a.yaml:3: bad")
+        );
         assert_eq!(ready.last_transition_time, at(2));
         assert!(changed(Some(&good), &status));
     }

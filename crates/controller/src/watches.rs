@@ -7,11 +7,11 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
+use kube::Client;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::discovery::ApiResource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::Client;
 use lockstep_api::Application;
 use lockstep_engine::tracking::{MANAGED_LABEL, TRACKING_ANNOTATION, owner_of};
 use tokio::task::JoinHandle;
@@ -37,7 +37,11 @@ struct WatchState {
 
 impl ManagedWatches {
     /// Watches that send the Application owning a changed object to `trigger`.
-    pub(crate) fn new(client: Client, app_namespace: Option<String>, trigger: UnboundedSender<ObjectRef<Application>>) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        app_namespace: Option<String>,
+        trigger: UnboundedSender<ObjectRef<Application>>,
+    ) -> Self {
         Self { client, app_namespace, trigger, state: Mutex::new(WatchState::default()) }
     }
 
@@ -87,7 +91,8 @@ async fn watch_kind(
             Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => object,
             Ok(_) | Err(_) => continue,
         };
-        let owner = object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
+        let owner =
+            object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
         let owner = owner.filter(|o| app_namespace.as_ref().is_none_or(|ns| *ns == o.namespace));
         if let Some(owner) = owner {
             if trigger.unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace)).is_err() {

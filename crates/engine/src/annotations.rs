@@ -40,7 +40,8 @@ mod tests {
     fn lockstep_names_win_and_argo_names_work() {
         let argo = json!({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "-2"}}});
         assert_eq!(wave(&argo), -2);
-        let both = json!({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "5", "lockstep.dev/sync-wave": "1"}}});
+        let both =
+            json!({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "5", "lockstep.dev/sync-wave": "1"}}});
         assert_eq!(wave(&both), 1);
         assert_eq!(wave(&json!({"metadata": {"annotations": {"lockstep.dev/sync-wave": "x"}}})), 0);
         assert_eq!(wave(&json!({})), 0);

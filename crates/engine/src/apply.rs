@@ -8,7 +8,13 @@ use crate::plan::{Action, Observation, ResourceResult, decide};
 
 impl Engine {
     /// Compares one object with live state and, with `apply`, writes it when it differs.
-    pub(crate) async fn sync_one(&self, target: &Target, options: &SyncOptions, facts: &RenderFacts, apply: bool) -> ResourceResult {
+    pub(crate) async fn sync_one(
+        &self,
+        target: &Target,
+        options: &SyncOptions,
+        facts: &RenderFacts,
+        apply: bool,
+    ) -> ResourceResult {
         let api = self.api_for(&target.key, &target.kind);
         let compared = self.compare_one(&api, target, options, facts, apply).await;
         let action = decide(&compared.observation, apply);

@@ -144,7 +144,13 @@ impl Engine {
         outcomes
     }
 
-    async fn sync_manifest(&self, manifest: &Manifest, options: &SyncOptions, facts: &RenderFacts, apply: bool) -> ResourceResult {
+    async fn sync_manifest(
+        &self,
+        manifest: &Manifest,
+        options: &SyncOptions,
+        facts: &RenderFacts,
+        apply: bool,
+    ) -> ResourceResult {
         match self.prepare(manifest, options).await {
             Ok(target) => self.sync_one(&target, options, facts, apply).await,
             Err((key, _)) if facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())) => {
@@ -156,7 +162,11 @@ impl Engine {
     }
 
     /// Resolves the kind, places the object in its namespace and marks it as this Application's.
-    pub(crate) async fn prepare(&self, manifest: &Manifest, options: &SyncOptions) -> Result<Target, (ResourceKey, String)> {
+    pub(crate) async fn prepare(
+        &self,
+        manifest: &Manifest,
+        options: &SyncOptions,
+    ) -> Result<Target, (ResourceKey, String)> {
         let written = ResourceKey::of(&manifest.object);
         let gvk = GroupVersionKind::gvk(&written.group, &written.version, &written.kind);
         let kind = self.catalog.kind(&gvk).await.map_err(|message| (written, message))?;

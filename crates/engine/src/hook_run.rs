@@ -21,7 +21,13 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 impl Engine {
     /// Runs (or follows) the hooks of one step and records them; a running or failed hook holds the
     /// operation at this step.
-    pub(crate) async fn run_hook_step(&self, step: &Step, manifests: &[Manifest], options: &SyncOptions, result: &mut SyncResult) {
+    pub(crate) async fn run_hook_step(
+        &self,
+        step: &Step,
+        manifests: &[Manifest],
+        options: &SyncOptions,
+        result: &mut SyncResult,
+    ) {
         let mut runs = Vec::with_capacity(step.items.len());
         for index in &step.items {
             runs.push(self.run_hook(&manifests[*index], step.phase, options, &result.hooks).await);
@@ -60,7 +66,8 @@ impl Engine {
             _ => HookStatus::Running,
         };
         let policy = delete_policy(&target.object);
-        if (status == HookStatus::Succeeded && policy.on_success) || (status == HookStatus::Failed && policy.on_failure) {
+        if (status == HookStatus::Succeeded && policy.on_success) || (status == HookStatus::Failed && policy.on_failure)
+        {
             let _ = api.delete(&target.key.name, &background()).await;
         }
         HookRun { key: target.key, phase, status, message: health.message }

@@ -65,7 +65,13 @@ mod tests {
     use super::*;
 
     fn k(group: &str, version: &str, kind: &str, ns: Option<&str>, name: &str) -> ResourceKey {
-        ResourceKey { group: group.into(), version: version.into(), kind: kind.into(), namespace: ns.map(String::from), name: name.into() }
+        ResourceKey {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespace: ns.map(String::from),
+            name: name.into(),
+        }
     }
 
     #[test]

@@ -47,7 +47,9 @@ mod tests {
 
     #[test]
     fn splits_api_version_and_displays() {
-        let key = ResourceKey::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "prod"}}));
+        let key = ResourceKey::of(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "prod"}}),
+        );
         assert_eq!((key.group.as_str(), key.version.as_str()), ("apps", "v1"));
         assert_eq!(key.to_string(), "Deployment prod/web");
         let key = ResourceKey::of(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}));

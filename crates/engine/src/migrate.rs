@@ -19,8 +19,10 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 
 /// The merge patch that hands a client-side-applied object's fields to lockstep, or `None` when
 /// the object carries nothing of client-side apply. The patch pins `resourceVersion`, so it fails
-/// rather than overwrite a concurrent change to managedFields.
-pub fn upgrade(live: &Value) -> Option<Value> {
+/// rather than overwrite a concurrent change to managedFields. When git's own object carries the
+/// last-applied annotation (manifests exported with `kubectl get -o yaml`), the annotation is
+/// git's to keep: removing it would only see it applied again.
+pub fn upgrade(live: &Value, desired: &Value) -> Option<Value> {
     let metadata = live.get("metadata")?;
     let entries = metadata["managedFields"].as_array().cloned().unwrap_or_default();
     let is_client_side = |e: &Value| {
@@ -28,7 +30,8 @@ pub fn upgrade(live: &Value) -> Option<Value> {
             && e.get("subresource").and_then(Value::as_str).is_none_or(str::is_empty)
             && e["manager"].as_str().is_some_and(|m| CLIENT_SIDE_MANAGERS.contains(&m))
     };
-    let has_annotation = metadata["annotations"].get(LAST_APPLIED).is_some();
+    let has_annotation = metadata["annotations"].get(LAST_APPLIED).is_some()
+        && desired["metadata"]["annotations"].get(LAST_APPLIED).is_none();
     if !entries.iter().any(is_client_side) && !has_annotation {
         return None;
     }
@@ -92,8 +95,13 @@ fn union(set: &mut Map<String, Value>, other: &Map<String, Value>) {
 }
 
 /// Sends the [`upgrade`] patch for `live` when it needs one; returns whether it did.
-pub async fn take_over(api: &Api<DynamicObject>, name: &str, live: &Value) -> Result<bool, kube::Error> {
-    let Some(patch) = upgrade(live) else { return Ok(false) };
+pub async fn take_over(
+    api: &Api<DynamicObject>,
+    name: &str,
+    live: &Value,
+    desired: &Value,
+) -> Result<bool, kube::Error> {
+    let Some(patch) = upgrade(live, desired) else { return Ok(false) };
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     api.patch(name, &params, &Patch::Merge(&patch)).await?;
     Ok(true)
@@ -110,7 +118,7 @@ mod tests {
     #[test]
     fn objects_without_client_side_apply_need_nothing() {
         let live = json!({"metadata": {"resourceVersion": "7", "managedFields": [entry("lockstep", "Apply", json!({"f:data": {}}))]}});
-        assert_eq!(upgrade(&live), None);
+        assert_eq!(upgrade(&live, &json!({})), None);
     }
 
     #[test]
@@ -124,7 +132,7 @@ mod tests {
                 entry("kubectl-edit", "Update", json!({"f:data": {"f:c": {}}})),
             ],
         }});
-        let patch = upgrade(&live).expect("a patch");
+        let patch = upgrade(&live, &json!({})).expect("a patch");
         assert_eq!(patch["metadata"]["resourceVersion"], "7");
         assert_eq!(patch["metadata"]["annotations"], json!({LAST_APPLIED: null}));
         let fields = patch["metadata"]["managedFields"].as_array().unwrap();
@@ -147,8 +155,10 @@ mod tests {
                 entry("kubectl-client-side-apply", "Update", json!({"f:data": {"f:b": {}}})),
             ],
         }});
-        let patch = upgrade(&live).expect("a patch");
+        let patch = upgrade(&live, &json!({})).expect("a patch");
         assert!(patch["metadata"].get("annotations").is_none());
+        let exported = json!({"metadata": {"resourceVersion": "9", "annotations": {LAST_APPLIED: "{}"}}});
+        assert_eq!(upgrade(&exported, &exported), None, "git's own annotation stays");
         let fields = patch["metadata"]["managedFields"].as_array().unwrap();
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0]["fieldsV1"], json!({"f:data": {"f:a": {}, "f:b": {}}}));

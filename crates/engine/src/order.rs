@@ -71,8 +71,12 @@ mod tests {
 
     #[test]
     fn kinds_rank_as_kubectl_orders_them() {
-        let mut kinds = vec!["ValidatingWebhookConfiguration", "Widget", "Deployment", "Service", "ConfigMap", "Namespace"];
+        let mut kinds =
+            vec!["ValidatingWebhookConfiguration", "Widget", "Deployment", "Service", "ConfigMap", "Namespace"];
         kinds.sort_by_key(|k| kind_rank(k));
-        assert_eq!(kinds, vec!["Namespace", "ConfigMap", "Service", "Deployment", "Widget", "ValidatingWebhookConfiguration"]);
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "ConfigMap", "Service", "Deployment", "Widget", "ValidatingWebhookConfiguration"]
+        );
     }
 }

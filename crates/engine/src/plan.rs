@@ -200,7 +200,12 @@ mod tests {
 
     #[test]
     fn one_drifted_or_rejected_object_makes_the_revision_out_of_sync() {
-        let key = |n: &str| ResourceKey { version: "v1".into(), kind: "ConfigMap".into(), name: n.into(), ..Default::default() };
+        let key = |n: &str| ResourceKey {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: n.into(),
+            ..Default::default()
+        };
         let mut result = SyncResult {
             resources: vec![ResourceResult::observed(key("a"), Observation::InSync { live: json!({}) })],
             ..Default::default()

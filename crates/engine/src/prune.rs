@@ -13,7 +13,13 @@ use crate::tracking::{AppRef, prune_disabled, tracking_id_of};
 impl Engine {
     /// Deletes (or, when not `allowed`, reports) what the previous inventory holds and git no longer
     /// renders, in reverse apply order, and only objects that still carry this Application's tracking id.
-    pub(crate) async fn prune(&self, result: &mut SyncResult, render_empty: bool, allowed: bool, options: &SyncOptions) {
+    pub(crate) async fn prune(
+        &self,
+        result: &mut SyncResult,
+        render_empty: bool,
+        allowed: bool,
+        options: &SyncOptions,
+    ) {
         let rendered: Vec<ResourceKey> = result.resources.iter().map(|r| r.key.clone()).collect();
         let stale = inventory::stale(options.previous.as_ref(), &rendered);
         if stale.is_empty() {

@@ -77,7 +77,9 @@ pub fn defined_kinds(objects: &[Value]) -> HashSet<(String, String)> {
     objects
         .iter()
         .filter(|o| o["kind"] == "CustomResourceDefinition")
-        .filter_map(|o| Some((o["spec"]["group"].as_str()?.to_string(), o["spec"]["names"]["kind"].as_str()?.to_string())))
+        .filter_map(|o| {
+            Some((o["spec"]["group"].as_str()?.to_string(), o["spec"]["names"]["kind"].as_str()?.to_string()))
+        })
         .collect()
 }
 
@@ -121,7 +123,8 @@ mod tests {
 
     #[test]
     fn finds_kinds_defined_by_crds() {
-        let crd = json!({"kind": "CustomResourceDefinition", "spec": {"group": "example.com", "names": {"kind": "Widget"}}});
+        let crd =
+            json!({"kind": "CustomResourceDefinition", "spec": {"group": "example.com", "names": {"kind": "Widget"}}});
         assert_eq!(defined_kinds(&[crd]), HashSet::from([("example.com".to_string(), "Widget".to_string())]));
     }
 }

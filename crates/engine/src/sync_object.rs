@@ -25,6 +25,8 @@ pub(crate) struct Compared {
     pub replace_allowed: bool,
     /// The dry-run already hit an immutable field: the write must recreate.
     pub must_replace: bool,
+    /// What the server's dry-run of the apply would store, when it answered.
+    pub predicted: Option<Value>,
 }
 
 impl Engine {
@@ -44,6 +46,7 @@ impl Engine {
             object: target.object.clone(),
             replace_allowed,
             must_replace: false,
+            predicted: None,
         };
         let name = &target.key.name;
         let mut live = match self.read(api, name).await {
@@ -59,7 +62,7 @@ impl Engine {
                 }
             }
             if apply {
-                match migrate::take_over(api, name, current).await {
+                match migrate::take_over(api, name, current, &target.object).await {
                     Ok(false) => {}
                     Ok(true) => match self.read(api, name).await {
                         Ok(again) => live = again,
@@ -90,6 +93,7 @@ impl Engine {
             Err(kube::Error::Api(status)) => return compared.with(Observation::Rejected(replace::explain(&status))),
             Err(err) => return compared.with(Observation::Rejected(err.to_string())),
         };
+        compared.predicted = predicted.clone();
         let observation = match (live, predicted) {
             (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => {
                 Observation::InSync { live }

@@ -89,7 +89,13 @@ mod tests {
     }
 
     fn key() -> ResourceKey {
-        ResourceKey { group: "apps".into(), version: "v1".into(), kind: "Deployment".into(), namespace: Some("prod".into()), name: "web".into() }
+        ResourceKey {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("prod".into()),
+            name: "web".into(),
+        }
     }
 
     #[test]
@@ -111,7 +117,9 @@ mod tests {
     #[test]
     fn prune_can_be_disabled_either_way() {
         assert!(prune_disabled(&json!({"metadata": {"annotations": {PRUNE_ANNOTATION: "disabled"}}})));
-        assert!(prune_disabled(&json!({"metadata": {"annotations": {ARGO_SYNC_OPTIONS: "Replace=true, Prune=false"}}})));
+        assert!(prune_disabled(
+            &json!({"metadata": {"annotations": {ARGO_SYNC_OPTIONS: "Replace=true, Prune=false"}}})
+        ));
         assert!(!prune_disabled(&json!({"metadata": {"annotations": {ARGO_SYNC_OPTIONS: "Replace=true"}}})));
         assert!(!prune_disabled(&json!({"metadata": {}})));
     }

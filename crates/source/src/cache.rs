@@ -906,7 +906,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let _held = std::thread::spawn(move || {
             let _connections: Vec<_> = listener.incoming().take(4).collect();
-            std::thread::sleep(Duration::from_secs(30));
+            std::thread::sleep(Duration::from_secs(4));
         });
         let (repo, _, second) = repo_with_commits();
         let cache_dir = tempfile::tempdir().unwrap();

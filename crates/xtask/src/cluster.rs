@@ -281,6 +281,9 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
 
 /// Stops cluster `name` and removes its state. Idempotent.
 pub fn down(ws: &Workspace, name: &str) -> Result<()> {
+    if name == DEFAULT_NAME {
+        crate::demo::stop(ws);
+    }
     let layout = Layout::new(ws, name)?;
     let _lock = layout.lock()?;
     if let Some(state) = State::load(&layout) {

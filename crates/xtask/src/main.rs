@@ -8,9 +8,11 @@
 //! * `cargo xtask test [--no-lint] [--down] [-- ARGS]` is the one command CI
 //!   runs: lint, cluster up, build the controller, `cargo test --workspace`.
 //! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
+//! * `cargo xtask demo` is the quickstart: everything above plus the controller and an example.
 
 mod certs;
 mod cluster;
+mod demo;
 mod gobuild;
 mod kwok;
 mod process;
@@ -42,6 +44,8 @@ enum Command {
     Test(test::TestArgs),
     /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/.
     Tools,
+    /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
+    Demo,
 }
 
 fn main() -> Result<()> {
@@ -51,6 +55,7 @@ fn main() -> Result<()> {
         Command::Cluster { action } => cluster::run(&ws, action),
         Command::Test(args) => test::run(&ws, &args),
         Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
+        Command::Demo => demo::run(&ws),
     }
 }
 

@@ -49,14 +49,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    detach(cmd, log)
+}
+
+/// Starts a prepared command (arguments, environment) as a daemon, as [`spawn_detached`] does.
+pub fn detach(mut cmd: Command, log: &Path) -> Result<Child> {
     let out = OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .with_context(|| format!("opening log file {}", log.display()))?;
     let err = out.try_clone().with_context(|| format!("duplicating log file {}", log.display()))?;
-    let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: setsid(2) is async-signal-safe and touches no memory of ours.
     unsafe {
         cmd.pre_exec(|| {
@@ -66,7 +72,8 @@ where
             Ok(())
         });
     }
-    cmd.spawn().with_context(|| format!("starting {}", program.display()))
+    let program = cmd.get_program().to_owned();
+    cmd.spawn().with_context(|| format!("starting {}", Path::new(&program).display()))
 }
 
 /// True if `pid` is a live (not zombie) process whose argv\[0\] is `program`.

@@ -54,16 +54,20 @@ pub async fn wait_app(
 ) -> anyhow::Result<Application> {
     wait_for(what, TIMEOUT, || async {
         let app = get_app(client, namespace, name).await?;
-        if accept(&app) {
-            Ok(Some(app))
-        } else {
-            anyhow::bail!("status is {}", serde_json::to_string(&app.status)?)
-        }
+        if accept(&app) { Ok(Some(app)) } else { anyhow::bail!("status is {}", serde_json::to_string(&app.status)?) }
     })
     .await
 }
 
 /// Waits until the Ready condition has this reason, returning the Application.
-pub async fn wait_reason(client: &kube::Client, namespace: &str, name: &str, reason: &str) -> anyhow::Result<Application> {
-    wait_app(client, namespace, name, &format!("Ready reason {reason}"), |app| ready(app).is_some_and(|c| c.reason == reason)).await
+pub async fn wait_reason(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> anyhow::Result<Application> {
+    wait_app(client, namespace, name, &format!("Ready reason {reason}"), |app| {
+        ready(app).is_some_and(|c| c.reason == reason)
+    })
+    .await
 }

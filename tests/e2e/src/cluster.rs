@@ -60,7 +60,12 @@ pub async fn client() -> anyhow::Result<kube::Client> {
     let installed = CRDS.get_or_init(|| {
         let crds = workspace_root().join("crds");
         kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", &crds.display().to_string()], None)
-            .and_then(|_| kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "applications.lockstep.dev"], None))
+            .and_then(|_| {
+                kubectl_ok(
+                    &["wait", "--for=condition=Established", "--timeout=60s", "crd", "applications.lockstep.dev"],
+                    None,
+                )
+            })
             .map(drop)
             .map_err(|e| e.to_string())
     });
@@ -68,7 +73,8 @@ pub async fn client() -> anyhow::Result<kube::Client> {
         bail!("installing CRDs: {err}");
     }
     let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(kubeconfig()).context("reading the test kubeconfig (run `cargo xtask cluster up`)")?,
+        kube::config::Kubeconfig::read_from(kubeconfig())
+            .context("reading the test kubeconfig (run `cargo xtask cluster up`)")?,
         &Default::default(),
     )
     .await?;

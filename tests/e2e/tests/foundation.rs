@@ -51,10 +51,9 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     let mut spec = automated(&repo, "app");
     spec["destination"] = json!({"namespace": ns.name});
     apply_app(&client, &ns.name, "web", spec).await?;
-    let app = wait_app(&client, &ns.name, "web", "Synced and Ready", |app| {
-        ready(app).is_some_and(|c| c.status == "True")
-    })
-    .await?;
+    let app =
+        wait_app(&client, &ns.name, "web", "Synced and Ready", |app| ready(app).is_some_and(|c| c.status == "True"))
+            .await?;
     let status = app.status.as_ref().expect("status");
     assert_eq!(status.sync.status, SyncStatusCode::Synced);
     assert_eq!(status.sync.revision.as_deref(), Some(first.as_str()));
@@ -68,15 +67,20 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     assert_eq!(config_map_value(&client, &ns.name, "first").await.as_deref(), Some("1"));
     assert_eq!(config_map_value(&client, &ns.name, "nested").await, None, "subdirectories need directory.recurse");
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("first").await?;
-    let managers: Vec<_> = cm.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    let managers: Vec<_> =
+        cm.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
     assert!(managers.contains(&"lockstep".to_string()), "managers: {managers:?}");
 
     // kubectl shows SYNC and HEALTH by default, REVISION and the Ready message with -o wide.
     let out = kubectl(&["get", "applications", "-n", &ns.name], None);
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.lines().next().is_some_and(|h| h.contains("SYNC") && h.contains("HEALTH") && h.contains("AGE")), "{table}");
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("SYNC") && h.contains("HEALTH") && h.contains("AGE")),
+        "{table}"
+    );
     assert!(table.contains("Synced") && table.contains("Healthy"), "{table}");
-    let wide = String::from_utf8_lossy(&kubectl(&["get", "lsapp", "-n", &ns.name, "-o", "wide"], None).stdout).into_owned();
+    let wide =
+        String::from_utf8_lossy(&kubectl(&["get", "lsapp", "-n", &ns.name, "-o", "wide"], None).stdout).into_owned();
     assert!(wide.contains("REVISION") && wide.contains(&first) && wide.contains("Synced to"), "{wide}");
 
     // A second commit reaches the cluster when the refresh annotation changes.
@@ -90,9 +94,14 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     .await?;
     assert_eq!(config_map_value(&client, &ns.name, "first").await.as_deref(), Some("changed"));
     assert_eq!(config_map_value(&client, &ns.name, "third").await.as_deref(), Some("3"));
-    assert_eq!(app.status.as_ref().map(|s| s.resources.len()), Some(3), "only objects rendered at the new commit are listed");
+    assert_eq!(
+        app.status.as_ref().map(|s| s.resources.len()),
+        Some(3),
+        "only objects rendered at the new commit are listed"
+    );
     assert_eq!(config_map_value(&client, &ns.name, "second").await, None, "what left git is pruned");
-    let history: Vec<_> = app.status.as_ref().map(|s| s.history.iter().map(|h| h.revision.clone()).collect()).unwrap_or_default();
+    let history: Vec<_> =
+        app.status.as_ref().map(|s| s.history.iter().map(|h| h.revision.clone()).collect()).unwrap_or_default();
     assert_eq!(history, vec![first.clone(), second.clone()]);
     let reasons = event_reasons(&client, &ns.name, "web").await?;
     assert!(reasons.iter().any(|r| r == "Applied") && reasons.iter().any(|r| r == "Succeeded"), "{reasons:?}");
@@ -146,7 +155,11 @@ async fn broken_yaml_is_named_and_nothing_from_that_revision_is_applied() -> any
     assert!(condition.message.contains("app/z-broken.yaml:"), "names file and line: {}", condition.message);
     assert!(condition.message.contains(&bad[..12]), "names the revision: {}", condition.message);
     assert_eq!(app.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::Unknown));
-    assert_eq!(config_map_value(&client, &ns.name, "a").await.as_deref(), Some("1"), "the good file of a broken commit is not applied");
+    assert_eq!(
+        config_map_value(&client, &ns.name, "a").await.as_deref(),
+        Some("1"),
+        "the good file of a broken commit is not applied"
+    );
     assert_eq!(config_map_value(&client, &ns.name, "b").await, None);
     let reasons = event_reasons(&client, &ns.name, "broken").await?;
     assert!(reasons.iter().any(|r| r == "RenderFailed"), "{reasons:?}");
@@ -170,14 +183,24 @@ async fn missing_repo_revision_and_path_each_get_a_clear_reason() -> anyhow::Res
     repo.commit("one");
     let mut controller = ControllerProcess::start(&ns.name, &[])?;
 
-    apply_app(&client, &ns.name, "no-repo", json!({"source": {"repoURL": "file:///nonexistent/lockstep/repo.git", "path": "app"}})).await?;
+    apply_app(
+        &client,
+        &ns.name,
+        "no-repo",
+        json!({"source": {"repoURL": "file:///nonexistent/lockstep/repo.git", "path": "app"}}),
+    )
+    .await?;
     let mut spec = automated(&repo, "app");
     spec["source"]["targetRevision"] = json!("no-such-branch");
     apply_app(&client, &ns.name, "no-revision", spec).await?;
     apply_app(&client, &ns.name, "no-path", automated(&repo, "not/here")).await?;
 
     let app = wait_reason(&client, &ns.name, "no-repo", "NotARepository").await?;
-    assert!(ready(&app).is_some_and(|c| c.message.contains("file:///nonexistent/lockstep/repo.git")), "{:?}", ready(&app));
+    assert!(
+        ready(&app).is_some_and(|c| c.message.contains("file:///nonexistent/lockstep/repo.git")),
+        "{:?}",
+        ready(&app)
+    );
     let app = wait_reason(&client, &ns.name, "no-revision", "RevisionNotFound").await?;
     assert!(ready(&app).is_some_and(|c| c.message.contains("\"no-such-branch\"")), "{:?}", ready(&app));
     let app = wait_reason(&client, &ns.name, "no-path", "PathNotFound").await?;
@@ -208,7 +231,10 @@ async fn rejected_objects_are_named_and_the_rest_still_apply() -> anyhow::Result
     let message = &ready(&app).expect("Ready").message;
     assert!(message.starts_with("2 of 3 objects failed"), "{message}");
     assert!(message.contains("Widget") && message.contains("example.com/v1"), "names the unknown kind: {message}");
-    assert!(message.contains(&format!("Service {}/bad-port", ns.name)) && message.contains("700000"), "names the object and the server's message: {message}");
+    assert!(
+        message.contains(&format!("Service {}/bad-port", ns.name)) && message.contains("700000"),
+        "names the object and the server's message: {message}"
+    );
     assert_eq!(config_map_value(&client, &ns.name, "good").await.as_deref(), Some("1"));
     let status = app.status.as_ref().expect("status");
     assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
@@ -222,7 +248,12 @@ async fn the_schema_rejects_what_it_can_and_the_controller_flags_the_rest_once()
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-invalid-spec").await?;
     let _controller = ControllerProcess::start(&ns.name, &[])?;
-    let app = |spec: &str| format!("apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nspec:\n{spec}", ns.name);
+    let app = |spec: &str| {
+        format!(
+            "apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nspec:\n{spec}",
+            ns.name
+        )
+    };
     for (case, spec) in [
         ("empty repoURL", "  source:\n    repoURL: \"\"\n"),
         ("missing source", "  destination:\n    namespace: x\n"),
@@ -231,10 +262,13 @@ async fn the_schema_rejects_what_it_can_and_the_controller_flags_the_rest_once()
         let out = kubectl(&["apply", "-f", "-"], Some(&app(spec)));
         assert!(!out.status.success(), "{case} must be rejected by the schema");
     }
-    let out = kubectl(&["apply", "--server-side", "-f", "-"], Some(&format!(
-        "apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nstatus:\n  sync:\n    status: Sideways\n",
-        ns.name
-    )));
+    let out = kubectl(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&format!(
+            "apiVersion: lockstep.dev/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: {}\nstatus:\n  sync:\n    status: Sideways\n",
+            ns.name
+        )),
+    );
     assert!(!out.status.success(), "enum values are checked");
 
     apply_app(&client, &ns.name, "escapes", json!({"source": {"repoURL": "file:///x", "path": "../../etc"}})).await?;
@@ -283,7 +317,10 @@ async fn a_reconcile_that_changes_nothing_writes_nothing() -> anyhow::Result<()>
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(get_app(&client, &ns.name, "quiet").await?.metadata.resource_version, after_refresh);
     assert_ne!(after_refresh, app_version, "the refresh itself is a write by the test");
-    assert_eq!(Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?.metadata.resource_version, cm_version);
+    assert_eq!(
+        Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?.metadata.resource_version,
+        cm_version
+    );
     assert!(controller.log().matches("applied").count() <= 1, "applied once: {}", controller.log());
     Ok(())
 }

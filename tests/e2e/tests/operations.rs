@@ -14,7 +14,9 @@ use serde_json::json;
 const FAIL_LABEL: &str = "pod-container-running-failed.stage.kwok.x-k8s.io";
 
 fn config_map(name: &str, annotations: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    note: test\n{annotations}data:\n  value: \"1\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    note: test\n{annotations}data:\n  value: \"1\"\n"
+    )
 }
 
 fn job(name: &str, annotations: &str, pod_labels: &str, pod_spec: &str) -> String {
@@ -126,7 +128,10 @@ async fn hooks_run_once_per_sync_and_delete_as_their_policy_says() -> anyhow::Re
     let summary: Vec<_> = hooks.iter().map(|h| (h.name.as_str(), h.hook_type, h.hook_phase)).collect();
     assert_eq!(
         summary,
-        vec![("migrate", HookType::PreSync, OperationPhase::Succeeded), ("notify", HookType::PostSync, OperationPhase::Succeeded)]
+        vec![
+            ("migrate", HookType::PreSync, OperationPhase::Succeeded),
+            ("notify", HookType::PostSync, OperationPhase::Succeeded)
+        ]
     );
     assert!(exists(&client, &ns.name, "app").await);
     assert!(!exists(&client, &ns.name, "notify").await, "HookSucceeded deletes the PostSync hook");
@@ -176,7 +181,11 @@ async fn a_failed_presync_hook_stops_the_sync_and_runs_syncfail_hooks() -> anyho
     .await?;
     let condition = ready(&app).expect("Ready");
     assert_eq!(condition.reason, "SyncFailed");
-    assert!(condition.message.contains("PreSync hook Job") && condition.message.contains("migrate"), "{}", condition.message);
+    assert!(
+        condition.message.contains("PreSync hook Job") && condition.message.contains("migrate"),
+        "{}",
+        condition.message
+    );
     assert!(!exists(&client, &ns.name, "app").await, "nothing after a failed PreSync hook is applied");
     assert!(exists(&client, &ns.name, "sync-failed").await, "the SyncFail hook ran");
     Ok(())
@@ -197,7 +206,11 @@ async fn a_hook_that_never_finishes_fails_the_sync_at_the_timeout() -> anyhow::R
         operation_phase(app) == Some(OperationPhase::Failed)
     })
     .await?;
-    assert!(ready(&app).is_some_and(|c| c.message.contains("timed out") && c.message.contains("stuck")), "{:?}", ready(&app));
+    assert!(
+        ready(&app).is_some_and(|c| c.message.contains("timed out") && c.message.contains("stuck")),
+        "{:?}",
+        ready(&app)
+    );
     assert!(!exists(&client, &ns.name, "app").await);
     Ok(())
 }
@@ -246,7 +259,10 @@ async fn a_failing_sync_is_retried_and_a_new_commit_supersedes_the_retry() -> an
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-retry").await?;
     let repo = GitRepo::new();
-    repo.write("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 700000\n");
+    repo.write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 700000\n",
+    );
     repo.commit("bad");
     let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
     let mut spec = automated(&repo);

@@ -28,7 +28,9 @@ async fn value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
 
 async fn edit(client: &kube::Client, ns: &str, name: &str, to: &str) -> anyhow::Result<()> {
     let patch = json!({"data": {"value": to}});
-    Api::<ConfigMap>::namespaced(client.clone(), ns).patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -60,7 +62,11 @@ async fn prune_deletes_only_with_prune_and_never_on_an_empty_or_broken_render() 
     let repo = GitRepo::new();
     repo.write("a.yaml", &config_map("a", "1"));
     repo.write("b.yaml", &config_map("b", "1"));
-    repo.write("keep.yaml", &config_map("keep", "1").replace("metadata:\n", "metadata:\n  annotations:\n    lockstep.dev/prune: disabled\n"));
+    repo.write(
+        "keep.yaml",
+        &config_map("keep", "1")
+            .replace("metadata:\n", "metadata:\n  annotations:\n    lockstep.dev/prune: disabled\n"),
+    );
     repo.commit("three");
     let _controller = ControllerProcess::start(&ns.name, &[])?;
     apply_app(&client, &ns.name, "prune", spec(&repo, false, false)).await?;
@@ -190,7 +196,9 @@ async fn an_object_of_another_application_is_not_taken_over() -> anyhow::Result<
     assert_eq!(value(&client, &ns.name, "mine").await.as_deref(), Some("second"), "the rest still syncs");
 
     // Deleting the second Application (no finalizer) leaves the first one's object alone.
-    Api::<lockstep_api::Application>::namespaced(client.clone(), &ns.name).delete("second", &DeleteParams::default()).await?;
+    Api::<lockstep_api::Application>::namespaced(client.clone(), &ns.name)
+        .delete("second", &DeleteParams::default())
+        .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(value(&client, &ns.name, "shared").await.as_deref(), Some("first"));
     Ok(())
