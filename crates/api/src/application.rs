@@ -32,6 +32,9 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
+    /// The project whose rules apply; `default` when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// Where the manifests come from.
     pub source: ApplicationSource,
     /// Where the manifests go.
@@ -258,7 +261,18 @@ pub struct ApplicationDestination {
     /// Namespace given to namespaced objects that name none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// API server URL of the destination cluster; `https://kubernetes.default.svc` is the controller's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Name of the destination cluster; `in-cluster` is the controller's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
+
+/// The API server URL Argo CD and lockstep use for the controller's own cluster.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// The cluster name Argo CD and lockstep use for the controller's own cluster.
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
 
 /// How the Application is kept in sync.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -22,4 +22,8 @@ pub struct ControllerConfig {
     pub render: lockstep_render::RendererConfig,
     /// Git transport settings: listing TTL, fetch limits and the default proxy.
     pub source: lockstep_source::CacheOptions,
+    /// Leader election among replicas; `None` runs without it (this process always leads).
+    pub leader_election: Option<crate::leader::LeaseSettings>,
+    /// Which share of the Applications this process handles.
+    pub shard: crate::shard::Shard,
 }

@@ -125,7 +125,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         progress: if decision.apply { result.progress.clone() } else { Progress::Complete },
         resources: assess(result),
         automated: automated.is_some(),
-        operation,
+        operation: operation.map(Box::new),
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
     };
     Pass { outcome, written, look_again }
@@ -137,10 +137,10 @@ async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Invento
     let mut seen = std::collections::HashSet::new();
     let keys = managed.entries.iter().filter_map(inventory::key).chain(hooks.iter().map(|h| h.key.clone()));
     for key in keys {
-        if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone())) {
-            if let Some(resource) = ctx.engine.resource_of(&key).await {
-                kinds.push(resource);
-            }
+        if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone()))
+            && let Some(resource) = ctx.engine.resource_of(&key).await
+        {
+            kinds.push(resource);
         }
     }
     ctx.watches.track(ObjectRef::from_obj(app), kinds);

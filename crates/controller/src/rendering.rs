@@ -16,7 +16,7 @@ const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
 
 /// What the destination cluster serves, as Helm's `--kube-version` and `--api-versions` take it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct ClusterCapabilities {
+pub struct ClusterCapabilities {
     /// `gitVersion` of the API server, e.g. `v1.36.3`.
     pub kube_version: Option<String>,
     /// `group/version` and `group/version/Kind` of everything served, sorted.
@@ -25,7 +25,7 @@ pub(crate) struct ClusterCapabilities {
 
 /// Discovered capabilities, refreshed at most once per [`CAPABILITIES_TTL`].
 #[derive(Default)]
-pub(crate) struct Capabilities {
+pub struct Capabilities {
     cached: Mutex<Option<(Instant, ClusterCapabilities)>>,
 }
 
@@ -51,7 +51,8 @@ impl Capabilities {
     }
 }
 
-async fn discover(client: &Client) -> Result<ClusterCapabilities, kube::Error> {
+/// Asks the cluster for its version and every API version it serves.
+pub async fn discover(client: &Client) -> Result<ClusterCapabilities, kube::Error> {
     let version = client.apiserver_version().await?;
     let discovery = kube::Discovery::new(client.clone()).run_aggregated().await?;
     let mut api_versions = Vec::new();
@@ -73,7 +74,7 @@ async fn discover(client: &Client) -> Result<ClusterCapabilities, kube::Error> {
 /// The render request for `app` at `snapshot`: the explicit source type (if an option block is
 /// set) and every option with Argo CD's defaults (release name = Application name, namespace =
 /// destination namespace, capabilities from the cluster unless the spec names them).
-pub(crate) fn render_request(
+pub fn render_request(
     app: &Application,
     snapshot: &Snapshot,
     destination_namespace: &str,
@@ -93,6 +94,39 @@ pub(crate) fn render_request(
         kustomize: source.kustomize.as_ref().map(kustomize_options).unwrap_or_default(),
         helm: helm_options(source, &app.name_any(), destination_namespace, caps),
     }
+}
+
+/// Where namespaced objects without a namespace go: the destination namespace, else the
+/// Application's own, else `default`.
+pub fn destination_namespace(app: &Application) -> String {
+    app.spec
+        .destination
+        .namespace
+        .clone()
+        .filter(|ns| !ns.is_empty())
+        .or_else(|| app.namespace())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Renders `app` at `snapshot` with its own options, as the controller does; the cluster's
+/// capabilities are discovered only for Helm sources, and only when a client is given.
+pub async fn render_application(
+    renderer: &lockstep_render::Renderer,
+    client: Option<&Client>,
+    app: &Application,
+    snapshot: &Snapshot,
+) -> Result<lockstep_render::Rendered, lockstep_render::RenderError> {
+    let namespace = destination_namespace(app);
+    let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
+    let explicit = render_request(app, snapshot, &namespace, &ClusterCapabilities::default()).kind;
+    let caps = match (lockstep_render::detect_kind(&dir, explicit), client) {
+        (SourceKind::Helm, Some(client)) => discover(client).await.unwrap_or_else(|err| {
+            warn!(%err, "discovering the cluster's API versions failed");
+            ClusterCapabilities::default()
+        }),
+        _ => ClusterCapabilities::default(),
+    };
+    renderer.render(&render_request(app, snapshot, &namespace, &caps)).await
 }
 
 /// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit type).

@@ -39,7 +39,7 @@ pub enum Outcome {
         /// How far the sync operation got (Complete when nothing was applied).
         progress: Progress,
         /// The sync operation this pass ran, when it applied a new revision or wrote anything.
-        operation: Option<OperationState>,
+        operation: Option<Box<OperationState>>,
         /// How many deployed revisions to keep.
         history_limit: usize,
     },
@@ -98,8 +98,8 @@ pub fn next_status(
             health: app_health(resources),
             resources: resources.iter().map(resource_status).collect(),
             inventory: Some(inventory.clone()),
-            history: history(previous, operation.as_ref(), *history_limit),
-            operation_state: operation.clone().or_else(|| previous.and_then(|p| p.operation_state.clone())),
+            history: history(previous, operation.as_deref(), *history_limit),
+            operation_state: operation.as_deref().cloned().or_else(|| previous.and_then(|p| p.operation_state.clone())),
             ..Default::default()
         },
     };
@@ -133,11 +133,11 @@ fn history(
     let deployed = operation
         .filter(|op| op.phase == lockstep_api::OperationPhase::Succeeded)
         .and_then(|op| Some((op.sync_result.as_ref()?.revision.clone(), op.finished_at.clone()?)));
-    if let Some((revision, deployed_at)) = deployed {
-        if history.last().is_none_or(|h| h.revision != revision) {
-            let id = history.last().map_or(0, |h| h.id + 1);
-            history.push(RevisionHistory { id, revision, deployed_at });
-        }
+    if let Some((revision, deployed_at)) = deployed
+        && history.last().is_none_or(|h| h.revision != revision)
+    {
+        let id = history.last().map_or(0, |h| h.id + 1);
+        history.push(RevisionHistory { id, revision, deployed_at });
     }
     let excess = history.len().saturating_sub(limit.max(1));
     history.drain(..excess);

@@ -1,6 +1,6 @@
 //! Checks on a spec that the CRD schema cannot express: pure.
 
-use lockstep_api::ApplicationSpec;
+use lockstep_api::{ApplicationSpec, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
 
 /// Returns why the spec cannot be acted on, or `None` when it can.
 pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
@@ -11,13 +11,21 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
     if repo.chars().any(char::is_whitespace) {
         return Some(format!("spec.source.repoURL {repo:?} contains whitespace"));
     }
-    if let Some(ns) = spec.destination.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        if !is_dns_label(ns) {
-            return Some(format!("spec.destination.namespace {ns:?} is not a valid namespace name"));
-        }
+    if let Some(ns) = spec.destination.namespace.as_deref().filter(|ns| !ns.is_empty())
+        && !is_dns_label(ns)
+    {
+        return Some(format!("spec.destination.namespace {ns:?} is not a valid namespace name"));
     }
     if let Some(problem) = lockstep_engine::ignore::problems(&spec.ignore_differences) {
         return Some(problem);
+    }
+    let server = spec.destination.server.as_deref().filter(|s| !s.is_empty());
+    let name = spec.destination.name.as_deref().filter(|n| !n.is_empty());
+    if server.is_some_and(|s| s.trim_end_matches('/') != IN_CLUSTER_SERVER) || name.is_some_and(|n| n != IN_CLUSTER_NAME) {
+        return Some(format!(
+            "spec.destination names cluster {:?}; this controller deploys only to its own cluster ({IN_CLUSTER_SERVER}, {IN_CLUSTER_NAME:?})",
+            server.or(name).unwrap_or_default()
+        ));
     }
     let path = spec.source.path.as_deref().unwrap_or_default();
     if path.starts_with('/') || path.split('/').any(|part| part == "..") {
@@ -42,7 +50,7 @@ mod tests {
     fn spec(repo: &str, path: Option<&str>, ns: Option<&str>) -> ApplicationSpec {
         ApplicationSpec {
             source: ApplicationSource { repo_url: repo.into(), path: path.map(String::from), ..Default::default() },
-            destination: ApplicationDestination { namespace: ns.map(String::from) },
+            destination: ApplicationDestination { namespace: ns.map(String::from), ..Default::default() },
             ..Default::default()
         }
     }
@@ -60,5 +68,15 @@ mod tests {
         assert!(invalid_spec(&spec("https://git/x", Some("../etc"), None)).unwrap().contains("inside"));
         assert!(invalid_spec(&spec("https://git/x", Some("/etc"), None)).unwrap().contains("relative"));
         assert!(invalid_spec(&spec("https://git/x", None, Some("Bad_NS"))).unwrap().contains("namespace"));
+    }
+
+    #[test]
+    fn only_the_controllers_own_cluster_is_a_destination() {
+        let mut s = spec("https://git/x", None, None);
+        s.destination.server = Some("https://kubernetes.default.svc".into());
+        s.destination.name = Some("in-cluster".into());
+        assert_eq!(invalid_spec(&s), None);
+        s.destination.server = Some("https://10.0.0.1:6443".into());
+        assert!(invalid_spec(&s).unwrap().contains("only to its own cluster"));
     }
 }

@@ -54,11 +54,10 @@ impl ManagedWatches {
         let in_use: HashSet<KindId> = state.by_app.values().flatten().cloned().collect();
         for resource in kinds {
             let id = kind_id(&resource);
-            if !state.running.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.running.entry(id) {
                 debug!(kind = %resource.kind, group = %resource.group, "watching managed objects");
                 let watch = watch_kind(self.client.clone(), resource, self.app_namespace.clone(), self.trigger.clone());
-                let handle = tokio::spawn(watch);
-                state.running.insert(id, handle);
+                slot.insert(tokio::spawn(watch));
             }
         }
         state.running.retain(|id, handle| {
@@ -94,10 +93,10 @@ async fn watch_kind(
         let owner =
             object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
         let owner = owner.filter(|o| app_namespace.as_ref().is_none_or(|ns| *ns == o.namespace));
-        if let Some(owner) = owner {
-            if trigger.unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace)).is_err() {
-                return;
-            }
+        if let Some(owner) = owner
+            && trigger.unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace)).is_err()
+        {
+            return;
         }
     }
 }

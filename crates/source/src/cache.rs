@@ -110,6 +110,8 @@ pub struct SourceCounters {
     fetches: AtomicU64,
     failures: AtomicU64,
     served_from_cache: AtomicU64,
+    /// Receives every remote request with its repository, outcome and duration (metrics).
+    observer: crate::observe::ObserverSlot,
 }
 
 /// The counters at one moment.
@@ -126,6 +128,11 @@ pub struct CounterValues {
 }
 
 impl SourceCounters {
+    /// Installs the function told about every ref listing and fetch (once; later calls are ignored).
+    pub fn observe(&self, observer: crate::observe::GitRequestObserver) -> bool {
+        self.observer.set(observer)
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> CounterValues {
         CounterValues {
@@ -569,6 +576,7 @@ fn connect_list_fetch(
     );
     let fail = |err: git2::Error| classify(&shown, &err, &observed.borrow(), &secrets, shared.options.fetch_timeout);
 
+    let mut listing_probe = shared.counters.observer.probe(&shown, crate::observe::GitRequestType::LsRemote);
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(|e| SourceError::NotARepository { repo: shown.clone(), message: redact(e.message(), &secrets) })?;
@@ -580,6 +588,8 @@ fn connect_list_fetch(
         )
         .map_err(fail)?;
     let refs = advertised_refs(connection.list().map_err(fail)?);
+    listing_probe.succeeded();
+    drop(listing_probe);
     let needs_fetch = match spec {
         None => true,
         Some(spec) => match spec.resolve_in(&refs) {
@@ -589,6 +599,7 @@ fn connect_list_fetch(
     };
     if needs_fetch {
         shared.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut fetch_probe = shared.counters.observer.probe(&shown, crate::observe::GitRequestType::Fetch);
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(callbacks(endpoint, &known_hosts, deadline, observed.clone()))
@@ -599,6 +610,7 @@ fn connect_list_fetch(
         remote
             .update_tips(None, RemoteUpdateFlags::UPDATE_FETCHHEAD, AutotagOption::None, Some("lockstep fetch"))
             .map_err(fail)?;
+        fetch_probe.succeeded();
         info!(url = %shown, "fetched");
     }
     Ok((refs, needs_fetch))
@@ -905,8 +917,16 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let _held = std::thread::spawn(move || {
-            let _connections: Vec<_> = listener.incoming().take(4).collect();
-            std::thread::sleep(Duration::from_secs(4));
+            // Hold every connection for a few seconds, then close them all.
+            listener.set_nonblocking(true).unwrap();
+            let until = Instant::now() + Duration::from_secs(4);
+            let mut held = Vec::new();
+            while Instant::now() < until {
+                if let Ok((connection, _)) = listener.accept() {
+                    held.push(connection);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         });
         let (repo, _, second) = repo_with_commits();
         let cache_dir = tempfile::tempdir().unwrap();

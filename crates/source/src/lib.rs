@@ -10,6 +10,7 @@ mod cache;
 mod credentials;
 mod error;
 mod mirror;
+mod observe;
 mod revision;
 mod snapshot;
 mod state;
@@ -20,6 +21,7 @@ pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters,
 pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
 pub use error::SourceError;
 pub use mirror::{MirrorEntry, MirrorMap};
+pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};
 pub use url::normalize_repo_url;

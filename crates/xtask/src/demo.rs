@@ -109,11 +109,11 @@ fn git(repo: &Path, args: &[&str]) -> Result<()> {
 
 /// Starts the controller as a daemon unless the one started earlier still runs.
 fn start_controller(layout: &DemoLayout, lockstep: &Path, cluster: &Cluster) -> Result<()> {
-    if let Ok(pid) = fs::read_to_string(&layout.pid) {
-        if pid.trim().parse().is_ok_and(|pid| process::is_alive(pid, lockstep)) {
-            println!("    (already running, pid {})", pid.trim());
-            return Ok(());
-        }
+    if let Ok(pid) = fs::read_to_string(&layout.pid)
+        && pid.trim().parse().is_ok_and(|pid| process::is_alive(pid, lockstep))
+    {
+        println!("    (already running, pid {})", pid.trim());
+        return Ok(());
     }
     let mut cmd = Command::new(lockstep);
     cmd.arg("controller")

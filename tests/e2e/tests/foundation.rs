@@ -344,3 +344,45 @@ async fn the_resync_period_picks_up_new_commits_without_a_trigger() -> anyhow::R
     assert_eq!(config_map_value(&client, &ns.name, "a").await.as_deref(), Some("2"));
     Ok(())
 }
+
+#[tokio::test]
+async fn an_argo_cd_application_moves_over_by_changing_its_api_version() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-argo").await?;
+    let repo = GitRepo::new();
+    repo.write("guestbook/cm.yaml", &config_map("guestbook", "argo"));
+    let sha = repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    // An Application as Argo CD's documentation writes it, with only the apiVersion changed.
+    let manifest = format!(
+        "apiVersion: lockstep.dev/v1alpha1
+kind: Application
+metadata:
+  name: guestbook
+  namespace: {ns}
+  finalizers:
+  - resources-finalizer.argocd.argoproj.io
+spec:
+  project: default
+  source:
+    repoURL: {url}
+    targetRevision: HEAD
+    path: guestbook
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {ns}
+  syncPolicy:
+    automated:
+      prune: true
+      selfHeal: true
+",
+        ns = ns.name,
+        url = repo.url()
+    );
+    let out = kubectl(&["apply", "-f", "-"], Some(&manifest));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let app = wait_reason(&client, &ns.name, "guestbook", "Succeeded").await?;
+    assert_eq!(app.status.and_then(|s| s.sync.revision), Some(sha));
+    assert_eq!(config_map_value(&client, &ns.name, "guestbook").await.as_deref(), Some("argo"));
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Where the manifests of an Application come from for the CLI: a local checkout, a git revision
+//! fetched into the user's cache, or the revision the controller last compared; rendered with the
+//! Application's own options through the controller's own render code.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use lockstep_api::Application;
+use lockstep_render::{Manifest, Renderer, RendererConfig};
+use lockstep_source::{GitCache, Snapshot, SourceRequest};
+
+/// The rendering tools and the git cache, as the controller takes them.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct ToolArgs {
+    /// The `kustomize` executable that renders Kustomize sources.
+    #[arg(long, env = "LOCKSTEP_KUSTOMIZE", default_value = "kustomize")]
+    pub kustomize_path: PathBuf,
+    /// The `helm` executable that renders Helm charts.
+    #[arg(long, env = "LOCKSTEP_HELM", default_value = "helm")]
+    pub helm_path: PathBuf,
+    /// Directory for fetched repositories (default: $XDG_CACHE_HOME/lockstep, else ~/.cache/lockstep).
+    #[arg(long, env = "LOCKSTEP_CLI_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ToolArgs {
+    /// A renderer with these tools and an in-memory cache.
+    pub fn renderer(&self) -> Renderer {
+        Renderer::new(RendererConfig {
+            kustomize: self.kustomize_path.clone(),
+            helm: self.helm_path.clone(),
+            ..Default::default()
+        })
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .unwrap_or_else(std::env::temp_dir);
+            base.join("lockstep")
+        })
+    }
+}
+
+/// Which files to render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A local checkout of the Application's repository; `spec.source.path` is read inside it.
+    Checkout(PathBuf),
+    /// A branch, tag or commit of the Application's repository.
+    Revision(String),
+    /// The commit the controller last compared (`status.sync.revision`), else `spec.source.targetRevision`.
+    Current,
+}
+
+impl Origin {
+    /// From `--path` and `--revision` (at most one is given).
+    pub fn of(path: Option<PathBuf>, revision: Option<String>) -> Self {
+        match (path, revision) {
+            (Some(path), _) => Self::Checkout(path),
+            (None, Some(revision)) => Self::Revision(revision),
+            (None, None) => Self::Current,
+        }
+    }
+}
+
+/// The files of `origin` on disk.
+pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArgs) -> anyhow::Result<Snapshot> {
+    let source = &app.spec.source;
+    let target = match origin {
+        Origin::Checkout(dir) => return checkout(&source.repo_url, dir),
+        Origin::Revision(revision) => Some(revision.clone()),
+        Origin::Current => app
+            .status
+            .as_ref()
+            .and_then(|s| s.sync.revision.clone())
+            .or_else(|| source.target_revision.clone()),
+    };
+    let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
+    let request = SourceRequest {
+        repo_url: source.repo_url.trim().to_string(),
+        target_revision: target.clone(),
+        max_listing_age: Some(std::time::Duration::ZERO),
+        ..Default::default()
+    };
+    cache.snapshot(&request).await.with_context(|| {
+        format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
+    })
+}
+
+/// A local directory as a snapshot: its files as they are, under the revision name `local`.
+pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
+    let root = dir.canonicalize().with_context(|| format!("reading {}", dir.display()))?;
+    anyhow::ensure!(root.is_dir(), "{} is not a directory", root.display());
+    Ok(Snapshot { repo_url: repo_url.to_string(), revision: "local".into(), root, fetched_from: None, unavailable: None })
+}
+
+/// Renders `app` from `snapshot` as the controller would (the cluster is asked for Helm's
+/// capabilities when a client is given).
+pub(crate) async fn render(
+    app: &Application,
+    snapshot: &Snapshot,
+    tools: &ToolArgs,
+    client: Option<&kube::Client>,
+) -> anyhow::Result<Vec<Manifest>> {
+    let renderer = tools.renderer();
+    let rendered = lockstep_controller::rendering::render_application(&renderer, client, app, snapshot)
+        .await
+        .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
+    Ok(rendered.manifests.as_ref().clone())
+}
+
+/// The first 12 characters of a commit SHA, as the controller shows them.
+pub(crate) fn short(revision: &str) -> &str {
+    revision.get(..12).unwrap_or(revision)
+}
