@@ -355,6 +355,10 @@ pub struct ApplicationStatus {
     /// When a reconcile last changed this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconciled_at: Option<Time>,
+    /// The `lockstep.dev/refresh` value the latest written status saw: once it equals the
+    /// annotation, the status reflects a fetch and compare made after that refresh was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_refresh: Option<String>,
     /// One entry per object rendered from git, plus objects that left git and await pruning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceStatus>,

@@ -2,6 +2,10 @@
 
 /// True when the Application is Synced and Healthy.
 pub const READY: &str = "Ready";
+/// Present (True) while work is under way: a sync operation running or objects Progressing.
+pub const RECONCILING: &str = "Reconciling";
+/// Present (True) when the Application will not recover without a change to git or the spec.
+pub const STALLED: &str = "Stalled";
 
 /// False while every URL of the Application's repository fails and the last good revision is
 /// served from the cache (reason `SourceUnavailable`); absent otherwise.

@@ -24,6 +24,10 @@ pub struct ControllerConfig {
     pub source: lockstep_source::CacheOptions,
     /// Leader election among replicas; `None` runs without it (this process always leads).
     pub leader_election: Option<crate::leader::LeaseSettings>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` for nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Where push webhooks are received (`/api/webhook`); `None` for nowhere.
+    pub webhook_addr: Option<std::net::SocketAddr>,
     /// Which share of the Applications this process handles.
     pub shard: crate::shard::Shard,
 }

@@ -13,4 +13,7 @@ pub enum ControllerError {
     /// Watching Applications failed for good.
     #[error("watching Applications: {0}")]
     Watch(String),
+    /// The metrics or webhook server could not listen on its address.
+    #[error("{what} server cannot listen on {addr}: {source}")]
+    Listen { what: &'static str, addr: std::net::SocketAddr, source: std::io::Error },
 }

@@ -188,45 +188,54 @@ pub(crate) fn released(current: &LeaseSpec, now: Timestamp) -> LeaseSpec {
     }
 }
 
+/// Whether this replica leads, and which term of leadership it is in: every gain starts a new term,
+/// so a loss and a regain between two looks are not mistaken for one unbroken term.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Term {
+    pub leading: bool,
+    pub number: u64,
+}
+
 /// Whether this replica leads, as the election last decided; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Leadership {
-    leading: watch::Receiver<bool>,
+    term: watch::Receiver<Term>,
 }
 
 impl Leadership {
     /// A replica that does not take part in elections: it always leads. Keep the sender alive as long
     /// as the leadership is used.
-    pub fn always() -> (watch::Sender<bool>, Self) {
-        let (tx, leading) = watch::channel(true);
-        (tx, Self { leading })
+    pub fn always() -> (watch::Sender<Term>, Self) {
+        let (tx, term) = watch::channel(Term { leading: true, number: 0 });
+        (tx, Self { term })
     }
 
     /// True while this replica leads.
     pub fn is_leading(&self) -> bool {
-        *self.leading.borrow()
+        self.term.borrow().leading
     }
 
-    /// Resolves when this replica stops leading (never, once nobody can change it any more).
+    /// Resolves when the current term ends (never, once nobody can change it any more).
     pub fn lost(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut leading = self.leading.clone();
+        let mut term = self.term.clone();
+        let current = term.borrow_and_update().number;
         async move {
-            if leading.wait_for(|l| !*l).await.is_err() {
+            if term.wait_for(|t| !t.leading || t.number != current).await.is_err() {
                 std::future::pending::<()>().await;
             }
         }
     }
 
-    /// Yields each time this replica becomes leader after not leading.
+    /// Yields each time this replica starts a new term as leader.
     pub fn gained(&self) -> impl Stream<Item = ()> + Send + 'static {
-        futures::stream::unfold(self.leading.clone(), |mut leading| async move {
-            if leading.wait_for(|l| !*l).await.is_err() {
-                return None;
-            }
-            if leading.wait_for(|l| *l).await.is_err() {
-                return None;
-            }
-            Some(((), leading))
+        let mut term = self.term.clone();
+        let seen = term.borrow_and_update().number;
+        futures::stream::unfold((term, seen), |(mut term, seen)| async move {
+            let number = match term.wait_for(|t| t.leading && t.number != seen).await {
+                Ok(t) => t.number,
+                Err(_) => return None,
+            };
+            Some(((), (term, number)))
         })
     }
 }
@@ -240,12 +249,12 @@ pub(crate) struct Election {
 impl Election {
     /// Starts competing for the Lease; the returned [`Leadership`] starts as not leading.
     pub fn start(client: Client, settings: LeaseSettings) -> (Self, Leadership) {
-        let (tx, leading) = watch::channel(false);
+        let (tx, term) = watch::channel(Term::default());
         let (stop, stopped) = oneshot::channel();
         let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
         info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election: competing");
         let task = tokio::spawn(Elector { api, settings, leading: tx }.run(stopped));
-        (Self { stop, task }, Leadership { leading })
+        (Self { stop, task }, Leadership { term })
     }
 
     /// Stops renewing and, if this replica leads, releases the Lease so another replica takes over at
@@ -262,7 +271,7 @@ impl Election {
 struct Elector {
     api: Api<Lease>,
     settings: LeaseSettings,
-    leading: watch::Sender<bool>,
+    leading: watch::Sender<Term>,
 }
 
 /// What one attempt found.
@@ -274,12 +283,31 @@ enum Attempt {
 }
 
 impl Elector {
+    fn is_leading(&self) -> bool {
+        self.leading.borrow().leading
+    }
+
+    /// Starts a new term as leader.
+    fn lead(&self) {
+        self.leading.send_modify(|t| *t = Term { leading: true, number: t.number + 1 });
+    }
+
+    /// Ends the term; returns whether there was one.
+    fn step_down(&self) -> bool {
+        let mut was = false;
+        self.leading.send_modify(|t| {
+            was = t.leading;
+            t.leading = false;
+        });
+        was
+    }
+
     async fn run(self, mut stop: oneshot::Receiver<()>) {
         let mut observed: Option<Observed> = None;
         let mut last_renewal: Option<Instant> = None;
         let mut last_holder: Option<String> = None;
         loop {
-            let leading = *self.leading.borrow();
+            let leading = self.is_leading();
             let budget = match (leading, last_renewal) {
                 (true, Some(renewed)) => self.settings.renew_deadline.saturating_sub(renewed.elapsed()),
                 _ => self.settings.renew_deadline,
@@ -289,13 +317,13 @@ impl Elector {
                     last_renewal = Some(Instant::now());
                     if !leading {
                         info!(lease = %self.settings.name, identity = %self.settings.identity, "leader election: leading");
-                        self.leading.send_replace(true);
+                        self.lead();
                     }
                 }
                 Ok(Ok(Attempt::NotHolding { holder })) => {
                     if leading {
                         warn!(lease = %self.settings.name, holder = holder.as_deref().unwrap_or(""), "leader election: lost the lease to another replica; stopping work");
-                        self.leading.send_replace(false);
+                        self.step_down();
                     }
                     if holder != last_holder {
                         info!(lease = %self.settings.name, holder = holder.as_deref().unwrap_or(""), "leader election: following");
@@ -305,16 +333,16 @@ impl Elector {
                 Ok(Err(err)) => warn!(lease = %self.settings.name, %err, "leader election: reading or writing the lease failed"),
                 Err(_) => warn!(lease = %self.settings.name, "leader election: the lease request timed out"),
             }
-            if *self.leading.borrow() && last_renewal.is_none_or(|r| r.elapsed() >= self.settings.renew_deadline) {
+            if self.is_leading() && last_renewal.is_none_or(|r| r.elapsed() >= self.settings.renew_deadline) {
                 warn!(lease = %self.settings.name, "leader election: could not renew within the renew deadline; stopping work");
-                self.leading.send_replace(false);
+                self.step_down();
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.retry_period) => {}
                 _ = &mut stop => break,
             }
         }
-        if self.leading.send_replace(false) {
+        if self.step_down() {
             self.release().await;
         }
     }
@@ -479,19 +507,24 @@ mod tests {
     #[tokio::test]
     async fn leadership_reports_losses_and_gains() {
         use futures::StreamExt;
-        let (tx, leading) = watch::channel(false);
-        let leadership = Leadership { leading };
+        let (tx, term) = watch::channel(Term::default());
+        let leadership = Leadership { term };
         let mut gained = Box::pin(leadership.gained());
         assert!(!leadership.is_leading());
-        tx.send_replace(true);
+        tx.send_replace(Term { leading: true, number: 1 });
         assert_eq!(gained.next().await, Some(()));
         assert!(leadership.is_leading());
         let lost = leadership.lost();
-        tx.send_replace(false);
+        tx.send_replace(Term { leading: false, number: 1 });
         lost.await;
-        tx.send_replace(true);
+        // A loss and a regain between two looks still count as a new term.
+        let lost = leadership.lost();
+        tx.send_replace(Term { leading: true, number: 2 });
+        lost.await;
         assert_eq!(gained.next().await, Some(()));
         drop(tx);
         assert_eq!(gained.next().await, None);
+        let (_always, always) = Leadership::always();
+        assert!(always.is_leading());
     }
 }

@@ -12,7 +12,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
 use lockstep_api::{
-    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, SYNC_REQUEST_ANNOTATION,
+    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
+    SYNC_REQUEST_ANNOTATION,
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
@@ -74,6 +75,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         Ok(snapshot) => snapshot,
         Err(err) => return fetch_failure(err).into(),
     };
+    crate::instrument::record_revision(&snapshot.revision);
     let manifests = match render(app, ctx, &snapshot).await {
         Ok(rendered) => rendered.manifests,
         Err(err) => return render_failure(err, &snapshot).into(),
@@ -214,6 +216,7 @@ async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: Wr
     let previous = app.status.as_ref();
     let mut status = next_status(previous, app.metadata.generation, outcome, &now);
     ctx.sources.decorate(app, &mut status, &now);
+    status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
     if !changed(previous, &status) {
         return Ok(());
     }

@@ -1,9 +1,15 @@
-//! kube-runtime wiring: the Application watch, the trigger filter and the worker pool.
+//! kube-runtime wiring: the Application watch, the trigger filter and the worker pool, leader
+//! election and sharding.
+//!
+//! Every replica runs the watches and keeps its cache of Applications warm; only the leader's
+//! reconciles do anything (see [`crate::leader`]): a follower's reconcile returns at once, and gaining
+//! leadership reconciles every Application in the cache. Losing it abandons in-flight reconciles.
+//! SIGTERM stops new reconciles, lets in-flight ones finish, then releases the Lease.
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-use kube::runtime::controller::{Config, Controller};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -16,6 +22,7 @@ use tracing::{info, warn};
 use crate::config::ControllerConfig;
 use crate::context::Context;
 use crate::error::ControllerError;
+use crate::leader::{Election, Leadership};
 use crate::reconcile::{error_policy, reconcile};
 use crate::trigger::trigger_hash;
 use crate::watches::ManagedWatches;
@@ -30,7 +37,19 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
     let reporter = Reporter { controller: "lockstep".into(), instance };
     let workers = config.workers;
+    let shard = config.shard;
+    let (election, leadership, _always) = match config.leader_election.clone() {
+        Some(settings) => {
+            let (election, leadership) = Election::start(client.clone(), settings);
+            (Some(election), leadership, None)
+        }
+        None => {
+            let (always, leadership) = Leadership::always();
+            (None, leadership, Some(always))
+        }
+    };
     let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
+    let pushed = trigger.clone();
     let context = Arc::new(Context {
         watches: ManagedWatches::new(client.clone(), config.watch_namespace.clone(), trigger),
         recorder: Recorder::new(client.clone(), reporter),
@@ -44,23 +63,78 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     });
 
     let (reader, writer) = reflector::store();
+    crate::serve::start(context.clone(), reader.clone(), pushed, leadership.clone()).await?;
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
+        .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .reflect(writer)
         .applied_objects()
         .predicate_filter(trigger_hash, PredicateConfig::default());
-    info!(namespace = context.config.watch_namespace.as_deref().unwrap_or("<all>"), "watching Applications");
+    info!(
+        namespace = context.config.watch_namespace.as_deref().unwrap_or("<all>"),
+        shard = shard.index(),
+        shards = shard.count(),
+        "watching Applications"
+    );
+    let (stop, stopping) = futures::channel::oneshot::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutting down: finishing in-flight reconciles");
+        let _ = stop.send(());
+        shutdown_signal().await;
+        warn!("second signal: exiting without waiting");
+        std::process::exit(1);
+    });
+    let gained = leadership.gained();
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
-        .reconcile_on(managed_changes)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
+        .reconcile_on(managed_changes.filter(move |app| std::future::ready(shard.owns_ref(app))))
+        .reconcile_all_on(gained)
+        .graceful_shutdown_on(stopping.map(drop))
+        .run(move |app, ctx| lead_then_reconcile(app, ctx, leadership.clone()), error_policy, context)
         .for_each(|result| async move {
             if let Err(err) = result {
                 warn!(%err, "controller");
             }
         })
         .await;
+    if let Some(election) = election {
+        election.stop().await;
+    }
     info!("stopped");
     Ok(())
+}
+
+/// Reconciles only while this replica leads: a follower leaves the Application to the leader (it is
+/// reconciled when this replica gains leadership), and losing leadership abandons the reconcile at
+/// its next await point so that nothing is written after another replica may have taken over.
+async fn lead_then_reconcile(
+    app: Arc<Application>,
+    ctx: Arc<Context>,
+    leadership: Leadership,
+) -> Result<Action, ControllerError> {
+    if !leadership.is_leading() {
+        return Ok(Action::await_change());
+    }
+    tokio::select! {
+        result = crate::instrument::traced(&app.clone(), reconcile(app, ctx)) => result,
+        () = leadership.lost() => Ok(Action::await_change()),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c().map(drop);
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(err) => {
+            warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the controller gracefully");
+            ctrl_c.await;
+        }
+    }
 }

@@ -17,6 +17,7 @@ use lockstep_source::{
     CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest,
     Unavailable, select_credentials,
 };
+use tracing::debug;
 
 /// The label that marks credential Secrets, with Argo CD's two values.
 pub const SECRET_TYPE_LABEL: &str = "lockstep.dev/secret-type";
@@ -191,14 +192,19 @@ fn app_key(app: &Application) -> String {
     format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
 }
 
-/// The credential Secrets of one namespace.
+/// The credential Secrets of one namespace. A namespace the controller may not read Secrets in has
+/// none for it (public repositories keep working); other API errors stop the fetch.
 async fn credential_secrets(client: &Client, namespace: &str) -> Result<Vec<CredentialSecret>, SourceError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let params = ListParams::default().labels(&format!("{SECRET_TYPE_LABEL} in (repository,repo-creds)"));
-    let list = secrets
-        .list(&params)
-        .await
-        .map_err(|e| configuration(format!("listing credential Secrets in {namespace}: {e}")))?;
+    let list = match secrets.list(&params).await {
+        Ok(list) => list,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            debug!(%namespace, "not allowed to list credential Secrets; using none from this namespace");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(configuration(format!("listing credential Secrets in {namespace}: {e}"))),
+    };
     Ok(list.items.into_iter().filter_map(|s| credential_secret(namespace, s)).collect())
 }
 

@@ -1,7 +1,7 @@
 //! From what a reconcile found to the Application's status: pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use lockstep_api::conditions::{READY, reason};
+use lockstep_api::conditions::{READY, RECONCILING, STALLED, reason};
 use lockstep_api::{
     ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
     SyncStatus, SyncStatusCode,
@@ -107,8 +107,36 @@ pub fn next_status(
     status.observed_generation = generation;
     status.reconciled_at = previous.and_then(|p| p.reconciled_at.clone());
     let (ready, why, message) = ready_condition(outcome, &status);
-    status.conditions = vec![condition(previous_conditions, READY, ready, why, message, generation, now)];
+    let mut conditions = vec![condition(previous_conditions, READY, ready, why, message.clone(), generation, now)];
+    // Reconciling and Stalled follow kstatus's abnormal-true convention: present only while True.
+    if let Some(reconciling_why) = reconciling(why, &status) {
+        conditions.push(condition(previous_conditions, RECONCILING, true, reconciling_why, message.clone(), generation, now));
+    }
+    if stalled(why, &status) {
+        conditions.push(condition(previous_conditions, STALLED, true, why, message, generation, now));
+    }
+    status.conditions = conditions;
     status
+}
+
+/// Why work is under way, if it is: a sync waiting on a wave or hook, or objects still Progressing.
+fn reconciling(ready_reason: &str, status: &ApplicationStatus) -> Option<&'static str> {
+    if ready_reason == reason::SYNC_IN_PROGRESS {
+        Some(reason::SYNC_IN_PROGRESS)
+    } else if status.health.status == HealthStatusCode::Progressing {
+        Some("Progressing")
+    } else {
+        None
+    }
+}
+
+/// Whether nothing will change without a new commit or spec: the spec, revision, path or render is
+/// wrong, the server rejects objects, or an object is Degraded.
+fn stalled(ready_reason: &str, status: &ApplicationStatus) -> bool {
+    matches!(
+        ready_reason,
+        reason::INVALID_SPEC | reason::REVISION_NOT_FOUND | reason::PATH_NOT_FOUND | reason::RENDER_FAILED | reason::SYNC_FAILED
+    ) || status.health.status == HealthStatusCode::Degraded
 }
 
 /// True when two statuses differ in anything but `reconciledAt`.
@@ -309,6 +337,19 @@ mod tests {
         let second = next_status(Some(&first), Some(1), &outcome, &at(200));
         assert!(!changed(Some(&first), &second));
         assert_eq!(second.conditions[0].last_transition_time, at(100));
+    }
+
+    #[test]
+    fn reconciling_and_stalled_appear_only_while_true() {
+        let progressing = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Progressing)], true);
+        let types = |s: &ApplicationStatus| s.conditions.iter().map(|c| c.type_.clone()).collect::<Vec<_>>();
+        assert_eq!(types(&next_status(None, None, &progressing, &at(1))), vec!["Ready", "Reconciling"]);
+        let degraded = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Degraded)], true);
+        assert_eq!(types(&next_status(None, None, &degraded, &at(1))), vec!["Ready", "Stalled"]);
+        let healthy = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Healthy)], true);
+        assert_eq!(types(&next_status(None, None, &healthy, &at(1))), vec!["Ready"]);
+        let broken = Outcome::Stopped { reason: "RenderFailed", message: "a.yaml:1".into(), revision: None };
+        assert_eq!(types(&next_status(None, None, &broken, &at(1))), vec!["Ready", "Stalled"]);
     }
 
     #[test]

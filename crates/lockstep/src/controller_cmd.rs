@@ -70,6 +70,49 @@ pub(crate) struct ControllerArgs {
     /// Log format: `json`, `text`, or `auto` (text on a terminal, JSON otherwise).
     #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
+    /// Elect a leader among replicas through a Lease: only the leader reconciles and writes
+    /// (`--leader-elect=false` for a single process that always leads).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long candidates wait without seeing the leader renew before they take the Lease over.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    leader_elect_lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it stops working (below the lease duration).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    leader_elect_renew_deadline: Duration,
+    /// How often candidates try to acquire and the leader renews the Lease.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    leader_elect_retry_period: Duration,
+    /// Name of the Lease; with `--shards` above 1, `-shard-I` is appended.
+    #[arg(long, default_value = "lockstep-controller")]
+    leader_elect_resource_name: String,
+    /// Namespace of the Lease (default: the controller's namespace).
+    #[arg(long)]
+    leader_elect_resource_namespace: Option<String>,
+    /// Split Applications over this many shards by a stable hash of namespace/name.
+    #[arg(long, env = "LOCKSTEP_SHARDS", default_value_t = 1)]
+    shards: u32,
+    /// The shard this replica set handles, from 0 to `--shards` minus 1.
+    #[arg(long, env = "LOCKSTEP_SHARD", default_value_t = 0)]
+    shard: u32,
+    /// Serve Prometheus metrics (`/metrics`) and probes (`/healthz`, `/readyz`) on this address.
+    #[arg(long, env = "LOCKSTEP_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Receive git push webhooks (`POST /api/webhook`) on this address.
+    #[arg(long, env = "LOCKSTEP_WEBHOOK_ADDR")]
+    webhook_addr: Option<std::net::SocketAddr>,
+}
+
+/// This process's identity in leader election: the pod name (or host name) and the process id, so
+/// two processes on one host never share it.
+fn identity() -> String {
+    let host = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "lockstep".into());
+    format!("{host}_{}", std::process::id())
 }
 
 fn default_cache_dir() -> PathBuf {
@@ -89,7 +132,26 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         cache_dir: Some(args.cache_dir.join("renders")),
         ..Default::default()
     };
+    let shard = lockstep_controller::shard::Shard::new(args.shard, args.shards).context("--shard and --shards")?;
+    let leader_election = if args.leader_elect {
+        let settings = lockstep_controller::leader::LeaseSettings {
+            namespace: args.leader_elect_resource_namespace.unwrap_or_else(|| controller_namespace.clone()),
+            name: lockstep_controller::leader::LeaseSettings::lease_name(&args.leader_elect_resource_name, shard),
+            identity: identity(),
+            lease_duration: args.leader_elect_lease_duration,
+            renew_deadline: args.leader_elect_renew_deadline,
+            retry_period: args.leader_elect_retry_period,
+        };
+        settings.validate().context("leader election settings")?;
+        Some(settings)
+    } else {
+        None
+    };
     let config = ControllerConfig {
+        leader_election,
+        shard,
+        metrics_addr: args.metrics_addr,
+        webhook_addr: args.webhook_addr,
         render,
         cache_dir: args.cache_dir,
         resync_period: args.resync_period,
@@ -108,8 +170,9 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let client =
-            kube::Client::try_default().await.context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
+        let client = lockstep_controller::instrumented_client()
+            .await
+            .context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
         lockstep_controller::run(client, config).await.context("controller")
     })
 }

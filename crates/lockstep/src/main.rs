@@ -1,5 +1,6 @@
 //! `lockstep`: the GitOps controller (`lockstep controller`) and the user CLI in one binary.
 
+mod cli;
 mod controller_cmd;
 mod duration;
 mod health_cmd;
@@ -15,6 +16,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    cluster: cli::ClusterArgs,
 }
 
 #[derive(Subcommand)]
@@ -25,23 +28,51 @@ enum Command {
     Crd,
     /// Print the health of each object in a file, offline.
     Health(health_cmd::HealthArgs),
+    /// List Applications, or show one in detail with its resources.
+    Get(cli::get::GetArgs),
+    /// Show what a sync would change: exit 0 when nothing differs, 1 when something does, 2 on error.
+    Diff(cli::diff::DiffArgs),
+    /// Ask for a sync, and optionally wait for it to finish.
+    Sync(cli::sync::SyncArgs),
+    /// Ask for a fetch and compare now.
+    Refresh(cli::refresh::RefreshArgs),
+    /// Print the manifests an Application (or a local directory) renders to.
+    Render(cli::render::RenderArgs),
+    /// Explain why an Application is OutOfSync or not Healthy, and what happens next.
+    Explain(cli::explain::ExplainArgs),
+    /// Print the version of lockstep and of the cluster.
+    Version(cli::version::VersionArgs),
+    /// Print a shell completion script.
+    Completion(cli::completion::CompletionArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cluster = &cli.cluster;
+    let done = |result: anyhow::Result<()>| result.map(|()| ExitCode::SUCCESS);
+    // `diff` exits 1 for "differs", so its errors take 2, as `kubectl diff` does.
+    let error_code = if matches!(cli.command, Command::Diff(_)) { cli::diff::EXIT_ERROR } else { 1 };
     let result = match cli.command {
-        Command::Controller(args) => controller_cmd::run(args),
+        Command::Controller(args) => done(controller_cmd::run(args)),
         Command::Crd => {
             print!("{}", lockstep_api::crds_yaml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Health(args) => health_cmd::run(args),
+        Command::Health(args) => done(health_cmd::run(args)),
+        Command::Get(args) => cli::get::run(args, cluster),
+        Command::Diff(args) => cli::diff::run(args, cluster),
+        Command::Sync(args) => cli::sync::run(args, cluster),
+        Command::Refresh(args) => cli::refresh::run(args, cluster),
+        Command::Render(args) => cli::render::run(args, cluster),
+        Command::Explain(args) => cli::explain::run(args, cluster),
+        Command::Version(args) => cli::version::run(args, cluster),
+        Command::Completion(args) => cli::completion::run::<Cli>(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(error_code)
         }
     }
 }

@@ -1,1 +1,18 @@
-//! placeholder
+//! Notifications sent by the controller itself: configuration from the `lockstep-notifications`
+//! ConfigMap and Secret ([`config`]), which triggers fire and which resolve with once-only
+//! bookkeeping ([`trigger`]), message templates ([`template`]), each chat service's documented
+//! request ([`service`]) and asynchronous delivery with retries and a bounded queue ([`deliver`]).
+//!
+//! Everything but [`deliver`] is pure.
+
+pub mod config;
+pub mod deliver;
+pub mod service;
+pub mod template;
+pub mod trigger;
+
+pub use config::{ConfigError, NotifyConfig, Service, Subscription};
+pub use deliver::{Delivery, Outbox};
+pub use service::HttpRequest;
+pub use template::Message;
+pub use trigger::{Notice, NoticeState, Record, Trigger, plan};

@@ -70,6 +70,33 @@ impl SourceRequest {
         crate::url::fnv1a(text.join("\n").as_bytes())
     }
 
+    /// Everything that can change the outcome of a listing attempt, credential values included.
+    /// In memory only: never persisted or logged.
+    fn attempt_fingerprint(&self) -> u64 {
+        let mut text = format!("{}\n", self.known_hosts);
+        for e in self.effective_endpoints() {
+            let c = &e.credentials;
+            let fields = [
+                &c.username,
+                &c.password,
+                &c.ssh_private_key,
+                &c.ca_data,
+                &c.proxy,
+                &c.no_proxy,
+                &c.known_hosts,
+                &c.tls_client_cert_data,
+                &c.tls_client_cert_key,
+            ];
+            text.push_str(&e.url);
+            for field in fields {
+                text.push('\0');
+                text.push_str(field.as_deref().unwrap_or_default());
+            }
+            text.push('\n');
+        }
+        crate::url::fnv1a(text.as_bytes())
+    }
+
     /// Key of this request's last good revision in the state file.
     fn last_good_key(&self, spec: &RevisionSpec) -> String {
         format!("{}#{:016x}", spec.key(), self.access_identity())
@@ -159,6 +186,17 @@ struct Listing {
 #[derive(Default)]
 struct RepoState {
     listing: Option<Listing>,
+    /// The latest failed listing: during an outage it stands in for a listing within the same
+    /// window, so a down repository costs one attempt per window, not one per Application.
+    failure: Option<FailedListing>,
+}
+
+/// A listing attempt that failed on every URL.
+struct FailedListing {
+    started: Instant,
+    /// [`SourceRequest::attempt_fingerprint`]: a changed Secret or known hosts retries at once.
+    fingerprint: u64,
+    error: SourceError,
 }
 
 /// What every request shares.
@@ -386,11 +424,26 @@ fn resolve_blocking(
     let (listing, fetched) = match fresh {
         Some(listing) => (listing, false),
         None => {
-            let (mut listing, fetched) =
-                list_and_fetch(shared, &repo, &endpoints, &spec, &request.known_hosts, deadline)?;
-            listing.identity = identity;
-            state.listing = Some(listing.clone());
-            (listing, fetched)
+            let fingerprint = request.attempt_fingerprint();
+            if let Some(failed) = &state.failure
+                && failed.fingerprint == fingerprint
+                && failed.started + max_age >= requested_at
+            {
+                return Err(failed.error.clone());
+            }
+            let started = Instant::now();
+            match list_and_fetch(shared, &repo, &endpoints, &spec, &request.known_hosts, deadline) {
+                Ok((mut listing, fetched)) => {
+                    listing.identity = identity;
+                    state.listing = Some(listing.clone());
+                    state.failure = None;
+                    (listing, fetched)
+                }
+                Err(error) => {
+                    state.failure = Some(FailedListing { started, fingerprint, error: error.clone() });
+                    return Err(error);
+                }
+            }
         }
     };
     let served_by = endpoints.iter().find(|e| e.url == listing.url).cloned().unwrap_or_else(|| endpoints[0].clone());
@@ -980,6 +1033,15 @@ mod tests {
         let mut other_secret = req.clone();
         other_secret.endpoints[1].credential_source = Some("other-namespace/creds".into());
         assert!(restarted.snapshot(&other_secret).await.is_err());
+
+        // Within one listing window a down repository is tried once, however many ask.
+        let mut periodic = req.clone();
+        periodic.max_listing_age = None;
+        let attempts = restarted.counters().snapshot().ref_listings;
+        for _ in 0..5 {
+            assert!(restarted.snapshot(&periodic).await.unwrap().unavailable.is_some());
+        }
+        assert_eq!(restarted.counters().snapshot().ref_listings, attempts);
 
         std::fs::rename(&moved, repo.path()).unwrap();
         let back = restarted.snapshot(&req).await.unwrap();

@@ -68,7 +68,8 @@ pub(crate) enum HostKeyVerdict {
 }
 
 /// Checks a raw SSH host key (the wire blob) against `known_hosts` text. Hosts on a non-default
-/// port are written `[host]:port`, as OpenSSH writes them; hashed entries are not supported.
+/// port are written `[host]:port`, as OpenSSH writes them; hashed entries (`|1|salt|hash`, what
+/// `HashKnownHosts yes` writes) are matched too.
 pub(crate) fn check_host_key(known_hosts: &str, host: &str, port: Option<u16>, key: &[u8]) -> HostKeyVerdict {
     let names: Vec<String> = match port {
         Some(p) if p != 22 => vec![format!("[{host}]:{p}")],
@@ -82,7 +83,8 @@ pub(crate) fn check_host_key(known_hosts: &str, host: &str, port: Option<u16>, k
             // @cert-authority / @revoked markers are not supported: skip such lines.
             continue;
         }
-        let matches = hosts.split(',').any(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)));
+        let matches =
+            hosts.split(',').any(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h) || hashed_host_matches(h, n)));
         if !matches {
             continue;
         }
@@ -93,6 +95,16 @@ pub(crate) fn check_host_key(known_hosts: &str, host: &str, port: Option<u16>, k
         }
     }
     if listed { HostKeyVerdict::Changed } else { HostKeyVerdict::Unknown }
+}
+
+/// `|1|<base64 salt>|<base64 HMAC-SHA1(salt, name)>` as OpenSSH hashes host names.
+fn hashed_host_matches(entry: &str, name: &str) -> bool {
+    let Some(rest) = entry.strip_prefix("|1|") else { return false };
+    let Some((salt, hash)) = rest.split_once('|') else { return false };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let (Ok(salt), Ok(hash)) = (engine.decode(salt), engine.decode(hash)) else { return false };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+    ring::hmac::verify(&key, name.as_bytes(), &hash).is_ok()
 }
 
 #[cfg(test)]
@@ -133,5 +145,22 @@ mod tests {
         assert_eq!(check_host_key(&known, "127.0.0.1", Some(2222), b"other"), HostKeyVerdict::Changed);
         assert_eq!(check_host_key(&known, "127.0.0.1", Some(22), key), HostKeyVerdict::Unknown);
         assert_eq!(check_host_key(&known, "other.host", None, key), HostKeyVerdict::Changed);
+    }
+
+    #[test]
+    fn hashed_host_names() {
+        // `ssh-keygen -H` output for [127.0.0.1]:2222 with this salt.
+        let salt = [7u8; 20];
+        let hmac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt),
+            b"[127.0.0.1]:2222",
+        );
+        let engine = base64::engine::general_purpose::STANDARD;
+        let key = b"raw-key";
+        let known =
+            format!("|1|{}|{} ssh-ed25519 {}\n", engine.encode(salt), engine.encode(hmac.as_ref()), engine.encode(key));
+        assert_eq!(check_host_key(&known, "127.0.0.1", Some(2222), key), HostKeyVerdict::Known);
+        assert_eq!(check_host_key(&known, "127.0.0.1", Some(2222), b"other"), HostKeyVerdict::Changed);
+        assert_eq!(check_host_key(&known, "127.0.0.2", Some(2222), key), HostKeyVerdict::Unknown);
     }
 }

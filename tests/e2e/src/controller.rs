@@ -20,13 +20,31 @@ impl ControllerProcess {
     }
 
     /// Like [`ControllerProcess::start`], with a given cache directory (to restart over one cache).
+    ///
+    /// Leader election stays on (the default), with its Lease in the test namespace unless `args`
+    /// name another, so controllers of parallel tests never compete with each other.
     pub fn start_with_cache(namespace: &str, cache: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_logging_to(namespace, namespace, cache, args)
+    }
+
+    /// Like [`ControllerProcess::start`], logging to `target/e2e-logs/<log_name>.log`, for tests that
+    /// run several controllers for one namespace.
+    pub fn start_named(namespace: &str, log_name: &str, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_logging_to(namespace, log_name, tempfile::tempdir()?, args)
+    }
+
+    fn start_logging_to(namespace: &str, log_name: &str, cache: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
+        let lease_namespace: &[&str] = if args.iter().any(|a| a.starts_with("--leader-elect-resource-namespace")) {
+            &[]
+        } else {
+            &["--leader-elect-resource-namespace", namespace]
+        };
         let bin = std::env::var_os("LOCKSTEP_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target/debug/lockstep"));
         let logs = workspace_root().join("target/e2e-logs");
         std::fs::create_dir_all(&logs)?;
-        let log = logs.join(format!("{namespace}.log"));
+        let log = logs.join(format!("{log_name}.log"));
         let file = std::fs::File::create(&log)?;
         let child = Command::new(&bin)
             .arg("controller")
@@ -39,6 +57,7 @@ impl ControllerProcess {
             .arg(tool_path("LOCKSTEP_KUSTOMIZE", "kustomize"))
             .arg("--helm-path")
             .arg(tool_path("LOCKSTEP_HELM", "helm"))
+            .args(lease_namespace)
             .args(args)
             .env("KUBECONFIG", kubeconfig())
             .env("RUST_LOG", "info,lockstep=debug")
@@ -52,11 +71,44 @@ impl ControllerProcess {
         Ok(Self { child, log, _cache: cache })
     }
 
-    /// Stops the process and hands its cache directory back, for a restart over the same cache.
+    /// Stops the process (SIGTERM, so it releases its Lease; SIGKILL if it takes longer than 20 s) and
+    /// hands its cache directory back, for a restart over the same cache.
     pub fn stop(mut self) -> tempfile::TempDir {
+        if self.terminate(std::time::Duration::from_secs(20)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        std::mem::replace(&mut self._cache, tempfile::TempDir::new().expect("temporary directory"))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash or a lost node would.
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::mem::replace(&mut self._cache, tempfile::TempDir::new().expect("temporary directory"))
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the process to exit; returns its exit status, or
+    /// `None` if it still runs.
+    pub fn terminate(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let pid = libc::pid_t::try_from(self.child.id()).ok()?;
+        // SAFETY: kill(2) with a pid of our own child process and a valid signal number.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
     }
 
     /// True while the process runs (it has not crashed).

@@ -316,6 +316,14 @@ impl SshGitServer {
         format!("ssh://{}@127.0.0.1:{}{}/repos/{name}.git", self.user, self.port, self.dir.path().display())
     }
 
+    /// [`SshGitServer::known_hosts`] with the host name hashed, as `HashKnownHosts yes` writes it.
+    pub fn hashed_known_hosts(&self) -> anyhow::Result<String> {
+        let file = self.dir.path().join("known_hosts_hashed");
+        std::fs::write(&file, &self.known_hosts)?;
+        run(Command::new("ssh-keygen").arg("-q").arg("-H").arg("-f").arg(&file))?;
+        Ok(std::fs::read_to_string(&file)?)
+    }
+
     /// sshd's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()

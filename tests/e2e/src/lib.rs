@@ -5,10 +5,12 @@
 //! run in parallel against one control plane without seeing each other.
 
 pub mod apps;
+pub mod chat;
 pub mod cluster;
 pub mod controller;
 pub mod git;
 pub mod gitserver;
+pub mod http;
 pub mod namespace;
 pub mod wait;
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use lockstep_api::Application;
 use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
 use lockstep_e2e::gitserver::{HTTP_PASSWORD, HTTP_USER, HttpGitServer, ProxyServer, SshGitServer};
@@ -141,6 +141,21 @@ async fn http_basic_auth_tls_and_bad_input() -> anyhow::Result<()> {
         &["not-the-password", HTTP_PASSWORD],
     )
     .await?;
+    // The failure is also an Event, without the password.
+    let notes = wait_for("an AuthenticationFailed Event", Duration::from_secs(30), || async {
+        let events = Api::<Event>::namespaced(client.clone(), &ns.name)
+            .list(&ListParams::default().fields("involvedObject.name=wrong-password"))
+            .await?;
+        let notes: Vec<String> = events
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("AuthenticationFailed"))
+            .filter_map(|e| e.message)
+            .collect();
+        if notes.is_empty() { anyhow::bail!("no such Event yet") } else { Ok(Some(notes)) }
+    })
+    .await?;
+    assert!(notes.iter().all(|n| !n.contains("not-the-password") && !n.contains(HTTP_PASSWORD)), "{notes:?}");
     // Fixing the Secret takes effect without a restart.
     put_secret(
         &client,
@@ -231,8 +246,10 @@ async fn ssh_with_checked_host_keys() -> anyhow::Result<()> {
         ready(app).is_some_and(|c| c.reason == "HostKeyNotTrusted" && c.message.contains("differs"))
     })
     .await?;
-    // The right key: synced.
-    put_config_map(&client, &ns.name, "lockstep-ssh-known-hosts", &[("ssh_known_hosts", &server.known_hosts)]).await?;
+    // The right key (with the host name hashed, as Debian's ssh writes known_hosts): synced.
+    let hashed = server.hashed_known_hosts()?;
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    put_config_map(&client, &ns.name, "lockstep-ssh-known-hosts", &[("ssh_known_hosts", &hashed)]).await?;
     let app = wait_app(&client, &ns.name, "ssh", "Ready over SSH", is_ready)
         .await
         .map_err(|e| anyhow::anyhow!("{e}\nsshd: {}", server.log()))?;
@@ -288,6 +305,44 @@ async fn an_authenticating_proxy() -> anyhow::Result<()> {
     with_proxy_password("proxy-pass-123").await?;
     wait_app(&client, &ns.name, "proxied", "Ready through the proxy", is_ready).await?;
     assert!(proxy.requests() > 0, "squid saw no request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_controller_wide_default_proxy() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-src-defproxy").await?;
+    let server = HttpGitServer::start()?;
+    server.publish("app", &repo_with("via-default-proxy", "1"))?;
+    let proxy = ProxyServer::start("proxyuser", "default-proxy-pass")?;
+    let proxy_url = proxy.url_with("proxyuser", "default-proxy-pass");
+    let mut args = vec![
+        "--controller-namespace",
+        ns.name.as_str(),
+        "--https-proxy",
+        proxy_url.as_str(),
+        "--no-proxy",
+        "example.invalid",
+    ];
+    args.extend_from_slice(FAST);
+    let controller = ControllerProcess::start(&ns.name, &args)?;
+    put_secret(
+        &client,
+        &ns.name,
+        "creds",
+        "repository",
+        &[
+            ("url", &server.https_url("app")),
+            ("username", HTTP_USER),
+            ("password", HTTP_PASSWORD),
+            ("caData", &server.ca.ca_pem),
+        ],
+    )
+    .await?;
+    apply_app(&client, &ns.name, "app", spec(&ns.name, &server.https_url("app"), "main")).await?;
+    wait_app(&client, &ns.name, "app", "Ready through the default proxy", is_ready).await?;
+    assert!(proxy.requests() > 0, "squid saw no request");
+    assert!(!controller.log().contains("default-proxy-pass"), "the proxy password leaked into the log");
     Ok(())
 }
 

@@ -49,12 +49,7 @@ pub(crate) fn run(args: DiffArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitC
         let app = application(&cluster, args.name.as_deref(), args.file.as_deref()).await?;
         let origin = Origin::of(args.path.clone(), args.revision.clone());
         let previews = preview(&cluster, &app, &origin, &args.tools).await?;
-        let automated_prune = app
-            .spec
-            .sync_policy
-            .as_ref()
-            .and_then(|p| p.automated.as_ref())
-            .is_some_and(|a| a.prune);
+        let automated_prune = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.prune);
         let report = report(&previews, args.prune || automated_prune, Style::detect());
         print!("{}", report.text);
         Ok(ExitCode::from(report.exit_code()))
@@ -204,17 +199,33 @@ mod tests {
     use serde_json::json;
 
     fn key(kind: &str, name: &str) -> ResourceKey {
-        ResourceKey { version: "v1".into(), kind: kind.into(), namespace: Some("ns".into()), name: name.into(), ..Default::default() }
+        ResourceKey {
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
-    fn preview(kind: &str, name: &str, change: Change, live: Option<serde_json::Value>, predicted: Option<serde_json::Value>) -> ObjectPreview {
+    fn preview(
+        kind: &str,
+        name: &str,
+        change: Change,
+        live: Option<serde_json::Value>,
+        predicted: Option<serde_json::Value>,
+    ) -> ObjectPreview {
         ObjectPreview { key: key(kind, name), change, live, predicted, error: None }
     }
 
     #[test]
     fn nothing_to_show_exits_zero() {
         let same = json!({"data": {"a": "1"}});
-        let report = report(&[preview("ConfigMap", "a", Change::Unchanged, Some(same.clone()), Some(same))], false, Style::default());
+        let report = report(
+            &[preview("ConfigMap", "a", Change::Unchanged, Some(same.clone()), Some(same))],
+            false,
+            Style::default(),
+        );
         assert_eq!((report.text.as_str(), report.exit_code()), ("no differences\n", 0));
     }
 
@@ -222,7 +233,13 @@ mod tests {
     fn changes_are_diffed_and_unchanged_objects_omitted() {
         let previews = [
             preview("ConfigMap", "same", Change::Unchanged, Some(json!({})), Some(json!({}))),
-            preview("ConfigMap", "a", Change::Update, Some(json!({"data": {"k": "1"}})), Some(json!({"data": {"k": "2"}}))),
+            preview(
+                "ConfigMap",
+                "a",
+                Change::Update,
+                Some(json!({"data": {"k": "1"}})),
+                Some(json!({"data": {"k": "2"}})),
+            ),
             preview("ConfigMap", "new", Change::Create, None, Some(json!({"data": {"k": "1"}}))),
             preview("ConfigMap", "old", Change::Prune, Some(json!({"data": {"k": "1"}})), None),
         ];

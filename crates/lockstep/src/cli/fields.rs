@@ -76,10 +76,8 @@ pub(crate) fn mask_secrets(before: Option<&Value>, after: Option<&Value>) -> (Op
         }
     }
     for object in [before.as_mut(), after.as_mut()].into_iter().flatten() {
-        if let Some(annotation) = object.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
-            if let Some(value) = annotation.get_mut(LAST_APPLIED) {
-                *value = Value::String("***".into());
-            }
+        if let Some(value) = object.pointer_mut(&format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1"))) {
+            *value = Value::String("***".into());
         }
     }
     (before, after)
@@ -123,7 +121,8 @@ mod tests {
     fn secret_values_are_masked_but_changes_stay_visible() {
         let before = json!({"apiVersion": "v1", "kind": "Secret", "data": {"same": "czE=", "changed": "b2xk", "gone": "eA=="},
             "metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"same\":\"czE=\"}}"}}});
-        let after = json!({"apiVersion": "v1", "kind": "Secret", "data": {"same": "czE=", "changed": "bmV3", "added": "eQ=="}});
+        let after =
+            json!({"apiVersion": "v1", "kind": "Secret", "data": {"same": "czE=", "changed": "bmV3", "added": "eQ=="}});
         let (b, a) = mask_secrets(Some(&before), Some(&after));
         let (b, a) = (b.unwrap(), a.unwrap());
         assert_eq!(b["data"], json!({"same": "***", "changed": "*** (before)", "gone": "***"}));

@@ -73,11 +73,9 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
     let target = match origin {
         Origin::Checkout(dir) => return checkout(&source.repo_url, dir),
         Origin::Revision(revision) => Some(revision.clone()),
-        Origin::Current => app
-            .status
-            .as_ref()
-            .and_then(|s| s.sync.revision.clone())
-            .or_else(|| source.target_revision.clone()),
+        Origin::Current => {
+            app.status.as_ref().and_then(|s| s.sync.revision.clone()).or_else(|| source.target_revision.clone())
+        }
     };
     let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     let request = SourceRequest {
@@ -95,7 +93,13 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
 pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
     let root = dir.canonicalize().with_context(|| format!("reading {}", dir.display()))?;
     anyhow::ensure!(root.is_dir(), "{} is not a directory", root.display());
-    Ok(Snapshot { repo_url: repo_url.to_string(), revision: "local".into(), root, fetched_from: None, unavailable: None })
+    Ok(Snapshot {
+        repo_url: repo_url.to_string(),
+        revision: "local".into(),
+        root,
+        fetched_from: None,
+        unavailable: None,
+    })
 }
 
 /// Renders `app` from `snapshot` as the controller would (the cluster is asked for Helm's

@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn columns_align_and_the_last_is_not_padded() {
-        let rows = vec![vec!["a".to_string(), "Synced".to_string(), "x".to_string()], vec!["long-name".into(), "OutOfSync".into(), "".into()]];
+        let rows = vec![
+            vec!["a".to_string(), "Synced".to_string(), "x".to_string()],
+            vec!["long-name".into(), "OutOfSync".into(), "".into()],
+        ];
         let text = render(&["NAME", "SYNC", "MESSAGE"], &rows);
         assert_eq!(text, "NAME       SYNC       MESSAGE\na          Synced     x\nlong-name  OutOfSync\n");
     }

@@ -51,8 +51,10 @@ mod tests {
         let before = yaml(Some(&json!({"spec": {"image": "nginx:1", "replicas": 1}})));
         let after = yaml(Some(&json!({"spec": {"image": "nginx:2", "replicas": 1}})));
         let text = unified(&before, &after, "Deployment/web", Style::default());
-        let marked: Vec<&str> =
-            text.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
+        let marked: Vec<&str> = text
+            .lines()
+            .filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++"))
+            .collect();
         assert_eq!(marked, vec!["-  image: nginx:1", "+  image: nginx:2"]);
         assert!(text.starts_with("--- live/Deployment/web\n+++ git/Deployment/web\n@@"));
     }

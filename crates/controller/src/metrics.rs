@@ -1,0 +1,276 @@
+//! The controller's Prometheus metrics (`prometheus-client`), one registry per process.
+//!
+//! Names and labels are documented in docs/metrics.md and are a public contract: dashboards and
+//! alerts depend on them. `lockstep_app_info` is rebuilt from the Application cache at each scrape,
+//! so it always describes exactly the Applications that exist.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+use kube::ResourceExt;
+use lockstep_api::Application;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+/// The destination server reported until lockstep deploys to more than its own cluster.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// The project reported until lockstep has projects.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// Labels of `lockstep_app_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AppInfoLabels {
+    /// The Application's namespace.
+    pub namespace: String,
+    /// The Application's name.
+    pub name: String,
+    /// Always `default` for now.
+    pub project: String,
+    /// `spec.source.repoURL` as written.
+    pub repo: String,
+    /// Always the in-cluster server for now.
+    pub dest_server: String,
+    /// `spec.destination.namespace` (empty when unset).
+    pub dest_namespace: String,
+    /// `Synced`, `OutOfSync` or `Unknown`.
+    pub sync_status: String,
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
+    pub health_status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SyncLabels {
+    namespace: String,
+    name: String,
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitLabels {
+    repo: String,
+    request_type: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitDurationLabels {
+    repo: String,
+    request_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeLabels {
+    verb: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceResult {
+    service: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderResult {
+    provider: String,
+    result: String,
+}
+
+/// Every metric the controller exposes.
+pub struct Metrics {
+    registry: Registry,
+    app_info: Family<AppInfoLabels, Gauge>,
+    /// Serialises rebuilds of `app_info` by concurrent scrapes.
+    scrape: Mutex<()>,
+    reconcile_duration: Histogram,
+    sync_total: Family<SyncLabels, Counter>,
+    git_requests: Family<GitLabels, Counter>,
+    git_duration: Family<GitDurationLabels, Histogram>,
+    kube_requests: Family<KubeLabels, Counter>,
+    notifications: Family<ServiceResult, Counter>,
+    webhook_requests: Family<ProviderResult, Counter>,
+    reconciles_in_flight: Gauge,
+    notification_queue: Gauge,
+    ready: AtomicBool,
+}
+
+fn duration_histogram() -> Histogram {
+    // 5ms … ~40s
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        let app_info = Family::<AppInfoLabels, Gauge>::default();
+        registry.register("lockstep_app_info", "One per Application, labelled with its sync and health status", app_info.clone());
+        let reconcile_duration = duration_histogram();
+        registry.register(
+            "lockstep_app_reconcile_duration_seconds",
+            "How long one reconcile of one Application took",
+            reconcile_duration.clone(),
+        );
+        let sync_total = Family::<SyncLabels, Counter>::default();
+        registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
+        let git_requests = Family::<GitLabels, Counter>::default();
+        registry.register("lockstep_git_requests", "Remote git requests by repository, type and result", git_requests.clone());
+        let git_duration = Family::<GitDurationLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
+        registry.register("lockstep_git_request_duration_seconds", "Duration of remote git requests", git_duration.clone());
+        let kube_requests = Family::<KubeLabels, Counter>::default();
+        registry.register("lockstep_kube_requests", "Kubernetes API requests by verb and HTTP status code", kube_requests.clone());
+        let notifications = Family::<ServiceResult, Counter>::default();
+        registry.register("lockstep_notifications", "Notifications by service and result", notifications.clone());
+        let webhook_requests = Family::<ProviderResult, Counter>::default();
+        registry.register("lockstep_webhook_requests", "Push webhook requests by provider and result", webhook_requests.clone());
+        let reconciles_in_flight = Gauge::default();
+        registry.register("lockstep_reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
+        let notification_queue = Gauge::default();
+        registry.register(
+            "lockstep_notifications_queue_depth",
+            "Notifications waiting for delivery",
+            notification_queue.clone(),
+        );
+        registry.register(
+            "lockstep_build",
+            "The lockstep version",
+            Info::new(vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+        );
+        Self {
+            registry,
+            app_info,
+            scrape: Mutex::new(()),
+            reconcile_duration,
+            sync_total,
+            git_requests,
+            git_duration,
+            kube_requests,
+            notifications,
+            webhook_requests,
+            reconciles_in_flight,
+            notification_queue,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// The text exposition of every metric, with `lockstep_app_info` rebuilt from `apps`.
+    pub fn render<'a>(&self, apps: impl IntoIterator<Item = &'a Application>) -> String {
+        let _guard = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        self.app_info.clear();
+        for app in apps {
+            self.app_info.get_or_create(&app_info(app)).set(1);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Records one finished reconcile.
+    pub fn reconciled(&self, took: Duration) {
+        self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// A reconcile started (`+1`) or ended (`-1`).
+    pub fn in_flight(&self, delta: i64) {
+        self.reconciles_in_flight.inc_by(delta);
+    }
+
+    /// Records a sync operation that ended in `phase`.
+    pub fn sync_ended(&self, namespace: &str, name: &str, phase: &str) {
+        let labels = SyncLabels { namespace: namespace.into(), name: name.into(), phase: phase.into() };
+        self.sync_total.get_or_create(&labels).inc();
+    }
+
+    /// Records one remote git request.
+    pub fn git_request(&self, request: &lockstep_source::GitRequest) {
+        let request_type = request.request_type.as_str().to_string();
+        let result = if request.ok { "success" } else { "failure" }.to_string();
+        let labels = GitLabels { repo: request.repo.clone(), request_type: request_type.clone(), result };
+        self.git_requests.get_or_create(&labels).inc();
+        let labels = GitDurationLabels { repo: request.repo.clone(), request_type };
+        self.git_duration.get_or_create(&labels).observe(request.duration.as_secs_f64());
+    }
+
+    /// Records one Kubernetes API request.
+    pub fn kube_request(&self, verb: &str, code: &str) {
+        self.kube_requests.get_or_create(&KubeLabels { verb: verb.into(), code: code.into() }).inc();
+    }
+
+    /// Records one notification attempt's final result (`success`, `failure`, `dropped`).
+    pub fn notification(&self, service: &str, result: &str) {
+        self.notifications.get_or_create(&ServiceResult { service: service.into(), result: result.into() }).inc();
+    }
+
+    /// Sets how many notifications wait for delivery.
+    pub fn notification_queue_depth(&self, depth: usize) {
+        self.notification_queue.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Records one webhook request (`result`: `accepted`, `ignored`, `unauthorized`, `bad-request`).
+    pub fn webhook_request(&self, provider: &str, result: &str) {
+        let labels = ProviderResult { provider: provider.into(), result: result.into() };
+        self.webhook_requests.get_or_create(&labels).inc();
+    }
+
+    /// Marks the controller ready (the Application watch has listed everything once).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the Application watch has synced.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+/// The `lockstep_app_info` labels of one Application.
+pub fn app_info(app: &Application) -> AppInfoLabels {
+    let status = app.status.as_ref();
+    AppInfoLabels {
+        namespace: app.namespace().unwrap_or_default(),
+        name: app.name_any(),
+        project: DEFAULT_PROJECT.into(),
+        repo: app.spec.source.repo_url.clone(),
+        dest_server: IN_CLUSTER_SERVER.into(),
+        dest_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        sync_status: status.map_or("Unknown".into(), |s| format!("{:?}", s.sync.status)),
+        health_status: status.map_or("Unknown".into(), |s| format!("{:?}", s.health.status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_api::{ApplicationSpec, ApplicationStatus, HealthStatusCode, SyncStatusCode};
+
+    #[test]
+    fn app_info_names_status_and_destination() {
+        let mut app = Application::new("guestbook", ApplicationSpec::default());
+        app.metadata.namespace = Some("team".into());
+        app.spec.source.repo_url = "https://git.example.com/guestbook.git".into();
+        app.spec.destination.namespace = Some("gb".into());
+        let mut status = ApplicationStatus::default();
+        status.sync.status = SyncStatusCode::OutOfSync;
+        status.health.status = HealthStatusCode::Degraded;
+        app.status = Some(status);
+        let labels = app_info(&app);
+        assert_eq!((labels.sync_status.as_str(), labels.health_status.as_str()), ("OutOfSync", "Degraded"));
+        let text = metrics().render([&app]);
+        assert!(text.contains(r#"lockstep_app_info{namespace="team",name="guestbook",project="default",repo="https://git.example.com/guestbook.git",dest_server="https://kubernetes.default.svc",dest_namespace="gb",sync_status="OutOfSync",health_status="Degraded"} 1"#), "{text}");
+        assert!(text.contains("lockstep_build_info{version="), "{text}");
+        let text = metrics().render([]);
+        assert!(!text.contains("guestbook"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The notifier: every poll, for each Application in the cache that subscribes to something, works
+//! out which notices are due ([`lockstep_notify::plan`]), records them in the
+//! `notifications.lockstep.dev/state` annotation (a merge patch conditional on the
+//! resourceVersion, so two replicas or a restart can never send one notice twice), and only then
+//! queues the messages. Runs only while this replica leads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
+use lockstep_api::Application;
+use lockstep_api::conditions::READY;
+use lockstep_notify::config::{CONFIG_NAME, STATE_ANNOTATION};
+use lockstep_notify::deliver::OutboxOptions;
+use lockstep_notify::service::{About, request};
+use lockstep_notify::{Delivery, Message, NoticeState, NotifyConfig, Outbox, Record, Trigger, plan};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use crate::leader::Leadership;
+use crate::metrics::metrics;
+
+/// How often the notifier looks at every Application.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Runs the notifier until the process ends.
+pub(crate) async fn run(client: Client, namespace: String, apps: Store<Application>, leadership: Leadership) {
+    let report = Arc::new(|kind: &'static str, result: &'static str| metrics().notification(kind, result));
+    let outbox = Outbox::start(OutboxOptions::default(), report);
+    let mut progressing: HashMap<String, Instant> = HashMap::new();
+    let mut last_error = String::new();
+    loop {
+        tokio::time::sleep(POLL).await;
+        metrics().notification_queue_depth(outbox.depth());
+        if !leadership.is_leading() {
+            continue;
+        }
+        let config = match load(&client, &namespace).await {
+            Ok(Some(config)) => config,
+            Ok(None) => continue,
+            Err(err) => {
+                if err != last_error {
+                    warn!(%err, "notification configuration");
+                    last_error = err;
+                }
+                continue;
+            }
+        };
+        last_error.clear();
+        for app in apps.state() {
+            let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
+            let progressing_for = match app.status.as_ref().map(|s| s.health.status) {
+                Some(lockstep_api::HealthStatusCode::Progressing) => progressing.entry(key.clone()).or_insert_with(Instant::now).elapsed(),
+                _ => {
+                    progressing.remove(&key);
+                    Duration::ZERO
+                }
+            };
+            if let Err(err) = notify_app(&client, &config, &outbox, &app, progressing_for).await {
+                debug!(app = %key, %err, "notification state not recorded; retrying next poll");
+            }
+        }
+    }
+}
+
+/// The ConfigMap and Secret `lockstep-notifications`; `None` without a ConfigMap.
+async fn load(client: &Client, namespace: &str) -> Result<Option<NotifyConfig>, String> {
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let Some(map) = maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {e}"))? else {
+        return Ok(None);
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading Secret {CONFIG_NAME}: {e}"))?;
+    let secret_data: BTreeMap<String, String> = secret
+        .and_then(|s| s.data)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+        .collect();
+    NotifyConfig::parse(&map.data.unwrap_or_default(), &secret_data).map(Some).map_err(|e| e.to_string())
+}
+
+async fn notify_app(
+    client: &Client,
+    config: &NotifyConfig,
+    outbox: &Outbox,
+    app: &Application,
+    progressing_for: Duration,
+) -> Result<(), kube::Error> {
+    let Some(status) = app.status.as_ref() else { return Ok(()) };
+    let subscriptions = config.subscriptions_of(app.labels(), app.annotations());
+    if subscriptions.is_empty() {
+        return Ok(());
+    }
+    let mut triggers: Vec<(Trigger, bool)> = Vec::new();
+    for (trigger, _, _) in &subscriptions {
+        if !triggers.iter().any(|(t, _)| t == trigger) {
+            triggers.push((*trigger, config.sends_resolved(*trigger)));
+        }
+    }
+    let previous: Record =
+        app.annotations().get(STATE_ANNOTATION).and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+    let mut record = previous.clone();
+    let notices = plan(&triggers, status, progressing_for, config.progressing_delay, &mut record);
+    if notices.is_empty() {
+        return Ok(());
+    }
+    // Record first, conditional on the version we evaluated: a conflict means someone else (or a
+    // newer status) got there first, and the next poll decides again.
+    let api: Api<Application> = Api::namespaced(client.clone(), &app.namespace().unwrap_or_default());
+    let patch = json!({"metadata": {
+        "resourceVersion": app.resource_version(),
+        "annotations": {STATE_ANNOTATION: serde_json::to_string(&record).unwrap_or_default()},
+    }});
+    api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let message = message_of(app);
+    for notice in notices.iter().filter(|n| n.send) {
+        let template_key = match notice.state {
+            NoticeState::Firing => notice.trigger.name().to_string(),
+            NoticeState::Resolved => format!("{}.resolved", notice.trigger.name()),
+        };
+        let mut about = message.clone();
+        about.revision = notice.revision.clone();
+        let text = lockstep_notify::template::render(
+            config.templates.get(&template_key).map(String::as_str),
+            notice.trigger,
+            notice.state,
+            &about,
+        );
+        for (trigger, service_name, recipient) in &subscriptions {
+            if *trigger != notice.trigger {
+                continue;
+            }
+            let Some(service) = config.services.get(service_name) else {
+                warn!(app = %about.app, service = %service_name, "subscription names a service the ConfigMap does not define");
+                continue;
+            };
+            info!(app = %about.app, trigger = notice.trigger.name(), state = ?notice.state, service = %service_name, "notifying");
+            let about_notice = About { trigger: notice.trigger, state: notice.state, message: &about };
+            outbox.enqueue(Delivery {
+                service: service_name.clone(),
+                kind: service.kind(),
+                request: request(service, recipient, &text, about_notice),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What messages may say about `app`.
+fn message_of(app: &Application) -> Message {
+    let status = app.status.clone().unwrap_or_default();
+    let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone());
+    let op = status.operation_state.as_ref().and_then(|o| o.message.clone());
+    let message = [status.health.message.clone(), op, ready].into_iter().flatten().find(|m| !m.is_empty()).unwrap_or_default();
+    let namespace = app.namespace().unwrap_or_default();
+    Message {
+        app: format!("{namespace}/{}", app.name_any()),
+        name: app.name_any(),
+        namespace,
+        health: format!("{:?}", status.health.status),
+        sync: format!("{:?}", status.sync.status),
+        revision: status.sync.revision.clone().unwrap_or_default(),
+        repo: app.spec.source.repo_url.clone(),
+        message,
+    }
+}

@@ -1,0 +1,102 @@
+//! The controller's side tasks: the metrics/health server (`--metrics-addr`), the push webhook
+//! server (`--webhook-addr`), the notifier, readiness, and counting finished sync operations.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
+use lockstep_api::{Application, OperationPhase};
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::error::ControllerError;
+use crate::leader::Leadership;
+use crate::metrics::metrics;
+use crate::webhook::WebhookState;
+
+/// Binds the configured servers and spawns every side task.
+pub(crate) async fn start(
+    ctx: Arc<Context>,
+    apps: Store<Application>,
+    trigger: UnboundedSender<ObjectRef<Application>>,
+    leadership: Leadership,
+) -> Result<(), ControllerError> {
+    let observer: lockstep_source::GitRequestObserver = Box::new(|request| metrics().git_request(request));
+    ctx.source.counters().observe(observer);
+    if let Some(addr) = ctx.config.metrics_addr {
+        let router = Router::new()
+            .route("/metrics", get(render_metrics))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .with_state(apps.clone());
+        serve(addr, "metrics", router).await?;
+    }
+    if let Some(addr) = ctx.config.webhook_addr {
+        let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), trigger };
+        let router = Router::new().route("/api/webhook", post(crate::webhook::handle)).with_state(state);
+        serve(addr, "webhook", router).await?;
+    }
+    let ready = apps.clone();
+    tokio::spawn(async move {
+        if ready.wait_until_ready().await.is_ok() {
+            metrics().set_ready();
+        }
+    });
+    tokio::spawn(count_syncs(apps.clone()));
+    let namespace = ctx.config.controller_namespace.clone();
+    tokio::spawn(crate::notifications::run(ctx.client.clone(), namespace, apps, leadership));
+    Ok(())
+}
+
+async fn serve(addr: SocketAddr, what: &'static str, router: Router) -> Result<(), ControllerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ControllerError::Listen { what, addr, source })?;
+    info!(%addr, what, "listening");
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            warn!(what, %err, "server stopped");
+        }
+    });
+    Ok(())
+}
+
+async fn render_metrics(State(apps): State<Store<Application>>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let state = apps.state();
+    let text = metrics().render(state.iter().map(|a| a.as_ref()));
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+}
+
+async fn readyz() -> (StatusCode, &'static str) {
+    if metrics().is_ready() { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "Application watch not synced\n") }
+}
+
+/// Counts each sync operation that finished after this process started, once, by phase.
+async fn count_syncs(apps: Store<Application>) {
+    let started = Timestamp::now();
+    let mut counted: HashSet<(String, i64)> = HashSet::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for app in apps.state() {
+            let Some(op) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) else { continue };
+            let Some(finished) = op.finished_at.as_ref() else { continue };
+            if op.phase == OperationPhase::Running || finished.0 < started {
+                continue;
+            }
+            let key = (app.uid().unwrap_or_default(), op.started_at.0.as_millisecond());
+            if counted.insert(key) {
+                let phase = format!("{:?}", op.phase);
+                metrics().sync_ended(&app.namespace().unwrap_or_default(), &app.name_any(), &phase);
+            }
+        }
+    }
+}

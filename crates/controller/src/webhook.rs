@@ -1,0 +1,156 @@
+//! The push webhook endpoint (`POST /api/webhook`): verifies the request against the
+//! `lockstep-webhook` Secret, finds the Applications the push concerns, fetches each repository
+//! once with a fresh ref listing, then triggers their reconciles. A webhook only ever causes a
+//! fetch, so even an unverified one cannot deploy anything that is not in git.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::ResourceExt;
+use lockstep_api::Application;
+use lockstep_webhook::{Event, Provider, Push, detect, parse_push, repo_identity, tracks, verify};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use crate::context::Context;
+use crate::metrics::metrics;
+
+/// The Secret holding one key per provider (`gitlab`, `github`, `gitea`, `bitbucket`).
+pub const WEBHOOK_SECRET: &str = "lockstep-webhook";
+
+/// What the webhook handler needs.
+#[derive(Clone)]
+pub(crate) struct WebhookState {
+    pub ctx: Arc<Context>,
+    pub apps: Store<Application>,
+    pub trigger: UnboundedSender<ObjectRef<Application>>,
+}
+
+/// Handles one webhook request.
+pub(crate) async fn handle(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some((provider, event)) = detect(&headers) else {
+        metrics().webhook_request("unknown", "bad-request");
+        return (StatusCode::BAD_REQUEST, "unknown webhook: no GitLab, GitHub, Gitea or Bitbucket event header\n")
+            .into_response();
+    };
+    let label = provider.as_str();
+    match secret_for(&state.ctx, provider).await {
+        Ok(Some(secret)) => {
+            if let Err(err) = verify(provider, &headers, &body, &secret) {
+                warn!(provider = label, %err, "webhook rejected");
+                metrics().webhook_request(label, "unauthorized");
+                return (StatusCode::UNAUTHORIZED, format!("{err}\n")).into_response();
+            }
+        }
+        Ok(None) => debug!(provider = label, "no webhook secret configured; accepting unverified push"),
+        Err(err) => {
+            warn!(provider = label, %err, "reading the webhook Secret failed");
+            metrics().webhook_request(label, "error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "cannot read the webhook Secret\n").into_response();
+        }
+    }
+    if event != Event::Push {
+        metrics().webhook_request(label, "ignored");
+        return (StatusCode::OK, axum::Json(json!({"provider": label, "ignored": format!("{event:?}")}))).into_response();
+    }
+    let push = match parse_push(provider, &body) {
+        Ok(push) => push,
+        Err(err) => {
+            metrics().webhook_request(label, "bad-request");
+            return (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response();
+        }
+    };
+    let groups = concerned(&state.apps.state(), &push);
+    let names: Vec<String> = groups.values().flatten().map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any())).collect();
+    info!(provider = label, refs = ?push.refs, applications = ?names, "push received");
+    metrics().webhook_request(label, "accepted");
+    tokio::spawn(refresh(state, groups));
+    (StatusCode::OK, axum::Json(json!({"provider": label, "refs": push.refs, "applications": names}))).into_response()
+}
+
+/// The provider's secret from the `lockstep-webhook` Secret; `None` when the Secret or key is absent.
+async fn secret_for(ctx: &Context, provider: Provider) -> Result<Option<Vec<u8>>, kube::Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.controller_namespace);
+    let secret = api.get_opt(WEBHOOK_SECRET).await?;
+    Ok(secret
+        .and_then(|s| s.data)
+        .and_then(|mut data| data.remove(provider.secret_key()))
+        .map(|bytes| bytes.0)
+        .filter(|bytes| !bytes.is_empty()))
+}
+
+/// The Applications a push concerns, grouped by repository identity.
+fn concerned(apps: &[Arc<Application>], push: &Push) -> BTreeMap<String, Vec<Arc<Application>>> {
+    let pushed: Vec<String> = push.repo_urls.iter().map(|u| repo_identity(u)).collect();
+    let mut groups: BTreeMap<String, Vec<Arc<Application>>> = BTreeMap::new();
+    for app in apps {
+        let identity = repo_identity(&app.spec.source.repo_url);
+        if pushed.contains(&identity) && tracks(app.spec.source.target_revision.as_deref(), push) {
+            groups.entry(identity).or_default().push(app.clone());
+        }
+    }
+    groups
+}
+
+/// One fetch per repository with a fresh ref listing, then a reconcile of each Application (which
+/// reuses that listing).
+async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Application>>>) {
+    for (repo, apps) in groups {
+        if let Some(first) = apps.first() {
+            match state.ctx.sources.request(&state.ctx.client, &state.ctx.config.controller_namespace, first).await {
+                Ok(mut request) => {
+                    request.max_listing_age = Some(Duration::ZERO);
+                    if let Err(err) = state.ctx.source.snapshot(&request).await {
+                        warn!(%repo, %err, "fetch after push failed; reconciling anyway");
+                    }
+                }
+                Err(err) => warn!(%repo, %err, "cannot build the fetch request after push"),
+            }
+        }
+        for app in apps {
+            let _ = state.trigger.unbounded_send(ObjectRef::from_obj(app.as_ref()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_api::ApplicationSpec;
+
+    fn app(name: &str, repo: &str, revision: Option<&str>) -> Arc<Application> {
+        let mut app = Application::new(name, ApplicationSpec::default());
+        app.metadata.namespace = Some("ns".into());
+        app.spec.source.repo_url = repo.into();
+        app.spec.source.target_revision = revision.map(str::to_string);
+        Arc::new(app)
+    }
+
+    #[test]
+    fn pushes_concern_matching_repo_and_ref_only() {
+        let apps = vec![
+            app("a", "https://git.example.com/team/app.git", Some("main")),
+            app("b", "git@git.example.com:team/app", None),
+            app("c", "https://git.example.com/team/app", Some("dev")),
+            app("d", "https://git.example.com/team/other", Some("main")),
+        ];
+        let push = Push {
+            repo_urls: vec!["https://git.example.com/team/app.git".into(), "git@git.example.com:team/app.git".into()],
+            refs: vec!["refs/heads/main".into()],
+            default_branch: Some("main".into()),
+        };
+        let groups = concerned(&apps, &push);
+        let names: Vec<String> = groups.values().flatten().map(|a| a.name_any()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(groups.len(), 1);
+    }
+}

@@ -1,0 +1,203 @@
+//! Asynchronous delivery: a bounded queue per service drained by a task that posts each message with
+//! a timeout and retries, several at once, so a slow or dead chat service never holds up anything else.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, warn};
+
+use crate::service::HttpRequest;
+
+/// One message to post.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// Service name (for logs) and kind (for metrics).
+    pub service: String,
+    /// `mattermost`, `telegram`, `slack` or `webhook`.
+    pub kind: &'static str,
+    /// The request.
+    pub request: HttpRequest,
+}
+
+/// Called once per delivery with its kind and final result: `success`, `failure` or `dropped`.
+pub type Report = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
+/// Delivery tuning.
+#[derive(Clone, Copy, Debug)]
+pub struct OutboxOptions {
+    /// Messages waiting at most per service; more are dropped (and reported).
+    pub capacity: usize,
+    /// Messages in flight at once per service.
+    pub concurrency: usize,
+    /// Time limit of one attempt.
+    pub timeout: Duration,
+    /// Attempts per message.
+    pub attempts: u32,
+    /// Wait before the second attempt; doubles after each.
+    pub backoff: Duration,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self { capacity: 1000, concurrency: 8, timeout: Duration::from_secs(10), attempts: 4, backoff: Duration::from_secs(1) }
+    }
+}
+
+/// The sending side: one bounded queue and worker per service, so a slow or dead service only
+/// ever delays its own messages.
+#[derive(Clone)]
+pub struct Outbox {
+    queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
+    depth: Arc<AtomicUsize>,
+    report: Report,
+    options: OutboxOptions,
+    client: HttpsClient,
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+impl Outbox {
+    /// An outbox whose workers run on the current runtime (started per service on first use).
+    pub fn start(options: OutboxOptions, report: Report) -> Self {
+        Self {
+            queues: Arc::default(),
+            depth: Arc::default(),
+            report,
+            options,
+            client: https_client(),
+        }
+    }
+
+    /// Queues a message; when its service's queue is full it is dropped and reported, never awaited.
+    pub fn enqueue(&self, delivery: Delivery) {
+        let kind = delivery.kind;
+        let queue = {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            queues.entry(delivery.service.clone()).or_insert_with(|| self.worker()).clone()
+        };
+        match queue.try_send(delivery) {
+            Ok(()) => {
+                self.depth.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => {
+                warn!(%err, "notification queue full or closed; message dropped");
+                (self.report)(kind, "dropped");
+            }
+        }
+    }
+
+    /// Messages waiting for a delivery slot, over all services.
+    pub fn depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Starts the worker of one service's queue.
+    fn worker(&self) -> mpsc::Sender<Delivery> {
+        let options = self.options;
+        let (queue, mut receiver) = mpsc::channel::<Delivery>(options.capacity.max(1));
+        let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+        let waiting = self.depth.clone();
+        let report = self.report.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            while let Some(delivery) = receiver.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                waiting.fetch_sub(1, Ordering::Relaxed);
+                let client = client.clone();
+                let report = report.clone();
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    let kind = delivery.kind;
+                    let result = if send_with_retries(&client, &delivery, options).await { "success" } else { "failure" };
+                    report(kind, result);
+                });
+            }
+        });
+        queue
+    }
+}
+
+fn https_client() -> HttpsClient {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for err in &native.errors {
+        warn!(%err, "reading system CA certificates");
+    }
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    debug!(added, "system CA certificates for notifications");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+        // ring supports the default protocol versions; this branch is unreachable in practice.
+        Err(err) => {
+            warn!(%err, "TLS setup for notifications");
+            rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+async fn send_with_retries(client: &HttpsClient, delivery: &Delivery, options: OutboxOptions) -> bool {
+    let mut wait = options.backoff;
+    for attempt in 1..=options.attempts.max(1) {
+        match tokio::time::timeout(options.timeout, send_once(client, &delivery.request)).await {
+            Ok(Ok(())) => {
+                debug!(service = %delivery.service, attempt, "notification delivered");
+                return true;
+            }
+            Ok(Err(err)) => warn!(service = %delivery.service, attempt, %err, "notification failed"),
+            Err(_) => warn!(service = %delivery.service, attempt, timeout = ?options.timeout, "notification timed out"),
+        }
+        if attempt < options.attempts {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+    }
+    false
+}
+
+async fn send_once(client: &HttpsClient, request: &HttpRequest) -> Result<(), String> {
+    let mut builder = http::Request::post(&request.url).header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let req = builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| e.to_string())?;
+    let response = client.request(req).await.map_err(|e| format!("{}: {e}", redact_url(&request.url)))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+        Err(format!("{} answered {status}: {text}", redact_url(&request.url)))
+    }
+}
+
+/// The URL without its path (which may hold a token, as Telegram's and incoming webhooks' do).
+fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}/…", rest.split('/').next().unwrap_or("")),
+        None => "…".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted_to_their_host() {
+        assert_eq!(redact_url("https://api.telegram.org/bot123:SECRET/sendMessage"), "https://api.telegram.org/…");
+    }
+}

@@ -1,0 +1,116 @@
+//! `/metrics`, `/healthz` and `/readyz` of a running controller after a sync and after a degraded
+//! app, and the Events a sync publishes.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams};
+use lockstep_api::HealthStatusCode;
+use lockstep_e2e::apps::{apply_app, wait_app};
+use lockstep_e2e::http::{free_addr, get};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use serde_json::json;
+
+const UNSCHEDULABLE: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: stuck
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 5
+  selector:
+    matchLabels:
+      app: stuck
+  template:
+    metadata:
+      labels:
+        app: stuck
+    spec:
+      nodeSelector:
+        lockstep.dev/e2e-no-such-node: \"true\"
+      containers:
+      - name: main
+        image: registry.example/stuck:1
+";
+
+fn app_info(ns: &str, name: &str, repo: &GitRepo, sync: &str, health: &str) -> String {
+    format!(
+        r#"lockstep_app_info{{namespace="{ns}",name="{name}",project="default",repo="{}",dest_server="https://kubernetes.default.svc",dest_namespace="{ns}",sync_status="{sync}",health_status="{health}"}} 1"#,
+        repo.url()
+    )
+}
+
+async fn event_reasons(client: &kube::Client, ns: &str, app: &str) -> anyhow::Result<Vec<String>> {
+    let events = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().fields(&format!("involvedObject.name={app}")))
+        .await?;
+    Ok(events.items.into_iter().filter_map(|e| e.reason).collect())
+}
+
+#[tokio::test]
+async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-metrics").await?;
+    let repo = GitRepo::new();
+    repo.write("good/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\ndata:\n  value: \"1\"\n");
+    repo.write("bad/stuck.yaml", UNSCHEDULABLE);
+    repo.commit("first");
+    let addr = free_addr();
+    let _controller = ControllerProcess::start(&ns.name, &["--metrics-addr", &addr.to_string()])?;
+    wait_for("/readyz", Duration::from_secs(60), || async {
+        let r = get(addr, "/readyz").await?;
+        if r.status == 200 { Ok(Some(())) } else { anyhow::bail!("readyz {}", r.status) }
+    })
+    .await?;
+    assert_eq!(get(addr, "/healthz").await?.status, 200);
+
+    for (name, path) in [("good", "good"), ("bad", "bad")] {
+        let spec = json!({
+            "source": {"repoURL": repo.url(), "targetRevision": "main", "path": path},
+            "destination": {"namespace": ns.name},
+            "syncPolicy": {"automated": {"prune": true}},
+        });
+        apply_app(&client, &ns.name, name, spec).await?;
+    }
+    wait_app(&client, &ns.name, "good", "Healthy", |a| a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Healthy)).await?;
+    wait_app(&client, &ns.name, "bad", "Degraded", |a| a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Degraded)).await?;
+
+    let good = app_info(&ns.name, "good", &repo, "Synced", "Healthy");
+    let bad = app_info(&ns.name, "bad", &repo, "Synced", "Degraded");
+    let text = wait_for("metrics of both apps", Duration::from_secs(30), || async {
+        let text = get(addr, "/metrics").await?.body;
+        if text.contains(&good) && text.contains(&bad) && text.contains(r#"phase="Succeeded"} "#) {
+            Ok(Some(text))
+        } else {
+            anyhow::bail!("{text}")
+        }
+    })
+    .await?;
+    for needle in [
+        format!(r#"lockstep_app_sync_total{{namespace="{}",name="good",phase="Succeeded"}} 1"#, ns.name),
+        format!(r#"lockstep_git_requests_total{{repo="{}",request_type="ls-remote",result="success"}}"#, repo.url()),
+        format!(r#"lockstep_git_requests_total{{repo="{}",request_type="fetch",result="success"}} 1"#, repo.url()),
+        format!(r#"lockstep_git_request_duration_seconds_count{{repo="{}",request_type="fetch"}} 1"#, repo.url()),
+        r#"lockstep_kube_requests_total{verb="patch",code="200"}"#.to_string(),
+        r#"lockstep_kube_requests_total{verb="watch",code="200"}"#.to_string(),
+        "lockstep_app_reconcile_duration_seconds_count ".to_string(),
+        "lockstep_reconciles_in_flight ".to_string(),
+        "lockstep_notifications_queue_depth ".to_string(),
+        "lockstep_build_info{version=".to_string(),
+        "# TYPE lockstep_app_info gauge".to_string(),
+    ] {
+        assert!(text.contains(&needle), "missing {needle} in\n{text}");
+    }
+
+    let reasons = event_reasons(&client, &ns.name, "good").await?;
+    for reason in ["SyncStarted", "SyncSucceeded", "HealthChanged", "Applied"] {
+        assert!(reasons.iter().any(|r| r == reason), "{reason} not in {reasons:?}");
+    }
+    let reasons = wait_for("HealthChanged to Degraded", Duration::from_secs(30), || async {
+        let reasons = event_reasons(&client, &ns.name, "bad").await?;
+        if reasons.iter().filter(|r| *r == "HealthChanged").count() >= 2 { Ok(Some(reasons)) } else { anyhow::bail!("{reasons:?}") }
+    })
+    .await?;
+    assert!(reasons.iter().any(|r| r == "SyncStarted"), "{reasons:?}");
+    Ok(())
+}
