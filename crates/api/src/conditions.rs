@@ -17,6 +17,9 @@ pub mod reason {
     pub const SUCCEEDED: &str = "Succeeded";
     /// The spec passed the schema but cannot be acted on.
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// The Application's project does not allow its namespace, repository, destination or one of its
+    /// objects' kinds or namespaces; nothing was applied.
+    pub const PROJECT_VIOLATION: &str = "ProjectViolation";
     /// The repository could not be fetched.
     pub const FETCH_FAILED: &str = "FetchFailed";
     /// The git server rejected the credentials, or wants some and no Secret matches.

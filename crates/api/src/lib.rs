@@ -3,8 +3,10 @@
 
 mod application;
 pub mod conditions;
+mod project;
 
 pub use application::*;
+pub use project::*;
 
 use kube::CustomResourceExt;
 
@@ -19,16 +21,22 @@ pub const SYNC_REQUEST_ANNOTATION: &str = "lockstep.dev/sync-request";
 /// On an Application, makes its deletion delete what it manages first.
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.lockstep.dev";
 
-/// The CustomResourceDefinitions lockstep installs, as one multi-document YAML text.
-pub fn crds_yaml() -> String {
-    [Application::crd()]
+/// The CustomResourceDefinitions lockstep installs: each one's name (`crds/<name>.yaml`) and YAML
+/// document (starting with `---`).
+pub fn crds() -> Vec<(String, String)> {
+    [Application::crd(), AppProject::crd()]
         .iter()
         .map(|crd| {
             // Serialising a CRD built from our own types cannot fail: every map key is a string.
             let body = serde_yaml::to_string(crd).unwrap_or_default();
-            format!("---\n{body}")
+            (crd.metadata.name.clone().unwrap_or_default(), format!("---\n{body}"))
         })
         .collect()
+}
+
+/// The CustomResourceDefinitions lockstep installs, as one multi-document YAML text.
+pub fn crds_yaml() -> String {
+    crds().into_iter().map(|(_, yaml)| yaml).collect()
 }
 
 #[cfg(test)]
@@ -52,5 +60,12 @@ mod tests {
         assert!(text.starts_with("---\n"));
         let parsed: serde_json::Value = serde_yaml::from_str(text.trim_start_matches("---\n")).unwrap();
         assert_eq!(parsed["metadata"]["name"], "applications.lockstep.dev");
+    }
+
+    #[test]
+    fn every_crd_is_named_and_namespaced() {
+        let names: Vec<String> = crds().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);
+        assert_eq!(AppProject::crd().spec.scope, "Namespaced");
     }
 }

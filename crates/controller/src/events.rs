@@ -74,7 +74,8 @@ fn operation_events(previous: Option<&ApplicationStatus>, next: &ApplicationStat
     let Some(op) = next.operation_state.as_ref() else { return Vec::new() };
     let before = previous.and_then(|p| p.operation_state.as_ref());
     let new_operation = before.is_none_or(|b| b.started_at != op.started_at || b.sync_request != op.sync_request);
-    let revision = op.sync_result.as_ref().map(|r| short(&r.revision).to_string()).unwrap_or_else(|| "unknown revision".into());
+    let revision =
+        op.sync_result.as_ref().map(|r| short(&r.revision).to_string()).unwrap_or_else(|| "unknown revision".into());
     let mut events = Vec::new();
     if new_operation {
         events.push(EventSpec {
@@ -123,7 +124,9 @@ fn source_event(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) 
         s.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE && c.status == "False").map(|c| c.message.clone())
     };
     match (previous.and_then(unavailable), unavailable(next)) {
-        (None, Some(message)) => Some(EventSpec { warning: true, reason: event_reason::SOURCE_UNAVAILABLE.into(), note: message }),
+        (None, Some(message)) => {
+            Some(EventSpec { warning: true, reason: event_reason::SOURCE_UNAVAILABLE.into(), note: message })
+        }
         (Some(_), None) => Some(EventSpec {
             warning: false,
             reason: event_reason::SOURCE_RECOVERED.into(),

@@ -74,7 +74,7 @@ enum Fate {
 /// removes the finalizer.
 pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action, ControllerError> {
     let Some(finalizer) = finalizer_of(&app.metadata.finalizers.clone().unwrap_or_default()).map(String::from) else {
-        ctx.watches.track(ObjectRef::from_obj(app), Vec::new());
+        ctx.watches.track(ObjectRef::from_obj(app), Vec::new()).await;
         return Ok(Action::await_change());
     };
     let propagation =
@@ -103,7 +103,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         }
     }
     remove_finalizer(app, ctx, &finalizer).await?;
-    ctx.watches.track(ObjectRef::from_obj(app), Vec::new());
+    ctx.watches.track(ObjectRef::from_obj(app), Vec::new()).await;
     info!(app = %owner.name, namespace = %owner.namespace, objects = total, "deleted the Application's objects");
     Ok(Action::await_change())
 }

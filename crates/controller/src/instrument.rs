@@ -42,7 +42,10 @@ impl Drop for Timer {
     }
 }
 
-/// Records the revision a reconcile resolved on its span.
-pub(crate) fn record_revision(revision: &str) {
-    tracing::Span::current().record("revision", revision);
+/// Records the revision a reconcile resolved on its span, when it differs from the last known one
+/// the span started with.
+pub(crate) fn record_revision(app: &Application, revision: &str) {
+    if app.status.as_ref().and_then(|s| s.sync.revision.as_deref()) != Some(revision) {
+        tracing::Span::current().record("revision", revision);
+    }
 }

@@ -19,12 +19,12 @@ use futures::Stream;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, PostParams};
 use kube::Client;
+use kube::api::{Api, PostParams};
 use thiserror::Error;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 /// How a replica takes part in the election.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +102,12 @@ pub(crate) struct Observed {
 
 /// Records a fresh read of the Lease: an unchanged record keeps the time it was first seen, any
 /// change (a renewal, a new holder) restarts the clock.
-pub(crate) fn observe(previous: Option<Observed>, spec: LeaseSpec, resource_version: Option<String>, now: Instant) -> Observed {
+pub(crate) fn observe(
+    previous: Option<Observed>,
+    spec: LeaseSpec,
+    resource_version: Option<String>,
+    now: Instant,
+) -> Observed {
     let since = match previous {
         Some(previous) if previous.spec == spec => previous.since,
         _ => now,
@@ -154,7 +159,13 @@ fn holder(spec: &LeaseSpec) -> Option<&str> {
 }
 
 /// The Lease spec to write for `step` (not [`Step::Follow`], which writes nothing).
-pub(crate) fn next_spec(current: Option<&LeaseSpec>, step: &Step, identity: &str, now: Timestamp, duration: Duration) -> LeaseSpec {
+pub(crate) fn next_spec(
+    current: Option<&LeaseSpec>,
+    step: &Step,
+    identity: &str,
+    now: Timestamp,
+    duration: Duration,
+) -> LeaseSpec {
     let seconds = i32::try_from(duration.as_secs()).unwrap_or(i32::MAX);
     match (step, current) {
         (Step::Renew, Some(current)) => LeaseSpec {
@@ -330,7 +341,9 @@ impl Elector {
                         last_holder = holder;
                     }
                 }
-                Ok(Err(err)) => warn!(lease = %self.settings.name, %err, "leader election: reading or writing the lease failed"),
+                Ok(Err(err)) => {
+                    warn!(lease = %self.settings.name, %err, "leader election: reading or writing the lease failed")
+                }
                 Err(_) => warn!(lease = %self.settings.name, "leader election: the lease request timed out"),
             }
             if self.is_leading() && last_renewal.is_none_or(|r| r.elapsed() >= self.settings.renew_deadline) {
@@ -351,9 +364,10 @@ impl Elector {
     async fn attempt(&self, observed: &mut Option<Observed>) -> Result<Attempt, kube::Error> {
         let lease = self.api.get_opt(&self.settings.name).await?;
         let now = Instant::now();
-        *observed = lease.map(|l| observe(observed.take(), l.spec.unwrap_or_default(), l.metadata.resource_version, now));
+        *observed =
+            lease.map(|l| observe(observed.take(), l.spec.unwrap_or_default(), l.metadata.resource_version, now));
         let step = decide(observed.as_ref(), &self.settings.identity, now, self.settings.lease_duration);
-        debug!(lease = %self.settings.name, ?step, "leader election");
+        trace!(lease = %self.settings.name, ?step, "leader election");
         let current = observed.as_ref().map(|o| &o.spec);
         let spec = match &step {
             Step::Follow { holder } => return Ok(Attempt::NotHolding { holder: Some(holder.clone()) }),
@@ -441,22 +455,33 @@ mod tests {
         let start = Instant::now();
         let observed = seen(held_by("other"), start);
         assert_eq!(decide(Some(&seen(held_by("me"), start)), "me", start, DURATION), Step::Renew);
-        assert_eq!(decide(Some(&observed), "me", start + Duration::from_secs(14), DURATION), Step::Follow { holder: "other".into() });
+        assert_eq!(
+            decide(Some(&observed), "me", start + Duration::from_secs(14), DURATION),
+            Step::Follow { holder: "other".into() }
+        );
         assert_eq!(decide(Some(&observed), "me", start + DURATION, DURATION), Step::Take);
         let no_duration = LeaseSpec { lease_duration_seconds: None, ..held_by("other") };
-        assert_eq!(decide(Some(&seen(no_duration, start)), "me", start + Duration::from_secs(5), Duration::from_secs(4)), Step::Take);
+        assert_eq!(
+            decide(Some(&seen(no_duration, start)), "me", start + Duration::from_secs(5), Duration::from_secs(4)),
+            Step::Take
+        );
     }
 
     #[test]
     fn expiry_counts_from_when_the_record_last_changed_on_our_clock() {
         let start = Instant::now();
         let first = observe(None, held_by("other"), Some("1".into()), start);
-        let unchanged = observe(Some(first.clone()), held_by("other"), Some("1".into()), start + Duration::from_secs(10));
+        let unchanged =
+            observe(Some(first.clone()), held_by("other"), Some("1".into()), start + Duration::from_secs(10));
         assert_eq!(unchanged.since, start);
-        let renewed_spec = LeaseSpec { renew_time: Some(MicroTime(Timestamp::from_second(110).unwrap())), ..held_by("other") };
+        let renewed_spec =
+            LeaseSpec { renew_time: Some(MicroTime(Timestamp::from_second(110).unwrap())), ..held_by("other") };
         let renewed = observe(Some(unchanged), renewed_spec, Some("2".into()), start + Duration::from_secs(12));
         assert_eq!(renewed.since, start + Duration::from_secs(12));
-        assert_eq!(decide(Some(&renewed), "me", start + Duration::from_secs(20), DURATION), Step::Follow { holder: "other".into() });
+        assert_eq!(
+            decide(Some(&renewed), "me", start + Duration::from_secs(20), DURATION),
+            Step::Follow { holder: "other".into() }
+        );
         assert_eq!(decide(Some(&renewed), "me", start + Duration::from_secs(27), DURATION), Step::Take);
     }
 

@@ -16,6 +16,8 @@ pub mod leader;
 pub mod metrics;
 mod notifications;
 pub mod policy;
+pub mod project;
+mod projects;
 mod reconcile;
 pub mod rendering;
 mod run;

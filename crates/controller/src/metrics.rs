@@ -18,9 +18,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-/// The destination server reported until lockstep deploys to more than its own cluster.
-pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
-/// The project reported until lockstep has projects.
+/// The project of an Application that names none.
 pub const DEFAULT_PROJECT: &str = "default";
 
 /// Labels of `lockstep_app_info`.
@@ -30,11 +28,12 @@ pub struct AppInfoLabels {
     pub namespace: String,
     /// The Application's name.
     pub name: String,
-    /// Always `default` for now.
+    /// `spec.project`, `default` when empty.
     pub project: String,
     /// `spec.source.repoURL` as written.
     pub repo: String,
-    /// Always the in-cluster server for now.
+    /// `spec.destination.server`; the in-cluster URL when empty (or the cluster name when only
+    /// a name other than `in-cluster` is given).
     pub dest_server: String,
     /// `spec.destination.namespace` (empty when unset).
     pub dest_namespace: String,
@@ -109,7 +108,11 @@ impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::default();
         let app_info = Family::<AppInfoLabels, Gauge>::default();
-        registry.register("lockstep_app_info", "One per Application, labelled with its sync and health status", app_info.clone());
+        registry.register(
+            "lockstep_app_info",
+            "One per Application, labelled with its sync and health status",
+            app_info.clone(),
+        );
         let reconcile_duration = duration_histogram();
         registry.register(
             "lockstep_app_reconcile_duration_seconds",
@@ -119,15 +122,32 @@ impl Metrics {
         let sync_total = Family::<SyncLabels, Counter>::default();
         registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
         let git_requests = Family::<GitLabels, Counter>::default();
-        registry.register("lockstep_git_requests", "Remote git requests by repository, type and result", git_requests.clone());
-        let git_duration = Family::<GitDurationLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
-        registry.register("lockstep_git_request_duration_seconds", "Duration of remote git requests", git_duration.clone());
+        registry.register(
+            "lockstep_git_requests",
+            "Remote git requests by repository, type and result",
+            git_requests.clone(),
+        );
+        let git_duration =
+            Family::<GitDurationLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
+        registry.register(
+            "lockstep_git_request_duration_seconds",
+            "Duration of remote git requests",
+            git_duration.clone(),
+        );
         let kube_requests = Family::<KubeLabels, Counter>::default();
-        registry.register("lockstep_kube_requests", "Kubernetes API requests by verb and HTTP status code", kube_requests.clone());
+        registry.register(
+            "lockstep_kube_requests",
+            "Kubernetes API requests by verb and HTTP status code",
+            kube_requests.clone(),
+        );
         let notifications = Family::<ServiceResult, Counter>::default();
         registry.register("lockstep_notifications", "Notifications by service and result", notifications.clone());
         let webhook_requests = Family::<ProviderResult, Counter>::default();
-        registry.register("lockstep_webhook_requests", "Push webhook requests by provider and result", webhook_requests.clone());
+        registry.register(
+            "lockstep_webhook_requests",
+            "Push webhook requests by provider and result",
+            webhook_requests.clone(),
+        );
         let reconciles_in_flight = Gauge::default();
         registry.register("lockstep_reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
         let notification_queue = Gauge::default();
@@ -241,12 +261,21 @@ pub fn app_info(app: &Application) -> AppInfoLabels {
     AppInfoLabels {
         namespace: app.namespace().unwrap_or_default(),
         name: app.name_any(),
-        project: DEFAULT_PROJECT.into(),
+        project: app.spec.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| DEFAULT_PROJECT.into()),
         repo: app.spec.source.repo_url.clone(),
-        dest_server: IN_CLUSTER_SERVER.into(),
+        dest_server: dest_server(&app.spec.destination),
         dest_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
         sync_status: status.map_or("Unknown".into(), |s| format!("{:?}", s.sync.status)),
         health_status: status.map_or("Unknown".into(), |s| format!("{:?}", s.health.status)),
+    }
+}
+
+fn dest_server(destination: &lockstep_api::ApplicationDestination) -> String {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    match (nonempty(&destination.server), nonempty(&destination.name)) {
+        (Some(server), _) => server,
+        (None, Some(name)) if name != lockstep_api::IN_CLUSTER_NAME => name,
+        _ => lockstep_api::IN_CLUSTER_SERVER.into(),
     }
 }
 
@@ -267,6 +296,14 @@ mod tests {
         app.status = Some(status);
         let labels = app_info(&app);
         assert_eq!((labels.sync_status.as_str(), labels.health_status.as_str()), ("OutOfSync", "Degraded"));
+        let mut elsewhere = app.clone();
+        elsewhere.spec.project = Some("payments".into());
+        elsewhere.spec.destination.server = Some("https://prod.example.com:6443".into());
+        let labels = app_info(&elsewhere);
+        assert_eq!(
+            (labels.project.as_str(), labels.dest_server.as_str()),
+            ("payments", "https://prod.example.com:6443")
+        );
         let text = metrics().render([&app]);
         assert!(text.contains(r#"lockstep_app_info{namespace="team",name="guestbook",project="default",repo="https://git.example.com/guestbook.git",dest_server="https://kubernetes.default.svc",dest_namespace="gb",sync_status="OutOfSync",health_status="Degraded"} 1"#), "{text}");
         assert!(text.contains("lockstep_build_info{version="), "{text}");

@@ -54,7 +54,9 @@ pub(crate) async fn run(client: Client, namespace: String, apps: Store<Applicati
         for app in apps.state() {
             let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
             let progressing_for = match app.status.as_ref().map(|s| s.health.status) {
-                Some(lockstep_api::HealthStatusCode::Progressing) => progressing.entry(key.clone()).or_insert_with(Instant::now).elapsed(),
+                Some(lockstep_api::HealthStatusCode::Progressing) => {
+                    progressing.entry(key.clone()).or_insert_with(Instant::now).elapsed()
+                }
                 _ => {
                     progressing.remove(&key);
                     Duration::ZERO
@@ -70,7 +72,8 @@ pub(crate) async fn run(client: Client, namespace: String, apps: Store<Applicati
 /// The ConfigMap and Secret `lockstep-notifications`; `None` without a ConfigMap.
 async fn load(client: &Client, namespace: &str) -> Result<Option<NotifyConfig>, String> {
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let Some(map) = maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {e}"))? else {
+    let Some(map) = maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {e}"))?
+    else {
         return Ok(None);
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
@@ -156,7 +159,8 @@ fn message_of(app: &Application) -> Message {
     let status = app.status.clone().unwrap_or_default();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone());
     let op = status.operation_state.as_ref().and_then(|o| o.message.clone());
-    let message = [status.health.message.clone(), op, ready].into_iter().flatten().find(|m| !m.is_empty()).unwrap_or_default();
+    let message =
+        [status.health.message.clone(), op, ready].into_iter().flatten().find(|m| !m.is_empty()).unwrap_or_default();
     let namespace = app.namespace().unwrap_or_default();
     Message {
         app: format!("{namespace}/{}", app.name_any()),

@@ -12,8 +12,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
 use lockstep_api::{
-    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
-    SYNC_REQUEST_ANNOTATION,
+    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Inventory,
+    REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION,
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
@@ -71,15 +71,26 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if let Some(message) = invalid_spec(&app.spec) {
         return Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }.into();
     }
+    let cluster = crate::project::Cluster { server: IN_CLUSTER_SERVER.into(), name: IN_CLUSTER_NAME.into() };
+    let controller_namespace = &ctx.config.controller_namespace;
+    let namespace = destination_namespace(app);
+    let project = match crate::projects::admit(&ctx.client, controller_namespace, app, &cluster, &namespace).await {
+        Ok(project) => project,
+        Err(message) => return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into(),
+    };
     let snapshot = match fetch(app, ctx).await {
         Ok(snapshot) => snapshot,
         Err(err) => return fetch_failure(err).into(),
     };
-    crate::instrument::record_revision(&snapshot.revision);
+    crate::instrument::record_revision(app, &snapshot.revision);
     let manifests = match render(app, ctx, &snapshot).await {
         Ok(rendered) => rendered.manifests,
         Err(err) => return render_failure(err, &snapshot).into(),
     };
+    if let Err(message) = crate::projects::check_objects(&project, &cluster, &ctx.engine, &manifests, &namespace).await {
+        let revision = Some(snapshot.revision);
+        return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
+    }
     let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
     let sync_request = app.annotations().get(SYNC_REQUEST_ANNOTATION).map(String::as_str);
     let now = Time(Timestamp::now());
@@ -145,7 +156,7 @@ async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Invento
             kinds.push(resource);
         }
     }
-    ctx.watches.track(ObjectRef::from_obj(app), kinds);
+    ctx.watches.track(ObjectRef::from_obj(app), kinds).await;
 }
 
 async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {

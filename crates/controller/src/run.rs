@@ -67,6 +67,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
+        .inspect_ok(crate::serve::mark_ready)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(trigger_hash, PredicateConfig::default());
@@ -86,10 +87,12 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         std::process::exit(1);
     });
     let gained = leadership.gained();
+    let project_changes = crate::projects::changes(context.client.clone(), &context.config.controller_namespace);
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
         .reconcile_on(managed_changes.filter(move |app| std::future::ready(shard.owns_ref(app))))
         .reconcile_all_on(gained)
+        .reconcile_all_on(project_changes)
         .graceful_shutdown_on(stopping.map(drop))
         .run(move |app, ctx| lead_then_reconcile(app, ctx, leadership.clone()), error_policy, context)
         .for_each(|result| async move {

@@ -41,26 +41,27 @@ pub(crate) async fn start(
         serve(addr, "metrics", router).await?;
     }
     if let Some(addr) = ctx.config.webhook_addr {
-        let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), trigger };
+        let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), trigger, leadership: leadership.clone() };
         let router = Router::new().route("/api/webhook", post(crate::webhook::handle)).with_state(state);
         serve(addr, "webhook", router).await?;
     }
-    let ready = apps.clone();
-    tokio::spawn(async move {
-        if ready.wait_until_ready().await.is_ok() {
-            metrics().set_ready();
-        }
-    });
     tokio::spawn(count_syncs(apps.clone()));
     let namespace = ctx.config.controller_namespace.clone();
     tokio::spawn(crate::notifications::run(ctx.client.clone(), namespace, apps, leadership));
     Ok(())
 }
 
+/// Marks the controller ready once the Application watch has listed everything (its first
+/// `InitDone`). `Store::wait_until_ready` is not used: it wakes only one waiter, the Controller.
+pub(crate) fn mark_ready(event: &kube::runtime::watcher::Event<Application>) {
+    if matches!(event, kube::runtime::watcher::Event::InitDone) {
+        metrics().set_ready();
+    }
+}
+
 async fn serve(addr: SocketAddr, what: &'static str, router: Router) -> Result<(), ControllerError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ControllerError::Listen { what, addr, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| ControllerError::Listen { what, addr, source })?;
     info!(%addr, what, "listening");
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, router).await {
@@ -70,14 +71,20 @@ async fn serve(addr: SocketAddr, what: &'static str, router: Router) -> Result<(
     Ok(())
 }
 
-async fn render_metrics(State(apps): State<Store<Application>>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+async fn render_metrics(
+    State(apps): State<Store<Application>>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let state = apps.state();
     let text = metrics().render(state.iter().map(|a| a.as_ref()));
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
 }
 
 async fn readyz() -> (StatusCode, &'static str) {
-    if metrics().is_ready() { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "Application watch not synced\n") }
+    if metrics().is_ready() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Application watch not synced\n")
+    }
 }
 
 /// Counts each sync operation that finished after this process started, once, by phase.
@@ -89,7 +96,9 @@ async fn count_syncs(apps: Store<Application>) {
         for app in apps.state() {
             let Some(op) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) else { continue };
             let Some(finished) = op.finished_at.as_ref() else { continue };
-            if op.phase == OperationPhase::Running || finished.0 < started {
+            // Status times have whole seconds: an operation finished in the second the process
+            // started counts.
+            if op.phase == OperationPhase::Running || finished.0.as_second() < started.as_second() {
                 continue;
             }
             let key = (app.uid().unwrap_or_default(), op.started_at.0.as_millisecond());

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
@@ -29,10 +30,19 @@ pub(crate) struct ManagedWatches {
     state: Mutex<WatchState>,
 }
 
+/// How long a reconcile waits for a new watch's initial listing before it goes on regardless.
+const WATCH_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 struct WatchState {
     by_app: HashMap<ObjectRef<Application>, HashSet<KindId>>,
-    running: HashMap<KindId, JoinHandle<()>>,
+    running: HashMap<KindId, RunningWatch>,
+}
+
+/// A watch task and whether its initial listing is done.
+struct RunningWatch {
+    task: JoinHandle<()>,
+    ready: tokio::sync::watch::Receiver<bool>,
 }
 
 impl ManagedWatches {
@@ -46,27 +56,47 @@ impl ManagedWatches {
     }
 
     /// Records the kinds `app` manages now; starts watches for kinds new to the controller and stops
-    /// those no Application uses any more.
-    pub(crate) fn track(&self, app: ObjectRef<Application>, kinds: Vec<ApiResource>) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let ids: HashSet<KindId> = kinds.iter().map(kind_id).collect();
-        state.by_app.insert(app, ids);
-        let in_use: HashSet<KindId> = state.by_app.values().flatten().cloned().collect();
-        for resource in kinds {
-            let id = kind_id(&resource);
-            if let std::collections::hash_map::Entry::Vacant(slot) = state.running.entry(id) {
-                debug!(kind = %resource.kind, group = %resource.group, "watching managed objects");
-                let watch = watch_kind(self.client.clone(), resource, self.app_namespace.clone(), self.trigger.clone());
-                slot.insert(tokio::spawn(watch));
+    /// those no Application uses any more. Returns once every watch of `app`'s kinds has listed what
+    /// exists (or after a timeout), so a change made after the status is written is always seen as
+    /// a change rather than folded into a watch's initial listing.
+    pub(crate) async fn track(&self, app: ObjectRef<Application>, kinds: Vec<ApiResource>) {
+        let mut pending = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let ids: HashSet<KindId> = kinds.iter().map(kind_id).collect();
+            state.by_app.insert(app, ids);
+            let in_use: HashSet<KindId> = state.by_app.values().flatten().cloned().collect();
+            for resource in kinds {
+                let id = kind_id(&resource);
+                let running = state.running.entry(id).or_insert_with(|| {
+                    debug!(kind = %resource.kind, group = %resource.group, "watching managed objects");
+                    let (ready_tx, ready) = tokio::sync::watch::channel(false);
+                    let watch = watch_kind(
+                        self.client.clone(),
+                        resource,
+                        self.app_namespace.clone(),
+                        self.trigger.clone(),
+                        ready_tx,
+                    );
+                    RunningWatch { task: tokio::spawn(watch), ready }
+                });
+                if !*running.ready.borrow() {
+                    pending.push(running.ready.clone());
+                }
             }
+            state.running.retain(|id, running| {
+                let keep = in_use.contains(id);
+                if !keep {
+                    running.task.abort();
+                }
+                keep
+            });
         }
-        state.running.retain(|id, handle| {
-            let keep = in_use.contains(id);
-            if !keep {
-                handle.abort();
-            }
-            keep
-        });
+        let all_ready = futures::future::join_all(pending.iter_mut().map(|ready| async move {
+            // The guard `wait_for` returns is dropped at once: it must not live across an await.
+            let _ = ready.wait_for(|listed| *listed).await.map(drop);
+        }));
+        let _ = tokio::time::timeout(WATCH_READY_TIMEOUT, all_ready).await;
     }
 }
 
@@ -81,6 +111,7 @@ async fn watch_kind(
     resource: ApiResource,
     app_namespace: Option<String>,
     trigger: UnboundedSender<ObjectRef<Application>>,
+    ready: tokio::sync::watch::Sender<bool>,
 ) {
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
@@ -88,6 +119,10 @@ async fn watch_kind(
     while let Some(event) = events.next().await {
         let object = match event {
             Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => object,
+            Ok(watcher::Event::InitDone) => {
+                ready.send_replace(true);
+                continue;
+            }
             Ok(_) | Err(_) => continue,
         };
         let owner =

@@ -2,6 +2,9 @@
 //! `lockstep-webhook` Secret, finds the Applications the push concerns, fetches each repository
 //! once with a fresh ref listing, then triggers their reconciles. A webhook only ever causes a
 //! fetch, so even an unverified one cannot deploy anything that is not in git.
+//!
+//! Any replica accepts webhooks. One that does not lead sets `lockstep.dev/refresh` on each
+//! concerned Application instead, so the leader reconciles them with a fresh ref listing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,9 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use lockstep_api::Application;
 use lockstep_webhook::{Event, Provider, Push, detect, parse_push, repo_identity, tracks, verify};
 use serde_json::json;
@@ -33,6 +36,7 @@ pub(crate) struct WebhookState {
     pub ctx: Arc<Context>,
     pub apps: Store<Application>,
     pub trigger: UnboundedSender<ObjectRef<Application>>,
+    pub leadership: crate::leader::Leadership,
 }
 
 /// Handles one webhook request.
@@ -60,7 +64,8 @@ pub(crate) async fn handle(State(state): State<WebhookState>, headers: HeaderMap
     }
     if event != Event::Push {
         metrics().webhook_request(label, "ignored");
-        return (StatusCode::OK, axum::Json(json!({"provider": label, "ignored": format!("{event:?}")}))).into_response();
+        return (StatusCode::OK, axum::Json(json!({"provider": label, "ignored": format!("{event:?}")})))
+            .into_response();
     }
     let push = match parse_push(provider, &body) {
         Ok(push) => push,
@@ -70,7 +75,8 @@ pub(crate) async fn handle(State(state): State<WebhookState>, headers: HeaderMap
         }
     };
     let groups = concerned(&state.apps.state(), &push);
-    let names: Vec<String> = groups.values().flatten().map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any())).collect();
+    let names: Vec<String> =
+        groups.values().flatten().map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any())).collect();
     info!(provider = label, refs = ?push.refs, applications = ?names, "push received");
     metrics().webhook_request(label, "accepted");
     tokio::spawn(refresh(state, groups));
@@ -104,6 +110,9 @@ fn concerned(apps: &[Arc<Application>], push: &Push) -> BTreeMap<String, Vec<Arc
 /// One fetch per repository with a fresh ref listing, then a reconcile of each Application (which
 /// reuses that listing).
 async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Application>>>) {
+    if !state.leadership.is_leading() {
+        return ask_leader(&state.ctx, groups.into_values().flatten()).await;
+    }
     for (repo, apps) in groups {
         if let Some(first) = apps.first() {
             match state.ctx.sources.request(&state.ctx.client, &state.ctx.config.controller_namespace, first).await {
@@ -118,6 +127,18 @@ async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Applicati
         }
         for app in apps {
             let _ = state.trigger.unbounded_send(ObjectRef::from_obj(app.as_ref()));
+        }
+    }
+}
+
+/// On a follower: asks the leader to refresh by setting `lockstep.dev/refresh`.
+async fn ask_leader(ctx: &Context, apps: impl Iterator<Item = Arc<Application>>) {
+    let value = format!("webhook-{}", k8s_openapi::jiff::Timestamp::now().as_nanosecond());
+    for app in apps {
+        let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+        let patch = json!({"metadata": {"annotations": {lockstep_api::REFRESH_ANNOTATION: value}}});
+        if let Err(err) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            warn!(app = %app.name_any(), %err, "asking the leader to refresh failed");
         }
     }
 }

@@ -81,6 +81,14 @@ impl Engine {
         self.catalog.kind(&gvk).await.ok().map(|kind| kind.resource)
     }
 
+    /// Whether objects of a kind are namespaced, from the discovery cache; `None` when the cluster
+    /// does not serve the kind (yet).
+    pub async fn is_namespaced(&self, api_version: &str, kind: &str) -> Option<bool> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        self.catalog.kind(&gvk).await.ok().map(|info| info.namespaced)
+    }
+
     /// Compares every manifest with live state and, with `options.apply`, runs the sync operation:
     /// PreSync hooks, resources wave by wave (each wave healthy before the next), PostSync hooks;
     /// on failure the SyncFail hooks. A rejected object fails the operation but the rest of its wave

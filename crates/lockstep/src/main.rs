@@ -24,8 +24,11 @@ struct Cli {
 enum Command {
     /// Run the controller (kubeconfig from KUBECONFIG, else in-cluster).
     Controller(controller_cmd::ControllerArgs),
-    /// Print the CustomResourceDefinitions lockstep installs.
-    Crd,
+    /// Print the CustomResourceDefinitions lockstep installs (all, or the one named).
+    Crd {
+        /// Only this CRD, such as `appprojects.lockstep.dev` (as `crds/<name>.yaml` holds it).
+        name: Option<String>,
+    },
     /// Print the health of each object in a file, offline.
     Health(health_cmd::HealthArgs),
     /// List Applications, or show one in detail with its resources.
@@ -54,10 +57,17 @@ fn main() -> ExitCode {
     let error_code = if matches!(cli.command, Command::Diff(_)) { cli::diff::EXIT_ERROR } else { 1 };
     let result = match cli.command {
         Command::Controller(args) => done(controller_cmd::run(args)),
-        Command::Crd => {
+        Command::Crd { name: None } => {
             print!("{}", lockstep_api::crds_yaml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Crd { name: Some(name) } => match lockstep_api::crds().into_iter().find(|(n, _)| *n == name) {
+            Some((_, yaml)) => {
+                print!("{yaml}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(anyhow::anyhow!("no CRD named {name:?}; `lockstep crd` prints them all")),
+        },
         Command::Health(args) => done(health_cmd::run(args)),
         Command::Get(args) => cli::get::run(args, cluster),
         Command::Diff(args) => cli::diff::run(args, cluster),

@@ -177,7 +177,9 @@ impl NotifyConfig {
                         api_url: lookup(raw.api_url)?.unwrap_or_else(|| "https://api.telegram.org".into()),
                         token: lookup(raw.token)?.ok_or_else(|| invalid(key, "needs token"))?,
                     },
-                    "slack" => Service::Slack { url: lookup(raw.webhook_url)?.ok_or_else(|| invalid(key, "needs webhookUrl"))? },
+                    "slack" => Service::Slack {
+                        url: lookup(raw.webhook_url)?.ok_or_else(|| invalid(key, "needs webhookUrl"))?,
+                    },
                     "webhook" => Service::Webhook {
                         url: lookup(raw.url)?.ok_or_else(|| invalid(key, "needs url"))?,
                         headers: raw
@@ -195,7 +197,8 @@ impl NotifyConfig {
             } else if let Some(name) = key.strip_prefix("template.") {
                 config.templates.insert(name.to_string(), value.clone());
             } else if key == "progressingDelay" {
-                config.progressing_delay = parse_duration(value).ok_or_else(|| invalid(key, "expected e.g. 90s, 5m, 1h"))?;
+                config.progressing_delay =
+                    parse_duration(value).ok_or_else(|| invalid(key, "expected e.g. 90s, 5m, 1h"))?;
             } else if let Some(rest) = key.strip_prefix("trigger.") {
                 let Some((name, "sendResolved")) = rest.rsplit_once('.') else { continue };
                 let trigger = Trigger::from_name(name).ok_or_else(|| invalid(key, "unknown trigger"))?;
@@ -316,8 +319,13 @@ mod tests {
         let secrets = map(&[("mm-url", "http://mm/hooks/abc"), ("tg-token", "123:ABC"), ("sig", "k")]);
         let config = NotifyConfig::parse(&data, &secrets).unwrap();
         assert_eq!(config.services["mattermost"], Service::MattermostWebhook { url: "http://mm/hooks/abc".into() });
-        assert_eq!(config.services["telegram"], Service::Telegram { api_url: "http://127.0.0.1:1".into(), token: "123:ABC".into() });
-        assert!(matches!(&config.services["webhook.audit"], Service::Webhook { signing_secret: Some(s), .. } if s == "k"));
+        assert_eq!(
+            config.services["telegram"],
+            Service::Telegram { api_url: "http://127.0.0.1:1".into(), token: "123:ABC".into() }
+        );
+        assert!(
+            matches!(&config.services["webhook.audit"], Service::Webhook { signing_secret: Some(s), .. } if s == "k")
+        );
         assert_eq!(config.progressing_delay, Duration::from_secs(2));
         assert!(config.sends_resolved(Trigger::Deployed));
         assert!(!config.sends_resolved(Trigger::SyncSucceeded));

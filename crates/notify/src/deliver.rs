@@ -2,8 +2,8 @@
 //! a timeout and retries, several at once, so a slow or dead chat service never holds up anything else.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,7 +47,13 @@ pub struct OutboxOptions {
 
 impl Default for OutboxOptions {
     fn default() -> Self {
-        Self { capacity: 1000, concurrency: 8, timeout: Duration::from_secs(10), attempts: 4, backoff: Duration::from_secs(1) }
+        Self {
+            capacity: 1000,
+            concurrency: 8,
+            timeout: Duration::from_secs(10),
+            attempts: 4,
+            backoff: Duration::from_secs(1),
+        }
     }
 }
 
@@ -67,13 +73,7 @@ type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Byte
 impl Outbox {
     /// An outbox whose workers run on the current runtime (started per service on first use).
     pub fn start(options: OutboxOptions, report: Report) -> Self {
-        Self {
-            queues: Arc::default(),
-            depth: Arc::default(),
-            report,
-            options,
-            client: https_client(),
-        }
+        Self { queues: Arc::default(), depth: Arc::default(), report, options, client: https_client() }
     }
 
     /// Queues a message; when its service's queue is full it is dropped and reported, never awaited.
@@ -116,7 +116,8 @@ impl Outbox {
                 tokio::spawn(async move {
                     let _slot = slot;
                     let kind = delivery.kind;
-                    let result = if send_with_retries(&client, &delivery, options).await { "success" } else { "failure" };
+                    let result =
+                        if send_with_retries(&client, &delivery, options).await { "success" } else { "failure" };
                     report(kind, result);
                 });
             }
@@ -144,7 +145,8 @@ fn https_client() -> HttpsClient {
                 .with_no_client_auth()
         }
     };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+    let connector =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
     Client::builder(TokioExecutor::new()).build(connector)
 }
 

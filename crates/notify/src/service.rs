@@ -44,7 +44,8 @@ pub fn request(service: &Service, recipient: &str, text: &str, about: About<'_>)
         Service::MattermostWebhook { url } => (url.clone(), vec![], with_recipient(json!({"text": text}), "channel")),
         // https://api.mattermost.com/#tag/posts/operation/CreatePost
         Service::MattermostApi { api_url, token, channel } => {
-            let channel = if recipient.is_empty() { channel.clone().unwrap_or_default() } else { recipient.to_string() };
+            let channel =
+                if recipient.is_empty() { channel.clone().unwrap_or_default() } else { recipient.to_string() };
             (
                 format!("{}/api/v4/posts", api_url.trim_end_matches('/')),
                 vec![("Authorization".to_string(), format!("Bearer {token}"))],
@@ -101,15 +102,21 @@ mod tests {
         let m = Message { name: "gb".into(), namespace: "team".into(), ..Default::default() };
         let mm = request(&Service::MattermostWebhook { url: "http://mm/hooks/x".into() }, "ops", "hi", about(&m));
         assert_eq!(body(&mm), json!({"text": "hi", "channel": "ops"}));
-        let api = Service::MattermostApi { api_url: "http://mm/".into(), token: "t".into(), channel: Some("c1".into()) };
+        let api =
+            Service::MattermostApi { api_url: "http://mm/".into(), token: "t".into(), channel: Some("c1".into()) };
         let post = request(&api, "", "hi", about(&m));
         assert_eq!(post.url, "http://mm/api/v4/posts");
         assert_eq!(post.headers, [("Authorization".to_string(), "Bearer t".to_string())]);
         assert_eq!(body(&post), json!({"channel_id": "c1", "message": "hi"}));
-        let tg = request(&Service::Telegram { api_url: "http://tg".into(), token: "1:A".into() }, "-100", "hi", about(&m));
+        let tg =
+            request(&Service::Telegram { api_url: "http://tg".into(), token: "1:A".into() }, "-100", "hi", about(&m));
         assert_eq!(tg.url, "http://tg/bot1:A/sendMessage");
         assert_eq!(body(&tg), json!({"chat_id": "-100", "text": "hi"}));
-        let hook = Service::Webhook { url: "http://h".into(), headers: vec![("X-A".into(), "b".into())], signing_secret: Some("k".into()) };
+        let hook = Service::Webhook {
+            url: "http://h".into(),
+            headers: vec![("X-A".into(), "b".into())],
+            signing_secret: Some("k".into()),
+        };
         let signed = request(&hook, "", "hi", about(&m));
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k");
         let expected = format!("sha256={}", hex::encode(ring::hmac::sign(&key, &signed.body).as_ref()));

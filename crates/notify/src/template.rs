@@ -89,9 +89,13 @@ mod tests {
             ..Default::default()
         };
         let text = render(None, Trigger::HealthProgressing, NoticeState::Firing, &m);
-        assert!(text.starts_with("FIRING: App Progressing Too Long\nApp: team/guestbook\nHealth: Progressing"), "{text}");
+        assert!(
+            text.starts_with("FIRING: App Progressing Too Long\nApp: team/guestbook\nHealth: Progressing"),
+            "{text}"
+        );
         assert!(text.contains("Revision: 0123456\nMessage: -"));
-        let resolved = render(Some("{{ state }} {{app}} {{unknown}} {{"), Trigger::HealthDegraded, NoticeState::Resolved, &m);
+        let resolved =
+            render(Some("{{ state }} {{app}} {{unknown}} {{"), Trigger::HealthDegraded, NoticeState::Resolved, &m);
         assert_eq!(resolved, "RESOLVED team/guestbook {{unknown}} {{");
     }
 }

@@ -109,10 +109,16 @@ pub struct Notice {
 
 /// Whether `trigger` holds for `status`, and for which revision. `progressing_for` is how long the
 /// Application has been seen Progressing.
-pub fn active(trigger: Trigger, status: &ApplicationStatus, progressing_for: Duration, delay: Duration) -> Option<String> {
+pub fn active(
+    trigger: Trigger,
+    status: &ApplicationStatus,
+    progressing_for: Duration,
+    delay: Duration,
+) -> Option<String> {
     let revision = status.sync.revision.clone().unwrap_or_default();
     let op = status.operation_state.as_ref();
-    let op_revision = op.and_then(|o| o.sync_result.as_ref()).map(|r| r.revision.clone()).unwrap_or_else(|| revision.clone());
+    let op_revision =
+        op.and_then(|o| o.sync_result.as_ref()).map(|r| r.revision.clone()).unwrap_or_else(|| revision.clone());
     let phase = op.map(|o| o.phase);
     let holds = match trigger {
         Trigger::SyncSucceeded => return (phase == Some(OperationPhase::Succeeded)).then_some(op_revision),
@@ -126,9 +132,7 @@ pub fn active(trigger: Trigger, status: &ApplicationStatus, progressing_for: Dur
                 && op.is_none_or(|o| o.phase == OperationPhase::Succeeded && op_revision == revision)
         }
         Trigger::HealthDegraded => status.health.status == HealthStatusCode::Degraded,
-        Trigger::HealthProgressing => {
-            status.health.status == HealthStatusCode::Progressing && progressing_for >= delay
-        }
+        Trigger::HealthProgressing => status.health.status == HealthStatusCode::Progressing && progressing_for >= delay,
         Trigger::SyncStatusUnknown => status.sync.status == SyncStatusCode::Unknown && !status.conditions.is_empty(),
     };
     holds.then_some(revision)
@@ -152,13 +156,17 @@ pub fn plan(
             Some(revision) => {
                 let already = last.as_ref().is_some_and(|s| s.state == NoticeState::Firing && s.revision == revision);
                 if !already {
-                    record.insert(trigger.name().into(), Sent { revision: revision.clone(), state: NoticeState::Firing });
+                    record
+                        .insert(trigger.name().into(), Sent { revision: revision.clone(), state: NoticeState::Firing });
                     notices.push(Notice { trigger, state: NoticeState::Firing, revision, send: true });
                 }
             }
             None => {
                 if let Some(Sent { revision, state: NoticeState::Firing }) = last {
-                    record.insert(trigger.name().into(), Sent { revision: revision.clone(), state: NoticeState::Resolved });
+                    record.insert(
+                        trigger.name().into(),
+                        Sent { revision: revision.clone(), state: NoticeState::Resolved },
+                    );
                     notices.push(Notice { trigger, state: NoticeState::Resolved, revision, send: send_resolved });
                 }
             }
@@ -211,7 +219,15 @@ mod tests {
         let mut record = Record::new();
         let degraded = status(SyncStatusCode::Synced, HealthStatusCode::Degraded, Some(OperationPhase::Succeeded));
         let fired = plan(&triggers, &degraded, NO_DELAY, NO_DELAY, &mut record);
-        assert_eq!(fired, [Notice { trigger: Trigger::HealthDegraded, state: NoticeState::Firing, revision: "abc".into(), send: true }]);
+        assert_eq!(
+            fired,
+            [Notice {
+                trigger: Trigger::HealthDegraded,
+                state: NoticeState::Firing,
+                revision: "abc".into(),
+                send: true
+            }]
+        );
         assert!(plan(&triggers, &degraded, NO_DELAY, NO_DELAY, &mut record).is_empty());
         let healthy = status(SyncStatusCode::Synced, HealthStatusCode::Healthy, Some(OperationPhase::Succeeded));
         let resolved = plan(&triggers, &healthy, NO_DELAY, NO_DELAY, &mut record);
@@ -227,7 +243,8 @@ mod tests {
         let ok = status(SyncStatusCode::Synced, HealthStatusCode::Healthy, Some(OperationPhase::Succeeded));
         assert_eq!(plan(&triggers, &ok, NO_DELAY, NO_DELAY, &mut record).len(), 1);
         assert!(plan(&triggers, &ok, NO_DELAY, NO_DELAY, &mut record).is_empty());
-        let progressing = status(SyncStatusCode::Synced, HealthStatusCode::Progressing, Some(OperationPhase::Succeeded));
+        let progressing =
+            status(SyncStatusCode::Synced, HealthStatusCode::Progressing, Some(OperationPhase::Succeeded));
         let quiet = plan(&triggers, &progressing, NO_DELAY, NO_DELAY, &mut record);
         assert!(!quiet[0].send);
         let mut next = ok.clone();

@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(detect(&cloud), Some((Provider::BitbucketCloud, Event::Push)));
         let server = headers(&[("X-Event-Key", "repo:refs_changed"), ("X-Request-Id", "x")]);
         assert_eq!(detect(&server), Some((Provider::BitbucketServer, Event::Push)));
-        assert_eq!(detect(&headers(&[("X-Event-Key", "diagnostics:ping")])), Some((Provider::BitbucketServer, Event::Ping)));
+        assert_eq!(
+            detect(&headers(&[("X-Event-Key", "diagnostics:ping")])),
+            Some((Provider::BitbucketServer, Event::Ping))
+        );
         assert_eq!(
             detect(&headers(&[("X-Gitlab-Event", "Merge Request Hook")])),
             Some((Provider::Gitlab, Event::Other("Merge Request Hook".into())))

@@ -56,13 +56,12 @@ pub fn parse_push(provider: Provider, body: &[u8]) -> Result<Push, ParseError> {
     Ok(push)
 }
 
-fn strings<'a>(value: &'a Value, pointers: &[&str]) -> Vec<String> {
+fn strings(value: &Value, pointers: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for pointer in pointers {
-        if let Some(s) = value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()) {
-            if !out.iter().any(|o| o == s) {
-                out.push(s.to_string());
-            }
+        let found = value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty());
+        if let Some(s) = found.filter(|s| !out.iter().any(|o| o == s)) {
+            out.push(s.to_string());
         }
     }
     out
@@ -116,7 +115,8 @@ fn bitbucket_cloud(json: &Value) -> Push {
             // A deleted branch has `new: null`; its name is in `old`.
             let side = change.get("new").filter(|v| !v.is_null()).or_else(|| change.get("old"))?;
             let name = side.get("name")?.as_str()?;
-            let prefix = if side.get("type").and_then(Value::as_str) == Some("tag") { "refs/tags/" } else { "refs/heads/" };
+            let prefix =
+                if side.get("type").and_then(Value::as_str) == Some("tag") { "refs/tags/" } else { "refs/heads/" };
             Some(format!("{prefix}{name}"))
         })
         .collect();

@@ -47,10 +47,7 @@ pub fn verify(provider: Provider, headers: &HeaderMap, body: &[u8], secret: &[u8
         Provider::Gitea => ("x-gitea-signature", false),
         Provider::BitbucketCloud | Provider::BitbucketServer => ("x-hub-signature", true),
     };
-    let value = headers
-        .get(header)
-        .map(|v| v.as_bytes())
-        .ok_or(VerifyError::Missing { provider: label, header })?;
+    let value = headers.get(header).map(|v| v.as_bytes()).ok_or(VerifyError::Missing { provider: label, header })?;
     if provider == Provider::Gitlab {
         return if bool::from(value.ct_eq(secret)) {
             Ok(())

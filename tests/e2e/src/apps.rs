@@ -29,14 +29,15 @@ pub async fn get_app(client: &kube::Client, namespace: &str, name: &str) -> anyh
     Ok(Api::<Application>::namespaced(client.clone(), namespace).get(name).await?)
 }
 
-/// Asks for an immediate fetch and compare by changing `lockstep.dev/refresh`.
-pub async fn refresh(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
+/// Asks for an immediate fetch and compare by changing `lockstep.dev/refresh`; returns the value,
+/// which the controller echoes in `status.observedRefresh` once it has compared.
+pub async fn refresh(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<String> {
     let value = format!("{}", rand::random::<u64>());
     let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value}}});
     Api::<Application>::namespaced(client.clone(), namespace)
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(())
+    Ok(value)
 }
 
 /// The Application's `Ready` condition, if any.

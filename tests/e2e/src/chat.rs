@@ -128,13 +128,23 @@ fn non_empty_string(body: &Value, key: &str) -> bool {
     body.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
 }
 
-async fn mattermost_hook(State(s): State<Shared>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn mattermost_hook(
+    State(s): State<Shared>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body = match json_body(&headers, &body) {
         Ok(b) => b,
         Err(e) => return reject(&s, StatusCode::BAD_REQUEST, format!("mattermost: {e}"), json!({})),
     };
     if !non_empty_string(&body, "text") {
-        return reject(&s, StatusCode::BAD_REQUEST, "mattermost: no text".into(), json!({"message": "Unable to parse incoming data"}));
+        return reject(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "mattermost: no text".into(),
+            json!({"message": "Unable to parse incoming data"}),
+        );
     }
     accept(&s, "mattermost", format!("/hooks/{key}"), body);
     (StatusCode::OK, "ok").into_response()
@@ -143,15 +153,28 @@ async fn mattermost_hook(State(s): State<Shared>, Path(key): Path<String>, heade
 async fn mattermost_api(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
     if auth != format!("Bearer {}", s.mattermost_token) {
-        return reject(&s, StatusCode::UNAUTHORIZED, format!("mattermost-api: bad Authorization {auth:?}"), json!({"status_code": 401}));
+        return reject(
+            &s,
+            StatusCode::UNAUTHORIZED,
+            format!("mattermost-api: bad Authorization {auth:?}"),
+            json!({"status_code": 401}),
+        );
     }
     let body = match json_body(&headers, &body) {
         Ok(b) if non_empty_string(&b, "channel_id") && non_empty_string(&b, "message") => b,
-        Ok(b) => return reject(&s, StatusCode::BAD_REQUEST, format!("mattermost-api: {b}"), json!({"status_code": 400})),
-        Err(e) => return reject(&s, StatusCode::BAD_REQUEST, format!("mattermost-api: {e}"), json!({"status_code": 400})),
+        Ok(b) => {
+            return reject(&s, StatusCode::BAD_REQUEST, format!("mattermost-api: {b}"), json!({"status_code": 400}));
+        }
+        Err(e) => {
+            return reject(&s, StatusCode::BAD_REQUEST, format!("mattermost-api: {e}"), json!({"status_code": 400}));
+        }
     };
     accept(&s, "mattermost-api", "/api/v4/posts".into(), body.clone());
-    (StatusCode::CREATED, axum::Json(json!({"id": "post1", "channel_id": body["channel_id"], "message": body["message"]}))).into_response()
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"id": "post1", "channel_id": body["channel_id"], "message": body["message"]})),
+    )
+        .into_response()
 }
 
 async fn telegram(State(s): State<Shared>, Path(bot): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -165,7 +188,8 @@ async fn telegram(State(s): State<Shared>, Path(bot): Path<String>, headers: Hea
     };
     let chat = body.get("chat_id").is_some_and(|c| c.is_i64() || c.as_str().is_some_and(|s| !s.is_empty()));
     if !chat || !non_empty_string(&body, "text") {
-        let answer = json!({"ok": false, "error_code": 400, "description": "Bad Request: chat_id and text are required"});
+        let answer =
+            json!({"ok": false, "error_code": 400, "description": "Bad Request: chat_id and text are required"});
         return reject(&s, StatusCode::BAD_REQUEST, format!("telegram: {body}"), answer);
     }
     accept(&s, "telegram", format!("/{bot}/sendMessage"), body.clone());
@@ -173,7 +197,12 @@ async fn telegram(State(s): State<Shared>, Path(bot): Path<String>, headers: Hea
     (StatusCode::OK, axum::Json(json!({"ok": true, "result": result}))).into_response()
 }
 
-async fn slack(State(s): State<Shared>, Path((a, b, c)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn slack(
+    State(s): State<Shared>,
+    Path((a, b, c)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match json_body(&headers, &body) {
         Ok(body) if non_empty_string(&body, "text") => {
             accept(&s, "slack", format!("/services/{a}/{b}/{c}"), body);

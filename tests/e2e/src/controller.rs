@@ -33,7 +33,12 @@ impl ControllerProcess {
         Self::start_logging_to(namespace, log_name, tempfile::tempdir()?, args)
     }
 
-    fn start_logging_to(namespace: &str, log_name: &str, cache: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
+    fn start_logging_to(
+        namespace: &str,
+        log_name: &str,
+        cache: tempfile::TempDir,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let lease_namespace: &[&str] = if args.iter().any(|a| a.starts_with("--leader-elect-resource-namespace")) {
             &[]
         } else {

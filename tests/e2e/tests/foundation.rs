@@ -311,9 +311,14 @@ async fn a_reconcile_that_changes_nothing_writes_nothing() -> anyhow::Result<()>
     let app = wait_reason(&client, &ns.name, "quiet", "Succeeded").await?;
     let cm_version = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("a").await?.metadata.resource_version;
     let app_version = app.metadata.resource_version.clone();
-    // Several resyncs (every second) and a refresh later, neither object was written again.
-    refresh(&client, &ns.name, "quiet").await?;
-    let after_refresh = get_app(&client, &ns.name, "quiet").await?.metadata.resource_version;
+    // A refresh is acknowledged once (status.observedRefresh); after that, several resyncs (every
+    // second) write neither the Application nor the object again.
+    let token = refresh(&client, &ns.name, "quiet").await?;
+    let acknowledged = wait_app(&client, &ns.name, "quiet", "the refresh acknowledged", |app| {
+        app.status.as_ref().and_then(|s| s.observed_refresh.as_deref()) == Some(token.as_str())
+    })
+    .await?;
+    let after_refresh = acknowledged.metadata.resource_version;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(get_app(&client, &ns.name, "quiet").await?.metadata.resource_version, after_refresh);
     assert_ne!(after_refresh, app_version, "the refresh itself is a write by the test");

@@ -72,8 +72,14 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
         });
         apply_app(&client, &ns.name, name, spec).await?;
     }
-    wait_app(&client, &ns.name, "good", "Healthy", |a| a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Healthy)).await?;
-    wait_app(&client, &ns.name, "bad", "Degraded", |a| a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Degraded)).await?;
+    wait_app(&client, &ns.name, "good", "Healthy", |a| {
+        a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Healthy)
+    })
+    .await?;
+    wait_app(&client, &ns.name, "bad", "Degraded", |a| {
+        a.status.as_ref().is_some_and(|s| s.health.status == HealthStatusCode::Degraded)
+    })
+    .await?;
 
     let good = app_info(&ns.name, "good", &repo, "Synced", "Healthy");
     let bad = app_info(&ns.name, "bad", &repo, "Synced", "Degraded");
@@ -108,7 +114,11 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
     }
     let reasons = wait_for("HealthChanged to Degraded", Duration::from_secs(30), || async {
         let reasons = event_reasons(&client, &ns.name, "bad").await?;
-        if reasons.iter().filter(|r| *r == "HealthChanged").count() >= 2 { Ok(Some(reasons)) } else { anyhow::bail!("{reasons:?}") }
+        if reasons.iter().filter(|r| *r == "HealthChanged").count() >= 2 {
+            Ok(Some(reasons))
+        } else {
+            anyhow::bail!("{reasons:?}")
+        }
     })
     .await?;
     assert!(reasons.iter().any(|r| r == "SyncStarted"), "{reasons:?}");

@@ -103,7 +103,11 @@ async fn wait_received(chat: &ChatServer, what: &str, check: impl Fn(&[Received]
         if check(&got) {
             Ok(Some(()))
         } else {
-            anyhow::bail!("received {:?}; rejected {:?}", got.iter().map(|r| (r.service, r.text())).collect::<Vec<_>>(), chat.rejected())
+            anyhow::bail!(
+                "received {:?}; rejected {:?}",
+                got.iter().map(|r| (r.service, r.text())).collect::<Vec<_>>(),
+                chat.rejected()
+            )
         }
     })
     .await
@@ -178,7 +182,13 @@ async fn degraded_fires_once_across_a_restart_then_resolves_and_deploys() -> any
     assert_eq!(deployed.body["channel_id"], "ops-channel-id");
     assert!(deployed.text().contains(&format!("Revision: {}", &fixed[..7])));
     let app = get_app(&client, &ns.name, "web").await?;
-    let state = app.metadata.annotations.unwrap_or_default().get("notifications.lockstep.dev/state").cloned().unwrap_or_default();
+    let state = app
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get("notifications.lockstep.dev/state")
+        .cloned()
+        .unwrap_or_default();
     assert!(state.contains("\"on-health-degraded\":{\"revision\":"), "{state}");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let got = chat.accepted();
@@ -208,7 +218,8 @@ async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> 
     apply_app(&client, &ns.name, "pay", spec).await?;
     kubectl_ok(&["label", "application", "pay", "-n", &ns.name, "team=payments"], None)?;
     wait_received(&chat, "deployed on Slack and the signed webhook", |r| {
-        count(r, "slack", "FIRING: App Deployed") == 1 && r.iter().any(|m| m.service == "webhook" && m.body["trigger"] == "on-deployed")
+        count(r, "slack", "FIRING: App Deployed") == 1
+            && r.iter().any(|m| m.service == "webhook" && m.body["trigger"] == "on-deployed")
     })
     .await?;
     let got = chat.accepted();
@@ -219,12 +230,17 @@ async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> 
     // Several commits in a row while the hanging endpoint holds its deliveries: each reconcile is prompt.
     let mut last = String::new();
     for round in 2..=4 {
-        repo.write("app/cm.yaml", &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: \"{round}\"\n"));
+        repo.write(
+            "app/cm.yaml",
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: \"{round}\"\n"),
+        );
         let revision = repo.commit(&format!("round {round}"));
         let started = Instant::now();
         refresh(&client, &ns.name, "pay").await?;
         wait_app(&client, &ns.name, "pay", "synced at the new revision", |app| {
-            app.status.as_ref().is_some_and(|s| s.sync.revision.as_deref() == Some(revision.as_str()) && format!("{:?}", s.sync.status) == "Synced")
+            app.status.as_ref().is_some_and(|s| {
+                s.sync.revision.as_deref() == Some(revision.as_str()) && format!("{:?}", s.sync.status) == "Synced"
+            })
         })
         .await?;
         let took = started.elapsed();
@@ -234,9 +250,83 @@ async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> 
     // Revisions superseded before the notifier looked may go unannounced; the final one is announced.
     let needle = format!("Revision: {}", &last[..7]);
     wait_received(&chat, "the final revision's deployed message", |r| {
-        r.iter().any(|m| m.service == "slack" && m.text().contains("FIRING: App Deployed") && m.text().contains(&needle))
+        r.iter()
+            .any(|m| m.service == "slack" && m.text().contains("FIRING: App Deployed") && m.text().contains(&needle))
     })
     .await?;
     assert!(chat.rejected().is_empty(), "{:?}", chat.rejected());
     Ok(())
+}
+
+/// `on-sync-status-unknown` (a path that does not exist) and `on-health-progressing` (after the
+/// configured delay) fire and resolve; the generic webhook gets a signed, structured body.
+#[tokio::test]
+async fn unknown_sync_status_and_long_progressing_fire_and_resolve() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-notify-unknown").await?;
+    let chat = ChatServer::start(MATTERMOST_TOKEN, TELEGRAM_TOKEN, SIGNING_KEY).await?;
+    configure(
+        &ns.name,
+        &chat,
+        "  progressingDelay: 2s\n  template.on-health-progressing: |\n    {{state}} {{app}} still {{health}} at {{shortRevision}}\n",
+    )?;
+    let repo = GitRepo::new();
+    repo.write(
+        "app/web.yaml",
+        &deployment("web", UNSCHEDULABLE).replace("progressDeadlineSeconds: 5", "progressDeadlineSeconds: 600"),
+    );
+    let revision = repo.commit("stuck but not past its deadline");
+    let _controller = start(&ns.name)?;
+    let spec = json!({
+        "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "missing"},
+        "syncPolicy": {"automated": {"prune": true}},
+    });
+    apply_app(&client, &ns.name, "web", spec).await?;
+    kubectl_ok(
+        &[
+            "annotate",
+            "application",
+            "web",
+            "-n",
+            &ns.name,
+            "notifications.lockstep.dev/subscribe.on-sync-status-unknown.webhook.audit=",
+            "notifications.lockstep.dev/subscribe.on-health-progressing.slack=",
+        ],
+        None,
+    )?;
+    wait_received(&chat, "sync status unknown", |r| {
+        r.iter().any(|m| {
+            m.service == "webhook" && m.body["trigger"] == "on-sync-status-unknown" && m.body["state"] == "firing"
+        })
+    })
+    .await?;
+    let got = chat.accepted();
+    let unknown = got.iter().find(|m| m.service == "webhook").expect("webhook");
+    assert_eq!(unknown.body["sync"], "Unknown");
+    assert!(unknown.body["message"].as_str().unwrap_or_default().contains("missing"), "{}", unknown.body);
+
+    let mut fixed = spec_with_path(&repo, "app");
+    fixed["syncPolicy"] = json!({"automated": {"prune": true}});
+    apply_app(&client, &ns.name, "web", fixed).await?;
+    wait_received(&chat, "unknown resolved and progressing fired", |r| {
+        r.iter().any(|m| {
+            m.service == "webhook" && m.body["trigger"] == "on-sync-status-unknown" && m.body["state"] == "resolved"
+        }) && count(r, "slack", &format!("FIRING {}/web still Progressing at {}", ns.name, &revision[..7])) == 1
+    })
+    .await?;
+    let progressing = get_app(&client, &ns.name, "web").await?;
+    assert_eq!(progressing.status.map(|s| format!("{:?}", s.health.status)).as_deref(), Some("Progressing"));
+
+    repo.write("app/web.yaml", &deployment("web", ""));
+    repo.commit("schedulable");
+    refresh(&client, &ns.name, "web").await?;
+    // No `template.on-health-progressing.resolved`: the default resolved message.
+    wait_received(&chat, "progressing resolved", |r| count(r, "slack", "RESOLVED: App Progressing Too Long") == 1)
+        .await?;
+    assert!(chat.rejected().is_empty(), "{:?}", chat.rejected());
+    Ok(())
+}
+
+fn spec_with_path(repo: &GitRepo, path: &str) -> serde_json::Value {
+    json!({"source": {"repoURL": repo.url(), "targetRevision": "main", "path": path}})
 }

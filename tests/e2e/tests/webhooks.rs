@@ -14,6 +14,11 @@ fn config_map(name: &str, value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
 }
 
+/// Fifty ConfigMaps in one file (the issue's "50-object app").
+fn fifty(value: &str) -> String {
+    (0..50).map(|i| format!("---\n{}", config_map(&format!("item-{i}"), value))).collect()
+}
+
 fn app_spec(repo: &GitRepo, revision: &str, path: &str) -> Value {
     json!({
         "source": {"repoURL": repo.url(), "targetRevision": revision, "path": path},
@@ -40,7 +45,9 @@ fn start_controller(ns: &str, webhook: SocketAddr, metrics: SocketAddr) -> anyho
 
 fn webhook_secret(ns: &str, pairs: &[(&str, &str)]) -> anyhow::Result<()> {
     let data: String = pairs.iter().map(|(k, v)| format!("  {k}: \"{v}\"\n")).collect();
-    let yaml = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: lockstep-webhook\n  namespace: {ns}\nstringData:\n{data}");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: lockstep-webhook\n  namespace: {ns}\nstringData:\n{data}"
+    );
     kubectl_ok(&["apply", "-f", "-"], Some(&yaml))?;
     Ok(())
 }
@@ -52,9 +59,9 @@ async fn revision_of(client: &kube::Client, ns: &str, name: &str) -> anyhow::Res
 async fn wait_revision(client: &kube::Client, ns: &str, name: &str, revision: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
     wait_app(client, ns, name, &format!("{name} synced at {revision}"), |app| {
-        app.status.as_ref().is_some_and(|s| {
-            s.sync.revision.as_deref() == Some(revision) && format!("{:?}", s.sync.status) == "Synced"
-        })
+        app.status
+            .as_ref()
+            .is_some_and(|s| s.sync.revision.as_deref() == Some(revision) && format!("{:?}", s.sync.status) == "Synced")
     })
     .await?;
     Ok(started.elapsed())
@@ -93,6 +100,7 @@ async fn gitlab_push_refreshes_only_apps_tracking_the_pushed_branch() -> anyhow:
     let ns = TestNamespace::create(&client, "e2e-webhook-gitlab").await?;
     let repo = GitRepo::new();
     repo.write("app/config.yaml", &config_map("main-config", "1"));
+    repo.write("app/many.yaml", &fifty("1"));
     repo.write("head/config.yaml", &config_map("head-config", "1"));
     let first = repo.commit("first");
     repo.git(&["checkout", "-q", "-b", "dev"]);
@@ -111,24 +119,38 @@ async fn gitlab_push_refreshes_only_apps_tracking_the_pushed_branch() -> anyhow:
     wait_webhook_ready(webhook).await?;
 
     repo.write("app/config.yaml", &config_map("main-config", "2"));
+    repo.write("app/many.yaml", &fifty("2"));
     let second = repo.commit("second");
     let body = gitlab_push(&repo, "main", &first, &second);
     let headers = [("Content-Type", "application/json"), ("X-Gitlab-Event", "Push Hook")];
-    let wrong = request(webhook, "POST", "/api/webhook", &[headers[0], headers[1], ("X-Gitlab-Token", "guess")], &body).await?;
+    let wrong =
+        request(webhook, "POST", "/api/webhook", &[headers[0], headers[1], ("X-Gitlab-Token", "guess")], &body).await?;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
     let missing = request(webhook, "POST", "/api/webhook", &headers, &body).await?;
     assert_eq!(missing.status, 401, "{}", missing.body);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(revision_of(&client, &ns.name, "main-app").await?.as_deref(), Some(first.as_str()), "a rejected push refreshes nothing");
+    assert_eq!(
+        revision_of(&client, &ns.name, "main-app").await?.as_deref(),
+        Some(first.as_str()),
+        "a rejected push refreshes nothing"
+    );
 
-    let good = request(webhook, "POST", "/api/webhook", &[headers[0], headers[1], ("X-Gitlab-Token", "gl-token")], &body).await?;
+    let good =
+        request(webhook, "POST", "/api/webhook", &[headers[0], headers[1], ("X-Gitlab-Token", "gl-token")], &body)
+            .await?;
     assert_eq!(good.status, 200, "{}", good.body);
     let answer: Value = serde_json::from_str(&good.body)?;
-    let mut names: Vec<String> = answer["applications"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    let mut names: Vec<String> = answer["applications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     names.sort();
     assert_eq!(names, [format!("{}/head-app", ns.name), format!("{}/main-app", ns.name)]);
     let took = wait_revision(&client, &ns.name, "main-app", &second).await?;
-    assert!(took < Duration::from_secs(10), "push to applied took {took:?}");
+    eprintln!("webhook received -> 51 objects applied and status written: {took:?}");
+    assert!(took < Duration::from_secs(5), "push to applied took {took:?}");
     wait_revision(&client, &ns.name, "head-app", &second).await?;
     let value = kubectl_ok(&["get", "configmap", "main-config", "-n", &ns.name, "-o", "jsonpath={.data.value}"], None)?;
     assert_eq!(value, "2");
@@ -158,7 +180,14 @@ async fn github_gitea_and_bitbucket_pushes_are_verified_then_refresh() -> anyhow
 
     let ping = serde_json::to_vec(&json!({"zen": "Keep it logically awesome.", "hook_id": 1}))?;
     let signature = format!("sha256={}", hmac_hex(b"gh-secret", &ping));
-    let pong = request(webhook, "POST", "/api/webhook", &[("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &signature)], &ping).await?;
+    let pong = request(
+        webhook,
+        "POST",
+        "/api/webhook",
+        &[("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &signature)],
+        &ping,
+    )
+    .await?;
     assert_eq!(pong.status, 200, "{}", pong.body);
 
     let url = repo.url();
@@ -190,7 +219,11 @@ async fn github_gitea_and_bitbucket_pushes_are_verified_then_refresh() -> anyhow
                        "repository": {"type": "repository", "full_name": "team/app", "name": "app",
                                       "links": {"html": {"href": url}}},
                        "actor": {"display_name": "Jane"}}),
-                vec![("X-Event-Key", "repo:push"), ("X-Hook-UUID", "d6b8f0e2"), ("User-Agent", "Bitbucket-Webhooks/2.0")],
+                vec![
+                    ("X-Event-Key", "repo:push"),
+                    ("X-Hook-UUID", "d6b8f0e2"),
+                    ("User-Agent", "Bitbucket-Webhooks/2.0"),
+                ],
                 "X-Hub-Signature",
                 b"bb-secret",
             ),
@@ -210,7 +243,11 @@ async fn github_gitea_and_bitbucket_pushes_are_verified_then_refresh() -> anyhow
         let body = serde_json::to_vec(&body)?;
         let hex = hmac_hex(key, &body);
         let good_value = if provider == "gitea" { hex.clone() } else { format!("sha256={hex}") };
-        let bad_value = if provider == "gitea" { hmac_hex(b"wrong", &body) } else { format!("sha256={}", hmac_hex(b"wrong", &body)) };
+        let bad_value = if provider == "gitea" {
+            hmac_hex(b"wrong", &body)
+        } else {
+            format!("sha256={}", hmac_hex(b"wrong", &body))
+        };
         let mut bad_headers = event_headers.clone();
         bad_headers.push((signature_header, &bad_value));
         let bad = request(webhook, "POST", "/api/webhook", &bad_headers, &body).await?;
@@ -225,8 +262,44 @@ async fn github_gitea_and_bitbucket_pushes_are_verified_then_refresh() -> anyhow
     }
     let text = get(metrics, "/metrics").await?.body;
     for provider in ["github", "gitea", "bitbucket-cloud", "bitbucket-server"] {
-        assert!(text.contains(&format!(r#"lockstep_webhook_requests_total{{provider="{provider}",result="unauthorized"}} 1"#)), "{text}");
-        assert!(text.contains(&format!(r#"lockstep_webhook_requests_total{{provider="{provider}",result="accepted"}} 1"#)), "{text}");
+        assert!(
+            text.contains(&format!(
+                r#"lockstep_webhook_requests_total{{provider="{provider}",result="unauthorized"}} 1"#
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(r#"lockstep_webhook_requests_total{{provider="{provider}",result="accepted"}} 1"#)),
+            "{text}"
+        );
     }
+    Ok(())
+}
+
+/// A webhook reaching a replica that does not lead still refreshes: the follower asks the leader
+/// through `lockstep.dev/refresh`.
+#[tokio::test]
+async fn a_follower_replica_passes_a_push_to_the_leader() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-webhook-follower").await?;
+    let repo = GitRepo::new();
+    repo.write("app/config.yaml", &config_map("cfg", "1"));
+    let first = repo.commit("first");
+    let (leader_hook, leader_metrics) = (free_addr(), free_addr());
+    let _leader = start_controller(&ns.name, leader_hook, leader_metrics)?;
+    apply_app(&client, &ns.name, "app", app_spec(&repo, "main", "app")).await?;
+    wait_revision(&client, &ns.name, "app", &first).await?;
+    let (follower_hook, follower_metrics) = (free_addr(), free_addr());
+    let _follower = start_controller(&ns.name, follower_hook, follower_metrics)?;
+    wait_webhook_ready(follower_hook).await?;
+
+    repo.write("app/config.yaml", &config_map("cfg", "2"));
+    let second = repo.commit("second");
+    let body = gitlab_push(&repo, "main", &first, &second);
+    let headers = [("Content-Type", "application/json"), ("X-Gitlab-Event", "Push Hook")];
+    let answer = request(follower_hook, "POST", "/api/webhook", &headers, &body).await?;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let took = wait_revision(&client, &ns.name, "app", &second).await?;
+    assert!(took < Duration::from_secs(15), "took {took:?}");
     Ok(())
 }

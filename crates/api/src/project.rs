@@ -1,0 +1,79 @@
+//! The `AppProject` custom resource: which repositories, destinations and kinds the Applications of a
+//! project may use, and from which namespaces. Field names follow Argo CD's `AppProject`.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The name of the project an Application without `spec.project` belongs to.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// Rules shared by the Applications of one project. Lives in the controller's namespace.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "lockstep.dev",
+    version = "v1alpha1",
+    kind = "AppProject",
+    namespaced,
+    shortname = "appproj",
+    shortname = "lsproj",
+    category = "lockstep",
+    printcolumn = r#"{"name":"Description","type":"string","jsonPath":".spec.description"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AppProjectSpec {
+    /// Free text shown by `kubectl get appprojects`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Repository URLs the project's Applications may deploy from, as globs (`*` matches anything,
+    /// `/` included); a pattern starting with `!` denies. Empty denies every repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_repos: Vec<String>,
+    /// Clusters and namespaces the project's Applications may deploy to. Empty denies every destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<ApplicationDestinationRule>,
+    /// Cluster-scoped kinds the project may manage. Empty allows none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_resource_whitelist: Vec<GroupKind>,
+    /// Cluster-scoped kinds the project may not manage, even when whitelisted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_resource_blacklist: Vec<GroupKind>,
+    /// Namespaced kinds the project may manage. Empty allows every one not blacklisted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_resource_whitelist: Vec<GroupKind>,
+    /// Namespaced kinds the project may not manage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_resource_blacklist: Vec<GroupKind>,
+    /// Namespaces (globs) whose Applications may belong to the project, besides the controller's
+    /// own namespace, which always may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_namespaces: Vec<String>,
+}
+
+/// One allowed destination: each field is a glob; an empty or missing field matches anything, and a
+/// pattern starting with `!` denies what it matches.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationDestinationRule {
+    /// API server URL of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Name of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace in the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A kind selected by API group and kind, both globs (`""` is the core group).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupKind {
+    /// API group; empty for the core group, `*` for any.
+    #[serde(default)]
+    pub group: String,
+    /// Kind; `*` for any.
+    pub kind: String,
+}

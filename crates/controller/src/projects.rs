@@ -1,0 +1,109 @@
+//! Looking up an Application's project and checking its rendered objects against it, before anything
+//! is applied. The rules themselves are pure, in [`crate::project`].
+
+use futures::{Stream, StreamExt};
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use lockstep_api::{AppProject, Application, DEFAULT_PROJECT};
+use lockstep_engine::Engine;
+use lockstep_render::Manifest;
+use serde_json::Value;
+
+use crate::project::{Cluster, ObjectKind, Project};
+
+/// The project `app` names (`default` when none), read from the controller's namespace. A missing
+/// `default` project allows everything; any other missing project, or a failed read, is an error
+/// message for the Application's condition.
+pub(crate) async fn load(client: &Client, controller_namespace: &str, app: &Application) -> Result<Project, String> {
+    let name = app.spec.project.as_deref().filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PROJECT);
+    let api: Api<AppProject> = Api::namespaced(client.clone(), controller_namespace);
+    match api.get_opt(name).await {
+        Ok(Some(project)) => Ok(Project::Rules { name: project.name_any(), spec: project.spec }),
+        Ok(None) if name == DEFAULT_PROJECT => Ok(Project::Unrestricted),
+        Ok(None) => Err(format!("project {name:?} does not exist in namespace {controller_namespace:?}")),
+        Err(err) => Err(format!("reading project {name:?}: {err}")),
+    }
+}
+
+/// Loads the project of `app` and checks that the Application may use it: its namespace, its
+/// repository and its destination (`cluster`, `namespace`).
+pub(crate) async fn admit(
+    client: &Client,
+    controller_namespace: &str,
+    app: &Application,
+    cluster: &Cluster,
+    namespace: &str,
+) -> Result<Project, String> {
+    let project = load(client, controller_namespace, app).await?;
+    let app_namespace = app.namespace().unwrap_or_default();
+    project.admits(&app_namespace, controller_namespace, &app.spec.source.repo_url, cluster, namespace)?;
+    Ok(project)
+}
+
+/// Fires whenever an AppProject in the controller's namespace is created, changed or deleted (not for
+/// the initial listing), so that every Application is checked against the new rules at once.
+pub(crate) fn changes(client: Client, controller_namespace: &str) -> impl Stream<Item = ()> + Send + 'static {
+    let api: Api<AppProject> = Api::namespaced(client, controller_namespace);
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(|event| async move {
+            matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))).then_some(())
+        })
+}
+
+/// Checks every rendered object's kind and namespace against the project; the first violation is
+/// returned. A kind the cluster does not serve takes its scope from a CRD in the same render; one
+/// known nowhere is left to the engine, which rejects it.
+pub(crate) async fn check_objects(
+    project: &Project,
+    cluster: &Cluster,
+    engine: &Engine,
+    manifests: &[Manifest],
+    default_namespace: &str,
+) -> Result<(), String> {
+    if *project == Project::Unrestricted {
+        return Ok(());
+    }
+    let objects: Vec<&Value> = manifests.iter().map(|m| &m.object).collect();
+    for object in &objects {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        let namespaced = match engine.is_namespaced(api_version, kind).await {
+            Some(namespaced) => namespaced,
+            None => match scope_in_render(&objects, group, kind) {
+                Some(namespaced) => namespaced,
+                None => continue,
+            },
+        };
+        let own = object["metadata"]["namespace"].as_str().filter(|ns| !ns.is_empty());
+        let namespace = namespaced.then(|| own.unwrap_or(default_namespace));
+        project.allows_object(cluster, &ObjectKind { group, kind, namespace })?;
+    }
+    Ok(())
+}
+
+/// Whether a kind is namespaced according to a CustomResourceDefinition among the rendered objects.
+fn scope_in_render(objects: &[&Value], group: &str, kind: &str) -> Option<bool> {
+    objects
+        .iter()
+        .find(|o| o["kind"] == "CustomResourceDefinition" && o["spec"]["group"] == group && o["spec"]["names"]["kind"] == kind)
+        .map(|crd| crd["spec"]["scope"] != "Cluster")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_crd_in_the_render_gives_the_scope_of_its_kind() {
+        let crd = json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Widget"}, "scope": "Cluster"}});
+        let ns_crd = json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Gadget"}, "scope": "Namespaced"}});
+        let objects = [&crd, &ns_crd];
+        assert_eq!(scope_in_render(&objects, "x.dev", "Widget"), Some(false));
+        assert_eq!(scope_in_render(&objects, "x.dev", "Gadget"), Some(true));
+        assert_eq!(scope_in_render(&objects, "y.dev", "Widget"), None);
+    }
+}

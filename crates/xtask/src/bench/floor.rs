@@ -1,0 +1,60 @@
+//! Scenario 1, the floor: the same objects as cold convergence, server-side applied by a minimal
+//! concurrent client with no controller, git or rendering; and the latency of applying a single
+//! object. The fastest this API server allows; other scenarios are reported as ratios to it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::fixtures::{app_objects, config_map};
+use super::k8s;
+use super::plan::Plan;
+use super::report::{FLOOR, Measurement};
+use super::Env;
+
+/// The field manager of the floor client.
+const MANAGER: &str = "lockstep-bench-floor";
+/// Metric name of the all-objects floor, referred to by cold convergence.
+pub const APPLY_ALL: &str = "apply all objects";
+/// Metric name of the one-object floor, referred to by the webhook and drift scenarios.
+pub const APPLY_ONE: &str = "apply one object";
+/// Case name of the one-object floor.
+pub const ONE: &str = "1 object";
+
+/// The case name of size `n`.
+pub fn case(n: usize) -> String {
+    format!("N={n}")
+}
+
+/// Runs the floor for every size, then the one-object latency.
+pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<()> {
+    for &n in &plan.sizes {
+        let objects: Vec<Value> = (0..n).flat_map(app_objects).collect();
+        let mut samples = Vec::new();
+        for trial in 0..plan.trials {
+            let ns = format!("bench-floor-{n}-{trial}");
+            k8s::create_namespace(&env.client, &ns).await?;
+            let started = Instant::now();
+            let applied = k8s::apply_all(&env.client, &ns, &objects, MANAGER, plan.floor_concurrency).await;
+            let elapsed = started.elapsed().as_secs_f64();
+            k8s::delete_namespace(&env.client, &ns, Duration::from_secs(600)).await?;
+            applied?;
+            eprintln!("bench: floor N={n} trial {trial}: {elapsed:.3}s for {} objects", objects.len());
+            samples.push(elapsed);
+        }
+        out.push(Measurement::new(FLOOR, &case(n), APPLY_ALL, "s", "floor", samples));
+    }
+    let ns = "bench-floor-one";
+    k8s::create_namespace(&env.client, ns).await?;
+    let mut samples = Vec::new();
+    for trial in 0..plan.latency_trials.max(5) {
+        let obj = config_map(0, &trial.to_string());
+        let started = Instant::now();
+        k8s::apply(&env.client, ns, &obj, MANAGER).await?;
+        samples.push(started.elapsed().as_secs_f64());
+    }
+    k8s::delete_namespace(&env.client, ns, Duration::from_secs(120)).await?;
+    out.push(Measurement::new(FLOOR, ONE, APPLY_ONE, "s", "floor", samples));
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `cargo xtask bench`: measures lockstep on the local control plane with simulated nodes.
+//!
+//! Scenarios (see docs/benchmarks.md): 1 the floor (a minimal concurrent server-side-apply client,
+//! no controller), 2 webhook to applied, 3 cold convergence, 4 idle cost, 5 drift correction, 6 git
+//! soak, 7 the Flux peer. Each reports the median and spread of repeated trials; the Markdown table
+//! goes to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
+//!
+//! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
+//! nor are disturbed), a lighttpd git server and the controllers, and removes what it created.
+
+mod apimetrics;
+mod drift;
+mod fixtures;
+mod fleet;
+mod floor;
+mod gitserver;
+mod http;
+mod idle;
+mod ingress;
+mod k8s;
+mod lockstep;
+mod machine;
+mod peer;
+mod plan;
+mod proc;
+mod report;
+mod soak;
+mod stats;
+mod webhook;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::Workspace;
+use crate::cluster::{self, Cluster};
+use gitserver::GitServer;
+pub use plan::Scenario;
+use plan::Plan;
+use report::{Measurement, Report};
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A tiny run of every scenario's code path (small N, 1–2 trials, debug build); what CI runs.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Also run a peer side by side (`flux`).
+    #[arg(long, value_enum)]
+    pub peer: Option<peer::Peer>,
+    /// Run only these scenarios (comma-separated; default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Scenario>,
+    /// App counts for the floor and cold convergence (default 100,500,1000); idle and drift use the largest.
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<usize>,
+    /// Trials of the floor and of cold convergence per size (default 3).
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// Trials of webhook-to-applied and of drift (default 100).
+    #[arg(long)]
+    pub latency_trials: Option<usize>,
+    /// Length of the idle window, seconds (default 300).
+    #[arg(long)]
+    pub idle_secs: Option<u64>,
+    /// Fetch cycles of the git soak (default 1000).
+    #[arg(long)]
+    pub soak_cycles: Option<usize>,
+    /// Cargo profile lockstep is built with (default: release; dev for --smoke).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Name of the cluster to run on (started if needed; `default` shares the test cluster).
+    #[arg(long, default_value = "bench")]
+    pub cluster: String,
+    /// Leave the cluster running afterwards (by default a cluster other than `default` is stopped).
+    #[arg(long)]
+    pub keep_cluster: bool,
+}
+
+/// What every scenario needs.
+pub struct Env {
+    /// The cluster measured on.
+    pub cluster: Cluster,
+    /// A client for it.
+    pub client: kube::Client,
+    /// The git server all repositories are served from.
+    pub git: GitServer,
+    /// This run's scratch directory (logs, caches, working copies).
+    pub run_dir: PathBuf,
+    /// The lockstep binary under measurement.
+    pub lockstep: PathBuf,
+}
+
+/// Runs the benchmark; see the module documentation.
+pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
+    let plan = Plan::from_args(args);
+    let mut machine = machine::Machine::detect(ws);
+    let lockstep = lockstep::build(ws, &plan.profile)?;
+    let mut notes = plan.notes();
+    let peer = match args.peer {
+        Some(p) => Some(peer::prepare(ws, p).map_err(|e| format!("{e:#}"))),
+        None => None,
+    };
+    if let Some(Err(why)) = &peer {
+        eprintln!("bench: the peer cannot run: {why}");
+        notes.push(format!("peer: {why}"));
+    }
+    let cluster = cluster::up(ws, &args.cluster)?;
+    let run_dir = ws.target().join("bench").join("run");
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
+    }
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let client = k8s::client(&cluster.kubeconfig).await?;
+        let git = GitServer::start(&run_dir.join("git"))?;
+        let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep };
+        let mut out: Vec<Measurement> = Vec::new();
+        let result = scenarios(&env, &plan, &mut out).await;
+        (result, out)
+    });
+    let (result, measurements) = result;
+    if args.cluster != cluster::DEFAULT_NAME && !args.keep_cluster {
+        if let Err(e) = cluster::down(ws, &args.cluster) {
+            eprintln!("bench: stopping cluster {}: {e:#}", args.cluster);
+        }
+    }
+    machine.load_end = machine::load_average();
+    if let Err(e) = &result {
+        notes.push(format!("the run stopped early: {e:#}"));
+    }
+    let report = Report { mode: plan.mode.clone(), machine, settings: plan.settings(), measurements, notes };
+    println!("{}", report.markdown());
+    let path = report.write(&ws.target().join("bench"))?;
+    eprintln!("bench: wrote {} and {}", path.display(), ws.target().join("bench").join("latest.md").display());
+    result
+}
+
+/// Runs the selected scenarios in order, appending their figures to `out`.
+async fn scenarios(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<()> {
+    if plan.runs(Scenario::Floor) {
+        floor::run(env, plan, out).await.context("scenario 1 (floor)")?;
+    }
+    if plan.runs(Scenario::Webhook) {
+        webhook::run(env, plan, out).await.context("scenario 2 (webhook to applied)")?;
+    }
+    if plan.runs(Scenario::Cold) || plan.runs(Scenario::Idle) || plan.runs(Scenario::Drift) {
+        fleet::run(env, plan, out).await.context("scenarios 3–5 (cold convergence, idle, drift)")?;
+    }
+    if plan.runs(Scenario::Soak) {
+        soak::run(env, plan, out).await.context("scenario 6 (git soak)")?;
+    }
+    Ok(())
+}
