@@ -69,7 +69,8 @@ impl Project {
     /// Whether the project may manage `object` in `cluster`; `Err` names the rule that forbids it.
     pub fn allows_object(&self, cluster: &Cluster, object: &ObjectKind<'_>) -> Result<(), String> {
         let Self::Rules { name, spec } = self else { return Ok(()) };
-        let what = if object.group.is_empty() { object.kind.to_string() } else { format!("{}/{}", object.group, object.kind) };
+        let what =
+            if object.group.is_empty() { object.kind.to_string() } else { format!("{}/{}", object.group, object.kind) };
         match object.namespace {
             None => {
                 if spec.cluster_resource_blacklist.iter().any(|gk| kind_matches(gk, object)) {
@@ -185,7 +186,10 @@ fn kind_matches(rule: &GroupKind, object: &ObjectKind<'_>) -> bool {
 /// Glob match where `*` matches any run of characters, `/` included; a broken pattern matches only
 /// itself.
 fn glob_matches(pattern: &str, value: &str) -> bool {
-    Glob::new(pattern).map(|g| g.compile_matcher()).as_ref().map_or(pattern == value, |m: &GlobMatcher| m.is_match(value))
+    Glob::new(pattern)
+        .map(|g| g.compile_matcher())
+        .as_ref()
+        .map_or(pattern == value, |m: &GlobMatcher| m.is_match(value))
 }
 
 #[cfg(test)]
@@ -274,8 +278,14 @@ mod tests {
         let p = team();
         let repo = "https://git.example.com/team/web";
         assert_eq!(p.admits("apps-1", "ctl", repo, &in_cluster(), "team-a"), Ok(()));
-        assert!(p.admits("elsewhere", "ctl", repo, &in_cluster(), "team-a").unwrap_err().contains("spec.sourceNamespaces"));
-        assert_eq!(p.admits("ctl", "ctl", repo, &in_cluster(), "team-a"), Ok(()), "the controller namespace always may");
+        assert!(
+            p.admits("elsewhere", "ctl", repo, &in_cluster(), "team-a").unwrap_err().contains("spec.sourceNamespaces")
+        );
+        assert_eq!(
+            p.admits("ctl", "ctl", repo, &in_cluster(), "team-a"),
+            Ok(()),
+            "the controller namespace always may"
+        );
     }
 
     #[test]

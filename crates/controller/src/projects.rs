@@ -45,11 +45,9 @@ pub(crate) async fn admit(
 /// the initial listing), so that every Application is checked against the new rules at once.
 pub(crate) fn changes(client: Client, controller_namespace: &str) -> impl Stream<Item = ()> + Send + 'static {
     let api: Api<AppProject> = Api::namespaced(client, controller_namespace);
-    watcher(api, watcher::Config::default())
-        .default_backoff()
-        .filter_map(|event| async move {
-            matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))).then_some(())
-        })
+    watcher(api, watcher::Config::default()).default_backoff().filter_map(|event| async move {
+        matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))).then_some(())
+    })
 }
 
 /// Checks every rendered object's kind and namespace against the project; the first violation is
@@ -88,7 +86,9 @@ pub(crate) async fn check_objects(
 fn scope_in_render(objects: &[&Value], group: &str, kind: &str) -> Option<bool> {
     objects
         .iter()
-        .find(|o| o["kind"] == "CustomResourceDefinition" && o["spec"]["group"] == group && o["spec"]["names"]["kind"] == kind)
+        .find(|o| {
+            o["kind"] == "CustomResourceDefinition" && o["spec"]["group"] == group && o["spec"]["names"]["kind"] == kind
+        })
         .map(|crd| crd["spec"]["scope"] != "Cluster")
 }
 

@@ -17,7 +17,7 @@ use lockstep_api::{
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
-use lockstep_render::{RenderError, SourceKind};
+use lockstep_render::RenderError;
 use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
 use tracing::{info, warn};
@@ -73,7 +73,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     }
     let cluster = crate::project::Cluster { server: IN_CLUSTER_SERVER.into(), name: IN_CLUSTER_NAME.into() };
     let controller_namespace = &ctx.config.controller_namespace;
-    let namespace = destination_namespace(app);
+    let namespace = crate::rendering::destination_namespace(app);
     let project = match crate::projects::admit(&ctx.client, controller_namespace, app, &cluster, &namespace).await {
         Ok(project) => project,
         Err(message) => return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into(),
@@ -99,7 +99,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let elapsed = now.0.as_second() - decision.started_at.0.as_second();
     let options = SyncOptions {
         app: app_ref(app),
-        default_namespace: destination_namespace(app),
+        default_namespace: crate::rendering::destination_namespace(app),
         apply: decision.apply,
         prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
@@ -173,19 +173,9 @@ fn fetch_failure(err: SourceError) -> Outcome {
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
-async fn render(
-    app: &Application,
-    ctx: &Context,
-    snapshot: &Snapshot,
-) -> Result<lockstep_render::Rendered, RenderError> {
-    let namespace = destination_namespace(app);
-    let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
-    let explicit = crate::rendering::render_request(app, snapshot, &namespace, &Default::default()).kind;
-    let caps = match lockstep_render::detect_kind(&dir, explicit) {
-        SourceKind::Helm => ctx.capabilities.get(&ctx.client).await,
-        _ => Default::default(),
-    };
-    ctx.renderer.render(&crate::rendering::render_request(app, snapshot, &namespace, &caps)).await
+async fn render(app: &Application, ctx: &Context, snapshot: &Snapshot) -> Result<lockstep_render::Rendered, RenderError> {
+    let cluster = Some((&ctx.capabilities, &ctx.client));
+    crate::rendering::render_application(&ctx.renderer, cluster, app, snapshot).await
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
@@ -276,17 +266,6 @@ fn next_look(outcome: &Outcome, ctx: &Context) -> Duration {
         } => jittered(ctx.config.fetch_retry_period),
         _ => jittered(ctx.config.resync_period),
     }
-}
-
-/// Where namespaced objects without a namespace go: the destination namespace, else the Application's own.
-fn destination_namespace(app: &Application) -> String {
-    app.spec
-        .destination
-        .namespace
-        .clone()
-        .filter(|ns| !ns.is_empty())
-        .or_else(|| app.namespace())
-        .unwrap_or_else(|| "default".into())
 }
 
 fn app_ref(app: &Application) -> AppRef {

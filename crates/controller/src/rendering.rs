@@ -112,18 +112,15 @@ pub fn destination_namespace(app: &Application) -> String {
 /// capabilities are discovered only for Helm sources, and only when a client is given.
 pub async fn render_application(
     renderer: &lockstep_render::Renderer,
-    client: Option<&Client>,
+    cluster: Option<(&Capabilities, &Client)>,
     app: &Application,
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, lockstep_render::RenderError> {
     let namespace = destination_namespace(app);
     let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
     let explicit = render_request(app, snapshot, &namespace, &ClusterCapabilities::default()).kind;
-    let caps = match (lockstep_render::detect_kind(&dir, explicit), client) {
-        (SourceKind::Helm, Some(client)) => discover(client).await.unwrap_or_else(|err| {
-            warn!(%err, "discovering the cluster's API versions failed");
-            ClusterCapabilities::default()
-        }),
+    let caps = match (lockstep_render::detect_kind(&dir, explicit), cluster) {
+        (SourceKind::Helm, Some((capabilities, client))) => capabilities.get(client).await,
         _ => ClusterCapabilities::default(),
     };
     renderer.render(&render_request(app, snapshot, &namespace, &caps)).await

@@ -3,7 +3,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use lockstep_api::conditions::{READY, RECONCILING, STALLED, reason};
 use lockstep_api::{
-    ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
+    ApplicationStatus, OperationPhase, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
     SyncStatus, SyncStatusCode,
 };
 use lockstep_engine::{Progress, ResourceKey};
@@ -215,6 +215,16 @@ fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'st
         Progress::Failed(why) => return (false, reason::SYNC_FAILED, format!("sync of {revision} failed: {why}")),
         Progress::Waiting(why) => return (false, reason::SYNC_IN_PROGRESS, why.clone()),
         Progress::Complete => {}
+    }
+    if status.sync.status != SyncStatusCode::Synced
+        && let Some(op) = status.operation_state.as_ref().filter(|op| {
+            op.phase == OperationPhase::Failed
+                && op.sync_result.as_ref().is_some_and(|r| status.sync.revision.as_deref() == Some(r.revision.as_str()))
+        })
+    {
+        // A compare-only pass after a failed sync of this revision: the failure still explains the drift.
+        let why = op.message.clone().unwrap_or_default();
+        return (false, reason::SYNC_FAILED, format!("sync of {revision} failed: {why}"));
     }
     if status.sync.status != SyncStatusCode::Synced {
         let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced && !r.requires_pruning).count();

@@ -9,7 +9,10 @@
 //!   runs: lint, cluster up, build the controller, `cargo test --workspace`.
 //! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
 //! * `cargo xtask demo` is the quickstart: everything above plus the controller and an example.
+//! * `cargo xtask bench [--smoke] [--peer flux]` measures lockstep on its own local control plane
+//!   (docs/benchmarks.md).
 
+mod bench;
 mod certs;
 mod cluster;
 mod demo;
@@ -46,6 +49,8 @@ enum Command {
     Tools,
     /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
     Demo,
+    /// Benchmarks on a local control plane with simulated nodes (docs/benchmarks.md).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,6 +61,7 @@ fn main() -> Result<()> {
         Command::Test(args) => test::run(&ws, &args),
         Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
         Command::Demo => demo::run(&ws),
+        Command::Bench(args) => bench::run(&ws, &args),
     }
 }
 

@@ -56,7 +56,7 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
     repo.write("bad/stuck.yaml", UNSCHEDULABLE);
     repo.commit("first");
     let addr = free_addr();
-    let _controller = ControllerProcess::start(&ns.name, &["--metrics-addr", &addr.to_string()])?;
+    let controller = ControllerProcess::start(&ns.name, &["--metrics-addr", &addr.to_string()])?;
     wait_for("/readyz", Duration::from_secs(60), || async {
         let r = get(addr, "/readyz").await?;
         if r.status == 200 { Ok(Some(())) } else { anyhow::bail!("readyz {}", r.status) }
@@ -122,5 +122,31 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
     })
     .await?;
     assert!(reasons.iter().any(|r| r == "SyncStarted"), "{reasons:?}");
+
+    // Every line logged inside a reconcile names the app and its revision.
+    let log = strip_ansi(&controller.log());
+    let applied: Vec<&str> = log.lines().filter(|l| l.contains(" applied ") || l.ends_with(" applied")).collect();
+    assert!(!applied.is_empty(), "no 'applied' line in\n{log}");
+    for line in applied {
+        assert!(line.contains(&format!("reconcile{{app={}/", ns.name)) && line.contains("revision="), "{line}");
+    }
     Ok(())
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -322,3 +322,52 @@ async fn cert_manager_crds_and_their_custom_resources_sync_in_one_commit() -> an
     assert_eq!(issuer.trim(), "issuer.cert-manager.io/selfsigned");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_crd_that_never_becomes_established_is_named_and_nothing_after_it_applies() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-crd-stuck").await?;
+    let group = format!("g{:08x}.e2e.lockstep.dev", rand::random::<u32>());
+    let crd = |plural: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {plural}.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: {plural}, singular: {singular}, kind: Foo, listKind: FooList}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+",
+            singular = plural.trim_end_matches('s'),
+        )
+    };
+    // The kind Foo is taken in this group already, so the CRD in git is never Established.
+    kubectl_ok(&["apply", "-f", "-"], Some(&crd("foos")))?;
+    let repo = GitRepo::new();
+    repo.write("crd.yaml", &crd("bars"));
+    repo.write("after.yaml", &config_map("after", ""));
+    repo.commit("conflicting CRD");
+    let _controller = ControllerProcess::start(&ns.name, &[])?;
+    apply_app(&client, &ns.name, "stuck", automated(&repo)).await?;
+    let app = wait_app(&client, &ns.name, "stuck", "the sync failed", |app| {
+        operation_phase(app) == Some(OperationPhase::Failed)
+    })
+    .await?;
+    let condition = ready(&app).expect("Ready");
+    assert_eq!(condition.reason, "SyncFailed");
+    assert!(
+        condition.message.contains(&format!("CustomResourceDefinition bars.{group}")) && condition.message.contains("not Established"),
+        "{}",
+        condition.message
+    );
+    assert!(!exists(&client, &ns.name, "after").await, "nothing after the CRD's step is applied");
+    kubectl_ok(&["delete", "crd", &format!("foos.{group}"), &format!("bars.{group}"), "--ignore-not-found"], None)?;
+    Ok(())
+}

@@ -83,7 +83,10 @@ async fn project_rules_deny_repos_destinations_and_kinds() -> anyhow::Result<()>
     assert!(!exists(&client, "default", "elsewhere").await);
     let denied = wait_reason(&client, &ns.name, "cluster-kind", "ProjectViolation").await?;
     let text = message(&denied);
-    assert!(text.contains("rbac.authorization.k8s.io/ClusterRole") && text.contains("clusterResourceWhitelist"), "{text}");
+    assert!(
+        text.contains("rbac.authorization.k8s.io/ClusterRole") && text.contains("clusterResourceWhitelist"),
+        "{text}"
+    );
     assert!(!exists(&client, &ns.name, "with-rbac").await, "a denied kind stops the whole sync: nothing is applied");
     let denied = wait_reason(&client, &ns.name, "no-project", "ProjectViolation").await?;
     assert!(message(&denied).contains("does not exist"), "{}", message(&denied));

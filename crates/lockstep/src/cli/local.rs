@@ -111,7 +111,9 @@ pub(crate) async fn render(
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
     let renderer = tools.renderer();
-    let rendered = lockstep_controller::rendering::render_application(&renderer, client, app, snapshot)
+    let capabilities = lockstep_controller::rendering::Capabilities::default();
+    let cluster = client.map(|client| (&capabilities, client));
+    let rendered = lockstep_controller::rendering::render_application(&renderer, cluster, app, snapshot)
         .await
         .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
     Ok(rendered.manifests.as_ref().clone())

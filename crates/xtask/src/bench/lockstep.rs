@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
-use super::Env;
+use super::{Env, http};
 use super::proc::Controller;
 use crate::Workspace;
 use crate::process;
@@ -35,6 +35,29 @@ pub fn build(ws: &Workspace, profile: &str) -> Result<PathBuf> {
 pub struct Listen {
     /// `--webhook-addr`.
     pub webhook: Option<SocketAddr>,
+    /// `--metrics-addr` (also serves `/readyz`).
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Waits until the controller's `/readyz` on `addr` answers 200.
+pub async fn wait_readyz(controller: &mut Controller, addr: SocketAddr) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        controller.check_alive()?;
+        if matches!(http::get(addr, "/readyz"), Ok((200, _))) {
+            return Ok(());
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            bail!("the controller never became ready; log: {}", controller.log.display());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A free loopback address for a controller to listen on.
+pub fn free_addr() -> Result<SocketAddr> {
+    let port = *process::free_ports(1)?.first().context("no free port")?;
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 /// Starts `lockstep controller` for namespace `ns` with default tuning, a fresh cache and no leader
@@ -53,6 +76,9 @@ pub fn start(env: &Env, ns: &str, label: &str, listen: Listen) -> Result<Control
         .env("RUST_LOG", "info");
     if let Some(addr) = listen.webhook {
         cmd.args(["--webhook-addr", &addr.to_string()]);
+    }
+    if let Some(addr) = listen.metrics {
+        cmd.args(["--metrics-addr", &addr.to_string()]);
     }
     Controller::start("lockstep controller", cmd, &env.run_dir.join(format!("lockstep-{label}.log")))
 }

@@ -1,0 +1,102 @@
+//! Scenario 4, idle cost: with N converged Applications, the controller's memory and CPU over the
+//! idle window, the API requests it causes per minute by verb (the API server's own
+//! `apiserver_request_total`, less the rate measured before the controller started), and the git
+//! requests per minute (the git server's access log).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::apimetrics::{self, Counts};
+use super::floor::case;
+use super::gitserver::GitRequests;
+use super::plan::Plan;
+use super::proc::Controller;
+use super::report::Measurement;
+use super::Env;
+
+/// The scenario's name in the report.
+const SCENARIO: &str = "4 idle cost";
+
+/// Request rates of the cluster without the controller, per minute by verb.
+pub struct Baseline {
+    per_minute: Counts,
+}
+
+/// Measures the API request rate before the controller starts (a fifth of the idle window,
+/// between 3 and 60 seconds).
+pub async fn baseline(env: &Env, plan: &Plan) -> Result<Baseline> {
+    let window = (plan.idle / 5).clamp(Duration::from_secs(3), Duration::from_secs(60));
+    let before = apimetrics::read(&env.cluster)?;
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let after = apimetrics::read(&env.cluster)?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let per_minute = apimetrics::delta(&before, &after).into_iter().map(|(verb, n)| (verb, n / minutes)).collect();
+    Ok(Baseline { per_minute })
+}
+
+/// Measures the idle window with `n` converged Applications.
+pub async fn run(
+    env: &Env,
+    plan: &Plan,
+    controller: &mut Controller,
+    baseline: Option<Baseline>,
+    n: usize,
+    out: &mut Vec<Measurement>,
+) -> Result<()> {
+    tokio::time::sleep(plan.settle).await;
+    let api_before = apimetrics::read(&env.cluster)?;
+    let git_before = env.git.requests(None);
+    let usage_before = controller.usage()?;
+    let started = Instant::now();
+    let mut rss = vec![usage_before.rss_mib];
+    while started.elapsed() < plan.idle {
+        tokio::time::sleep(plan.sample_every.min(plan.idle.saturating_sub(started.elapsed()))).await;
+        controller.check_alive()?;
+        rss.push(controller.usage()?.rss_mib);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let api_after = apimetrics::read(&env.cluster)?;
+    let git_after = env.git.requests(None);
+    let usage_after = controller.usage()?;
+    let minutes = secs / 60.0;
+    let case = case(n);
+    let m = |metric: &str, unit: &str, samples: Vec<f64>| Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples);
+    out.push(m("controller RSS", "MiB", rss));
+    out.push(m("controller CPU", "% of a core", vec![(usage_after.cpu_secs - usage_before.cpu_secs) / secs * 100.0]));
+    let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline.as_ref());
+    let writes: f64 = rates.iter().filter(|(verb, _)| apimetrics::is_write(verb)).map(|(_, r)| r).sum();
+    out.push(m("API writes (not dry-run)", "req/min", vec![writes]));
+    for (verb, rate) in rates {
+        out.push(m(&format!("API {verb}"), "req/min", vec![rate]));
+    }
+    let git = |f: fn(&GitRequests) -> u64| (f(&git_after) - f(&git_before)) as f64 / minutes;
+    out.push(m("git ref listings", "req/min", vec![git(|g| g.ref_listings)]));
+    out.push(m("git fetches", "req/min", vec![git(|g| g.fetches)]));
+    Ok(())
+}
+
+/// Per-minute rates by verb of `delta` over `minutes`, less the baseline (never below zero).
+fn controller_rates(delta: &Counts, minutes: f64, baseline: Option<&Baseline>) -> Vec<(String, f64)> {
+    delta
+        .iter()
+        .map(|(verb, n)| {
+            let base = baseline.and_then(|b| b.per_minute.get(verb)).copied().unwrap_or(0.0);
+            (verb.clone(), (n / minutes - base).max(0.0))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_subtract_the_baseline() {
+        let delta: Counts = [("LIST".to_owned(), 20.0), ("GET".to_owned(), 4.0)].into();
+        let baseline = Baseline { per_minute: [("LIST".to_owned(), 5.0), ("GET".to_owned(), 9.0)].into() };
+        let rates = controller_rates(&delta, 2.0, Some(&baseline));
+        assert_eq!(rates, vec![("GET".to_owned(), 0.0), ("LIST".to_owned(), 5.0)]);
+    }
+}
