@@ -19,7 +19,7 @@ pub enum Project {
         /// Its name, for messages.
         name: String,
         /// Its spec.
-        spec: AppProjectSpec,
+        spec: Box<AppProjectSpec>,
     },
 }
 
@@ -213,7 +213,7 @@ mod tests {
     }
 
     fn project(spec: AppProjectSpec) -> Project {
-        Project::Rules { name: "team".into(), spec }
+        Project::Rules { name: "team".into(), spec: Box::new(spec) }
     }
 
     fn team() -> Project {

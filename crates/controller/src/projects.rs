@@ -19,7 +19,7 @@ pub(crate) async fn load(client: &Client, controller_namespace: &str, app: &Appl
     let name = app.spec.project.as_deref().filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PROJECT);
     let api: Api<AppProject> = Api::namespaced(client.clone(), controller_namespace);
     match api.get_opt(name).await {
-        Ok(Some(project)) => Ok(Project::Rules { name: project.name_any(), spec: project.spec }),
+        Ok(Some(project)) => Ok(Project::Rules { name: project.name_any(), spec: Box::new(project.spec) }),
         Ok(None) if name == DEFAULT_PROJECT => Ok(Project::Unrestricted),
         Ok(None) => Err(format!("project {name:?} does not exist in namespace {controller_namespace:?}")),
         Err(err) => Err(format!("reading project {name:?}: {err}")),

@@ -87,7 +87,8 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         Ok(rendered) => rendered.manifests,
         Err(err) => return render_failure(err, &snapshot).into(),
     };
-    if let Err(message) = crate::projects::check_objects(&project, &cluster, &ctx.engine, &manifests, &namespace).await {
+    let checked = crate::projects::check_objects(&project, &cluster, &ctx.engine, &manifests, &namespace).await;
+    if let Err(message) = checked {
         let revision = Some(snapshot.revision);
         return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
     }
@@ -173,7 +174,11 @@ fn fetch_failure(err: SourceError) -> Outcome {
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
-async fn render(app: &Application, ctx: &Context, snapshot: &Snapshot) -> Result<lockstep_render::Rendered, RenderError> {
+async fn render(
+    app: &Application,
+    ctx: &Context,
+    snapshot: &Snapshot,
+) -> Result<lockstep_render::Rendered, RenderError> {
     let cluster = Some((&ctx.capabilities, &ctx.client));
     crate::rendering::render_application(&ctx.renderer, cluster, app, snapshot).await
 }

@@ -3,8 +3,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use lockstep_api::conditions::{READY, RECONCILING, STALLED, reason};
 use lockstep_api::{
-    ApplicationStatus, OperationPhase, HealthStatus, HealthStatusCode, Inventory, OperationState, ResourceStatus, RevisionHistory,
-    SyncStatus, SyncStatusCode,
+    ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationPhase, OperationState, ResourceStatus,
+    RevisionHistory, SyncStatus, SyncStatusCode,
 };
 use lockstep_engine::{Progress, ResourceKey};
 use lockstep_health::Health;
@@ -110,7 +110,15 @@ pub fn next_status(
     let mut conditions = vec![condition(previous_conditions, READY, ready, why, message.clone(), generation, now)];
     // Reconciling and Stalled follow kstatus's abnormal-true convention: present only while True.
     if let Some(reconciling_why) = reconciling(why, &status) {
-        conditions.push(condition(previous_conditions, RECONCILING, true, reconciling_why, message.clone(), generation, now));
+        conditions.push(condition(
+            previous_conditions,
+            RECONCILING,
+            true,
+            reconciling_why,
+            message.clone(),
+            generation,
+            now,
+        ));
     }
     if stalled(why, &status) {
         conditions.push(condition(previous_conditions, STALLED, true, why, message, generation, now));
@@ -135,7 +143,11 @@ fn reconciling(ready_reason: &str, status: &ApplicationStatus) -> Option<&'stati
 fn stalled(ready_reason: &str, status: &ApplicationStatus) -> bool {
     matches!(
         ready_reason,
-        reason::INVALID_SPEC | reason::REVISION_NOT_FOUND | reason::PATH_NOT_FOUND | reason::RENDER_FAILED | reason::SYNC_FAILED
+        reason::INVALID_SPEC
+            | reason::REVISION_NOT_FOUND
+            | reason::PATH_NOT_FOUND
+            | reason::RENDER_FAILED
+            | reason::SYNC_FAILED
     ) || status.health.status == HealthStatusCode::Degraded
 }
 
@@ -351,7 +363,8 @@ mod tests {
 
     #[test]
     fn reconciling_and_stalled_appear_only_while_true() {
-        let progressing = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Progressing)], true);
+        let progressing =
+            compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Progressing)], true);
         let types = |s: &ApplicationStatus| s.conditions.iter().map(|c| c.type_.clone()).collect::<Vec<_>>();
         assert_eq!(types(&next_status(None, None, &progressing, &at(1))), vec!["Ready", "Reconciling"]);
         let degraded = compared(vec![resource("a", SyncStatusCode::Synced, None, HealthStatusCode::Degraded)], true);

@@ -21,7 +21,9 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
     }
     let server = spec.destination.server.as_deref().filter(|s| !s.is_empty());
     let name = spec.destination.name.as_deref().filter(|n| !n.is_empty());
-    if server.is_some_and(|s| s.trim_end_matches('/') != IN_CLUSTER_SERVER) || name.is_some_and(|n| n != IN_CLUSTER_NAME) {
+    if server.is_some_and(|s| s.trim_end_matches('/') != IN_CLUSTER_SERVER)
+        || name.is_some_and(|n| n != IN_CLUSTER_NAME)
+    {
         return Some(format!(
             "spec.destination names cluster {:?}; this controller deploys only to its own cluster ({IN_CLUSTER_SERVER}, {IN_CLUSTER_NAME:?})",
             server.or(name).unwrap_or_default()

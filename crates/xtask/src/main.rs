@@ -5,8 +5,9 @@
 //!   kube-scheduler) on loopback, with kwok simulating nodes, and writes its
 //!   admin kubeconfig.
 //! * `cargo xtask cluster down [--name NAME]` stops it and removes its state.
-//! * `cargo xtask test [--no-lint] [--down] [-- ARGS]` is the one command CI
-//!   runs: lint, cluster up, build the controller, `cargo test --workspace`.
+//! * `cargo xtask test [--no-lint] [--down] [--no-bench] [-- ARGS]` is the one command CI
+//!   runs: lint, cluster up, build the controller, `cargo test --workspace`,
+//!   then `cargo xtask bench --smoke`.
 //! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
 //! * `cargo xtask demo` is the quickstart: everything above plus the controller and an example.
 //! * `cargo xtask bench [--smoke] [--peer flux]` measures lockstep on its own local control plane
@@ -128,8 +129,16 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "test", "--no-lint", "--", "FILTER", "--", "--nocapture"]).unwrap();
         let Command::Test(args) = cli.command else { panic!("not the test command") };
         assert!(args.no_lint);
-        assert!(!args.down);
+        assert!(!args.down && !args.no_bench);
         assert_eq!(args.cargo_test_args, ["FILTER", "--", "--nocapture"]);
+    }
+
+    #[test]
+    fn bench_smoke_matches_its_command_line() {
+        let cli = Cli::try_parse_from(["xtask", "bench", "--smoke"]).unwrap();
+        let Command::Bench(args) = cli.command else { panic!("not the bench command") };
+        let smoke = bench::BenchArgs::smoke();
+        assert_eq!(format!("{args:?}"), format!("{smoke:?}"));
     }
 
     #[test]

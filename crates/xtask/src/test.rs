@@ -1,6 +1,6 @@
 //! `cargo xtask test`: the one command CI runs. Lints, starts the default
-//! cluster, builds the controller and runs `cargo test --workspace` against
-//! the cluster.
+//! cluster, builds the controller, runs `cargo test --workspace` against
+//! the cluster, then a smoke run of the benchmark harness (`cargo xtask bench --smoke`).
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +22,9 @@ pub struct TestArgs {
     /// Stop the cluster afterwards (by default it is left running).
     #[arg(long)]
     pub down: bool,
+    /// Skip the benchmark smoke run after the tests.
+    #[arg(long)]
+    pub no_bench: bool,
     /// Passed to `cargo test --workspace` verbatim, e.g. `-- FILTER -- --nocapture`.
     #[arg(last = true)]
     pub cargo_test_args: Vec<String>,
@@ -74,7 +77,12 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
                 .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
                 .env("LOCKSTEP_HELM", &tools.helm),
         )
-    })
+    })?;
+    if !args.no_bench {
+        // Exercises every benchmark scenario's code path on its own small cluster; no thresholds.
+        phase("bench smoke", || crate::bench::run(ws, &crate::bench::BenchArgs::smoke()))?;
+    }
+    Ok(())
 }
 
 /// A cargo command run from the workspace root.

@@ -62,7 +62,14 @@ pub async fn client() -> anyhow::Result<kube::Client> {
         kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", &crds.display().to_string()], None)
             .and_then(|_| {
                 kubectl_ok(
-                    &["wait", "--for=condition=Established", "--timeout=60s", "crd", "applications.lockstep.dev", "appprojects.lockstep.dev"],
+                    &[
+                        "wait",
+                        "--for=condition=Established",
+                        "--timeout=60s",
+                        "crd",
+                        "applications.lockstep.dev",
+                        "appprojects.lockstep.dev",
+                    ],
                     None,
                 )
             })

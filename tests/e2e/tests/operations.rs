@@ -363,7 +363,8 @@ spec:
     let condition = ready(&app).expect("Ready");
     assert_eq!(condition.reason, "SyncFailed");
     assert!(
-        condition.message.contains(&format!("CustomResourceDefinition bars.{group}")) && condition.message.contains("not Established"),
+        condition.message.contains(&format!("CustomResourceDefinition bars.{group}"))
+            && condition.message.contains("not Established"),
         "{}",
         condition.message
     );

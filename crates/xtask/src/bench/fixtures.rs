@@ -55,7 +55,14 @@ impl Repo {
     fn git(&self, args: &[&str]) -> Result<String> {
         let out = process::output(
             Command::new("git")
-                .args(["-c", "user.name=lockstep bench", "-c", "user.email=bench@lockstep.dev", "-c", "commit.gpgsign=false"])
+                .args([
+                    "-c",
+                    "user.name=lockstep bench",
+                    "-c",
+                    "user.email=bench@lockstep.dev",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
                 .args(args)
                 .current_dir(&self.dir),
         )?;

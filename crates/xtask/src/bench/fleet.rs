@@ -31,11 +31,8 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
             k8s::create_namespace(&env.client, &ns).await?;
             let result = async {
                 let _addresser = IngressAddresser::start(&env.client, &ns);
-                let baseline = if hosts_more && plan.runs(Scenario::Idle) {
-                    Some(idle::baseline(env, plan).await?)
-                } else {
-                    None
-                };
+                let baseline =
+                    if hosts_more && plan.runs(Scenario::Idle) { Some(idle::baseline(env, plan).await?) } else { None };
                 let metrics = lockstep::free_addr()?;
                 let listen = lockstep::Listen { webhook: None, metrics: Some(metrics) };
                 let mut controller = lockstep::start(env, &ns, &format!("fleet-{n}-{trial}"), listen)?;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::Value;
 
+use super::Env;
 use super::fixtures::{app_objects, config_map};
 use super::k8s;
 use super::plan::Plan;
 use super::report::{FLOOR, Measurement};
-use super::Env;
 
 /// The field manager of the floor client.
 const MANAGER: &str = "lockstep-bench-floor";

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::Env;
 use super::apimetrics::{self, Counts};
 use super::floor::case;
 use super::gitserver::GitRequests;
 use super::plan::Plan;
 use super::proc::Controller;
 use super::report::Measurement;
-use super::Env;
 
 /// The scenario's name in the report.
 const SCENARIO: &str = "4 idle cost";
@@ -62,7 +62,9 @@ pub async fn run(
     let usage_after = controller.usage()?;
     let minutes = secs / 60.0;
     let case = case(n);
-    let m = |metric: &str, unit: &str, samples: Vec<f64>| Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples);
+    let m = |metric: &str, unit: &str, samples: Vec<f64>| {
+        Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples)
+    };
     out.push(m("controller RSS", "MiB", rss));
     out.push(m("controller CPU", "% of a core", vec![(usage_after.cpu_secs - usage_before.cpu_secs) / secs * 100.0]));
     let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline.as_ref());

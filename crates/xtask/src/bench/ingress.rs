@@ -21,7 +21,8 @@ impl IngressAddresser {
         let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
         let task = tokio::spawn(async move {
             let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}});
-            let mut events = watcher(api.clone(), watcher::Config::default()).default_backoff().applied_objects().boxed();
+            let mut events =
+                watcher(api.clone(), watcher::Config::default()).default_backoff().applied_objects().boxed();
             while let Some(event) = events.next().await {
                 let Ok(ingress) = event else { continue };
                 let published = ingress

@@ -9,18 +9,23 @@ use anyhow::{Context, Result, bail};
 use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
-use super::{Env, http};
 use super::proc::Controller;
+use super::{Env, http};
 use crate::Workspace;
 use crate::process;
 
 /// Builds `lockstep` with cargo `profile` (`release` or `dev`) and returns the binary's path.
 pub fn build(ws: &Workspace, profile: &str) -> Result<PathBuf> {
-    process::run(
-        Command::new(ws.cargo())
-            .current_dir(&ws.root)
-            .args(["build", "--quiet", "--profile", profile, "-p", "lockstep", "--bin", "lockstep"]),
-    )
+    process::run(Command::new(ws.cargo()).current_dir(&ws.root).args([
+        "build",
+        "--quiet",
+        "--profile",
+        profile,
+        "-p",
+        "lockstep",
+        "--bin",
+        "lockstep",
+    ]))
     .context("building lockstep")?;
     let dir = if profile == "dev" { "debug" } else { profile };
     let bin = ws.cargo_target_dir().join(dir).join("lockstep");

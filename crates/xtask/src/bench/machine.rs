@@ -35,22 +35,33 @@ impl Machine {
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|text| {
-                text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_owned())
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
             })
             .unwrap_or_else(|| "unknown".into());
         let memory_kib = fs::read_to_string("/proc/meminfo")
             .ok()
-            .and_then(|text| text.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            })
             .unwrap_or(0.0);
         let git = |args: &[&str]| {
-            process::output(Command::new("git").current_dir(&ws.root).args(args)).map(|s| s.trim().to_owned()).unwrap_or_default()
+            process::output(Command::new("git").current_dir(&ws.root).args(args))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
         };
         let mut commit = git(&["rev-parse", "--short=12", "HEAD"]);
         if !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
             commit.push_str("-dirty");
         }
         Self {
-            date: process::output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).map(|s| s.trim().to_owned()).unwrap_or_default(),
+            date: process::output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
             cpu,
             cores: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             memory_gib: memory_kib / 1024.0 / 1024.0,

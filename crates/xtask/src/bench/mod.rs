@@ -36,8 +36,8 @@ use clap::Args;
 use crate::Workspace;
 use crate::cluster::{self, Cluster};
 use gitserver::GitServer;
-pub use plan::Scenario;
 use plan::Plan;
+pub use plan::Scenario;
 use report::{Measurement, Report};
 
 /// Options of `cargo xtask bench`.
@@ -78,6 +78,25 @@ pub struct BenchArgs {
     pub keep_cluster: bool,
 }
 
+impl BenchArgs {
+    /// The arguments of `cargo xtask bench --smoke`.
+    pub fn smoke() -> Self {
+        Self {
+            smoke: true,
+            peer: None,
+            only: Vec::new(),
+            sizes: Vec::new(),
+            trials: None,
+            latency_trials: None,
+            idle_secs: None,
+            soak_cycles: None,
+            profile: None,
+            cluster: "bench".into(),
+            keep_cluster: false,
+        }
+    }
+}
+
 /// What every scenario needs.
 pub struct Env {
     /// The cluster measured on.
@@ -98,11 +117,8 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     let mut machine = machine::Machine::detect(ws);
     let lockstep = lockstep::build(ws, &plan.profile)?;
     let mut notes = plan.notes();
-    let peer = match args.peer {
-        Some(p) => Some(peer::prepare(ws, p).map_err(|e| format!("{e:#}"))),
-        None => None,
-    };
-    if let Some(Err(why)) = &peer {
+    if let Some(Err(why)) = args.peer.map(|p| peer::prepare(ws, p)) {
+        let why = format!("{why:#}");
         eprintln!("bench: the peer cannot run: {why}");
         notes.push(format!("peer: {why}"));
     }
@@ -113,19 +129,18 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut measurements: Vec<Measurement> = Vec::new();
     let result = runtime.block_on(async {
         let client = k8s::client(&cluster.kubeconfig).await?;
         let git = GitServer::start(&run_dir.join("git"))?;
         let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep };
-        let mut out: Vec<Measurement> = Vec::new();
-        let result = scenarios(&env, &plan, &mut out).await;
-        (result, out)
+        scenarios(&env, &plan, &mut measurements).await
     });
-    let (result, measurements) = result;
-    if args.cluster != cluster::DEFAULT_NAME && !args.keep_cluster {
-        if let Err(e) = cluster::down(ws, &args.cluster) {
-            eprintln!("bench: stopping cluster {}: {e:#}", args.cluster);
-        }
+    if args.cluster != cluster::DEFAULT_NAME
+        && !args.keep_cluster
+        && let Err(e) = cluster::down(ws, &args.cluster)
+    {
+        eprintln!("bench: stopping cluster {}: {e:#}", args.cluster);
     }
     machine.load_end = machine::load_average();
     if let Err(e) = &result {

@@ -68,11 +68,8 @@ impl Plan {
             (false, true) => "custom",
             (false, false) => "full",
         };
-        let mut sizes = if args.sizes.is_empty() {
-            if smoke { vec![4] } else { vec![100, 500, 1000] }
-        } else {
-            args.sizes.clone()
-        };
+        let mut sizes =
+            if args.sizes.is_empty() { if smoke { vec![4] } else { vec![100, 500, 1000] } } else { args.sizes.clone() };
         sizes.retain(|n| *n > 0);
         sizes.sort_unstable();
         sizes.dedup();

@@ -88,7 +88,8 @@ impl Drop for Controller {
 
 /// Resource use of process `pid` from /proc/PID/status and /proc/PID/stat.
 pub fn usage(pid: u32) -> Result<Usage> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
+    let status =
+        fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
     let kib = |key: &str| -> f64 {
         status
             .lines()
@@ -103,7 +104,8 @@ pub fn usage(pid: u32) -> Result<Usage> {
 /// utime + stime of a /proc/PID/stat line, in seconds.
 fn cpu_seconds(stat: &str) -> f64 {
     // Fields after the parenthesised command: state is field 3, utime 14 and stime 15 (1-based).
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -207,7 +207,10 @@ mod tests {
             notes: vec!["a note".into()],
         };
         let md = report.markdown();
-        assert!(md.contains("| 3 cold | N=5 | all ready (s) | lockstep | 1 | 3.000 | 3.000 | 3.000 | 3.000 | 3.00 |"), "{md}");
+        assert!(
+            md.contains("| 3 cold | N=5 | all ready (s) | lockstep | 1 | 3.000 | 3.000 | 3.000 | 3.000 | 3.00 |"),
+            "{md}"
+        );
         assert!(md.contains("| 3 cold | N=5 | all ready (s) | 3.000 | flux | 9.000 | 3.00 |"), "{md}");
         assert!(md.contains("2 cores") && md.contains("- a note"));
     }

@@ -22,7 +22,9 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     k8s::delete_namespace(&env.client, ns, Duration::from_secs(300)).await?;
     let (rss, cycle_times) = result?;
     let case = format!("{} cycles", plan.soak_cycles);
-    let m = |metric: &str, unit: &str, samples: Vec<f64>| Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples);
+    let m = |metric: &str, unit: &str, samples: Vec<f64>| {
+        Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples)
+    };
     out.push(m("controller RSS at start", "MiB", rss.first().copied().into_iter().collect()));
     out.push(m("controller RSS at end", "MiB", rss.last().copied().into_iter().collect()));
     out.push(m("controller RSS sampled", "MiB", rss));
