@@ -47,6 +47,11 @@ pub struct ApplicationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub revision_history_limit: Option<i64>,
+    /// The ServiceAccount (in the destination namespace) every apply, prune and dry-run of this
+    /// Application runs as, through impersonation; default the project's `destinationServiceAccounts`,
+    /// then the controller's `--default-service-account`, else the controller's own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
     /// Differences to ignore: the fields they name neither make the Application OutOfSync nor are
     /// overwritten by a sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -20,6 +20,13 @@ pub mod reason {
     /// The Application's project does not allow its namespace, repository, destination or one of its
     /// objects' kinds or namespaces; nothing was applied.
     pub const PROJECT_VIOLATION: &str = "ProjectViolation";
+    /// No cluster Secret matches `spec.destination.name` or `spec.destination.server`.
+    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
+    /// The destination cluster does not answer, or its cluster Secret cannot be used.
+    pub const CLUSTER_UNREACHABLE: &str = "ClusterUnreachable";
+    /// The API server refused an operation to the identity lockstep used (the Application's
+    /// ServiceAccount when impersonating); the message names the verb and resource.
+    pub const FORBIDDEN: &str = "Forbidden";
     /// The repository could not be fetched.
     pub const FETCH_FAILED: &str = "FetchFailed";
     /// The git server rejected the credentials, or wants some and no Secret matches.

@@ -42,6 +42,7 @@ pub fn crds_yaml() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn crd_is_namespaced_with_short_name_and_status() {
@@ -58,8 +59,10 @@ mod tests {
     fn crds_yaml_parses_back() {
         let text = crds_yaml();
         assert!(text.starts_with("---\n"));
-        let parsed: serde_json::Value = serde_yaml::from_str(text.trim_start_matches("---\n")).unwrap();
-        assert_eq!(parsed["metadata"]["name"], "applications.lockstep.dev");
+        let names: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|doc| serde_json::Value::deserialize(doc).unwrap()["metadata"]["name"].clone())
+            .collect();
+        assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);
     }
 
     #[test]

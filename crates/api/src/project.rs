@@ -49,6 +49,10 @@ pub struct AppProjectSpec {
     /// own namespace, which always may.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub source_namespaces: Vec<String>,
+    /// The ServiceAccount the project's Applications deploy as, per destination, when they name none
+    /// themselves (`spec.serviceAccountName`); the first matching entry wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_service_accounts: Vec<ApplicationDestinationServiceAccount>,
 }
 
 /// One allowed destination: each field is a glob; an empty or missing field matches anything, and a
@@ -76,4 +80,20 @@ pub struct GroupKind {
     pub group: String,
     /// Kind; `*` for any.
     pub kind: String,
+}
+
+/// The ServiceAccount used for Applications deploying to matching destinations, as Argo CD's
+/// `destinationServiceAccounts[]`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationDestinationServiceAccount {
+    /// API server URL of the destination cluster (glob; `https://kubernetes.default.svc` is the
+    /// controller's own).
+    #[serde(default)]
+    pub server: String,
+    /// Destination namespace (glob); empty matches any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The ServiceAccount: `name` (in the destination namespace) or `namespace:name`.
+    pub default_service_account: String,
 }

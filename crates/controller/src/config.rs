@@ -28,6 +28,9 @@ pub struct ControllerConfig {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Where push webhooks are received (`/api/webhook`); `None` for nowhere.
     pub webhook_addr: Option<std::net::SocketAddr>,
+    /// The ServiceAccount (in the destination namespace) Applications deploy as when neither they
+    /// nor their project name one; setting it makes impersonation mandatory.
+    pub default_service_account: Option<String>,
     /// Which share of the Applications this process handles.
     pub shard: crate::shard::Shard,
 }

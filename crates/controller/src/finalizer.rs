@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::{StreamExt, stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -19,7 +20,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::READY;
 use lockstep_api::{Application, FIELD_MANAGER, RESOURCES_FINALIZER};
-use lockstep_engine::{AppRef, ResourceKey, inventory, order};
+use lockstep_engine::{AppRef, Engine, ResourceKey, inventory, order};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -74,7 +75,7 @@ enum Fate {
 /// removes the finalizer.
 pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action, ControllerError> {
     let Some(finalizer) = finalizer_of(&app.metadata.finalizers.clone().unwrap_or_default()).map(String::from) else {
-        ctx.watches.track(ObjectRef::from_obj(app), Vec::new()).await;
+        ctx.clusters.forget(ObjectRef::from_obj(app)).await;
         return Ok(Action::await_change());
     };
     let propagation =
@@ -82,8 +83,39 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
     let owner = AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
     let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
     let total = listed.entries.len();
+    let target = match ctx.clusters.resolve(&app.spec.destination).await {
+        Ok(target) => target,
+        Err(err) => {
+            let message = format!("deleting the Application's objects: {}", err.message());
+            warn!(app = %owner.name, namespace = %owner.namespace, %message);
+            report(app, ctx, &message, true).await;
+            return Ok(Action::requeue(RETRY));
+        }
+    };
+    // Deletions run as the Application's ServiceAccount, as its applies did.
+    let project = crate::projects::load(&ctx.client, &ctx.config.controller_namespace, app).await;
+    let namespace = crate::rendering::destination_namespace(app);
+    let default_account = ctx.config.default_service_account.as_deref();
+    let account = crate::impersonation::service_account(
+        &app.spec,
+        &project.unwrap_or(crate::project::Project::Unrestricted),
+        &target.identity,
+        &namespace,
+        default_account,
+    );
+    let deployer = match &account {
+        Some(account) => match target.impersonating(account).await {
+            Ok(deployer) => Some(deployer),
+            Err(message) => {
+                report(app, ctx, &format!("deleting the Application's objects: {message}"), true).await;
+                return Ok(Action::requeue(RETRY));
+            }
+        },
+        None => None,
+    };
+    let deleter = deployer.as_ref().map_or((&target.client, &target.engine), |d| (&d.client, &d.engine));
     for batch in batches(inventory::stale(Some(&listed), &[])) {
-        let pending: Vec<_> = batch.iter().map(|key| delete_one(ctx, key, &owner, &propagation)).collect();
+        let pending: Vec<_> = batch.iter().map(|key| delete_one(deleter, key, &owner, &propagation)).collect();
         let fates: Vec<Fate> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
         let refused: Vec<String> =
             fates.iter().filter_map(|f| if let Fate::Refused(why) = f { Some(why.clone()) } else { None }).collect();
@@ -103,18 +135,23 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         }
     }
     remove_finalizer(app, ctx, &finalizer).await?;
-    ctx.watches.track(ObjectRef::from_obj(app), Vec::new()).await;
+    ctx.clusters.forget(ObjectRef::from_obj(app)).await;
     info!(app = %owner.name, namespace = %owner.namespace, objects = total, "deleted the Application's objects");
     Ok(Action::await_change())
 }
 
 /// Deletes one object if it is still this Application's (its uid pinned, so a replacement created
 /// meanwhile is not touched).
-async fn delete_one(ctx: &Context, key: &ResourceKey, owner: &AppRef, propagation: &PropagationPolicy) -> Fate {
-    let Some(resource) = ctx.engine.resource_of(key).await else { return Fate::Gone };
+async fn delete_one(
+    (client, engine): (&Client, &Engine),
+    key: &ResourceKey,
+    owner: &AppRef,
+    propagation: &PropagationPolicy,
+) -> Fate {
+    let Some(resource) = engine.resource_of(key).await else { return Fate::Gone };
     let api: Api<DynamicObject> = match &key.namespace {
-        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
-        None => Api::all_with(ctx.client.clone(), &resource),
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
     };
     let live = match api.get_opt(&key.name).await {
         Ok(Some(live)) => live,

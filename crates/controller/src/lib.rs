@@ -5,11 +5,14 @@
 //! [`events`]; [`reconcile`] strings the I/O together; [`run`] wires it into kube-runtime.
 
 pub mod bounded;
+pub mod cluster_secret;
+mod clusters;
 mod config;
 mod context;
 mod error;
 pub mod events;
 pub mod finalizer;
+pub mod impersonation;
 mod instrument;
 pub mod kube_metrics;
 pub mod leader;

@@ -12,8 +12,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
 use lockstep_api::{
-    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Inventory,
-    REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION,
+    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
+    SYNC_REQUEST_ANNOTATION,
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
@@ -22,9 +22,11 @@ use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::clusters::ClusterTarget;
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::events::events_for;
+use crate::impersonation::{is_forbidden, service_account};
 use crate::policy::{self, SyncPass};
 use crate::status::{AssessedResource, Outcome, changed, next_status};
 use crate::trigger::jittered;
@@ -71,23 +73,39 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if let Some(message) = invalid_spec(&app.spec) {
         return Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }.into();
     }
-    let cluster = crate::project::Cluster { server: IN_CLUSTER_SERVER.into(), name: IN_CLUSTER_NAME.into() };
+    let target = match ctx.clusters.resolve(&app.spec.destination).await {
+        Ok(target) => target,
+        Err(err) => return Outcome::Stopped { reason: err.reason(), message: err.message(), revision: None }.into(),
+    };
+    let cluster = &target.identity;
     let controller_namespace = &ctx.config.controller_namespace;
     let namespace = crate::rendering::destination_namespace(app);
-    let project = match crate::projects::admit(&ctx.client, controller_namespace, app, &cluster, &namespace).await {
+    let project = match crate::projects::admit(&ctx.client, controller_namespace, app, cluster, &namespace).await {
         Ok(project) => project,
         Err(message) => return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into(),
+    };
+    if let Err(message) = target.reachable(false).await {
+        return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision: None }.into();
+    }
+    let default_account = ctx.config.default_service_account.as_deref();
+    let account = service_account(&app.spec, &project, cluster, &namespace, default_account);
+    let deployer = match &account {
+        Some(account) => match target.impersonating(account).await {
+            Ok(deployer) => Some(deployer),
+            Err(message) => return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: None }.into(),
+        },
+        None => None,
     };
     let snapshot = match fetch(app, ctx).await {
         Ok(snapshot) => snapshot,
         Err(err) => return fetch_failure(err).into(),
     };
     crate::instrument::record_revision(app, &snapshot.revision);
-    let manifests = match render(app, ctx, &snapshot).await {
+    let manifests = match render(ctx, &target, app, &snapshot).await {
         Ok(rendered) => rendered.manifests,
         Err(err) => return render_failure(err, &snapshot).into(),
     };
-    let checked = crate::projects::check_objects(&project, &cluster, &ctx.engine, &manifests, &namespace).await;
+    let checked = crate::projects::check_objects(&project, cluster, &target.engine, &manifests, &namespace).await;
     if let Err(message) = checked {
         let revision = Some(snapshot.revision);
         return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
@@ -111,7 +129,18 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         ignore_differences: app.spec.ignore_differences.clone(),
         sync_options: app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default(),
     };
-    let result = ctx.engine.sync(&manifests, &options).await;
+    let engine = deployer.as_ref().map_or(&target.engine, |d| &d.engine);
+    let result = engine.sync(&manifests, &options).await;
+    let failed = matches!(result.progress, Progress::Failed(_)) || result.resources.iter().any(|r| r.error.is_some());
+    if failed && let Err(message) = target.reachable(true).await {
+        let revision = Some(snapshot.revision);
+        return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision }.into();
+    }
+    if let Some(denied) = denial(&result) {
+        let who = account.as_ref().map_or_else(|| "the controller".to_string(), ToString::to_string);
+        let message = format!("as {who}: {denied}");
+        return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: Some(snapshot.revision) }.into();
+    }
     let written = result.written();
     if written.any() {
         let Written { created, updated, pruned } = written;
@@ -131,7 +160,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
     let managed = inventory::managed(&result, &options.app);
-    watch_managed_kinds(app, ctx, &managed, &result.hooks).await;
+    watch_managed_kinds(app, ctx, &target, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
         revision: snapshot.revision,
         inventory: managed,
@@ -145,19 +174,38 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     Pass { outcome, written, look_again }
 }
 
+/// The first authorization denial of a sync, naming the object and (in the server's words) the verb
+/// and resource.
+fn denial(result: &SyncResult) -> Option<String> {
+    let by_object = result
+        .resources
+        .iter()
+        .find_map(|r| r.error.as_deref().filter(|e| is_forbidden(e)).map(|e| format!("{}: {e}", r.key)));
+    by_object.or_else(|| match &result.progress {
+        Progress::Failed(why) if is_forbidden(why) => Some(why.clone()),
+        _ => None,
+    })
+}
+
 /// Makes sure every kind the Application manages is watched, so drift and health changes trigger it.
-async fn watch_managed_kinds(app: &Application, ctx: &Context, managed: &Inventory, hooks: &[HookRun]) {
+async fn watch_managed_kinds(
+    app: &Application,
+    ctx: &Context,
+    target: &ClusterTarget,
+    managed: &Inventory,
+    hooks: &[HookRun],
+) {
     let mut kinds = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let keys = managed.entries.iter().filter_map(inventory::key).chain(hooks.iter().map(|h| h.key.clone()));
     for key in keys {
         if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone()))
-            && let Some(resource) = ctx.engine.resource_of(&key).await
+            && let Some(resource) = target.engine.resource_of(&key).await
         {
             kinds.push(resource);
         }
     }
-    ctx.watches.track(ObjectRef::from_obj(app), kinds).await;
+    ctx.clusters.track(ObjectRef::from_obj(app), target, kinds).await;
 }
 
 async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
@@ -175,11 +223,12 @@ fn fetch_failure(err: SourceError) -> Outcome {
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
 async fn render(
-    app: &Application,
     ctx: &Context,
+    target: &ClusterTarget,
+    app: &Application,
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
-    let cluster = Some((&ctx.capabilities, &ctx.client));
+    let cluster = Some((&target.capabilities, &target.client));
     crate::rendering::render_application(&ctx.renderer, cluster, app, snapshot).await
 }
 
@@ -266,7 +315,10 @@ fn next_look(outcome: &Outcome, ctx: &Context) -> Duration {
                 | reason::AUTHENTICATION_FAILED
                 | reason::PROXY_AUTHENTICATION_FAILED
                 | reason::HOST_KEY_NOT_TRUSTED
-                | reason::TLS_FAILED,
+                | reason::TLS_FAILED
+                | reason::CLUSTER_UNREACHABLE
+                | reason::CLUSTER_NOT_FOUND
+                | reason::FORBIDDEN,
             ..
         } => jittered(ctx.config.fetch_retry_period),
         _ => jittered(ctx.config.resync_period),

@@ -15,17 +15,16 @@ use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use lockstep_api::Application;
-use lockstep_engine::Engine;
 use lockstep_source::GitCache;
 use tracing::{info, warn};
 
+use crate::clusters::Clusters;
 use crate::config::ControllerConfig;
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::leader::{Election, Leadership};
 use crate::reconcile::{error_policy, reconcile};
 use crate::trigger::trigger_hash;
-use crate::watches::ManagedWatches;
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(client: Client, config: ControllerConfig) -> Result<(), ControllerError> {
@@ -50,12 +49,18 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     };
     let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
     let pushed = trigger.clone();
+    let (cluster_secrets, cluster_changes) =
+        crate::clusters::watch_secrets(client.clone(), &config.controller_namespace);
     let context = Arc::new(Context {
-        watches: ManagedWatches::new(client.clone(), config.watch_namespace.clone(), trigger),
+        clusters: Clusters::new(
+            client.clone(),
+            kube::Config::infer().await.ok(),
+            cluster_secrets,
+            config.watch_namespace.clone(),
+            trigger,
+        ),
         recorder: Recorder::new(client.clone(), reporter),
         renderer: lockstep_render::Renderer::new(config.render.clone()),
-        capabilities: Default::default(),
-        engine: Engine::new(client.clone()),
         source,
         sources: Default::default(),
         config,
@@ -93,6 +98,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .reconcile_on(managed_changes.filter(move |app| std::future::ready(shard.owns_ref(app))))
         .reconcile_all_on(gained)
         .reconcile_all_on(project_changes)
+        .reconcile_all_on(cluster_changes)
         .graceful_shutdown_on(stopping.map(drop))
         .run(move |app, ctx| lead_then_reconcile(app, ctx, leadership.clone()), error_policy, context)
         .for_each(|result| async move {

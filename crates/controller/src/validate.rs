@@ -1,6 +1,6 @@
 //! Checks on a spec that the CRD schema cannot express: pure.
 
-use lockstep_api::{ApplicationSpec, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
+use lockstep_api::ApplicationSpec;
 
 /// Returns why the spec cannot be acted on, or `None` when it can.
 pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
@@ -19,15 +19,11 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
     if let Some(problem) = lockstep_engine::ignore::problems(&spec.ignore_differences) {
         return Some(problem);
     }
-    let server = spec.destination.server.as_deref().filter(|s| !s.is_empty());
-    let name = spec.destination.name.as_deref().filter(|n| !n.is_empty());
-    if server.is_some_and(|s| s.trim_end_matches('/') != IN_CLUSTER_SERVER)
-        || name.is_some_and(|n| n != IN_CLUSTER_NAME)
+    let server = spec.destination.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(server) = server
+        && !(server.starts_with("https://") || server.starts_with("http://"))
     {
-        return Some(format!(
-            "spec.destination names cluster {:?}; this controller deploys only to its own cluster ({IN_CLUSTER_SERVER}, {IN_CLUSTER_NAME:?})",
-            server.or(name).unwrap_or_default()
-        ));
+        return Some(format!("spec.destination.server {server:?} is not an http(s) URL"));
     }
     let path = spec.source.path.as_deref().unwrap_or_default();
     if path.starts_with('/') || path.split('/').any(|part| part == "..") {
@@ -73,12 +69,15 @@ mod tests {
     }
 
     #[test]
-    fn only_the_controllers_own_cluster_is_a_destination() {
+    fn a_destination_server_is_a_url() {
         let mut s = spec("https://git/x", None, None);
         s.destination.server = Some("https://kubernetes.default.svc".into());
         s.destination.name = Some("in-cluster".into());
         assert_eq!(invalid_spec(&s), None);
         s.destination.server = Some("https://10.0.0.1:6443".into());
-        assert!(invalid_spec(&s).unwrap().contains("only to its own cluster"));
+        s.destination.name = Some("east".into());
+        assert_eq!(invalid_spec(&s), None, "remote clusters are resolved from cluster Secrets");
+        s.destination.server = Some("10.0.0.1:6443".into());
+        assert!(invalid_spec(&s).unwrap().contains("not an http(s) URL"));
     }
 }

@@ -100,6 +100,16 @@ impl ManagedWatches {
     }
 }
 
+impl Drop for ManagedWatches {
+    /// Stops every watch, as when a cluster's Secret changed and its watches are rebuilt.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for running in state.running.values() {
+            running.task.abort();
+        }
+    }
+}
+
 fn kind_id(resource: &ApiResource) -> KindId {
     (resource.group.clone(), resource.version.clone(), resource.kind.clone())
 }

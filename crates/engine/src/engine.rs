@@ -52,6 +52,9 @@ pub struct SyncOptions {
 pub struct Engine {
     pub(crate) client: Client,
     pub(crate) catalog: ResourceCatalog,
+    /// Where Applications live (to tell orphaned objects from shared ones): the controller's own
+    /// cluster, read with the controller's identity.
+    home: Client,
 }
 
 /// One rendered object made ready to apply: where it goes and how to address it.
@@ -72,7 +75,13 @@ pub(crate) struct RenderFacts {
 impl Engine {
     /// An engine for the cluster `client` talks to.
     pub fn new(client: Client) -> Self {
-        Self { catalog: ResourceCatalog::new(client.clone()), client }
+        Self::with_home(client.clone(), client)
+    }
+
+    /// An engine writing through `client` (a remote cluster, or an impersonating client) that looks
+    /// Applications up through `home`, the controller's own client.
+    pub fn with_home(client: Client, home: Client) -> Self {
+        Self { catalog: ResourceCatalog::new(client.clone()), client, home }
     }
 
     /// How to address a kind, from the discovery cache (asking the server on a miss).
@@ -185,7 +194,7 @@ impl Engine {
 
     /// Whether the Application `app` exists; on any error it is assumed to, so nothing is taken over.
     pub(crate) async fn application_exists(&self, app: &AppRef) -> bool {
-        let api: Api<lockstep_api::Application> = Api::namespaced(self.client.clone(), &app.namespace);
+        let api: Api<lockstep_api::Application> = Api::namespaced(self.home.clone(), &app.namespace);
         !matches!(api.get_opt(&app.name).await, Ok(None))
     }
 

@@ -101,6 +101,10 @@ pub(crate) struct ControllerArgs {
     /// Receive git push webhooks (`POST /api/webhook`) on this address.
     #[arg(long, env = "LOCKSTEP_WEBHOOK_ADDR")]
     webhook_addr: Option<std::net::SocketAddr>,
+    /// Deploy every Application as this ServiceAccount (in its destination namespace) unless it or
+    /// its project names another: impersonation becomes mandatory.
+    #[arg(long, env = "LOCKSTEP_DEFAULT_SERVICE_ACCOUNT")]
+    default_service_account: Option<String>,
 }
 
 /// This process's identity in leader election: the pod name (or host name) and the process id, so
@@ -152,6 +156,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         shard,
         metrics_addr: args.metrics_addr,
         webhook_addr: args.webhook_addr,
+        default_service_account: args.default_service_account.filter(|sa| !sa.is_empty()),
         render,
         cache_dir: args.cache_dir,
         resync_period: args.resync_period,

@@ -10,17 +10,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::Workspace;
-use crate::gobuild::{self, fnv1a64};
-use crate::process;
+use crate::gobuild;
+use crate::gomodule::{GoBuild, fnv1a64};
 
-/// kwok's main package.
-const PACKAGE: &str = "sigs.k8s.io/kwok/cmd/kwok";
+/// kwok's main package, with the name `go build` gives its binary and the name we keep it under.
+const PACKAGES: &[(&str, &str, &str)] = &[("sigs.k8s.io/kwok/cmd/kwok", "kwok", "kwok")];
 
 /// Stage files in tests/kwok/stages/ (without `.yaml`), all passed to kwok.
 const STAGES: &[&str] = &[
@@ -72,25 +70,27 @@ fn module_dir(ws: &Workspace) -> PathBuf {
     ws.root.join("tests").join("kwok")
 }
 
+/// The recipe: kwok built into the control plane's bin directory, with its own stamp.
+fn recipe(ws: &Workspace) -> GoBuild {
+    let base = ws.target().join("controlplane");
+    GoBuild {
+        what: "kwok",
+        cold_build: "a minute or two",
+        module: module_dir(ws),
+        out_dir: gobuild::bin_dir(ws),
+        stamp_path: base.join("kwok.stamp"),
+        lock_path: base.join("build.lock"),
+        ldflags: None,
+        packages: PACKAGES,
+    }
+}
+
 /// Returns kwok, building it first unless its stamp shows it was built from
 /// the current go.mod, go.sum and Go version.
 pub fn ensure(ws: &Workspace) -> Result<Kwok> {
     let module = module_dir(ws);
-    let out_dir = gobuild::bin_dir(ws);
-    let binary = out_dir.join("kwok");
-    let stamp_path = ws.target().join("controlplane").join("kwok.stamp");
-    let wanted = stamp(&module, &gobuild::go_version()?)?;
-    let up_to_date = || fs::read_to_string(&stamp_path).is_ok_and(|s| s == wanted) && binary.is_file();
-
-    if !up_to_date() {
-        fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-        let _lock = gobuild::lock(&ws.target().join("controlplane").join("build.lock"))?;
-        // Another xtask may have built it while we waited for the lock.
-        if !up_to_date() {
-            build(&module, &binary)?;
-            fs::write(&stamp_path, &wanted).with_context(|| format!("writing {}", stamp_path.display()))?;
-        }
-    }
+    let binary = gobuild::bin_dir(ws).join("kwok");
+    let wanted = recipe(ws).ensure()?;
 
     let stages_dir = module.join("stages");
     let stages: Vec<PathBuf> = STAGES.iter().map(|name| stages_dir.join(format!("{name}.yaml"))).collect();
@@ -104,38 +104,6 @@ pub fn ensure(ws: &Workspace) -> Result<Kwok> {
     identity.push_str(&args(&kwok, Path::new("KUBECONFIG")).join(" "));
     kwok.fingerprint = format!("{:016x}", fnv1a64(identity.as_bytes()));
     Ok(kwok)
-}
-
-/// Builds kwok into `binary`.
-fn build(module: &Path, binary: &Path) -> Result<()> {
-    eprintln!("building kwok into {} (a cold build takes a minute or two)", binary.display());
-    let started = Instant::now();
-    let mut cmd = Command::new("go");
-    cmd.current_dir(module)
-        .env("CGO_ENABLED", "0")
-        .env("GOWORK", "off")
-        .arg("build")
-        .arg("-o")
-        .arg(binary)
-        .arg(PACKAGE);
-    process::run(&mut cmd).with_context(|| format!("building the Go module {}", module.display()))?;
-    if !binary.is_file() {
-        bail!("go build succeeded but {} is missing", binary.display());
-    }
-    eprintln!("built kwok in {}", process::secs(started.elapsed()));
-    Ok(())
-}
-
-/// The stamp text: hashes of go.mod and go.sum plus the rest of the recipe.
-fn stamp(module: &Path, go_version: &str) -> Result<String> {
-    let mut text = String::new();
-    for name in ["go.mod", "go.sum"] {
-        let path = module.join(name);
-        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        text.push_str(&format!("{name} fnv1a64:{:016x}\n", fnv1a64(&bytes)));
-    }
-    text.push_str(&format!("{go_version}\nCGO_ENABLED=0\n{PACKAGE} -> kwok\n"));
-    Ok(text)
 }
 
 /// kwok's command line for a cluster whose components use `kubeconfig`.
@@ -228,6 +196,12 @@ mod tests {
             let text = fs::read_to_string(&path).unwrap();
             assert!(text.contains("kind: Stage"), "{} is not a Stage", path.display());
         }
+    }
+
+    #[test]
+    fn stamp_names_kwok_and_no_ldflags() {
+        let a = recipe(&Workspace::locate()).stamp("go version go1.26.8").unwrap();
+        assert!(a.ends_with("go version go1.26.8\nCGO_ENABLED=0\nsigs.k8s.io/kwok/cmd/kwok -> kwok\n"), "{a}");
     }
 
     #[test]

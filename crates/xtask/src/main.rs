@@ -18,6 +18,7 @@ mod certs;
 mod cluster;
 mod demo;
 mod gobuild;
+mod gomodule;
 mod kwok;
 mod process;
 mod test;

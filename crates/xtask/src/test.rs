@@ -75,7 +75,8 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
                 .env("LOCKSTEP_KUBECTL", &cluster.kubectl)
                 .env("LOCKSTEP_SHARED_DIR", &shared_dir)
                 .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
-                .env("LOCKSTEP_HELM", &tools.helm),
+                .env("LOCKSTEP_HELM", &tools.helm)
+                .env("LOCKSTEP_XTASK", std::env::current_exe()?),
         )
     })?;
     if !args.no_bench {

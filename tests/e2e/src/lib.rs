@@ -12,6 +12,7 @@ pub mod git;
 pub mod gitserver;
 pub mod http;
 pub mod namespace;
+pub mod remote;
 pub mod wait;
 
 pub use cluster::{client, kubectl, workspace_root};

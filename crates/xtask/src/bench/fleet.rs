@@ -42,7 +42,8 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
                 let started = Instant::now();
                 k8s::apply_all(&env.client, &ns, &apps, k8s::MANAGER, 32).await?;
                 let api = k8s::applications(&env.client, &ns);
-                let timeout = Duration::from_secs(120 + n as u64);
+                // Longer than the default resync period (3 min), so a missed trigger shows as a slow trial, not a failure.
+                let timeout = Duration::from_secs(240 + n as u64);
                 k8s::wait_ready(&api, n, timeout, &|a| lockstep::is_ready(a, Some(&sha)))
                     .await
                     .with_context(|| format!("controller log: {}", controller.log.display()))?;

@@ -70,7 +70,7 @@ pub async fn run(
     let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline.as_ref());
     let writes: f64 = rates.iter().filter(|(verb, _)| apimetrics::is_write(verb)).map(|(_, r)| r).sum();
     out.push(m("API writes (not dry-run)", "req/min", vec![writes]));
-    for (verb, rate) in rates {
+    for (verb, rate) in rates.into_iter().filter(|(_, rate)| *rate > 0.0) {
         out.push(m(&format!("API {verb}"), "req/min", vec![rate]));
     }
     let git = |f: fn(&GitRequests) -> u64| (f(&git_after) - f(&git_before)) as f64 / minutes;

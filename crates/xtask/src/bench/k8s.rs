@@ -124,7 +124,15 @@ pub async fn wait_ready(
             return Ok(started.elapsed());
         }
         if started.elapsed() > timeout {
-            bail!("only {count} of {n} objects were ready after {timeout:?}");
+            let list = api.list(&ListParams::default()).await.context("listing the objects to wait for")?;
+            let stuck: Vec<String> = list
+                .items
+                .iter()
+                .filter(|o| !ready(o))
+                .take(3)
+                .map(|o| format!("{}: {}", o.metadata.name.as_deref().unwrap_or("?"), o.data["status"]))
+                .collect();
+            bail!("only {count} of {n} objects were ready after {timeout:?}; not ready: {}", stuck.join("; "));
         }
         tokio::time::sleep(poll).await;
     }

@@ -70,6 +70,9 @@ pub struct BenchArgs {
     /// Cargo profile lockstep is built with (default: release; dev for --smoke).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Measure this lockstep binary instead of building one (e.g. a build of another commit).
+    #[arg(long)]
+    pub lockstep: Option<PathBuf>,
     /// Name of the cluster to run on (started if needed; `default` shares the test cluster).
     #[arg(long, default_value = "bench")]
     pub cluster: String,
@@ -91,6 +94,7 @@ impl BenchArgs {
             idle_secs: None,
             soak_cycles: None,
             profile: None,
+            lockstep: None,
             cluster: "bench".into(),
             keep_cluster: false,
         }
@@ -115,14 +119,21 @@ pub struct Env {
 pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     let plan = Plan::from_args(args);
     let mut machine = machine::Machine::detect(ws);
-    let lockstep = lockstep::build(ws, &plan.profile)?;
     let mut notes = plan.notes();
+    let lockstep = match &args.lockstep {
+        Some(bin) => {
+            notes.push(format!("lockstep binary given: {} (not built by the harness)", bin.display()));
+            std::fs::canonicalize(bin).with_context(|| format!("finding {}", bin.display()))?
+        }
+        None => lockstep::build(ws, &plan.profile)?,
+    };
     if let Some(Err(why)) = args.peer.map(|p| peer::prepare(ws, p)) {
         let why = format!("{why:#}");
         eprintln!("bench: the peer cannot run: {why}");
         notes.push(format!("peer: {why}"));
     }
     let cluster = cluster::up(ws, &args.cluster)?;
+    install_crds(ws, &cluster)?;
     let run_dir = ws.target().join("bench").join("run");
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
@@ -151,6 +162,19 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     let path = report.write(&ws.target().join("bench"))?;
     eprintln!("bench: wrote {} and {}", path.display(), ws.target().join("bench").join("latest.md").display());
     result
+}
+
+/// Installs lockstep's CRDs (from crds/) and waits until the Application CRD is established.
+fn install_crds(ws: &Workspace, cluster: &Cluster) -> Result<()> {
+    let kubectl = |args: &[&str]| {
+        crate::process::output(
+            std::process::Command::new(&cluster.kubectl).arg("--kubeconfig").arg(&cluster.kubeconfig).args(args),
+        )
+    };
+    let crds = ws.root.join("crds").display().to_string();
+    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &crds]).context("installing the CRDs")?;
+    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd/applications.lockstep.dev"])?;
+    Ok(())
 }
 
 /// Runs the selected scenarios in order, appending their figures to `out`.
