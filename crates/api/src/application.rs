@@ -274,6 +274,20 @@ pub struct ApplicationDestination {
     pub name: Option<String>,
 }
 
+impl ApplicationDestination {
+    /// Whether this is the controller's own cluster: no `name` and no `server`, `name: in-cluster`,
+    /// or (without a name) `server: https://kubernetes.default.svc`.
+    pub fn is_in_cluster(&self) -> bool {
+        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let server = self.server.as_deref().map(|s| s.trim().trim_end_matches('/')).filter(|s| !s.is_empty());
+        match (name, server) {
+            (None, None) => true,
+            (Some(name), _) => name == IN_CLUSTER_NAME,
+            (None, Some(server)) => server == IN_CLUSTER_SERVER,
+        }
+    }
+}
+
 /// The API server URL Argo CD and lockstep use for the controller's own cluster.
 pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 /// The cluster name Argo CD and lockstep use for the controller's own cluster.

@@ -66,6 +66,20 @@ mod tests {
     }
 
     #[test]
+    fn the_own_cluster_by_default_by_name_or_by_server() {
+        let dest = |name: Option<&str>, server: Option<&str>| ApplicationDestination {
+            name: name.map(String::from),
+            server: server.map(String::from),
+            ..Default::default()
+        };
+        assert!(dest(None, None).is_in_cluster());
+        assert!(dest(Some("in-cluster"), None).is_in_cluster());
+        assert!(dest(None, Some("https://kubernetes.default.svc/")).is_in_cluster());
+        assert!(!dest(Some("east"), None).is_in_cluster());
+        assert!(!dest(None, Some("https://10.0.0.1:6443")).is_in_cluster());
+    }
+
+    #[test]
     fn every_crd_is_named_and_namespaced() {
         let names: Vec<String> = crds().into_iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);

@@ -221,12 +221,26 @@ impl Clusters {
     ) -> Result<Arc<ClusterTarget>, ClusterError> {
         let name = destination.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let server = destination.server.as_deref().map(|s| s.trim().trim_end_matches('/')).filter(|s| !s.is_empty());
-        if is_local(name, server) {
+        if destination.is_in_cluster() {
             return Ok(self.local());
         }
-        let _ = tokio::time::timeout(SECRETS_READY_TIMEOUT, self.secrets.wait_until_ready()).await;
-        let (secret, parsed) = find(&self.secrets.state(), name, server)?;
+        let listed = tokio::time::timeout(SECRETS_READY_TIMEOUT, self.secrets.wait_until_ready()).await;
+        if !listed.is_ok_and(|ready| ready.is_ok()) {
+            return Err(ClusterError::NotFound(
+                "the cluster Secrets are not listed yet (may the controller list Secrets in its namespace?)".into(),
+            ));
+        }
+        let secrets = self.secrets.state();
+        self.forget_removed(&secrets).await;
+        let (secret, parsed) = find(&secrets, name, server)?;
         self.target_for(&secret, parsed).await
+    }
+
+    /// Drops the targets of cluster Secrets that no longer exist (stopping their watches once no
+    /// reconcile holds them).
+    async fn forget_removed(&self, secrets: &[Arc<Secret>]) {
+        let names: std::collections::HashSet<String> = secrets.iter().map(|s| s.name_any()).collect();
+        self.remote.lock().await.retain(|name, _| names.contains(name));
     }
 
     /// The cached target of a cluster Secret, rebuilt when the Secret changed.
@@ -281,15 +295,6 @@ impl Clusters {
     async fn all(&self) -> Vec<Arc<ClusterTarget>> {
         let remote = self.remote.lock().await;
         std::iter::once(self.local.clone()).chain(remote.values().map(|(_, t)| t.clone())).collect()
-    }
-}
-
-/// Whether a destination is the controller's own cluster.
-fn is_local(name: Option<&str>, server: Option<&str>) -> bool {
-    match (name, server) {
-        (None, None) => true,
-        (Some(name), _) => name == IN_CLUSTER_NAME,
-        (None, Some(server)) => server == IN_CLUSTER_SERVER,
     }
 }
 
@@ -368,15 +373,6 @@ mod tests {
             data: Some(data.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect()),
             ..Default::default()
         })
-    }
-
-    #[test]
-    fn the_own_cluster_by_default_by_name_or_by_server() {
-        assert!(is_local(None, None));
-        assert!(is_local(Some("in-cluster"), None));
-        assert!(is_local(None, Some("https://kubernetes.default.svc")));
-        assert!(!is_local(Some("east"), None));
-        assert!(!is_local(None, Some("https://10.0.0.1:6443")));
     }
 
     #[test]

@@ -110,6 +110,19 @@ async fn deploys_to_a_remote_cluster_and_survives_its_outage() -> anyhow::Result
         wait_app(&client, &ns.name, name, "Synced and Ready after the outage", is_ready).await?;
     }
     assert_eq!(value(&remote_client, &remote_ns, "east").await.as_deref(), Some("1"));
+
+    // The resources finalizer deletes what the Application manages in the remote cluster.
+    let finalizer = json!({"metadata": {"finalizers": ["resources-finalizer.lockstep.dev"]}});
+    kubectl_ok(
+        &["patch", "application", "east", "-n", &ns.name, "--type", "merge", "-p", &finalizer.to_string()],
+        None,
+    )?;
+    kubectl_ok(&["delete", "application", "east", "-n", &ns.name, "--wait=false"], None)?;
+    wait_for("the remote ConfigMap to be deleted with its Application", Duration::from_secs(30), || async {
+        Ok(value(&remote_client, &remote_ns, "east").await.is_none().then_some(()))
+    })
+    .await?;
+    assert_eq!(value(&remote_client, &remote_ns, "east-kc").await.as_deref(), Some("1"));
     Ok(())
 }
 

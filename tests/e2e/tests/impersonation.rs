@@ -98,3 +98,32 @@ async fn applies_as_the_service_account_and_names_what_rbac_denies() -> anyhow::
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_controller_wide_default_makes_impersonation_mandatory() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-impersonation-default").await?;
+    let repo = GitRepo::new();
+    repo.write("app/cm.yaml", &config_map("plain"));
+    repo.commit("one app");
+    let _controller = ControllerProcess::start(
+        &ns.name,
+        &["--controller-namespace", &ns.name, "--default-service-account", "restricted", "--fetch-retry-period", "3s"],
+    )?;
+    let spec = json!({
+        "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "app"},
+        "destination": {"namespace": ns.name},
+        "syncPolicy": {"automated": {}},
+    });
+    apply_app(&client, &ns.name, "plain", spec).await?;
+    let denied = wait_reason(&client, &ns.name, "plain", "Forbidden").await?;
+    let text = ready(&denied).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(text.contains(&format!("system:serviceaccount:{}:restricted", ns.name)), "{text}");
+    kubectl_ok(&["create", "serviceaccount", "restricted", "-n", &ns.name], None)?;
+    grant(&ns.name, "restricted")?;
+    wait_app(&client, &ns.name, "plain", "Synced and Ready once granted", |a| {
+        ready(a).is_some_and(|c| c.status == "True")
+    })
+    .await?;
+    Ok(())
+}

@@ -91,6 +91,14 @@ pub(crate) async fn preview(
     origin: &Origin,
     tools: &ToolArgs,
 ) -> anyhow::Result<Vec<ObjectPreview>> {
+    if !app.spec.destination.is_in_cluster() {
+        anyhow::bail!(
+            "{} deploys to cluster {:?}; comparing with a remote destination cluster is not supported by the CLI yet \
+             (its status, written by the controller, shows what differs)",
+            app.name_any(),
+            app.spec.destination.name.as_deref().or(app.spec.destination.server.as_deref()).unwrap_or_default()
+        );
+    }
     let snapshot = local::snapshot(app, origin, tools).await?;
     let manifests = local::render(app, &snapshot, tools, Some(&cluster.client)).await?;
     let engine = Engine::new(cluster.client.clone());

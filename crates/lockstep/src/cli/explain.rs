@@ -188,6 +188,22 @@ fn next_step(app: &Application, now: i64) -> String {
                     ready.reason
                 );
             }
+            reason::PROJECT_VIOLATION => {
+                return "nothing is applied until the AppProject, git or the spec allows it; a change to the AppProject \
+                        is picked up at once"
+                    .into();
+            }
+            reason::CLUSTER_NOT_FOUND | reason::CLUSTER_UNREACHABLE => {
+                return format!(
+                    "nothing is applied while the destination cluster is missing or unreachable ({}); the controller \
+                     looks again shortly and at once when a cluster Secret changes",
+                    ready.reason
+                );
+            }
+            reason::FORBIDDEN => {
+                return "nothing more is applied until RBAC allows it (see the message); the controller retries shortly"
+                    .into();
+            }
             _ => {}
         }
     }
