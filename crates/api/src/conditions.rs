@@ -58,4 +58,22 @@ pub mod reason {
     pub const OUT_OF_SYNC: &str = "OutOfSync";
     /// Synced, but not every object is Healthy yet.
     pub const NOT_HEALTHY: &str = "NotHealthy";
+
+    /// Whether a reason names a condition outside git and the spec (a server, a credential, a
+    /// cluster, RBAC) that may clear by itself, so the controller retries soon instead of waiting
+    /// for the resync period.
+    pub fn retried_soon(reason: &str) -> bool {
+        matches!(
+            reason,
+            FETCH_FAILED
+                | SOURCE_UNAVAILABLE
+                | AUTHENTICATION_FAILED
+                | PROXY_AUTHENTICATION_FAILED
+                | HOST_KEY_NOT_TRUSTED
+                | TLS_FAILED
+                | CLUSTER_UNREACHABLE
+                | CLUSTER_NOT_FOUND
+                | FORBIDDEN
+        )
+    }
 }

@@ -305,22 +305,11 @@ async fn write_status(app: &Application, ctx: &Context, status: &ApplicationStat
         .map_err(|source| ControllerError::WriteStatus { app: app_name(app), source })
 }
 
-/// Failed fetches are retried soon; everything else waits for the resync period or a trigger.
+/// Failures that may clear by themselves are retried soon; everything else waits for the resync
+/// period or a trigger.
 fn next_look(outcome: &Outcome, ctx: &Context) -> Duration {
     match outcome {
-        Outcome::Stopped {
-            reason:
-                reason::FETCH_FAILED
-                | reason::SOURCE_UNAVAILABLE
-                | reason::AUTHENTICATION_FAILED
-                | reason::PROXY_AUTHENTICATION_FAILED
-                | reason::HOST_KEY_NOT_TRUSTED
-                | reason::TLS_FAILED
-                | reason::CLUSTER_UNREACHABLE
-                | reason::CLUSTER_NOT_FOUND
-                | reason::FORBIDDEN,
-            ..
-        } => jittered(ctx.config.fetch_retry_period),
+        Outcome::Stopped { reason: why, .. } if reason::retried_soon(why) => jittered(ctx.config.fetch_retry_period),
         _ => jittered(ctx.config.resync_period),
     }
 }

@@ -173,14 +173,12 @@ fn next_step(app: &Application, now: i64) -> String {
     }
     if let Some(ready) = ready.filter(|c| c.status != "True") {
         match ready.reason.as_str() {
-            reason::FETCH_FAILED
-            | reason::SOURCE_UNAVAILABLE
-            | reason::AUTHENTICATION_FAILED
-            | reason::PROXY_AUTHENTICATION_FAILED
-            | reason::HOST_KEY_NOT_TRUSTED
-            | reason::TLS_FAILED
-            | reason::NOT_A_REPOSITORY => {
-                return format!("the fetch failed ({}); the controller retries it shortly", ready.reason);
+            reason::NOT_A_REPOSITORY => {
+                return format!(
+                    "nothing until spec.source.repoURL names a git repository ({}); the controller looks again at \
+                     the next resync",
+                    ready.reason
+                );
             }
             reason::INVALID_SPEC | reason::REVISION_NOT_FOUND | reason::PATH_NOT_FOUND | reason::RENDER_FAILED => {
                 return format!(
@@ -203,6 +201,9 @@ fn next_step(app: &Application, now: i64) -> String {
             reason::FORBIDDEN => {
                 return "nothing more is applied until RBAC allows it (see the message); the controller retries shortly"
                     .into();
+            }
+            why if reason::retried_soon(why) => {
+                return format!("the fetch failed ({why}); the controller retries it shortly");
             }
             _ => {}
         }

@@ -80,7 +80,7 @@ pub fn app_path(i: usize) -> String {
     format!("apps/{}", app_name(i))
 }
 
-/// App `i`'s objects: a Deployment with 0 replicas, a ServiceAccount, a Service and an Ingress.
+/// App `i`'s objects: a Deployment with 0 replicas, a ServiceAccount, a (headless) Service and an Ingress.
 pub fn app_objects(i: usize) -> Vec<Value> {
     let name = app_name(i);
     let labels = json!({"app": name});
@@ -93,7 +93,8 @@ pub fn app_objects(i: usize) -> Vec<Value> {
                                                               "ports": [{"containerPort": 8080}]}]}}}}),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "labels": labels}}),
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
-               "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
+               // Headless: the local control plane's service range (a /24) cannot hold 1,000 addresses.
+               "spec": {"clusterIP": "None", "selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "labels": labels},
                "spec": {"rules": [{"host": format!("{name}.bench.local"),
                                    "http": {"paths": [{"path": "/", "pathType": "Prefix",

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::fixtures::{app_name, app_path, fleet_repo};
-use super::floor::{APPLY_ALL, case};
+use super::floor::{APPLIED_AND_OBSERVED, case};
 use super::ingress::IngressAddresser;
 use super::plan::{Plan, Scenario};
 use super::report::Measurement;
@@ -68,7 +68,7 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
             let case = case(n);
             out.push(
                 Measurement::new(SCENARIO, &case, "all Synced and Healthy", "s", "lockstep", times)
-                    .vs_floor(&case, APPLY_ALL),
+                    .vs_floor(&case, APPLIED_AND_OBSERVED),
             );
             out.push(Measurement::new(SCENARIO, &case, "controller peak RSS", "MiB", "lockstep", peaks));
         }
