@@ -92,7 +92,10 @@ impl Report {
         );
         out.push_str("| scenario | case | metric | system | n | p50 | p90 | min | max | × floor |\n");
         out.push_str("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-        for x in &self.measurements {
+        // In scenario order; within a scenario, in the order measured (the sort is stable).
+        let mut rows: Vec<&Measurement> = self.measurements.iter().collect();
+        rows.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+        for x in rows {
             let Some(s) = x.summary else { continue };
             let ratio = x
                 .floor
