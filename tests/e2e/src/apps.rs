@@ -72,3 +72,11 @@ pub async fn wait_reason(
     })
     .await
 }
+
+/// The reasons of the Events recorded on an Application, oldest first.
+pub async fn event_reasons(client: &kube::Client, namespace: &str, app: &str) -> anyhow::Result<Vec<String>> {
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), namespace)
+        .list(&kube::api::ListParams::default().fields(&format!("involvedObject.name={app}")))
+        .await?;
+    Ok(events.items.into_iter().filter_map(|e| e.reason).collect())
+}

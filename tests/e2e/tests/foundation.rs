@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Event};
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
 use lockstep_api::{HealthStatusCode, SyncStatusCode};
-use lockstep_e2e::apps::{apply_app, get_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::apps::{apply_app, event_reasons, get_app, ready, refresh, wait_app, wait_reason};
 use lockstep_e2e::cluster::kubectl;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::json;
@@ -24,13 +24,6 @@ fn automated(repo: &GitRepo, path: &str) -> serde_json::Value {
 async fn config_map_value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
     let cm = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
     cm.data?.get("value").cloned()
-}
-
-async fn event_reasons(client: &kube::Client, ns: &str, app: &str) -> anyhow::Result<Vec<String>> {
-    let events = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().fields(&format!("involvedObject.name={app}")))
-        .await?;
-    Ok(events.items.into_iter().filter_map(|e| e.reason).collect())
 }
 
 #[tokio::test]

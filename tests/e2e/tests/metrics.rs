@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams};
 use lockstep_api::HealthStatusCode;
-use lockstep_e2e::apps::{apply_app, wait_app};
+use lockstep_e2e::apps::{apply_app, event_reasons, wait_app};
 use lockstep_e2e::http::{free_addr, get};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::json;
@@ -38,13 +36,6 @@ fn app_info(ns: &str, name: &str, repo: &GitRepo, sync: &str, health: &str) -> S
         r#"lockstep_app_info{{namespace="{ns}",name="{name}",project="default",repo="{}",dest_server="https://kubernetes.default.svc",dest_namespace="{ns}",sync_status="{sync}",health_status="{health}"}} 1"#,
         repo.url()
     )
-}
-
-async fn event_reasons(client: &kube::Client, ns: &str, app: &str) -> anyhow::Result<Vec<String>> {
-    let events = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().fields(&format!("involvedObject.name={app}")))
-        .await?;
-    Ok(events.items.into_iter().filter_map(|e| e.reason).collect())
 }
 
 #[tokio::test]
