@@ -18,6 +18,9 @@ use crate::steps::{Step, SyncPlan, defined_kinds};
 use crate::target::place;
 use crate::tracking::{AppRef, mark};
 
+/// How long a custom resource waits for its just-established CRD to be served by discovery.
+const DISCOVERY_LAG: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many objects of one Application are dry-run or applied at once.
 pub(crate) const CONCURRENCY: usize = 8;
 
@@ -168,9 +171,19 @@ impl Engine {
         facts: &RenderFacts,
         apply: bool,
     ) -> ResourceResult {
-        match self.prepare(manifest, options).await {
+        let mut prepared = self.prepare(manifest, options).await;
+        // A CRD established in an earlier step may take a moment to appear in discovery.
+        let deadline = std::time::Instant::now() + DISCOVERY_LAG;
+        while apply
+            && std::time::Instant::now() < deadline
+            && matches!(&prepared, Err((key, _)) if facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            prepared = self.prepare(manifest, options).await;
+        }
+        match prepared {
             Ok(target) => self.sync_one(&target, options, facts, apply).await,
-            Err((key, _)) if facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())) => {
+            Err((key, _)) if !apply && facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())) => {
                 // Its CRD is created by this same sync: the kind is not served yet.
                 ResourceResult::observed(key, Observation::Drifted { live: None })
             }
