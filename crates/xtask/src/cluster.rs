@@ -317,7 +317,11 @@ fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &C
     let mut state = State { name: layout.name.clone(), build: build.to_owned(), ports, processes: Vec::new() };
     state.save(layout)?;
     let mut children = Vec::new();
-    let result = spawn_all(layout, bins, kwok, &pki, &mut state, &mut children)
+    let mut daemons = commands(layout, bins, kwok, &pki, state.ports);
+    let components = daemons.split_off(API_SERVER_DAEMONS);
+    let result = spawn_all(layout, daemons, &mut state, &mut children)
+        .and_then(|()| poll(layout, &mut children, READY_TIMEOUT, "kube-apiserver", "/readyz", || readyz(cluster)))
+        .and_then(|()| spawn_all(layout, components, &mut state, &mut children))
         .and_then(|()| wait_until_working(layout, cluster, &mut children));
     if let Err(e) = result {
         state.stop();
@@ -327,6 +331,11 @@ fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &C
     // The daemons keep running after we exit; dropping a Child does not kill it.
     Ok(())
 }
+
+/// How many daemons of [`commands`] come before the API server is ready: etcd
+/// and the API server. The controller manager exits at once if it cannot read
+/// the request-header CA from the API server, so the rest start after /readyz.
+const API_SERVER_DAEMONS: usize = 2;
 
 /// The daemons' command lines, in start order.
 fn commands(
@@ -410,18 +419,14 @@ fn commands(
     ]
 }
 
-/// Starts every daemon, recording each in the state file as soon as it runs.
-/// The controller manager, scheduler and kwok retry until the API server
-/// answers, so all start at once.
+/// Starts `daemons`, recording each in the state file as soon as it runs.
 fn spawn_all(
     layout: &Layout,
-    bins: &Binaries,
-    kwok: &Kwok,
-    pki: &Pki,
+    daemons: Vec<(&'static str, PathBuf, Vec<String>)>,
     state: &mut State,
     children: &mut Vec<(&'static str, Child)>,
 ) -> Result<()> {
-    for (name, program, args) in commands(layout, bins, kwok, pki, state.ports) {
+    for (name, program, args) in daemons {
         let child =
             process::spawn_detached(&program, &args, &layout.log(name)).with_context(|| format!("starting {name}"))?;
         state.processes.push(ProcessRecord { name: name.to_owned(), pid: child.id(), program });
@@ -431,11 +436,10 @@ fn spawn_all(
     Ok(())
 }
 
-/// Waits for /readyz, then for the `default` ServiceAccount (proof that the
-/// controller manager works), then creates the simulated nodes and waits
-/// until kwok made them Ready, failing early if a daemon exits.
+/// Waits for the `default` ServiceAccount (proof that the controller manager
+/// works), then creates the simulated nodes and waits until kwok made them
+/// Ready, failing early if a daemon exits.
 fn wait_until_working(layout: &Layout, cluster: &Cluster, children: &mut [(&'static str, Child)]) -> Result<()> {
-    poll(layout, children, READY_TIMEOUT, "kube-apiserver", "/readyz", || readyz(cluster))?;
     poll(
         layout,
         children,
