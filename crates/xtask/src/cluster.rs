@@ -337,6 +337,9 @@ fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &C
 /// the request-header CA from the API server, so the rest start after /readyz.
 const API_SERVER_DAEMONS: usize = 2;
 
+/// Client rate limit of the controller manager (requests/s).
+const COMPONENT_QPS: u32 = 400;
+
 /// The daemons' command lines, in start order.
 fn commands(
     layout: &Layout,
@@ -401,6 +404,11 @@ fn commands(
                 "--bind-address=127.0.0.1".to_owned(),
                 format!("--secure-port={}", ports.controller_manager),
                 "--controllers=*".to_owned(),
+                // The default client (20 requests/s) makes the Deployment
+                // controller, not the API server, the limit of every
+                // benchmark and test that creates many Deployments.
+                format!("--kube-api-qps={COMPONENT_QPS}"),
+                format!("--kube-api-burst={}", 2 * COMPONENT_QPS),
             ],
         ),
         (

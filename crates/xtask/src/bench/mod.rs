@@ -134,7 +134,8 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     }
     let cluster = cluster::up(ws, &args.cluster)?;
     install_crds(ws, &cluster)?;
-    let run_dir = ws.target().join("bench").join("run");
+    // One working directory per cluster, so runs on different clusters do not wipe each other's.
+    let run_dir = ws.target().join("bench").join(format!("run-{}", args.cluster));
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
     }
