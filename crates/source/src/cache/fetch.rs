@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Direction, FetchOptions, ProxyOptions, RemoteUpdateFlags, Repository};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::Shared;
 use super::callbacks::{CallbackState, callbacks, classify};
@@ -171,6 +171,13 @@ fn connect_list_fetch(
             .map_err(fail)?;
         fetch_probe.succeeded();
         info!(url = %shown, "fetched");
+        // Each fetch adds a pack; merging the small ones keeps every later open of the repository
+        // cheap. The cache stays correct without it, so a failure is only logged.
+        match super::packs::consolidate(repo) {
+            Ok(0) => {}
+            Ok(merged) => debug!(url = %shown, merged, "merged packs"),
+            Err(err) => warn!(url = %shown, %err, "merging packs failed"),
+        }
     }
     Ok((refs, needs_fetch))
 }

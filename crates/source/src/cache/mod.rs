@@ -7,6 +7,7 @@ mod callbacks;
 mod fetch;
 mod last_good;
 mod options;
+mod packs;
 mod request;
 mod resolve;
 #[cfg(test)]
