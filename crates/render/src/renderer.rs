@@ -113,8 +113,11 @@ impl Renderer {
             SourceKind::Helm => (serde_json::to_value(&request.helm), self.version(kind).await?),
         };
         let options = options.map_err(|e| RenderError::scratch("render options", e))?;
-        let key = cache_key(&Key { revision: &request.revision, path: &request.path, kind, options, tool: &tool });
-        if let Some(manifests) = self.cache.get(&key) {
+        let mut identity = Key { revision: "", path: &request.path, kind, options, tool: &tool };
+        let source = cache_key(&identity);
+        identity.revision = &request.revision;
+        let key = cache_key(&identity);
+        if let Some(manifests) = self.cache.get(&key, &source) {
             debug!(path = %request.path, revision = %request.revision, "render cache hit");
             return Ok(Rendered { manifests, kind });
         }
@@ -123,13 +126,19 @@ impl Renderer {
             flights.entry(key.clone()).or_default().clone()
         };
         let _flight = flight.lock().await;
-        if let Some(manifests) = self.cache.get(&key) {
-            return Ok(Rendered { manifests, kind });
-        }
-        let result = self.render_uncached(request, &dir, kind).await;
-        if let Ok(manifests) = &result {
-            self.cache.put(&key, manifests.clone());
-        }
+        let result = match self.cache.get(&key, &source) {
+            Some(manifests) => Ok(manifests),
+            None => {
+                let result = self.render_uncached(request, &dir, kind).await;
+                if let Ok(manifests) = &result {
+                    self.cache.put(&key, &source, manifests.clone());
+                }
+                result
+            }
+        };
+        // Every path removes its flight, a cache hit after waiting included: a waiter that arrived
+        // after the renderer removed the first one made a new one, and nothing else would remove it
+        // (one stray entry per such race and revision, kept forever).
         self.flights.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
         result.map(|manifests| Rendered { manifests, kind })
     }
