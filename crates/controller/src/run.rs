@@ -10,17 +10,18 @@ use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use lockstep_api::Application;
+use lockstep_engine::migrate::LAST_APPLIED;
 use lockstep_source::GitCache;
 use tracing::{info, warn};
 
 use crate::clusters::Clusters;
 use crate::config::ControllerConfig;
-use crate::context::Context;
+use crate::context::{Context, EVENT_CACHE_QUIET, EventRecorder};
 use crate::error::ControllerError;
 use crate::leader::{Election, Leadership};
 use crate::reconcile::{error_policy, reconcile};
@@ -59,12 +60,24 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
             config.watch_namespace.clone(),
             trigger,
         ),
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: EventRecorder::new(client.clone(), reporter),
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
         sources: Default::default(),
         config,
         client,
+    });
+
+    let sweeping = Arc::downgrade(&context);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(EVENT_CACHE_QUIET / 4);
+        loop {
+            ticks.tick().await;
+            match sweeping.upgrade() {
+                Some(context) => context.recorder.sweep(),
+                None => return,
+            }
+        }
     });
 
     let (reader, writer) = reflector::store();
@@ -73,6 +86,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .default_backoff()
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .inspect_ok(crate::serve::mark_ready)
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(trigger_hash, PredicateConfig::default());
@@ -114,6 +128,18 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     Ok(())
 }
 
+/// Drops what the controller never reads from a cached Application: its managedFields (one entry
+/// per field manager, the status writer's listing every `status.resources` entry again) and
+/// kubectl's last-applied annotation (a second copy of the whole spec). The cache holds every
+/// Application for the controller's lifetime, so these were a large part of the memory each
+/// Application costs. Status is written by server-side apply, which needs neither.
+fn slim(app: &mut Application) {
+    app.metadata.managed_fields = None;
+    if let Some(annotations) = app.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
 /// Reconciles only while this replica leads: a follower leaves the Application to the leader (it is
 /// reconciled when this replica gains leadership), and losing leadership abandons the reconcile at
 /// its next await point so that nothing is written after another replica may have taken over.
@@ -145,5 +171,24 @@ async fn shutdown_signal() {
             warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the controller gracefully");
             ctrl_c.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+    use kube::ResourceExt;
+    use lockstep_api::ApplicationSpec;
+
+    #[test]
+    fn slim_drops_managed_fields_and_last_applied_only() {
+        let mut app = Application::new("a", ApplicationSpec::default());
+        app.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
+        app.annotations_mut().insert(LAST_APPLIED.into(), "{}".into());
+        app.annotations_mut().insert("lockstep.dev/refresh".into(), "now".into());
+        slim(&mut app);
+        assert!(app.metadata.managed_fields.is_none());
+        assert_eq!(app.annotations().keys().collect::<Vec<_>>(), ["lockstep.dev/refresh"]);
     }
 }
