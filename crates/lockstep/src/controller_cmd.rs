@@ -124,6 +124,7 @@ fn default_cache_dir() -> PathBuf {
 }
 
 pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    crate::allocator::limit_arenas();
     init_logging(args.log_format);
     let controller_namespace = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
         .map(|ns| ns.trim().to_string())

@@ -1,5 +1,6 @@
 //! `lockstep`: the GitOps controller (`lockstep controller`) and the user CLI in one binary.
 
+mod allocator;
 mod cli;
 mod controller_cmd;
 mod duration;
