@@ -5,6 +5,7 @@ use lockstep_api::{FIELD_MANAGER, SyncStatusCode};
 
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::plan::{Action, Observation, ResourceResult, decide};
+use crate::verified::desired_hash;
 
 impl Engine {
     /// Compares one object with live state and, with `apply`, writes it when it differs.
@@ -22,15 +23,19 @@ impl Engine {
             return ResourceResult::observed(target.key.clone(), compared.observation);
         }
         match self.write_one(&api, target, &compared).await {
-            Ok(live) => ResourceResult {
-                key: target.key.clone(),
-                status: SyncStatusCode::Synced,
-                action,
-                error: None,
-                live: Some(live),
-                requires_pruning: false,
-                shared_with: None,
-            },
+            Ok(live) => {
+                let desired = desired_hash(&target.object, &options.ignore_differences);
+                self.verified.record(&options.app, &target.key, desired, &live);
+                ResourceResult {
+                    key: target.key.clone(),
+                    status: SyncStatusCode::Synced,
+                    action,
+                    error: None,
+                    live: Some(live),
+                    requires_pruning: false,
+                    shared_with: None,
+                }
+            }
             Err(err) => ResourceResult::observed(target.key.clone(), Observation::Rejected(err)),
         }
     }

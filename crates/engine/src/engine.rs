@@ -17,6 +17,7 @@ use crate::plan::{HookRun, HookStatus, Observation, Progress, ResourceResult, Sy
 use crate::steps::{Step, SyncPlan, defined_kinds};
 use crate::target::place;
 use crate::tracking::{AppRef, mark};
+use crate::verified::Verified;
 
 /// How long a custom resource waits for its just-established CRD to be served by discovery.
 const DISCOVERY_LAG: std::time::Duration = std::time::Duration::from_secs(10);
@@ -58,6 +59,8 @@ pub struct Engine {
     /// Where Applications live (to tell orphaned objects from shared ones): the controller's own
     /// cluster, read with the controller's identity.
     home: Client,
+    /// Objects found in sync, so that unchanged ones skip the dry-run.
+    pub(crate) verified: Verified,
 }
 
 /// One rendered object made ready to apply: where it goes and how to address it.
@@ -84,7 +87,7 @@ impl Engine {
     /// An engine writing through `client` (a remote cluster, or an impersonating client) that looks
     /// Applications up through `home`, the controller's own client.
     pub fn with_home(client: Client, home: Client) -> Self {
-        Self { catalog: ResourceCatalog::new(client.clone()), client, home }
+        Self { catalog: ResourceCatalog::new(client.clone()), client, home, verified: Verified::default() }
     }
 
     /// How to address a kind, from the discovery cache (asking the server on a miss).

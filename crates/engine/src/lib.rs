@@ -26,6 +26,7 @@ pub mod steps;
 mod sync_object;
 pub mod target;
 pub mod tracking;
+mod verified;
 
 pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};

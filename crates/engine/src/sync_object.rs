@@ -14,6 +14,7 @@ use crate::migrate;
 use crate::plan::Observation;
 use crate::replace;
 use crate::tracking::{owner_of, tracking_id_of};
+use crate::verified::desired_hash;
 
 /// What comparing one object found, and how to write it if it differs.
 pub(crate) struct Compared {
@@ -75,6 +76,12 @@ impl Engine {
                 }
             }
         }
+        let desired = desired_hash(&target.object, &options.ignore_differences);
+        if let Some(current) = &live
+            && self.verified.holds(&options.app, &target.key, desired, current)
+        {
+            return compared.with(Observation::InSync { live: current.clone() });
+        }
         let ignored = ignore::ignored_paths(&options.ignore_differences, &target.key, live.as_ref());
         compared.object = ignore::respect(&target.object, live.as_ref(), &ignored);
         let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
@@ -96,9 +103,13 @@ impl Engine {
         compared.predicted = predicted.clone();
         let observation = match (live, predicted) {
             (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => {
+                self.verified.record(&options.app, &target.key, desired, &live);
                 Observation::InSync { live }
             }
-            (live, _) => Observation::Drifted { live },
+            (live, _) => {
+                self.verified.forget(&options.app, &target.key);
+                Observation::Drifted { live }
+            }
         };
         compared.with(observation)
     }

@@ -1,0 +1,178 @@
+//! Objects found in sync, remembered with the state they were in, so that an object nobody changed
+//! since is not compared again by a server-side dry-run.
+//!
+//! Every reconcile reads each managed object; without this, it also asked the server for a dry-run
+//! apply of each one, the largest part of an idle controller's API traffic (the periodic resync)
+//! and of a cold start's (each status change a controller makes to a new Deployment or Ingress
+//! triggers a reconcile). An object's spec can only change with its `generation` (for kinds that
+//! have one: the API server bumps it on every change outside status and metadata); its metadata is
+//! compared whole, and kinds without a generation count any change of `resourceVersion`. A change
+//! to git's object or to the ignore rules makes a new fingerprint too.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::key::ResourceKey;
+use crate::tracking::AppRef;
+
+/// What was in sync: git's object (with the rules it was compared under) and the live state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    desired: u64,
+    live: LiveState,
+}
+
+/// The part of a live object that changes whenever a dry-run apply could answer differently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LiveState {
+    /// A kind with a generation: spec changes bump it; metadata is hashed apart.
+    Generation { uid: String, generation: i64, metadata: u64 },
+    /// A kind without one: any change at all.
+    Version { uid: String, resource_version: String },
+}
+
+/// Fingerprints of the objects each Application last found in sync, per engine (one per cluster
+/// and identity), kept in memory only: after a restart every object is compared once again. An
+/// entry is a few hundred bytes per managed object, replaced on each comparison.
+#[derive(Default)]
+pub(crate) struct Verified {
+    apps: Mutex<HashMap<AppRef, HashMap<ResourceKey, Fingerprint>>>,
+}
+
+impl Verified {
+    /// Whether `live` is still in the state it was in when found in sync with `desired`.
+    pub fn holds(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) -> bool {
+        let Some(now) = fingerprint(desired, live) else { return false };
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.get(app).and_then(|objects| objects.get(key)) == Some(&now)
+    }
+
+    /// Remembers that `live` is in sync with `desired` (compared, or just written).
+    pub fn record(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        match fingerprint(desired, live) {
+            Some(now) => {
+                apps.entry(app.clone()).or_default().insert(key.clone(), now);
+            }
+            None => {
+                if let Some(objects) = apps.get_mut(app) {
+                    objects.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Forgets what was found about `key` (it drifted, or could not be compared).
+    pub fn forget(&self, app: &AppRef, key: &ResourceKey) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(objects) = apps.get_mut(app) {
+            objects.remove(key);
+        }
+    }
+}
+
+/// Hash of git's object together with the rules it is compared under.
+pub(crate) fn desired_hash(object: &Value, rules: &impl serde::Serialize) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    object.to_string().hash(&mut hasher);
+    serde_json::to_string(rules).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The fingerprint of `live` compared with `desired`; `None` for an object without identity or
+/// one being deleted (always compared).
+fn fingerprint(desired: u64, live: &Value) -> Option<Fingerprint> {
+    let metadata = live.get("metadata")?.as_object()?;
+    if metadata.contains_key("deletionTimestamp") {
+        return None;
+    }
+    let uid = metadata.get("uid")?.as_str()?.to_owned();
+    let generation = metadata.get("generation").and_then(Value::as_i64).filter(|g| *g > 0);
+    let live = match generation {
+        Some(generation) => {
+            let mut hasher = DefaultHasher::new();
+            for (field, value) in metadata {
+                if !matches!(field.as_str(), "resourceVersion" | "managedFields" | "generation") {
+                    field.hash(&mut hasher);
+                    value.to_string().hash(&mut hasher);
+                }
+            }
+            LiveState::Generation { uid, generation, metadata: hasher.finish() }
+        }
+        None => {
+            let resource_version = metadata.get("resourceVersion")?.as_str()?.to_owned();
+            LiveState::Version { uid, resource_version }
+        }
+    };
+    Some(Fingerprint { desired, live })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app() -> AppRef {
+        AppRef { namespace: "team".into(), name: "web".into() }
+    }
+
+    fn key() -> ResourceKey {
+        ResourceKey {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("team".into()),
+            name: "web".into(),
+        }
+    }
+
+    fn deployment(generation: i64, resource_version: &str, labels: Value) -> Value {
+        json!({"metadata": {"uid": "u1", "generation": generation, "resourceVersion": resource_version,
+            "labels": labels, "managedFields": [{"manager": resource_version}]},
+            "status": {"observedGeneration": generation, "rv": resource_version}})
+    }
+
+    #[test]
+    fn status_changes_keep_the_fingerprint_spec_and_metadata_changes_do_not() {
+        let verified = Verified::default();
+        let desired = desired_hash(&json!({"spec": {"replicas": 0}}), &Vec::<String>::new());
+        verified.record(&app(), &key(), desired, &deployment(1, "10", json!({"a": "b"})));
+        assert!(verified.holds(&app(), &key(), desired, &deployment(1, "11", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), desired, &deployment(2, "12", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), desired, &deployment(1, "12", json!({"a": "c"}))));
+        let changed_in_git = desired_hash(&json!({"spec": {"replicas": 1}}), &Vec::<String>::new());
+        assert!(!verified.holds(&app(), &key(), changed_in_git, &deployment(1, "11", json!({"a": "b"}))));
+        let other_rules = desired_hash(&json!({"spec": {"replicas": 0}}), &vec!["/spec/replicas"]);
+        assert!(!verified.holds(&app(), &key(), other_rules, &deployment(1, "11", json!({"a": "b"}))));
+    }
+
+    #[test]
+    fn kinds_without_generation_count_every_change() {
+        let verified = Verified::default();
+        let config_map = |rv: &str| json!({"metadata": {"uid": "u2", "resourceVersion": rv}, "data": {}});
+        verified.record(&app(), &key(), 7, &config_map("5"));
+        assert!(verified.holds(&app(), &key(), 7, &config_map("5")));
+        assert!(!verified.holds(&app(), &key(), 7, &config_map("6")));
+    }
+
+    #[test]
+    fn recreated_deleting_and_forgotten_objects_are_compared_again() {
+        let verified = Verified::default();
+        let live = deployment(1, "10", json!({}));
+        verified.record(&app(), &key(), 1, &live);
+        let mut recreated = live.clone();
+        recreated["metadata"]["uid"] = json!("u9");
+        assert!(!verified.holds(&app(), &key(), 1, &recreated));
+        let mut deleting = live.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        assert!(!verified.holds(&app(), &key(), 1, &deleting));
+        let other_app = AppRef { namespace: "team".into(), name: "api".into() };
+        assert!(!verified.holds(&other_app, &key(), 1, &live));
+        verified.forget(&app(), &key());
+        assert!(!verified.holds(&app(), &key(), 1, &live));
+    }
+}
