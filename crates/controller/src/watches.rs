@@ -3,7 +3,7 @@
 //! rather than the size of the cluster. A change to a managed object triggers its Application.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -27,7 +27,7 @@ pub(crate) struct ManagedWatches {
     /// Only Applications in this namespace are triggered (the controller's `--watch-namespace`).
     app_namespace: Option<String>,
     trigger: UnboundedSender<ObjectRef<Application>>,
-    state: Mutex<WatchState>,
+    state: Arc<Mutex<WatchState>>,
 }
 
 /// How long a reconcile waits for a new watch's initial listing before it goes on regardless.
@@ -52,7 +52,7 @@ impl ManagedWatches {
         app_namespace: Option<String>,
         trigger: UnboundedSender<ObjectRef<Application>>,
     ) -> Self {
-        Self { client, app_namespace, trigger, state: Mutex::new(WatchState::default()) }
+        Self { client, app_namespace, trigger, state: Arc::default() }
     }
 
     /// Records the kinds `app` manages now; starts watches for kinds new to the controller and stops
@@ -75,7 +75,7 @@ impl ManagedWatches {
                         self.client.clone(),
                         resource,
                         self.app_namespace.clone(),
-                        self.trigger.clone(),
+                        Triggers { send: self.trigger.clone(), state: self.state.clone() },
                         ready_tx,
                     );
                     RunningWatch { task: tokio::spawn(watch), ready }
@@ -103,7 +103,7 @@ impl ManagedWatches {
 impl Drop for ManagedWatches {
     /// Stops every watch, as when a cluster's Secret changed and its watches are rebuilt.
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for running in state.running.values() {
             running.task.abort();
         }
@@ -114,34 +114,125 @@ fn kind_id(resource: &ApiResource) -> KindId {
     (resource.group.clone(), resource.version.clone(), resource.kind.clone())
 }
 
-/// Streams metadata changes of managed objects of one kind; each change (not the initial listing)
-/// triggers the owning Application.
+/// Where a watch sends the Applications to look at again, and which Applications use which kinds.
+struct Triggers {
+    send: UnboundedSender<ObjectRef<Application>>,
+    state: Arc<Mutex<WatchState>>,
+}
+
+impl Triggers {
+    /// Sends `app`; false once the controller is gone.
+    fn send(&self, app: ObjectRef<Application>) -> bool {
+        self.send.unbounded_send(app).is_ok()
+    }
+
+    /// Whether `app` already uses the kind `id`: it has been reconciled since the watch started.
+    fn tracks(&self, app: &ObjectRef<Application>, id: &KindId) -> bool {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.by_app.get(app).is_some_and(|kinds| kinds.contains(id))
+    }
+
+    /// Every Application using the kind `id`.
+    fn users(&self, id: &KindId) -> Vec<ObjectRef<Application>> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.by_app.iter().filter(|(_, kinds)| kinds.contains(id)).map(|(app, _)| app.clone()).collect()
+    }
+}
+
+/// What one event of a kind's watch means for the Applications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reaction {
+    /// A change: look at the owner again.
+    Owner,
+    /// Part of a listing: look at the owner again only if it already uses the kind (a reconcile
+    /// that stopped waiting for the listing may have missed a change folded into it).
+    OwnerIfTracked,
+    /// A new listing after the watch was lost: what changed or was deleted meanwhile is unknown,
+    /// so every Application using the kind is looked at again.
+    Everyone,
+    /// The listing is complete.
+    Listed,
+    Nothing,
+}
+
+/// Pure: the reaction to a watch event; `listed_before` tells a relisting from the first listing.
+fn reaction<K>(event: &Result<watcher::Event<K>, watcher::Error>, listed_before: bool) -> Reaction {
+    match event {
+        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Reaction::Owner,
+        Ok(watcher::Event::InitApply(_)) => Reaction::OwnerIfTracked,
+        Ok(watcher::Event::Init) if listed_before => Reaction::Everyone,
+        Ok(watcher::Event::InitDone) => Reaction::Listed,
+        Ok(watcher::Event::Init) | Err(_) => Reaction::Nothing,
+    }
+}
+
+/// Streams metadata changes of managed objects of one kind; each change triggers the owning
+/// Application, a listing only what it may have hidden (see [`reaction`]).
 async fn watch_kind(
     client: Client,
     resource: ApiResource,
     app_namespace: Option<String>,
-    trigger: UnboundedSender<ObjectRef<Application>>,
+    triggers: Triggers,
     ready: tokio::sync::watch::Sender<bool>,
 ) {
+    let id = kind_id(&resource);
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let mut events = watcher(api, config).default_backoff().boxed();
+    let mut listed_before = false;
     while let Some(event) = events.next().await {
-        let object = match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => object,
-            Ok(watcher::Event::InitDone) => {
+        let reaction = reaction(&event, listed_before);
+        let object = match (reaction, event) {
+            (Reaction::Owner | Reaction::OwnerIfTracked, Ok(watcher::Event::Apply(object)))
+            | (Reaction::Owner, Ok(watcher::Event::Delete(object)))
+            | (Reaction::OwnerIfTracked, Ok(watcher::Event::InitApply(object))) => object,
+            (Reaction::Everyone, _) => {
+                debug!(kind = %resource.kind, group = %resource.group, "watch relisting: looking at its users again");
+                if !triggers.users(&id).into_iter().all(|app| triggers.send(app)) {
+                    return;
+                }
+                continue;
+            }
+            (Reaction::Listed, _) => {
+                listed_before = true;
                 ready.send_replace(true);
                 continue;
             }
-            Ok(_) | Err(_) => continue,
+            _ => continue,
         };
         let owner =
             object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
         let owner = owner.filter(|o| app_namespace.as_ref().is_none_or(|ns| *ns == o.namespace));
-        if let Some(owner) = owner
-            && trigger.unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace)).is_err()
-        {
+        let Some(owner) = owner else { continue };
+        let app = ObjectRef::new(&owner.name).within(&owner.namespace);
+        let wanted = match reaction {
+            Reaction::OwnerIfTracked => triggers.tracks(&app, &id),
+            _ => true,
+        };
+        if wanted && !triggers.send(app) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Event = Result<watcher::Event<()>, watcher::Error>;
+
+    #[test]
+    fn changes_trigger_owners_and_listings_only_what_may_have_been_missed() {
+        let event = |e: watcher::Event<()>| -> Event { Ok(e) };
+        assert_eq!(reaction(&event(watcher::Event::Apply(())), false), Reaction::Owner);
+        assert_eq!(reaction(&event(watcher::Event::Delete(())), true), Reaction::Owner);
+        assert_eq!(reaction(&event(watcher::Event::Init), false), Reaction::Nothing);
+        assert_eq!(reaction(&event(watcher::Event::InitApply(())), false), Reaction::OwnerIfTracked);
+        assert_eq!(reaction(&event(watcher::Event::InitDone), false), Reaction::Listed);
+        // A relisting after the watch was lost: deletions meanwhile are invisible, so all users.
+        assert_eq!(reaction(&event(watcher::Event::Init), true), Reaction::Everyone);
+        assert_eq!(reaction(&event(watcher::Event::InitApply(())), true), Reaction::OwnerIfTracked);
+        let error: Event = Err(watcher::Error::NoResourceVersion);
+        assert_eq!(reaction(&error, true), Reaction::Nothing);
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Compared {
 impl Engine {
     /// Reads the live object, takes it over from kubectl's client-side apply (only when `apply`),
     /// and asks the server what applying git's object would store, comparing outside ignored fields.
+    /// No dry-run is made for an object to be created (with `apply`) or one unchanged since it was
+    /// last found in sync ([`crate::verified`]).
     pub(crate) async fn compare_one(
         &self,
         api: &Api<DynamicObject>,
@@ -75,6 +77,11 @@ impl Engine {
                     }
                 }
             }
+        }
+        if apply && live.is_none() {
+            // Nothing to compare with: the apply that follows is both the server's check and its
+            // answer, and fails with the same message a dry-run would have given.
+            return compared.with(Observation::Drifted { live: None });
         }
         let desired = desired_hash(&target.object, &options.ignore_differences);
         if let Some(current) = &live

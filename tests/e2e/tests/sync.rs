@@ -203,3 +203,45 @@ async fn an_object_of_another_application_is_not_taken_over() -> anyhow::Result<
     assert_eq!(value(&client, &ns.name, "shared").await.as_deref(), Some("first"));
     Ok(())
 }
+
+/// Objects found in sync skip the dry-run while unchanged (engine `verified.rs`); for a kind with a
+/// generation, an edit that leaves the generation alone (labels) must still count as a change, and
+/// so must one that bumps it (spec), after the controller manager's status updates were seen.
+#[tokio::test]
+async fn self_heal_sees_metadata_and_spec_edits_of_kinds_with_a_generation() -> anyhow::Result<()> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-heal-generation").await?;
+    let repo = GitRepo::new();
+    repo.write(
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    tier: web\nspec:\n  replicas: 0\n  \
+         selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    \
+         spec:\n      containers:\n      - name: web\n        image: registry.example/web:1\n",
+    );
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    apply_app(&client, &ns.name, "gen", spec(&repo, true, true)).await?;
+    wait_app(&client, &ns.name, "gen", "Synced and Healthy", |app| ready(app).is_some_and(|c| c.status == "True"))
+        .await?;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns.name);
+    let tier = |d: &Deployment| d.metadata.labels.as_ref().and_then(|l| l.get("tier").cloned());
+    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
+
+    let before = deployments.get("web").await?;
+    let patch = json!({"metadata": {"labels": {"tier": "edited"}}});
+    let edited = deployments.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    assert_eq!(edited.metadata.generation, before.metadata.generation, "a label edit keeps the generation");
+    wait_for("the label edit undone", Duration::from_secs(15), || async {
+        Ok((tier(&deployments.get("web").await?).as_deref() == Some("web")).then_some(()))
+    })
+    .await?;
+
+    let patch = json!({"spec": {"replicas": 2}});
+    deployments.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    wait_for("the spec edit undone", Duration::from_secs(15), || async {
+        Ok((replicas(&deployments.get("web").await?) == Some(0)).then_some(()))
+    })
+    .await?;
+    Ok(())
+}

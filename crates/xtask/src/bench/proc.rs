@@ -25,6 +25,9 @@ pub struct Usage {
     pub rss_mib: f64,
     /// Peak resident set size since start (`VmHWM`), MiB.
     pub peak_rss_mib: f64,
+    /// Anonymous resident memory (`RssAnon`: heap and stacks, not mapped files such as the
+    /// binary or git packs), MiB.
+    pub anon_rss_mib: f64,
     /// User plus system CPU time since start, seconds.
     pub cpu_secs: f64,
 }
@@ -98,7 +101,12 @@ pub fn usage(pid: u32) -> Result<Usage> {
             .unwrap_or(0.0)
     };
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
-    Ok(Usage { rss_mib: kib("VmRSS:") / 1024.0, peak_rss_mib: kib("VmHWM:") / 1024.0, cpu_secs: cpu_seconds(&stat) })
+    Ok(Usage {
+        rss_mib: kib("VmRSS:") / 1024.0,
+        peak_rss_mib: kib("VmHWM:") / 1024.0,
+        anon_rss_mib: kib("RssAnon:") / 1024.0,
+        cpu_secs: cpu_seconds(&stat),
+    })
 }
 
 /// utime + stime of a /proc/PID/stat line, in seconds.
@@ -121,6 +129,7 @@ mod tests {
     fn reads_own_usage() {
         let u = usage(std::process::id()).unwrap();
         assert!(u.rss_mib > 0.0 && u.peak_rss_mib >= u.rss_mib);
+        assert!(u.anon_rss_mib > 0.0 && u.anon_rss_mib <= u.rss_mib);
         assert!(u.cpu_secs >= 0.0);
     }
 

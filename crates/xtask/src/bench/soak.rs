@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use super::fixtures::{Repo, config_map, to_yaml};
 use super::plan::Plan;
+use super::proc::Usage;
 use super::report::Measurement;
 use super::{Env, k8s, lockstep, webhook};
 
@@ -20,7 +21,9 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     k8s::create_namespace(&env.client, ns).await?;
     let result = cycles(env, plan, ns).await;
     k8s::delete_namespace(&env.client, ns, Duration::from_secs(300)).await?;
-    let (rss, cycle_times) = result?;
+    let (samples, cycle_times) = result?;
+    let rss: Vec<f64> = samples.iter().map(|u| u.rss_mib).collect();
+    let anon: Vec<f64> = samples.iter().map(|u| u.anon_rss_mib).collect();
     let case = format!("{} cycles", plan.soak_cycles);
     let m = |metric: &str, unit: &str, samples: Vec<f64>| {
         Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples)
@@ -28,12 +31,14 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     out.push(m("controller RSS at start", "MiB", rss.first().copied().into_iter().collect()));
     out.push(m("controller RSS at end", "MiB", rss.last().copied().into_iter().collect()));
     out.push(m("controller RSS sampled", "MiB", rss));
+    out.push(m("controller anonymous RSS at start", "MiB", anon.first().copied().into_iter().collect()));
+    out.push(m("controller anonymous RSS at end", "MiB", anon.last().copied().into_iter().collect()));
     out.push(m("fetch cycle (push to Synced)", "s", cycle_times));
     Ok(())
 }
 
-/// Sets up and runs the cycles; returns the RSS samples and the cycle times.
-async fn cycles(env: &Env, plan: &Plan, ns: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+/// Sets up and runs the cycles; returns the memory samples and the cycle times.
+async fn cycles(env: &Env, plan: &Plan, ns: &str) -> Result<(Vec<Usage>, Vec<f64>)> {
     webhook::create_secret(env, ns).await?;
     let repo = Repo::create(&env.git, &env.run_dir.join("work"), "soak")?;
     repo.write("app/objects.yaml", &to_yaml(&[config_map(0, "0")]))?;
@@ -46,7 +51,7 @@ async fn cycles(env: &Env, plan: &Plan, ns: &str) -> Result<(Vec<f64>, Vec<f64>)
         .await
         .with_context(|| format!("the soak app never synced; log: {}", controller.log.display()))?;
     webhook::wait_listening(addr).await?;
-    let mut rss = vec![controller.usage()?.rss_mib];
+    let mut samples = vec![controller.usage()?];
     let every = (plan.soak_cycles / 20).max(1);
     let mut times = Vec::new();
     for cycle in 0..plan.soak_cycles {
@@ -67,10 +72,14 @@ async fn cycles(env: &Env, plan: &Plan, ns: &str) -> Result<(Vec<f64>, Vec<f64>)
         }
         times.push(started.elapsed().as_secs_f64());
         if (cycle + 1) % every == 0 {
-            rss.push(controller.usage()?.rss_mib);
+            samples.push(controller.usage()?);
         }
         before = after;
     }
-    eprintln!("bench: soak RSS {:.1} → {:.1} MiB", rss[0], rss[rss.len() - 1]);
-    Ok((rss, times))
+    let (first, last) = (samples[0], samples[samples.len() - 1]);
+    eprintln!(
+        "bench: soak RSS {:.1} → {:.1} MiB (anonymous {:.1} → {:.1} MiB)",
+        first.rss_mib, last.rss_mib, first.anon_rss_mib, last.anon_rss_mib
+    );
+    Ok((samples, times))
 }
