@@ -36,18 +36,34 @@ pub(crate) struct Context {
 /// counting it in the old one's series) is harmless: Events are informational and expire anyway.
 pub(crate) const EVENT_CACHE_QUIET: Duration = Duration::from_secs(20);
 
+/// Events published through one [`Recorder`] before it is replaced by a fresh one. Its cache keys
+/// an Event by the Application's reference including its resourceVersion, so under a steady
+/// stream of syncs (each writes the status) every Event is a new entry, kept for 6 minutes: its
+/// size followed the Event rate without bound. Only repeats without a status write in between (a
+/// failing sync retried) become series, and those come in quick succession, so a fresh cache every
+/// 256 Events loses at most one series count per 256 Events.
+pub(crate) const EVENTS_PER_RECORDER: usize = 256;
+
 /// Publishes Events through a kube-runtime [`Recorder`] whose series cache is dropped once the
 /// controller has been quiet for [`EVENT_CACHE_QUIET`].
 pub(crate) struct EventRecorder {
     client: Client,
     reporter: Reporter,
-    current: Mutex<(Recorder, Instant)>,
+    current: Mutex<Current>,
+}
+
+/// The recorder in use, when it last published, and how many Events it published.
+struct Current {
+    recorder: Recorder,
+    last: Instant,
+    published: usize,
 }
 
 impl EventRecorder {
     pub(crate) fn new(client: Client, reporter: Reporter) -> Self {
         let recorder = Recorder::new(client.clone(), reporter.clone());
-        Self { client, reporter, current: Mutex::new((recorder, Instant::now())) }
+        let current = Current { recorder, last: Instant::now(), published: 0 };
+        Self { client, reporter, current: Mutex::new(current) }
     }
 
     /// Publishes `ev` about `reference`, as [`Recorder::publish`] does.
@@ -55,11 +71,12 @@ impl EventRecorder {
         let recorder = {
             let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            if is_quiet(current.1, now) {
-                current.0 = self.fresh();
+            if is_quiet(current.last, now) || current.published >= EVENTS_PER_RECORDER {
+                self.renew(&mut current);
             }
-            current.1 = now;
-            current.0.clone()
+            current.last = now;
+            current.published += 1;
+            current.recorder.clone()
         };
         recorder.publish(ev, reference).await
     }
@@ -68,9 +85,14 @@ impl EventRecorder {
     /// periodically so that an idle controller does not keep its last burst of Events.
     pub(crate) fn sweep(&self) {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if is_quiet(current.1, Instant::now()) {
-            current.0 = self.fresh();
+        if is_quiet(current.last, Instant::now()) && current.published > 0 {
+            self.renew(&mut current);
         }
+    }
+
+    fn renew(&self, current: &mut Current) {
+        current.recorder = self.fresh();
+        current.published = 0;
     }
 
     fn fresh(&self) -> Recorder {

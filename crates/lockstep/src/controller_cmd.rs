@@ -126,6 +126,7 @@ fn default_cache_dir() -> PathBuf {
 pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     crate::allocator::limit_arenas();
     init_logging(args.log_format);
+    crate::allocator::trim_periodically();
     let controller_namespace = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
         .map(|ns| ns.trim().to_string())
         .unwrap_or(args.controller_namespace);
