@@ -19,7 +19,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config, ResourceExt};
 use lockstep_api::conditions::reason;
 use lockstep_api::{Application, ApplicationDestination, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
-use lockstep_engine::Engine;
+use lockstep_engine::{AppRef, Engine};
 use tracing::info;
 
 use crate::cluster_secret::{CLUSTER_SECRET_LABEL, ClusterSecret};
@@ -287,8 +287,13 @@ impl Clusters {
 
     /// Records that `app` manages nothing in any cluster (it is gone).
     pub(crate) async fn forget(&self, app: ObjectRef<Application>) {
+        let gone = AppRef { namespace: app.namespace.clone().unwrap_or_default(), name: app.name.clone() };
         for target in self.all().await {
             target.watches.track(app.clone(), Vec::new()).await;
+            target.engine.forget_application(&gone);
+            for deployer in target.impersonating.lock().await.values() {
+                deployer.engine.forget_application(&gone);
+            }
         }
     }
 

@@ -182,33 +182,33 @@ async fn watch_kind(
     let mut listed_before = false;
     while let Some(event) = events.next().await {
         let reaction = reaction(&event, listed_before);
-        let object = match (reaction, event) {
-            (Reaction::Owner | Reaction::OwnerIfTracked, Ok(watcher::Event::Apply(object)))
-            | (Reaction::Owner, Ok(watcher::Event::Delete(object)))
-            | (Reaction::OwnerIfTracked, Ok(watcher::Event::InitApply(object))) => object,
-            (Reaction::Everyone, _) => {
+        match reaction {
+            Reaction::Owner | Reaction::OwnerIfTracked => {}
+            Reaction::Everyone => {
                 debug!(kind = %resource.kind, group = %resource.group, "watch relisting: looking at its users again");
                 if !triggers.users(&id).into_iter().all(|app| triggers.send(app)) {
                     return;
                 }
                 continue;
             }
-            (Reaction::Listed, _) => {
+            Reaction::Listed => {
                 listed_before = true;
                 ready.send_replace(true);
                 continue;
             }
-            _ => continue,
+            Reaction::Nothing => continue,
+        }
+        let Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object) | watcher::Event::InitApply(object)) =
+            event
+        else {
+            continue;
         };
         let owner =
             object.metadata.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION)).and_then(|id| owner_of(id));
         let owner = owner.filter(|o| app_namespace.as_ref().is_none_or(|ns| *ns == o.namespace));
         let Some(owner) = owner else { continue };
         let app = ObjectRef::new(&owner.name).within(&owner.namespace);
-        let wanted = match reaction {
-            Reaction::OwnerIfTracked => triggers.tracks(&app, &id),
-            _ => true,
-        };
+        let wanted = reaction == Reaction::Owner || triggers.tracks(&app, &id);
         if wanted && !triggers.send(app) {
             return;
         }

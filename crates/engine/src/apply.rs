@@ -5,7 +5,6 @@ use lockstep_api::{FIELD_MANAGER, SyncStatusCode};
 
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::plan::{Action, Observation, ResourceResult, decide};
-use crate::verified::desired_hash;
 
 impl Engine {
     /// Compares one object with live state and, with `apply`, writes it when it differs.
@@ -24,8 +23,7 @@ impl Engine {
         }
         match self.write_one(&api, target, &compared).await {
             Ok(live) => {
-                let desired = desired_hash(&target.object, &options.ignore_differences);
-                self.verified.record(&options.app, &target.key, desired, &live);
+                self.verified.record(&options.app, &target.key, compared.desired, &live);
                 ResourceResult {
                     key: target.key.clone(),
                     status: SyncStatusCode::Synced,

@@ -144,7 +144,14 @@ impl Engine {
         }
         let prune_allowed = options.apply && result.progress == Progress::Complete;
         self.prune(&mut result, plan.resources().is_empty(), prune_allowed, options).await;
+        let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
+        self.verified.retain(&options.app, managed);
         result
+    }
+
+    /// Forgets what this engine remembered about an Application that is gone.
+    pub fn forget_application(&self, app: &AppRef) {
+        self.verified.forget_app(app);
     }
 
     /// Syncs (or only compares) the resources of one step; with `apply`, CRDs are then awaited.

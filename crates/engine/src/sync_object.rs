@@ -28,6 +28,8 @@ pub(crate) struct Compared {
     pub must_replace: bool,
     /// What the server's dry-run of the apply would store, when it answered.
     pub predicted: Option<Value>,
+    /// Hash of git's object and the ignore rules, to remember the object once it is in sync.
+    pub desired: u64,
 }
 
 impl Engine {
@@ -50,6 +52,7 @@ impl Engine {
             replace_allowed,
             must_replace: false,
             predicted: None,
+            desired: desired_hash(&target.object, &options.ignore_differences),
         };
         let name = &target.key.name;
         let mut live = match self.read(api, name).await {
@@ -83,7 +86,7 @@ impl Engine {
             // answer, and fails with the same message a dry-run would have given.
             return compared.with(Observation::Drifted { live: None });
         }
-        let desired = desired_hash(&target.object, &options.ignore_differences);
+        let desired = compared.desired;
         if let Some(current) = &live
             && self.verified.holds(&options.app, &target.key, desired, current)
         {

@@ -73,6 +73,23 @@ impl Verified {
             objects.remove(key);
         }
     }
+
+    /// Keeps only what `app` still manages, so objects that left git are not remembered.
+    pub fn retain<'a>(&self, app: &AppRef, managed: impl IntoIterator<Item = &'a ResourceKey>) {
+        let managed: std::collections::HashSet<&ResourceKey> = managed.into_iter().collect();
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(objects) = apps.get_mut(app) {
+            objects.retain(|key, _| managed.contains(key));
+            if objects.is_empty() {
+                apps.remove(app);
+            }
+        }
+    }
+
+    /// Forgets everything about an Application that is gone.
+    pub fn forget_app(&self, app: &AppRef) {
+        self.apps.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
+    }
 }
 
 /// Hash of git's object together with the rules it is compared under.
@@ -174,5 +191,20 @@ mod tests {
         assert!(!verified.holds(&other_app, &key(), 1, &live));
         verified.forget(&app(), &key());
         assert!(!verified.holds(&app(), &key(), 1, &live));
+    }
+
+    #[test]
+    fn objects_that_left_git_and_applications_that_are_gone_are_forgotten() {
+        let verified = Verified::default();
+        let live = deployment(1, "10", json!({}));
+        let other = ResourceKey { name: "other".into(), ..key() };
+        verified.record(&app(), &key(), 1, &live);
+        verified.record(&app(), &other, 1, &live);
+        verified.retain(&app(), [&key()]);
+        assert!(verified.holds(&app(), &key(), 1, &live));
+        assert!(!verified.holds(&app(), &other, 1, &live));
+        verified.forget_app(&app());
+        assert!(!verified.holds(&app(), &key(), 1, &live));
+        assert!(verified.apps.lock().unwrap().is_empty());
     }
 }
