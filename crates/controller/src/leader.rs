@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
@@ -24,7 +25,9 @@ use kube::api::{Api, PostParams};
 use thiserror::Error;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, trace, warn};
+use tracing::{debug, error, info, trace, warn};
+
+use crate::lease_trouble::{self, LeaseFailure, LogLimiter};
 
 /// How a replica takes part in the election.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,6 +214,7 @@ pub(crate) struct Term {
 #[derive(Clone, Debug)]
 pub(crate) struct Leadership {
     term: watch::Receiver<Term>,
+    trouble: watch::Receiver<Option<String>>,
 }
 
 impl Leadership {
@@ -218,7 +222,13 @@ impl Leadership {
     /// as the leadership is used.
     pub fn always() -> (watch::Sender<Term>, Self) {
         let (tx, term) = watch::channel(Term { leading: true, number: 0 });
-        (tx, Self { term })
+        (tx, Self { term, trouble: watch::channel(None).1 })
+    }
+
+    /// Why this replica can't take part in the election right now (the Lease can't be read or
+    /// written), for `/readyz`; `None` while it leads or follows normally.
+    pub fn trouble(&self) -> Option<String> {
+        self.trouble.borrow().clone()
     }
 
     /// True while this replica leads.
@@ -261,11 +271,14 @@ impl Election {
     /// Starts competing for the Lease; the returned [`Leadership`] starts as not leading.
     pub fn start(client: Client, settings: LeaseSettings) -> (Self, Leadership) {
         let (tx, term) = watch::channel(Term::default());
+        let (trouble_tx, trouble) = watch::channel(None);
         let (stop, stopped) = oneshot::channel();
-        let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
+        let api: Api<Lease> = Api::namespaced(client.clone(), &settings.namespace);
+        let namespaces: Api<Namespace> = Api::all(client);
         info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election: competing");
-        let task = tokio::spawn(Elector { api, settings, leading: tx }.run(stopped));
-        (Self { stop, task }, Leadership { term })
+        let elector = Elector { api, namespaces, settings, leading: tx, trouble: trouble_tx };
+        let task = tokio::spawn(elector.run(stopped));
+        (Self { stop, task }, Leadership { term, trouble })
     }
 
     /// Stops renewing and, if this replica leads, releases the Lease so another replica takes over at
@@ -281,8 +294,10 @@ impl Election {
 /// The I/O side of the election.
 struct Elector {
     api: Api<Lease>,
+    namespaces: Api<Namespace>,
     settings: LeaseSettings,
     leading: watch::Sender<Term>,
+    trouble: watch::Sender<Option<String>>,
 }
 
 /// What one attempt found.
@@ -317,19 +332,22 @@ impl Elector {
         let mut observed: Option<Observed> = None;
         let mut last_renewal: Option<Instant> = None;
         let mut last_holder: Option<String> = None;
+        let mut failures = 0u32;
+        let mut limiter = LogLimiter::default();
         loop {
             let leading = self.is_leading();
             let budget = match (leading, last_renewal) {
                 (true, Some(renewed)) => self.settings.renew_deadline.saturating_sub(renewed.elapsed()),
                 _ => self.settings.renew_deadline,
             };
-            match tokio::time::timeout(budget, self.attempt(&mut observed)).await {
+            let trouble = match tokio::time::timeout(budget, self.attempt(&mut observed)).await {
                 Ok(Ok(Attempt::Holding)) => {
                     last_renewal = Some(Instant::now());
                     if !leading {
                         info!(lease = %self.settings.name, identity = %self.settings.identity, "leader election: leading");
                         self.lead();
                     }
+                    None
                 }
                 Ok(Ok(Attempt::NotHolding { holder })) => {
                     if leading {
@@ -340,24 +358,74 @@ impl Elector {
                         info!(lease = %self.settings.name, holder = holder.as_deref().unwrap_or(""), "leader election: following");
                         last_holder = holder;
                     }
+                    None
                 }
-                Ok(Err(err)) => {
-                    warn!(lease = %self.settings.name, %err, "leader election: reading or writing the lease failed")
-                }
-                Err(_) => warn!(lease = %self.settings.name, "leader election: the lease request timed out"),
-            }
+                Ok(Err(err)) => self.mend(&err).await,
+                Err(_) => Some(lease_trouble::lease_unusable(
+                    &self.settings.namespace,
+                    &self.settings.name,
+                    &format!("no answer within {budget:?}"),
+                )),
+            };
+            failures = if trouble.is_some() { failures.saturating_add(1) } else { 0 };
+            self.report(trouble, &mut limiter);
             if self.is_leading() && last_renewal.is_none_or(|r| r.elapsed() >= self.settings.renew_deadline) {
                 warn!(lease = %self.settings.name, "leader election: could not renew within the renew deadline; stopping work");
                 self.step_down();
             }
+            let delay = lease_trouble::retry_delay(self.settings.retry_period, failures, self.is_leading());
             tokio::select! {
-                _ = tokio::time::sleep(self.settings.retry_period) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = &mut stop => break,
             }
         }
         if self.step_down() {
             self.release().await;
         }
+    }
+
+    /// Mends what the election can mend after a failed attempt (a missing lease namespace is created
+    /// when RBAC allows); returns what is still wrong, if anything.
+    async fn mend(&self, err: &kube::Error) -> Option<String> {
+        let namespace = &self.settings.namespace;
+        match LeaseFailure::of(err, namespace) {
+            LeaseFailure::NamespaceMissing => {
+                let object = Namespace {
+                    metadata: ObjectMeta { name: Some(namespace.clone()), ..Default::default() },
+                    ..Default::default()
+                };
+                match self.namespaces.create(&PostParams::default(), &object).await {
+                    Ok(_) => {
+                        info!(namespace = %namespace, "leader election: created the missing lease namespace");
+                        None
+                    }
+                    Err(kube::Error::Api(status)) if status.code == 409 => None,
+                    Err(err) => Some(lease_trouble::namespace_not_creatable(namespace, &lease_trouble::one_line(&err))),
+                }
+            }
+            LeaseFailure::Other(why) => Some(lease_trouble::lease_unusable(namespace, &self.settings.name, &why)),
+        }
+    }
+
+    /// Publishes the current trouble for `/readyz` and logs it, rate-limited; logs the recovery once.
+    fn report(&self, trouble: Option<String>, limiter: &mut LogLimiter) {
+        match &trouble {
+            Some(message) => {
+                if let Some(held_back) = limiter.admit(message, Instant::now()) {
+                    error!(lease = %self.settings.name, repeated = held_back, "leader election: {message}");
+                }
+            }
+            None if self.trouble.borrow().is_some() => {
+                info!(lease = %self.settings.name, "leader election: the lease works again");
+                limiter.reset();
+            }
+            None => {}
+        }
+        self.trouble.send_if_modified(|current| {
+            let changed = *current != trouble;
+            *current = trouble;
+            changed
+        });
     }
 
     /// Reads the Lease and acts on it once.
@@ -413,7 +481,10 @@ impl Elector {
         match tokio::time::timeout(self.settings.renew_deadline, result).await {
             Ok(Ok(true)) => info!(lease = %self.settings.name, "leader election: released the lease"),
             Ok(Ok(false)) => {}
-            Ok(Err(err)) => warn!(lease = %self.settings.name, %err, "leader election: releasing the lease failed"),
+            Ok(Err(err)) => {
+                let why = lease_trouble::one_line(&err);
+                warn!(lease = %self.settings.name, "leader election: releasing the lease failed: {why}")
+            }
             Err(_) => warn!(lease = %self.settings.name, "leader election: releasing the lease timed out"),
         }
     }
@@ -533,7 +604,7 @@ mod tests {
     async fn leadership_reports_losses_and_gains() {
         use futures::StreamExt;
         let (tx, term) = watch::channel(Term::default());
-        let leadership = Leadership { term };
+        let leadership = Leadership { term, trouble: watch::channel(None).1 };
         let mut gained = Box::pin(leadership.gained());
         assert!(!leadership.is_leading());
         tx.send_replace(Term { leading: true, number: 1 });

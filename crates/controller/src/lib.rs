@@ -16,6 +16,7 @@ pub mod impersonation;
 mod instrument;
 pub mod kube_metrics;
 pub mod leader;
+mod lease_trouble;
 pub mod metrics;
 mod notifications;
 pub mod policy;

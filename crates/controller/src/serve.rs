@@ -37,7 +37,7 @@ pub(crate) async fn start(
             .route("/metrics", get(render_metrics))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
-            .with_state(apps.clone());
+            .with_state(Probes { apps: apps.clone(), leadership: leadership.clone() });
         serve(addr, "metrics", router).await?;
     }
     if let Some(addr) = ctx.config.webhook_addr {
@@ -71,19 +71,30 @@ async fn serve(addr: SocketAddr, what: &'static str, router: Router) -> Result<(
     Ok(())
 }
 
-async fn render_metrics(
-    State(apps): State<Store<Application>>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let state = apps.state();
+/// What the metrics and probe endpoints read.
+#[derive(Clone)]
+struct Probes {
+    apps: Store<Application>,
+    leadership: Leadership,
+}
+
+async fn render_metrics(State(probes): State<Probes>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let state = probes.apps.state();
     let text = metrics().render(state.iter().map(|a| a.as_ref()));
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
 }
 
-async fn readyz() -> (StatusCode, &'static str) {
-    if metrics().is_ready() {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Application watch not synced\n")
+async fn readyz(State(probes): State<Probes>) -> (StatusCode, String) {
+    readiness(metrics().is_ready(), probes.leadership.trouble())
+}
+
+/// Ready once the Application watch has listed everything and leader election works: a replica that
+/// can't read or write its Lease will never lead, so it must not look like a working one.
+fn readiness(watch_synced: bool, lease_trouble: Option<String>) -> (StatusCode, String) {
+    match (watch_synced, lease_trouble) {
+        (_, Some(trouble)) => (StatusCode::SERVICE_UNAVAILABLE, format!("leader election: {trouble}\n")),
+        (false, None) => (StatusCode::SERVICE_UNAVAILABLE, "Application watch not synced\n".to_owned()),
+        (true, None) => (StatusCode::OK, "ok\n".to_owned()),
     }
 }
 
@@ -107,5 +118,19 @@ async fn count_syncs(apps: Store<Application>) {
                 metrics().sync_ended(&app.namespace().unwrap_or_default(), &app.name_any(), &phase);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_needs_a_synced_watch_and_a_working_lease() {
+        assert_eq!(readiness(true, None), (StatusCode::OK, "ok\n".to_owned()));
+        assert_eq!(readiness(false, None).0, StatusCode::SERVICE_UNAVAILABLE);
+        let (code, body) = readiness(true, Some("the lease namespace \"x\" does not exist".into()));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("\"x\""), "{body}");
     }
 }

@@ -281,16 +281,20 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
 
 /// Stops cluster `name` and removes its state. Idempotent.
 pub fn down(ws: &Workspace, name: &str) -> Result<()> {
-    if name == DEFAULT_NAME {
-        crate::demo::stop(ws);
-    }
+    crate::demo::stop(ws, name);
     let layout = Layout::new(ws, name)?;
     let _lock = layout.lock()?;
-    if let Some(state) = State::load(&layout) {
-        state.stop();
+    match State::load(&layout) {
+        Some(state) => {
+            state.stop();
+            layout.remove()?;
+            println!("cluster `{name}` is down");
+        }
+        None => {
+            layout.remove()?;
+            println!("cluster `{name}` was not running; nothing to stop");
+        }
     }
-    layout.remove()?;
-    println!("cluster `{name}` is down");
     Ok(())
 }
 

@@ -1,6 +1,11 @@
 //! Builds the main packages of a pinned Go module (tests/controlplane, tests/kwok, tests/tools)
 //! once: a stamp file records the go.mod, go.sum, Go version and recipe the binaries were built
 //! from, and a build whose stamp matches and whose binaries exist is skipped.
+//!
+//! Built binaries are also kept in a machine-wide cache keyed by the stamp's fingerprint
+//! (`$LOCKSTEP_BUILD_CACHE`, else `$XDG_CACHE_HOME/lockstep/go-builds`, else
+//! `~/.cache/lockstep/go-builds`), so a fresh clone or a second worktree on the same machine
+//! links them instead of building again.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -56,9 +61,55 @@ impl GoBuild {
             return Ok(wanted);
         }
         let _ = fs::remove_file(&self.stamp_path);
-        self.build()?;
+        // Never build over files that may be links into the cache.
+        for binary in self.binaries() {
+            let _ = fs::remove_file(binary);
+        }
+        let cached = cache_root().map(|root| root.join(format!("{:016x}", fnv1a64(wanted.as_bytes()))));
+        let restored = cached.as_deref().is_some_and(|dir| self.restore(dir, &wanted));
+        if !restored {
+            self.build()?;
+            if let Some(dir) = &cached
+                && let Err(e) = self.keep(dir, &wanted)
+            {
+                eprintln!("note: could not keep {} in the build cache {}: {e:#}", self.what, dir.display());
+            }
+        }
         fs::write(&self.stamp_path, &wanted).with_context(|| format!("writing {}", self.stamp_path.display()))?;
         Ok(wanted)
+    }
+
+    /// Links (or copies) the binaries from the cache entry `dir` if it holds this exact build.
+    fn restore(&self, dir: &Path, wanted: &str) -> bool {
+        if !fs::read_to_string(dir.join("stamp")).is_ok_and(|s| s == wanted) {
+            return false;
+        }
+        let restored = self.packages.iter().all(|(_, _, kept)| {
+            let (from, to) = (dir.join(kept), self.out_dir.join(kept));
+            fs::hard_link(&from, &to).or_else(|_| fs::copy(&from, &to).map(drop)).is_ok()
+        });
+        if restored {
+            eprintln!("{}: reusing the build cached in {}", self.what, dir.display());
+        }
+        restored
+    }
+
+    /// Puts the freshly built binaries into the cache entry `dir` (complete entries only: the stamp
+    /// is written last).
+    fn keep(&self, dir: &Path, wanted: &str) -> Result<()> {
+        let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+        fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        for (_, _, kept) in self.packages {
+            let (from, to) = (self.out_dir.join(kept), tmp.join(kept));
+            fs::hard_link(&from, &to)
+                .or_else(|_| fs::copy(&from, &to).map(drop))
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        }
+        fs::write(tmp.join("stamp"), wanted).with_context(|| format!("writing {}", tmp.join("stamp").display()))?;
+        if dir.exists() {
+            fs::remove_dir_all(dir).with_context(|| format!("replacing {}", dir.display()))?;
+        }
+        fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))
     }
 
     /// Runs `go build` for every package into `out_dir` and renames binaries to their kept names.
@@ -109,6 +160,16 @@ impl GoBuild {
         }
         Ok(text)
     }
+}
+
+/// The machine-wide cache of built Go binaries, if a location can be found.
+pub fn cache_root() -> Option<PathBuf> {
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = from_env("LOCKSTEP_BUILD_CACHE") {
+        return Some(dir);
+    }
+    let base = from_env("XDG_CACHE_HOME").or_else(|| from_env("HOME").map(|home| home.join(".cache")))?;
+    Some(base.join("lockstep").join("go-builds"))
 }
 
 /// The output of `go version` (trimmed), which every build stamp records.

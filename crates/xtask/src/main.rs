@@ -5,11 +5,12 @@
 //!   kube-scheduler) on loopback, with kwok simulating nodes, and writes its
 //!   admin kubeconfig.
 //! * `cargo xtask cluster down [--name NAME]` stops it and removes its state.
-//! * `cargo xtask test [--no-lint] [--down] [--no-bench] [-- ARGS]` is the one command CI
-//!   runs: lint, cluster up, build the controller, `cargo test --workspace`,
-//!   then `cargo xtask bench --smoke`.
+//! * `cargo xtask test [--no-lint] [--down] [--no-demo] [--no-bench] [-- ARGS]` is the one command
+//!   CI runs: prerequisites, lint, cluster up, build the controller, `cargo test --workspace`,
+//!   `cargo xtask demo --check`, then `cargo xtask bench --smoke`.
 //! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
-//! * `cargo xtask demo` is the quickstart: everything above plus the controller and an example.
+//! * `cargo xtask demo [--check]` is the quickstart: everything above plus the controller and an
+//!   example; `--check` runs it on a fresh cluster, proves a commit syncs and drift heals, and tears down.
 //! * `cargo xtask bench [--smoke] [--peer flux]` measures lockstep on its own local control plane
 //!   (docs/benchmarks.md).
 
@@ -20,6 +21,7 @@ mod demo;
 mod gobuild;
 mod gomodule;
 mod kwok;
+mod prereq;
 mod process;
 mod test;
 mod tools;
@@ -50,7 +52,7 @@ enum Command {
     /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/.
     Tools,
     /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Benchmarks on a local control plane with simulated nodes (docs/benchmarks.md).
     Bench(bench::BenchArgs),
 }
@@ -62,8 +64,8 @@ fn main() -> Result<()> {
         Command::Cluster { action } => cluster::run(&ws, action),
         Command::Test(args) => test::run(&ws, &args),
         Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
-        Command::Demo => demo::run(&ws),
-        Command::Bench(args) => bench::run(&ws, &args),
+        Command::Demo(args) => demo::run(&ws, &args),
+        Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
     }
 }
 
@@ -130,7 +132,7 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "test", "--no-lint", "--", "FILTER", "--", "--nocapture"]).unwrap();
         let Command::Test(args) = cli.command else { panic!("not the test command") };
         assert!(args.no_lint);
-        assert!(!args.down && !args.no_bench);
+        assert!(!args.down && !args.no_bench && !args.no_demo);
         assert_eq!(args.cargo_test_args, ["FILTER", "--", "--nocapture"]);
     }
 

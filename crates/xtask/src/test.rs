@@ -1,6 +1,7 @@
-//! `cargo xtask test`: the one command CI runs. Lints, starts the default
-//! cluster, builds the controller, runs `cargo test --workspace` against
-//! the cluster, then a smoke run of the benchmark harness (`cargo xtask bench --smoke`).
+//! `cargo xtask test`: the one command CI runs. Checks (and as root installs) the Debian packages
+//! and components it needs, lints, starts the default cluster, builds the controller, runs
+//! `cargo test --workspace` against the cluster, checks the quickstart on a fresh cluster
+//! (`cargo xtask demo --check`), then a smoke run of the benchmark harness (`cargo xtask bench --smoke`).
 
 use std::path::Path;
 use std::process::Command;
@@ -25,6 +26,9 @@ pub struct TestArgs {
     /// Skip the benchmark smoke run after the tests.
     #[arg(long)]
     pub no_bench: bool,
+    /// Skip the quickstart check (`cargo xtask demo --check`) after the tests.
+    #[arg(long)]
+    pub no_demo: bool,
     /// Passed to `cargo test --workspace` verbatim, e.g. `-- FILTER -- --nocapture`.
     #[arg(last = true)]
     pub cargo_test_args: Vec<String>,
@@ -52,6 +56,10 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<()> {
 /// The phases, in order, stopping at the first failure.
 fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     let cargo = ws.cargo();
+    phase("prerequisites", || {
+        crate::prereq::ensure(crate::prereq::Task::Test)?;
+        if args.no_lint { Ok(()) } else { crate::prereq::ensure_lint_components(&cargo) }
+    })?;
     if !args.no_lint {
         phase("fmt", || process::run(cargo_cmd(ws, &cargo).args(["fmt", "--all", "--", "--check"])))?;
         phase("clippy", || {
@@ -79,6 +87,10 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
                 .env("LOCKSTEP_XTASK", std::env::current_exe()?),
         )
     })?;
+    if !args.no_demo {
+        // The README's quickstart as a newcomer runs it, on a fresh control plane with empty state.
+        phase("demo check", || crate::demo::check(ws))?;
+    }
     if !args.no_bench {
         // Exercises every benchmark scenario's code path on its own small cluster; no thresholds.
         phase("bench smoke", || crate::bench::run(ws, &crate::bench::BenchArgs::smoke()))?;

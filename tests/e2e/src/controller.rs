@@ -24,22 +24,30 @@ impl ControllerProcess {
     /// Leader election stays on (the default), with its Lease in the test namespace unless `args`
     /// name another, so controllers of parallel tests never compete with each other.
     pub fn start_with_cache(namespace: &str, cache: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
-        Self::start_logging_to(namespace, namespace, cache, args)
+        Self::start_logging_to(namespace, namespace, cache, &kubeconfig(), args)
+    }
+
+    /// Like [`ControllerProcess::start`], connecting with another kubeconfig (another identity).
+    pub fn start_with_kubeconfig(namespace: &str, kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_logging_to(namespace, namespace, tempfile::tempdir()?, kubeconfig, args)
     }
 
     /// Like [`ControllerProcess::start`], logging to `target/e2e-logs/<log_name>.log`, for tests that
     /// run several controllers for one namespace.
     pub fn start_named(namespace: &str, log_name: &str, args: &[&str]) -> anyhow::Result<Self> {
-        Self::start_logging_to(namespace, log_name, tempfile::tempdir()?, args)
+        Self::start_logging_to(namespace, log_name, tempfile::tempdir()?, &kubeconfig(), args)
     }
 
     fn start_logging_to(
         namespace: &str,
         log_name: &str,
         cache: tempfile::TempDir,
+        kubeconfig: &std::path::Path,
         args: &[&str],
     ) -> anyhow::Result<Self> {
-        let lease_namespace: &[&str] = if args.iter().any(|a| a.starts_with("--leader-elect-resource-namespace")) {
+        let names_lease_namespace =
+            |a: &&str| a.starts_with("--leader-elect-resource-namespace") || a.starts_with("--controller-namespace");
+        let lease_namespace: &[&str] = if args.iter().any(names_lease_namespace) {
             &[]
         } else {
             &["--leader-elect-resource-namespace", namespace]
@@ -64,7 +72,7 @@ impl ControllerProcess {
             .arg(tool_path("LOCKSTEP_HELM", "helm"))
             .args(lease_namespace)
             .args(args)
-            .env("KUBECONFIG", kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,lockstep=debug")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
