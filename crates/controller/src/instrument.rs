@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use lockstep_api::Application;
 use tracing::Instrument;
 
+use crate::liveness::liveness;
 use crate::metrics::metrics;
 
 /// Runs `work` inside the reconcile span of `app` and times it. The span's `revision` starts as
@@ -31,6 +32,7 @@ struct Timer(Instant);
 impl Timer {
     fn start() -> Self {
         metrics().in_flight(1);
+        liveness().reconcile_started();
         Self(Instant::now())
     }
 }
@@ -38,6 +40,7 @@ impl Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         metrics().in_flight(-1);
+        liveness().reconcile_finished();
         metrics().reconciled(self.0.elapsed());
     }
 }

@@ -17,6 +17,7 @@ mod instrument;
 pub mod kube_metrics;
 pub mod leader;
 mod lease_trouble;
+mod liveness;
 pub mod metrics;
 mod notifications;
 pub mod policy;

@@ -84,6 +84,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     crate::serve::start(context.clone(), reader.clone(), pushed, leadership.clone()).await?;
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
+        .inspect(|event| crate::liveness::liveness().watch_result(event.is_ok()))
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .inspect_ok(crate::serve::mark_ready)
         .modify(slim)

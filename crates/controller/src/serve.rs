@@ -35,9 +35,9 @@ pub(crate) async fn start(
     if let Some(addr) = ctx.config.metrics_addr {
         let router = Router::new()
             .route("/metrics", get(render_metrics))
-            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .with_state(Probes { apps: apps.clone(), leadership: leadership.clone() });
+            .with_state(Probes { apps: apps.clone(), leadership: leadership.clone(), stuck_after: stuck_after(&ctx) });
         serve(addr, "metrics", router).await?;
     }
     if let Some(addr) = ctx.config.webhook_addr {
@@ -76,6 +76,24 @@ async fn serve(addr: SocketAddr, what: &'static str, router: Router) -> Result<(
 struct Probes {
     apps: Store<Application>,
     leadership: Leadership,
+    /// The longest one reconcile may legitimately take; past it with work in flight, `/healthz` fails.
+    stuck_after: Duration,
+}
+
+/// A reconcile may wait out a sync operation, a fetch and a render; add a margin for the API calls.
+fn stuck_after(ctx: &Context) -> Duration {
+    let config = &ctx.config;
+    config.sync_timeout + config.source.fetch_timeout + config.render.limits.timeout + Duration::from_secs(120)
+}
+
+async fn healthz(State(probes): State<Probes>) -> (StatusCode, String) {
+    match crate::liveness::verdict(crate::liveness::liveness().facts(), probes.stuck_after) {
+        Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
+        Err(why) => {
+            warn!("liveness: {why}");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
+        }
+    }
 }
 
 async fn render_metrics(State(probes): State<Probes>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
