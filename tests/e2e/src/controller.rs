@@ -65,7 +65,11 @@ impl ControllerProcess {
             .arg(namespace)
             .arg("--cache-dir")
             .arg(cache.path())
-            .args(["--log-format", "text"])
+            .args(if args.iter().any(|a| a.starts_with("--log-format")) {
+                &[][..]
+            } else {
+                &["--log-format", "text"][..]
+            })
             .arg("--kustomize-path")
             .arg(tool_path("LOCKSTEP_KUSTOMIZE", "kustomize"))
             .arg("--helm-path")
