@@ -4,7 +4,7 @@ use lockstep_api::HealthStatusCode;
 use serde_json::Value;
 
 use crate::Health;
-use crate::json::annotation;
+use crate::json::go_annotation;
 
 /// Annotation that, set to `"true"`, leaves an object out of its Application's health.
 pub const IGNORE_HEALTHCHECK_ANNOTATION: &str = "lockstep.dev/ignore-healthcheck";
@@ -13,10 +13,13 @@ pub const IGNORE_HEALTHCHECK_ANNOTATION: &str = "lockstep.dev/ignore-healthcheck
 const ARGO_IGNORE_HEALTHCHECK_ANNOTATION: &str = "argocd.argoproj.io/ignore-healthcheck";
 
 /// Whether `object` opts out of health aggregation (either annotation set to exactly `"true"`).
+///
+/// Annotations are read as Argo CD reads them from a live object: a non-string value anywhere in
+/// `metadata.annotations` makes the object have no annotations at all.
 pub fn ignored(object: &Value) -> bool {
     [IGNORE_HEALTHCHECK_ANNOTATION, ARGO_IGNORE_HEALTHCHECK_ANNOTATION]
         .iter()
-        .any(|key| annotation(object, key).ok().flatten() == Some("true"))
+        .any(|key| go_annotation(object, key) == Some("true"))
 }
 
 /// The worst health among `items` (Argo's order: Healthy < Suspended < Progressing < Missing <
@@ -98,6 +101,8 @@ mod tests {
         assert!(!ignored(&with(IGNORE_HEALTHCHECK_ANNOTATION, json!("false"))));
         assert!(!ignored(&with(IGNORE_HEALTHCHECK_ANNOTATION, json!(true))));
         assert!(!ignored(&json!({"metadata": {"annotations": "x"}})));
+        let mixed = json!({"metadata": {"annotations": {ARGO_IGNORE_HEALTHCHECK_ANNOTATION: "true", "n": 1}}});
+        assert!(!ignored(&mixed));
         assert!(!ignored(&json!(null)));
     }
 }

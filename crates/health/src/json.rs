@@ -156,18 +156,52 @@ pub(crate) fn lenient_str<'a>(v: &'a Value, path: &[&str], default: &'a str) -> 
     }
 }
 
-/// Group, version and kind, parsed like Go's `GroupVersionKind()` (a malformed apiVersion gives
-/// an empty group and version).
+/// Group, version and kind, parsed like Go's `GroupVersionKind()`: an apiVersion with more than
+/// one `/` does not parse, and then the whole GVK (kind included) is empty.
 pub(crate) fn gvk(obj: &Value) -> (&str, &str, &str) {
     let api_version = lenient_str(obj, &["apiVersion"], "");
     let kind = lenient_str(obj, &["kind"], "");
-    let (group, version) = match api_version.split_once('/') {
-        None => ("", api_version),
-        Some((g, v)) if !v.contains('/') => (g, v),
-        Some(_) => ("", ""),
-    };
-    (group, version, kind)
+    match api_version.split_once('/') {
+        None => ("", api_version, kind),
+        Some((g, v)) if !v.contains('/') => (g, v, kind),
+        Some(_) => ("", "", ""),
+    }
 }
+
+/// `metadata.annotations` as Go's `GetAnnotations()` reads it from an unstructured object: a
+/// map of strings, or nothing at all when it is absent, not a map, or has a non-string value.
+pub(crate) fn go_annotations(obj: &Value) -> Option<&serde_json::Map<String, Value>> {
+    match nested(obj, &["metadata", "annotations"]) {
+        Ok(Some(Value::Object(map))) if map.values().all(Value::is_string) => Some(map),
+        _ => None,
+    }
+}
+
+/// One annotation as Go's `GetAnnotations()[key]` gives it (see [`go_annotations`]).
+pub(crate) fn go_annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    go_annotations(obj)?.get(key).and_then(Value::as_str)
+}
+
+/// `metadata.finalizers` as Go's `GetFinalizers()` reads it: empty unless a list of strings.
+pub(crate) fn go_finalizers(obj: &Value) -> Vec<&str> {
+    match nested(obj, &["metadata", "finalizers"]) {
+        Ok(Some(Value::Array(items))) => {
+            items.iter().map(Value::as_str).collect::<Option<Vec<_>>>().unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Go's `GetDeletionTimestamp() != nil`: the field parses as an RFC 3339 time that is not Go's
+/// zero time; anything else (absent, empty, unparsable) counts as not being deleted.
+pub(crate) fn go_deleting(obj: &Value) -> bool {
+    let text = lenient_str(obj, &["metadata", "deletionTimestamp"], "");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .is_ok_and(|t| t.timestamp() != GO_ZERO_TIME_UNIX || t.timestamp_subsec_nanos() != 0)
+}
+
+/// Unix seconds of Go's zero `time.Time` (0001-01-01T00:00:00Z).
+const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
 /// The object's name, or "" when absent or not a string.
 pub(crate) fn name(obj: &Value) -> &str {

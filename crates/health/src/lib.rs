@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod conditions;
+mod hook;
 mod json;
 mod kinds;
 mod kstatus;

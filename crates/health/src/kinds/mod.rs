@@ -22,17 +22,18 @@ use lockstep_api::HealthStatusCode;
 use serde_json::Value;
 
 use crate::Health;
-use crate::json::{Res, gvk, lenient_str};
+use crate::hook::has_hook_finalizer;
+use crate::json::{Res, go_deleting, gvk};
 
 /// A rule: the object and its API version in, health (or why it could not be judged) out.
 type Rule = fn(&Value, &str) -> Res<Health>;
 
 /// The built-in rule's verdict, or `None` when no built-in rule covers this kind.
 ///
-/// Any object with a `metadata.deletionTimestamp` is Progressing ("Pending deletion") whatever
-/// its kind, as in Argo CD.
+/// Any object being deleted is Progressing ("Pending deletion") whatever its kind, as in Argo CD,
+/// unless it carries Argo CD's hook finalizer (a hook still to be observed keeps its own health).
 pub fn builtin(object: &Value) -> Option<Health> {
-    if !lenient_str(object, &["metadata", "deletionTimestamp"], "").is_empty() {
+    if go_deleting(object) && !has_hook_finalizer(object) {
         return Some(Health::new(HealthStatusCode::Progressing, "Pending deletion"));
     }
     let (group, version, kind) = gvk(object);

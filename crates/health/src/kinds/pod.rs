@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::unsupported;
 use crate::Health;
 use crate::conditions::status_conditions;
+use crate::hook::is_hook;
 use crate::json::{Res, annotation, strict_array, strict_int, strict_present_object, strict_str};
 
 /// Argo CD's opt-in for treating a Never/OnFailure pod like a long-running one.
@@ -19,7 +20,7 @@ pub(super) fn health(obj: &Value, version: &str) -> Res<Health> {
         return Err(unsupported("Pod", "", version));
     }
     let policy = strict_str(obj, &["spec", "restartPolicy"])?.unwrap_or("");
-    let ignore_policy = annotation(obj, IGNORE_RESTART_POLICY)? == Some("true") && !is_hook(obj)?;
+    let ignore_policy = annotation(obj, IGNORE_RESTART_POLICY)? == Some("true") && !is_hook(obj);
     let long_running = policy == "Always" || ignore_policy;
     let containers = strict_array(obj, &["status", "containerStatuses"])?;
     let message = strict_str(obj, &["status", "message"])?.unwrap_or("");
@@ -90,14 +91,6 @@ fn failure_message(ctr: &Value) -> Res<Option<String>> {
         return Ok(Some(format!("container {name:?} failed with exit code {code}")));
     }
     Ok(None)
-}
-
-/// Whether the pod is an Argo CD or Helm hook (a `Skip` hook is not one).
-fn is_hook(obj: &Value) -> Res<bool> {
-    if let Some(types) = annotation(obj, "argocd.argoproj.io/hook")? {
-        return Ok(!types.split(',').any(|t| t.trim() == "Skip"));
-    }
-    Ok(annotation(obj, "helm.sh/hook")?.is_some_and(|types| types != "crd-install"))
 }
 
 #[cfg(test)]

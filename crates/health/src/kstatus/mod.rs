@@ -2,7 +2,7 @@
 //!
 //! Generic properties come first (deletion, `metadata.generation` vs
 //! `status.observedGeneration`, the standard `Reconciling`/`Stalled` conditions); then kstatus's
-//! own rules for the core kinds; anything else is Current.
+//! own rules for the core kinds; any other kind follows its `Ready` condition, else is Current.
 
 mod rules;
 
@@ -146,10 +146,26 @@ fn compute(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
         return Ok(result);
     }
     let (group, _, kind) = gvk(obj);
-    match rules::for_kind(group, kind) {
-        Some(rule) => rule(obj, now),
-        None => Ok(KStatusResult::current("Resource is current")),
+    if let Some(rule) = rules::for_kind(group, kind) {
+        return rule(obj, now);
     }
+    Ok(ready_condition(obj)?.unwrap_or_else(|| KStatusResult::current("Resource is current")))
+}
+
+/// A kind without its own rule follows its first `Ready` condition whose status is True, False or
+/// Unknown: True is Current, False and Unknown are InProgress with the condition's reason.
+fn ready_condition(obj: &Value) -> Res<Option<KStatusResult>> {
+    for c in status_conditions(obj)? {
+        if c.type_ != "Ready" {
+            continue;
+        }
+        match c.status {
+            "True" => return Ok(Some(KStatusResult::current("Resource is Ready"))),
+            "False" | "Unknown" => return Ok(Some(KStatusResult::in_progress(c.reason, c.message))),
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// The checks that apply to every kind; `None` when they cannot decide.

@@ -281,14 +281,15 @@ fn pdb(_: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
     Ok(KStatusResult::current("AllowedDisruptions has been computed."))
 }
 
-/// Jobs: InProgress until started, Current while running or once complete or suspended,
-/// Failed on a true Failed condition.
+/// Jobs: InProgress until started, Current while running, once complete, or while suspended
+/// (spec and condition agree), Failed on a true Failed condition.
 fn job(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
     let parallelism = int(obj, "spec.parallelism", 1);
     let completions = int(obj, "spec.completions", parallelism);
     let succeeded = int(obj, "status.succeeded", 0);
     let active = int(obj, "status.active", 0);
     let failed = int(obj, "status.failed", 0);
+    let suspended = matches!(nested(obj, &["spec", "suspend"]), Ok(Some(Value::Bool(true))));
     for c in status_conditions(obj)? {
         if c.status != "True" {
             continue;
@@ -302,7 +303,9 @@ fn job(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
                 let msg = format!("Job Failed. failed: {failed}/{completions}");
                 return Ok(KStatusResult::failed("JobFailed", msg));
             }
-            "Suspended" => return Ok(KStatusResult::current("Job is suspended")),
+            // Only while the spec still asks for it: a resumed Job keeps its Suspended=True
+            // condition until the controller catches up, and is judged on its start then.
+            "Suspended" if suspended => return Ok(KStatusResult::current("Job is suspended")),
             _ => {}
         }
     }

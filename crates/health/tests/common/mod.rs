@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod rule_cases;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
