@@ -14,7 +14,6 @@ use serde_json::json;
 
 /// Deletes a namespace the test made the controller use, whether or not the test passed.
 struct LeaseNamespace {
-    client: kube::Client,
     name: String,
 }
 
@@ -28,21 +27,14 @@ impl LeaseNamespace {
             })
             .await?;
         }
-        Ok(Self { client: client.clone(), name })
+        Ok(Self { name })
     }
 }
 
 impl Drop for LeaseNamespace {
     fn drop(&mut self) {
-        let (client, name) = (self.client.clone(), self.name.clone());
-        // Best effort, in the background of the test runtime's last moments.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(Api::<Namespace>::all(client).delete(&name, &DeleteParams::default()));
-            }
-        })
-        .join();
+        // kubectl, not the async client: Drop can't wait on the test's runtime.
+        let _ = kubectl_ok(&["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"], None);
     }
 }
 
@@ -184,7 +176,6 @@ async fn a_controller_that_may_not_create_the_lease_namespace_is_not_ready_and_s
         Ok((r.status == 503 && r.body.contains(&lease_ns.name)).then_some(r.body))
     })
     .await;
-    let cleanup = kubectl_ok(&["delete", "clusterrole,clusterrolebinding", &role, "--ignore-not-found"], None);
     let body = body?;
     assert!(body.contains(&format!("kubectl create namespace {}", lease_ns.name)), "{body}");
     assert!(body.contains("--controller-namespace"), "{body}");
@@ -196,6 +187,6 @@ async fn a_controller_that_may_not_create_the_lease_namespace_is_not_ready_and_s
     assert!(!log.contains("leader election: leading"), "{log}");
     assert_readable(&log);
     assert!(Api::<Namespace>::all(client.clone()).get_opt(&lease_ns.name).await?.is_none());
-    cleanup?;
+    kubectl_ok(&["delete", "clusterrole,clusterrolebinding", &role, "--ignore-not-found"], None)?;
     Ok(())
 }
