@@ -8,15 +8,17 @@ use serde_json::Value;
 
 use crate::error::RenderError;
 use crate::options::HelmOptions;
-use crate::sandbox::{looks_remote, relative, resolve_inside};
+use crate::sandbox::{check_symlinks, looks_remote, relative, resolve_inside};
 
 /// How deep `file://` dependencies of dependencies are followed.
 const MAX_DEPENDENCY_DEPTH: usize = 8;
 
-/// Copies the chart at `chart_dir` to `scratch/chart` and vendors its `file://` dependencies;
-/// a dependency that is neither vendored nor local fails with [`RenderError::RemoteChart`].
+/// Copies the chart at `chart_dir` to `scratch/chart` and vendors its `file://` dependencies, each
+/// after refusing symlinks out of the repository in it; a dependency that is neither vendored nor
+/// local fails with [`RenderError::RemoteChart`].
 pub fn prepare_chart(root: &Path, chart_dir: &Path, scratch: &Path) -> Result<PathBuf, RenderError> {
     let target = scratch.join("chart");
+    check_symlinks(root, &[chart_dir.to_path_buf()])?;
     copy_dir(root, chart_dir, &target)?;
     vendor_dependencies(root, chart_dir, &target, 0)?;
     Ok(target)
@@ -57,6 +59,7 @@ fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) 
             });
         }
         let dep_copy = copy.join("charts").join(name);
+        check_symlinks(root, std::slice::from_ref(&dep_dir))?;
         copy_dir(root, &dep_dir, &dep_copy)?;
         vendor_dependencies(root, &dep_dir, &dep_copy, depth + 1)?;
     }
@@ -102,6 +105,7 @@ pub fn value_files(root: &Path, chart_dir: &Path, options: &HelmOptions) -> Resu
             return Err(outside());
         }
         let file = resolve_inside(root, chart_dir, name).ok_or_else(outside)?;
+        check_symlinks(root, std::slice::from_ref(&file))?;
         if file.is_file() {
             files.push(file);
         } else if !options.ignore_missing_value_files {
@@ -268,5 +272,27 @@ mod tests {
         std::fs::write(dir.path().join("app/charts/redis-1.0.0.tgz"), "").unwrap();
         let scratch = tempfile::tempdir().unwrap();
         assert!(prepare_chart(dir.path(), &dir.path().join("app"), scratch.path()).is_ok(), "vendored tgz is enough");
+    }
+
+    #[test]
+    fn symlinks_out_of_the_repository_fail_only_charts_that_reach_them() {
+        let dir = tree(&[
+            ("charts/web/Chart.yaml", "name: web\ndependencies:\n- name: lib\n  repository: file://../../lib\n"),
+            ("lib/Chart.yaml", "name: lib\n"),
+            ("charts/api/Chart.yaml", "name: api\n"),
+        ]);
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("elsewhere/passwd.yaml")).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        assert!(prepare_chart(root, &root.join("charts/web"), scratch.path()).is_ok());
+        let options = HelmOptions { value_files: vec!["../../elsewhere/passwd.yaml".into()], ..Default::default() };
+        let err = value_files(root, &root.join("charts/api"), &options).unwrap_err();
+        assert!(matches!(&err, RenderError::SymlinkOutsideRepository { .. }), "{err}");
+        std::os::unix::fs::symlink("/etc", root.join("lib/templates")).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let err = prepare_chart(root, &root.join("charts/web"), scratch.path()).unwrap_err();
+        assert!(matches!(&err, RenderError::SymlinkOutsideRepository { file } if file == "lib/templates"), "{err}");
+        assert!(prepare_chart(root, &root.join("charts/api"), scratch.path()).is_ok());
     }
 }

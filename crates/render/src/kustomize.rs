@@ -9,10 +9,11 @@ use serde_json::{Map, Value, json};
 use crate::detect::KUSTOMIZATION_FILES;
 use crate::error::RenderError;
 use crate::options::KustomizeOptions;
-use crate::sandbox::{looks_remote, relative, resolve_inside};
+use crate::sandbox::{check_symlinks, looks_remote, relative, resolve_inside};
 
 /// Walks the kustomization in `dir` and every local base or component it names, failing on a
-/// remote reference or one that leaves `root`, before kustomize ever runs.
+/// remote reference, one that leaves `root`, or a symlink out of the repository in any of them,
+/// before kustomize ever runs.
 pub fn check_references(root: &Path, dir: &Path) -> Result<(), RenderError> {
     let mut seen = Vec::new();
     check_dir(root, dir, &mut seen)
@@ -23,6 +24,7 @@ fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), Ren
         return Ok(());
     }
     seen.push(dir.to_path_buf());
+    check_symlinks(root, &[dir.to_path_buf()])?;
     let Some(file) = KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()) else {
         return Ok(());
     };
@@ -46,6 +48,8 @@ fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), Ren
             })?;
             if target.is_dir() {
                 check_dir(root, &target, seen)?;
+            } else {
+                check_symlinks(root, &[target])?;
             }
         }
     }
@@ -120,6 +124,7 @@ fn inline_patch(root: &Path, source_dir: &Path, patch: &Value) -> Result<Value, 
             file: "spec.source.kustomize.patches".into(),
             reference: path.clone(),
         })?;
+        check_symlinks(root, std::slice::from_ref(&file))?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| RenderError::Read { file: relative(root, &file), message: e.to_string() })?;
         patch.insert("patch".into(), json!(text));
@@ -268,5 +273,23 @@ mod tests {
         ));
         std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- ../overlay\n").unwrap();
         assert!(check_references(root, &root.join("overlay")).is_ok(), "cycles end");
+    }
+
+    #[test]
+    fn symlinks_out_of_the_repository_fail_only_kustomizations_that_reach_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["base", "apps/web", "apps/api", "unrelated"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(root.join("base/kustomization.yaml"), "resources:\n- cm.yaml\n").unwrap();
+        std::fs::write(root.join("apps/web/kustomization.yaml"), "resources:\n- ../../base\n").unwrap();
+        std::fs::write(root.join("apps/api/kustomization.yaml"), "resources:\n- ../../base\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("unrelated/passwd.yaml")).unwrap();
+        assert!(check_references(root, &root.join("apps/web")).is_ok(), "a bad link elsewhere is no concern");
+        // A base outside the application's path that holds a bad link is reached, so it fails.
+        std::os::unix::fs::symlink("/etc/hostname", root.join("base/cm.yaml")).unwrap();
+        let err = check_references(root, &root.join("apps/api")).unwrap_err();
+        assert!(matches!(&err, RenderError::SymlinkOutsideRepository { file } if file == "base/cm.yaml"), "{err}");
     }
 }

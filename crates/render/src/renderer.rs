@@ -152,9 +152,10 @@ impl Renderer {
         let _permit = self.permits.acquire().await.map_err(|e| RenderError::scratch("render slot", e))?;
         let started = Instant::now();
         let root = request.root.clone();
-        check_symlinks(&root)?;
+        // Each kind judges the symlinks of exactly what it reads, before reading it.
         let manifests = match kind {
             SourceKind::Directory => {
+                check_symlinks(&root, &[dir.to_path_buf()])?;
                 let (dir, options) = (dir.to_path_buf(), request.directory.clone());
                 tokio::task::spawn_blocking(move || render_directory(&root, &dir, &options))
                     .await
@@ -255,4 +256,36 @@ fn scratch_dir() -> Result<tempfile::TempDir, RenderError> {
 fn parse_tool_output(root: &Path, dir: &Path, what: &str, out: &[u8]) -> Result<Vec<crate::Manifest>, RenderError> {
     let text = String::from_utf8_lossy(out);
     parse_manifests(&format!("{} ({what})", relative(root, dir)), &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One out-of-repository symlink in a monorepo fails only the Application that reads it.
+    #[tokio::test]
+    async fn a_bad_symlink_fails_only_the_application_that_reads_it() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        for app in ["apps/web", "apps/broken"] {
+            std::fs::create_dir_all(root.join(app)).unwrap();
+        }
+        std::fs::write(root.join("apps/web/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n")
+            .unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("apps/broken/passwd.yaml")).unwrap();
+        let renderer = Renderer::new(RendererConfig::default());
+        let request = |path: &str| RenderRequest {
+            revision: "abc".into(),
+            root: root.to_path_buf(),
+            path: path.into(),
+            kind: Some(SourceKind::Directory),
+            ..Default::default()
+        };
+        let web = renderer.render(&request("apps/web")).await.unwrap();
+        assert_eq!(web.manifests.len(), 1);
+        let err = renderer.render(&request("apps/broken")).await.unwrap_err();
+        assert!(matches!(&err, RenderError::SymlinkOutsideRepository { file } if file == "apps/broken/passwd.yaml"));
+        let err = renderer.render(&request("")).await.unwrap_err();
+        assert!(matches!(&err, RenderError::SymlinkOutsideRepository { .. }), "{err}");
+    }
 }

@@ -1,7 +1,8 @@
 //! Keeping a render inside its repository: references are resolved lexically and refused when they
-//! leave the root, and symlinks pointing outside the root refuse the whole commit. These checks run
-//! before any tool sees the files.
+//! leave the root, and symlinks pointing outside the root refuse every render that reads them. These
+//! checks run before any tool sees the files.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::RenderError;
@@ -40,27 +41,52 @@ pub fn looks_remote(reference: &str) -> bool {
         || r.contains(".git//")
 }
 
-/// Fails if any symlink under `root` points (directly or through others) outside `root`, or is
-/// dangling in a way that could later point outside. Argo CD refuses such checkouts the same way.
-pub fn check_symlinks(root: &Path) -> Result<(), RenderError> {
+/// Fails if a path the render reads is, or holds (in directories, recursively), a symlink that
+/// points (directly or through others) outside `root`, or dangles in a way that could later point
+/// outside. Only `reached` is judged, so one bad link elsewhere in a monorepo fails only the
+/// Applications that read it. Directories reached through in-repository links are judged too.
+pub fn check_symlinks(root: &Path, reached: &[PathBuf]) -> Result<(), RenderError> {
     let canonical_root = root.canonicalize().map_err(|e| RenderError::scratch(root.display(), e))?;
-    let mut stack = vec![root.to_path_buf()];
+    let mut walked: HashSet<PathBuf> = HashSet::new();
+    let mut stack: Vec<PathBuf> = Vec::new();
+    for path in reached {
+        let Ok(metadata) = std::fs::symlink_metadata(path) else { continue };
+        match path.canonicalize() {
+            Ok(target) if !target.starts_with(&canonical_root) => {
+                return Err(RenderError::SymlinkOutsideRepository { file: relative(root, path) });
+            }
+            Ok(target) if target.is_dir() => stack.push(target),
+            Ok(_) => {}
+            Err(_) if metadata.file_type().is_symlink() => {
+                if dangling_escapes(root, path) {
+                    return Err(RenderError::SymlinkOutsideRepository { file: relative(root, path) });
+                }
+            }
+            Err(e) => return Err(read_error(root, path, e)),
+        }
+    }
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| read_error(root, &dir, e))?;
+        if !walked.insert(dir.clone()) {
+            continue;
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|e| read_error(&canonical_root, &dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| read_error(root, &dir, e))?;
+            let entry = entry.map_err(|e| read_error(&canonical_root, &dir, e))?;
             let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| read_error(root, &path, e))?;
+            let file_type = entry.file_type().map_err(|e| read_error(&canonical_root, &path, e))?;
             if file_type.is_symlink() {
                 let escapes = match path.canonicalize() {
-                    Ok(target) => !target.starts_with(&canonical_root),
-                    // Dangling: judge the link text itself.
-                    Err(_) => std::fs::read_link(&path)
-                        .map(|t| resolve_inside(root, &dir, &t.to_string_lossy()).is_none())
-                        .unwrap_or(true),
+                    Ok(target) if target.starts_with(&canonical_root) => {
+                        if target.is_dir() {
+                            stack.push(target);
+                        }
+                        false
+                    }
+                    Ok(_) => true,
+                    Err(_) => dangling_escapes(&canonical_root, &path),
                 };
                 if escapes {
-                    return Err(RenderError::SymlinkOutsideRepository { file: relative(root, &path) });
+                    return Err(RenderError::SymlinkOutsideRepository { file: relative(&canonical_root, &path) });
                 }
             } else if file_type.is_dir() && entry.file_name() != ".git" {
                 stack.push(path);
@@ -68,6 +94,12 @@ pub fn check_symlinks(root: &Path) -> Result<(), RenderError> {
         }
     }
     Ok(())
+}
+
+/// A dangling link is judged by its text: one that would resolve outside `root` is refused.
+fn dangling_escapes(root: &Path, link: &Path) -> bool {
+    let dir = link.parent().unwrap_or(root);
+    std::fs::read_link(link).map(|t| resolve_inside(root, dir, &t.to_string_lossy()).is_none()).unwrap_or(true)
 }
 
 /// `path` relative to `root`, for messages.
@@ -113,19 +145,48 @@ mod tests {
     #[test]
     fn symlinks_out_of_the_repository_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("app")).unwrap();
-        std::fs::write(dir.path().join("app/a.yaml"), "x").unwrap();
-        std::os::unix::fs::symlink("a.yaml", dir.path().join("app/b.yaml")).unwrap();
-        assert!(check_symlinks(dir.path()).is_ok());
-        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("app/passwd.yaml")).unwrap();
-        let err = check_symlinks(dir.path()).unwrap_err();
+        let app = dir.path().join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("a.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink("a.yaml", app.join("b.yaml")).unwrap();
+        assert!(check_symlinks(dir.path(), std::slice::from_ref(&app)).is_ok());
+        std::os::unix::fs::symlink("/etc/passwd", app.join("passwd.yaml")).unwrap();
+        let err = check_symlinks(dir.path(), &[app]).unwrap_err();
         assert!(matches!(&err, RenderError::SymlinkOutsideRepository { file } if file == "app/passwd.yaml"), "{err}");
+    }
+
+    #[test]
+    fn only_what_the_render_reaches_is_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["apps/good", "apps/bad", "apps/linked", "shared"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(root.join("apps/good/cm.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("apps/bad/etc")).unwrap();
+        // An in-repository link to a directory that holds a bad link is judged through the link.
+        std::os::unix::fs::symlink("/etc/hostname", root.join("shared/host.yaml")).unwrap();
+        std::os::unix::fs::symlink("../../shared", root.join("apps/linked/shared")).unwrap();
+
+        assert!(check_symlinks(root, &[root.join("apps/good")]).is_ok());
+        let outside = |paths: &[PathBuf]| match check_symlinks(root, paths) {
+            Err(RenderError::SymlinkOutsideRepository { file }) => file,
+            other => panic!("expected a refused symlink, got {other:?}"),
+        };
+        assert_eq!(outside(&[root.join("apps/bad")]), "apps/bad/etc");
+        assert_eq!(outside(&[root.join("apps/linked")]), "shared/host.yaml");
+        assert_eq!(outside(&[root.join("apps/good"), root.join("apps/bad/etc")]), "apps/bad/etc");
+        assert_eq!(outside(&[root.join("shared/host.yaml")]), "shared/host.yaml");
+        assert!(check_symlinks(root, &[root.join("apps/good/missing.yaml")]).is_ok());
     }
 
     #[test]
     fn dangling_symlinks_that_would_escape_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("../../nowhere", dir.path().join("x")).unwrap();
-        assert!(check_symlinks(dir.path()).is_err());
+        std::os::unix::fs::symlink("nowhere", dir.path().join("y")).unwrap();
+        assert!(check_symlinks(dir.path(), &[dir.path().to_path_buf()]).is_err());
+        assert!(check_symlinks(dir.path(), &[dir.path().join("x")]).is_err());
+        assert!(check_symlinks(dir.path(), &[dir.path().join("y")]).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! Running kustomize or helm inside the sandbox: a scrubbed environment whose homes and caches are
 //! a scratch directory, a dead proxy instead of the network, a timeout and a cap on what it may print.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,7 +41,8 @@ pub(crate) struct Invocation<'a> {
     pub scratch: &'a Path,
 }
 
-/// The environment a tool sees: nothing inherited except a plain PATH; homes and caches in
+/// The environment a tool sees: nothing inherited except a plain PATH (for what the tool itself
+/// starts; the tool was already found on the caller's PATH); homes and caches in
 /// `scratch`; a dead proxy so anything that reaches for the network fails fast.
 pub(crate) fn scrubbed_env(scratch: &Path) -> Vec<(&'static str, PathBuf)> {
     let s = |sub: &str| scratch.join(sub);
@@ -62,13 +64,41 @@ pub(crate) fn scrubbed_env(scratch: &Path) -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
+/// The flag (and environment variable) that names each tool's executable, for error messages.
+fn flag_of(tool: &str) -> &'static str {
+    match tool {
+        "kustomize" => "--kustomize-path (LOCKSTEP_KUSTOMIZE)",
+        "helm" => "--helm-path (LOCKSTEP_HELM)",
+        _ => "the tool's path",
+    }
+}
+
+/// Finds `program` as the caller would, on the caller's `search_path` (relative paths from the
+/// working directory), since the sandbox's own `PATH` is not the user's.
+pub(crate) fn resolve_program(
+    tool: &'static str,
+    program: &Path,
+    search_path: Option<OsString>,
+) -> Result<PathBuf, RenderError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    which::which_in(program, search_path, cwd).map_err(|e| {
+        let looked = if program.components().count() > 1 { "it is not an executable file" } else { "not on PATH" };
+        RenderError::ToolUnavailable {
+            tool,
+            path: program.display().to_string(),
+            message: format!("{looked} ({e}); point {} at it", flag_of(tool)),
+        }
+    })
+}
+
 /// Runs the invocation and returns its stdout; failures carry the tool's trimmed stderr.
 pub(crate) async fn run(inv: Invocation<'_>, limits: &Limits) -> Result<Vec<u8>, RenderError> {
+    let program = resolve_program(inv.tool, inv.program, std::env::var_os("PATH"))?;
     let env = scrubbed_env(inv.scratch);
     for (_, dir) in env.iter().filter(|(k, _)| k.ends_with("HOME") || *k == "TMPDIR") {
         std::fs::create_dir_all(dir).map_err(|e| RenderError::scratch(dir.display(), e))?;
     }
-    let mut child = Command::new(inv.program)
+    let mut child = Command::new(&program)
         .args(&inv.args)
         .current_dir(inv.cwd)
         .env_clear()
@@ -80,8 +110,8 @@ pub(crate) async fn run(inv: Invocation<'_>, limits: &Limits) -> Result<Vec<u8>,
         .spawn()
         .map_err(|e| RenderError::ToolUnavailable {
             tool: inv.tool,
-            path: inv.program.display().to_string(),
-            message: e.to_string(),
+            path: program.display().to_string(),
+            message: format!("{e}; point {} at a working executable", flag_of(inv.tool)),
         })?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(RenderError::scratch(inv.tool, "pipes were not set up"));
@@ -166,6 +196,29 @@ mod tests {
         assert!(env.iter().all(|(k, _)| !k.contains("TOKEN") && *k != "KUBERNETES_SERVICE_HOST"));
         assert!(env.contains(&("HELM_CACHE_HOME", PathBuf::from("/s/helm/cache"))));
         assert!(env.contains(&("HOME", PathBuf::from("/s/home"))));
+    }
+
+    fn executable(dir: &Path, name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.join(name);
+        std::fs::write(&file, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        file
+    }
+
+    #[test]
+    fn programs_are_found_on_the_callers_path_and_missing_ones_name_the_flag() {
+        let bin = tempfile::tempdir().unwrap();
+        let tool = executable(bin.path(), "lockstep-test-kustomize", "echo v5");
+        let search = Some(std::env::join_paths([Path::new("/nonexistent"), bin.path()]).unwrap());
+        let found = resolve_program("kustomize", Path::new("lockstep-test-kustomize"), search.clone()).unwrap();
+        assert_eq!(found, tool);
+        assert_eq!(resolve_program("kustomize", &tool, None).unwrap(), tool);
+        let err = resolve_program("kustomize", Path::new("no-such-kustomize"), search.clone()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not on PATH") && text.contains("--kustomize-path"), "{text}");
+        let err = resolve_program("helm", &bin.path().join("helm"), search).unwrap_err();
+        assert!(err.to_string().contains("--helm-path (LOCKSTEP_HELM)"), "{err}");
     }
 
     fn sh(script: &str, limits: &Limits) -> Result<Vec<u8>, RenderError> {

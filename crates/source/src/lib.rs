@@ -12,6 +12,7 @@ mod error;
 mod mirror;
 mod observe;
 mod revision;
+mod semver_range;
 mod snapshot;
 mod state;
 mod transport;

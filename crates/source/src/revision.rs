@@ -1,5 +1,7 @@
 //! Pure resolution of a `targetRevision` against the refs a remote advertises.
 
+use crate::semver_range::{Range, parse_loose_version, precedence};
+
 /// A ref the remote advertised: its full name and the object id it points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteRef {
@@ -21,6 +23,7 @@ pub enum RevisionSpec {
     /// A full or abbreviated commit SHA.
     Commit(String),
     /// A semver range over the tags (`>=1.2.0 <2.0.0`, `1.x`, `~1.4`): the highest matching tag.
+    /// As in Argo CD, a plain version such as `1.2.3` or `v1` is a name, not a range.
     Range(String),
 }
 
@@ -32,7 +35,7 @@ impl RevisionSpec {
             Self::DefaultBranch
         } else if (7..=40).contains(&target.len()) && target.bytes().all(|b| b.is_ascii_hexdigit()) {
             Self::Commit(target.to_ascii_lowercase())
-        } else if looks_like_range(target) && parse_range(target).is_some() {
+        } else if parse_loose_version(target).is_none() && Range::parse(target).is_some() {
             Self::Range(target.to_string())
         } else {
             Self::Named(target.to_string())
@@ -75,53 +78,26 @@ pub(crate) fn version_tags(refs: &[RemoteRef]) -> Vec<String> {
         .filter_map(|r| r.name.strip_prefix("refs/tags/"))
         .filter_map(|tag| Some((parse_tag_version(tag)?, tag.to_string())))
         .collect();
-    tags.sort();
+    tags.sort_by(|a, b| precedence(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)));
     tags.into_iter().map(|(_, t)| t).collect()
 }
 
-/// True when a target uses range syntax (operators, wildcards, alternatives, several comparators).
-fn looks_like_range(target: &str) -> bool {
-    target.contains(|c: char| "<>=~^*|,".contains(c) || c.is_whitespace())
-        || target.split('.').skip(1).any(|part| part.eq_ignore_ascii_case("x"))
-}
-
-/// Parses a Masterminds/Argo-style range: comparators separated by spaces or commas (all must
-/// hold), alternatives separated by `||`.
-fn parse_range(range: &str) -> Option<Vec<semver::VersionReq>> {
-    range
-        .split("||")
-        .map(|alternative| {
-            let mut comparators: Vec<String> = Vec::new();
-            let mut pending_operator = String::new();
-            for token in alternative.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
-                if token.chars().all(|c| "<>=~^".contains(c)) {
-                    pending_operator.push_str(token);
-                    continue;
-                }
-                let token = token.trim_start_matches(['v', 'V']);
-                let token = token.replace(".X", ".x");
-                comparators.push(format!("{}{token}", std::mem::take(&mut pending_operator)));
-            }
-            if comparators.is_empty() || !pending_operator.is_empty() {
-                return None;
-            }
-            semver::VersionReq::parse(&comparators.join(", ")).ok()
-        })
-        .collect()
-}
-
+/// The tag's version as Argo CD reads it (an optional `v`, missing minor or patch parts as 0).
 fn parse_tag_version(tag: &str) -> Option<semver::Version> {
-    semver::Version::parse(tag.strip_prefix(['v', 'V']).unwrap_or(tag)).ok()
+    parse_loose_version(tag)
 }
 
-/// The commit of the highest tag whose version satisfies the range.
+/// The commit of the highest tag whose version satisfies the range (the first of equal ones).
 fn highest_matching_tag<'a>(range: &str, refs: &'a [RemoteRef]) -> Option<&'a RemoteRef> {
-    let alternatives = parse_range(range)?;
-    refs.iter()
-        .filter_map(|r| Some((parse_tag_version(r.name.strip_prefix("refs/tags/")?)?, r)))
-        .filter(|(version, _)| alternatives.iter().any(|req| req.matches(version)))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, r)| r)
+    let range = Range::parse(range)?;
+    let mut best: Option<(semver::Version, &RemoteRef)> = None;
+    for r in refs {
+        let Some(version) = r.name.strip_prefix("refs/tags/").and_then(parse_tag_version) else { continue };
+        if range.matches(&version) && best.as_ref().is_none_or(|(b, _)| precedence(&version, b).is_gt()) {
+            best = Some((version, r));
+        }
+    }
+    best.map(|(_, r)| r)
 }
 
 #[cfg(test)]
@@ -140,7 +116,9 @@ mod tests {
         assert_eq!(RevisionSpec::parse(Some("v1.2.0")), RevisionSpec::Named("v1.2.0".into()));
         assert_eq!(RevisionSpec::parse(Some("ABCDEF1")), RevisionSpec::Commit("abcdef1".into()));
         assert_eq!(RevisionSpec::parse(Some("abc")), RevisionSpec::Named("abc".into()));
-        assert_eq!(RevisionSpec::parse(Some("1.2.3")), RevisionSpec::Named("1.2.3".into()));
+        for version in ["1.2.3", "v1", "1.2"] {
+            assert_eq!(RevisionSpec::parse(Some(version)), RevisionSpec::Named(version.into()), "{version}");
+        }
         for range in [">=1.2.0 <2.0.0", "1.x", "~1.4", "^1.2", ">= 1.0, < 3", "1.2.x || 2.x", "*"] {
             assert_eq!(RevisionSpec::parse(Some(range)), RevisionSpec::Range(range.into()), "{range}");
         }
@@ -166,6 +144,12 @@ mod tests {
         assert_eq!(resolve(">=2").as_deref(), Some("200"));
         assert_eq!(resolve("1.2.x || 2.x").as_deref(), Some("200"));
         assert_eq!(resolve(">=3.0.0"), None);
+        // A bare version in a range is exact (as in Argo CD), not `^`.
+        assert_eq!(resolve("1.2.0 || 1.4.2").as_deref(), Some("142"));
+        assert_eq!(resolve("1.2.0 || 1.4.0").as_deref(), Some("120"));
+        assert_eq!(resolve("v1.2.0 || 3.0.0").as_deref(), Some("120"));
+        assert_eq!(resolve("1.2 - 1.5").as_deref(), Some("142"));
+        assert_eq!(resolve(">=2.1.0-0").as_deref(), Some("21rc"));
         assert_eq!(version_tags(&refs), vec!["v1.2.0", "v1.4.2", "1.9.0", "v2.0.0", "v2.1.0-rc.1"]);
     }
 

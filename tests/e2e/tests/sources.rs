@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use lockstep_api::Application;
 use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
-use lockstep_e2e::gitserver::{HTTP_PASSWORD, HTTP_USER, HttpGitServer, ProxyServer, SshGitServer};
+use lockstep_e2e::gitserver::{HTTP_PASSWORD, HTTP_USER, HttpGitServer, ProxyServer, SshGitServer, TestCa};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::{Value, json};
 
@@ -211,6 +211,38 @@ async fn tls_without_the_ca_fails_clearly() -> anyhow::Result<()> {
     .await?;
     apply_app(&client, &ns.name, "untrusted", spec(&ns.name, &server.https_url("app"), "main")).await?;
     wait_reason_clean(&client, &ns.name, "untrusted", "TLSFailed", &[HTTP_PASSWORD]).await?;
+    Ok(())
+}
+
+/// One tenant's `caData` vouches only for its own connections: after tenant A synced through its
+/// CA, tenant B's credential (another CA) for a server A's CA issued still fails.
+#[tokio::test]
+async fn one_tenants_ca_is_not_trusted_for_another_tenant() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-src-tenants").await?;
+    let server = HttpGitServer::start()?;
+    server.publish("team-a", &repo_with("tenant-a", "1"))?;
+    server.publish("team-b", &repo_with("tenant-b", "1"))?;
+    let other_ca_dir = tempfile::tempdir()?;
+    let other_ca = TestCa::generate(other_ca_dir.path())?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
+    for (secret, repo, ca) in [("tenant-a", "team-a", &server.ca.ca_pem), ("tenant-b", "team-b", &other_ca.ca_pem)] {
+        put_secret(
+            &client,
+            &ns.name,
+            secret,
+            "repository",
+            &[("url", &server.https_url(repo)), ("username", HTTP_USER), ("password", HTTP_PASSWORD), ("caData", ca)],
+        )
+        .await?;
+    }
+    apply_app(&client, &ns.name, "tenant-a", spec(&ns.name, &server.https_url("team-a"), "main")).await?;
+    wait_app(&client, &ns.name, "tenant-a", "Ready through tenant A's CA", is_ready).await?;
+    apply_app(&client, &ns.name, "tenant-b", spec(&ns.name, &server.https_url("team-b"), "main")).await?;
+    let message = wait_reason_clean(&client, &ns.name, "tenant-b", "TLSFailed", &[HTTP_PASSWORD]).await?;
+    assert!(message.contains("caData"), "{message}");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use git2::{CertificateCheckStatus, Cred, CredentialType, ErrorClass, ErrorCode, RemoteCallbacks};
 
 use super::request::Endpoint;
+use super::tls::verify_server_certificate;
 use crate::credentials::redact;
 use crate::error::SourceError;
 use crate::transport::{HostKeyVerdict, check_host_key, host_and_port};
@@ -17,10 +18,12 @@ pub(super) struct CallbackState {
     auth_attempts: u32,
     auth_problem: Option<String>,
     host_key: Option<(String, HostKeyVerdict)>,
+    /// Why the repository's own `caData` did not vouch for the server's certificate.
+    tls_problem: Option<String>,
     timed_out: bool,
 }
 
-/// Credentials, host key checking and the deadline, for one connection to `endpoint`.
+/// Credentials, host key and `caData` checking and the deadline, for one connection to `endpoint`.
 pub(super) fn callbacks<'a>(
     endpoint: &'a Endpoint,
     known_hosts: &'a str,
@@ -62,6 +65,18 @@ pub(super) fn callbacks<'a>(
     });
     let seen = observed.clone();
     callbacks.certificate_check(move |cert, host| {
+        if let Some(x509) = cert.as_x509() {
+            // libgit2 has judged the certificate against the system's CAs; this repository's own
+            // caData may vouch for it too, for this connection only. Otherwise libgit2's verdict holds.
+            let Some(ca) = creds.ca_data.as_deref() else { return Ok(CertificateCheckStatus::CertificatePassthrough) };
+            return match verify_server_certificate(ca, x509.data(), host) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(problem) => {
+                    seen.borrow_mut().tls_problem = Some(problem);
+                    Ok(CertificateCheckStatus::CertificatePassthrough)
+                }
+            };
+        }
         let Some(hostkey) = cert.as_hostkey() else { return Ok(CertificateCheckStatus::CertificatePassthrough) };
         let verdict = match hostkey.hostkey() {
             Some(raw) => check_host_key(known_hosts, host, port, raw),
@@ -131,6 +146,10 @@ pub(super) fn classify(
         || lower.contains("tls")
         || lower.contains("ssl")
     {
+        let message = match &seen.tls_problem {
+            Some(problem) => format!("{message}; {problem}"),
+            None => message,
+        };
         return SourceError::Tls { repo, message };
     }
     if lower.contains("404")

@@ -1,10 +1,9 @@
 //! Talking to remotes: each endpoint in order, one ref listing and, on the same connection, a fetch
-//! when the cache lacks the commit; libgit2's process-wide timeouts and trusted CAs.
+//! when the cache lacks the commit; libgit2's process-wide timeouts. A repository's `caData` is
+//! checked per connection (see `tls`), never added to libgit2's process-wide trust.
 
 use std::cell::RefCell;
-use std::path::Path;
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -122,9 +121,6 @@ fn connect_list_fetch(
         Some(extra) => format!("{known_hosts}\n{extra}"),
         None => known_hosts.to_string(),
     };
-    if let Some(ca) = &creds.ca_data {
-        trust_ca(&shared.root, ca).map_err(|e| SourceError::Tls { repo: shown.clone(), message: e })?;
-    }
     let observed = Rc::new(RefCell::new(CallbackState::default()));
     let proxy = proxy_for(
         url,
@@ -188,26 +184,6 @@ fn proxy_options(proxy: Option<&str>) -> ProxyOptions<'static> {
         options.url(proxy);
     }
     options
-}
-
-/// Adds a credential's `caData` to libgit2's trusted certificates (process-wide, once per CA).
-fn trust_ca(root: &Path, pem: &str) -> Result<(), String> {
-    static TRUSTED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-    let hash = crate::url::fnv1a(pem.as_bytes());
-    let mut trusted = TRUSTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if trusted.contains(&hash) {
-        return Ok(());
-    }
-    let dir = root.join("ca");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("storing caData: {e}"))?;
-    let file = dir.join(format!("{hash:016x}.pem"));
-    std::fs::write(&file, pem).map_err(|e| format!("storing caData: {e}"))?;
-    // SAFETY: adds a location to libgit2's global TLS store; libgit2 guards it internally and the
-    // call is serialised by TRUSTED.
-    unsafe { git2::opts::set_ssl_cert_file(&file) }
-        .map_err(|e| format!("caData is not a usable PEM certificate: {}", e.message()))?;
-    trusted.push(hash);
-    Ok(())
 }
 
 /// The remote's refs; annotated tags carry the commit they point at.

@@ -12,6 +12,7 @@ mod request;
 mod resolve;
 #[cfg(test)]
 mod test_support;
+mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
