@@ -3,6 +3,7 @@
 
 mod application;
 pub mod conditions;
+pub mod kube_error;
 mod project;
 
 pub use application::*;

@@ -18,12 +18,14 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config, ResourceExt};
 use lockstep_api::conditions::reason;
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, ApplicationDestination, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
 use lockstep_engine::{AppRef, Engine};
 use tracing::info;
 
 use crate::cluster_secret::{CLUSTER_SECRET_LABEL, ClusterSecret};
 use crate::impersonation::ServiceAccount;
+use crate::kube_metrics::counted_client;
 use crate::project::Cluster;
 use crate::rendering::Capabilities;
 use crate::watches::ManagedWatches;
@@ -111,7 +113,7 @@ impl ClusterTarget {
             .ok_or_else(|| format!("cannot act as {account}: the controller's client configuration is unknown"))?;
         config.auth_info.impersonate = Some(user.clone());
         config.auth_info.impersonate_groups = None;
-        let client = Client::try_from(config).map_err(|e| format!("cannot act as {account}: {e}"))?;
+        let client = counted_client(config).map_err(|e| format!("cannot act as {account}: {}", one_line(&e)))?;
         let deployer = Arc::new(Deployer { engine: Engine::with_home(client.clone(), self.home.clone()), client });
         cached.insert(user, deployer.clone());
         Ok(deployer)
@@ -130,9 +132,12 @@ impl ClusterTarget {
         }
         let answer = match tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => {
-                Err(format!("cluster {:?} ({}) is unreachable: {err}", self.identity.name, self.identity.server))
-            }
+            Ok(Err(err)) => Err(format!(
+                "cluster {:?} ({}) is unreachable: {}",
+                self.identity.name,
+                self.identity.server,
+                one_line(&err)
+            )),
             Err(_) => Err(format!(
                 "cluster {:?} ({}) did not answer within {}s",
                 self.identity.name,
@@ -257,12 +262,12 @@ impl Clusters {
         let config = Config::from_custom_kubeconfig(parsed.kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        let watch_client = Client::try_from(config.clone()).map_err(|e| unreachable(e.to_string()))?;
+        let watch_client = counted_client(config.clone()).map_err(|e| unreachable(one_line(&e)))?;
         let mut config = config;
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         config.read_timeout = Some(REQUEST_TIMEOUT);
         config.write_timeout = Some(REQUEST_TIMEOUT);
-        let client = Client::try_from(config.clone()).map_err(|e| unreachable(e.to_string()))?;
+        let client = counted_client(config.clone()).map_err(|e| unreachable(one_line(&e)))?;
         let identity = Cluster { server: parsed.server, name: parsed.name };
         info!(cluster = %identity.name, server = %identity.server, "connecting to cluster");
         let connection = Connection { client, watch_client, config: Some(config) };

@@ -24,6 +24,15 @@ pub(crate) struct Context {
     pub sources: crate::sources::Sources,
 }
 
+impl Context {
+    /// Frees everything kept for an Application that is gone: its source tokens and reports, its
+    /// watched kinds and the engines' caches.
+    pub(crate) async fn forget(&self, app: kube::runtime::reflector::ObjectRef<lockstep_api::Application>) {
+        self.sources.forget(app.namespace.as_deref().unwrap_or_default(), &app.name);
+        self.clusters.forget(app).await;
+    }
+}
+
 /// How long the controller publishes no Event before the recorder's series cache is dropped.
 ///
 /// kube-runtime's [`Recorder`] keeps every Event it published (the whole object, keyed by

@@ -19,6 +19,8 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::READY;
+use lockstep_api::kube_error::message;
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, FIELD_MANAGER, RESOURCES_FINALIZER};
 use lockstep_engine::{AppRef, Engine, ResourceKey, inventory, order};
 use serde_json::json;
@@ -75,7 +77,7 @@ enum Fate {
 /// removes the finalizer.
 pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action, ControllerError> {
     let Some(finalizer) = finalizer_of(&app.metadata.finalizers.clone().unwrap_or_default()).map(String::from) else {
-        ctx.clusters.forget(ObjectRef::from_obj(app)).await;
+        ctx.forget(ObjectRef::from_obj(app)).await;
         return Ok(Action::await_change());
     };
     let propagation =
@@ -93,16 +95,24 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         }
     };
     // Deletions run as the Application's ServiceAccount, as its applies did.
-    let project = crate::projects::load(&ctx.client, &ctx.config.controller_namespace, app).await;
+    // Without its project the right ServiceAccount is unknown: fail closed rather than delete with
+    // the controller's own rights.
+    let project = match crate::projects::load(&ctx.client, &ctx.config.controller_namespace, app).await {
+        Ok(project) => project,
+        Err(why) => {
+            let message = format!(
+                "deleting the Application's objects: {why}; waiting for the project, since its \
+                 destinationServiceAccounts decide who may delete (remove the finalizer to leave the objects)"
+            );
+            warn!(app = %owner.name, namespace = %owner.namespace, %message);
+            report(app, ctx, &message, true).await;
+            return Ok(Action::requeue(RETRY));
+        }
+    };
     let namespace = crate::rendering::destination_namespace(app);
     let default_account = ctx.config.default_service_account.as_deref();
-    let account = crate::impersonation::service_account(
-        &app.spec,
-        &project.unwrap_or(crate::project::Project::Unrestricted),
-        &target.identity,
-        &namespace,
-        default_account,
-    );
+    let account =
+        crate::impersonation::service_account(&app.spec, &project, &target.identity, &namespace, default_account);
     let deployer = match &account {
         Some(account) => match target.impersonating(account).await {
             Ok(deployer) => Some(deployer),
@@ -135,7 +145,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         }
     }
     remove_finalizer(app, ctx, &finalizer).await?;
-    ctx.clusters.forget(ObjectRef::from_obj(app)).await;
+    ctx.forget(ObjectRef::from_obj(app)).await;
     info!(app = %owner.name, namespace = %owner.namespace, objects = total, "deleted the Application's objects");
     Ok(Action::await_change())
 }
@@ -156,7 +166,7 @@ async fn delete_one(
     let live = match api.get_opt(&key.name).await {
         Ok(Some(live)) => live,
         Ok(None) => return Fate::Gone,
-        Err(err) => return Fate::Refused(format!("{key}: {}", describe(err))),
+        Err(err) => return Fate::Refused(format!("{key}: {}", message(&err))),
     };
     let ours = live.annotations().get(lockstep_engine::tracking::TRACKING_ANNOTATION) == Some(&owner.tracking_id(key));
     if !ours {
@@ -173,7 +183,7 @@ async fn delete_one(
     match api.delete(&key.name, &params).await {
         Ok(_) => Fate::Going,
         Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Fate::Going,
-        Err(err) => Fate::Refused(format!("{key}: {}", describe(err))),
+        Err(err) => Fate::Refused(format!("{key}: {}", message(&err))),
     }
 }
 
@@ -220,7 +230,7 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
     if let Err(err) =
         api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await
     {
-        warn!(app = %app.name_any(), %err, "writing deletion status failed");
+        warn!(app = %app.name_any(), err = %one_line(&err), "writing deletion status failed");
     }
     if refused {
         let event = Event {
@@ -231,15 +241,8 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
             secondary: None,
         };
         if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
-            warn!(app = %app.name_any(), %err, "publishing event failed");
+            warn!(app = %app.name_any(), err = %one_line(&err), "publishing event failed");
         }
-    }
-}
-
-fn describe(err: kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message,
-        other => other.to_string(),
     }
 }
 

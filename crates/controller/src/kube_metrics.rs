@@ -13,6 +13,12 @@ use crate::metrics::metrics;
 /// Builds a client from the kubeconfig (or in-cluster config) with request counting installed.
 pub async fn instrumented_client() -> Result<kube::Client, kube::Error> {
     let config = kube::Config::infer().await.map_err(kube::Error::InferConfig)?;
+    counted_client(config)
+}
+
+/// A client for `config` with request counting installed: every client the controller builds
+/// (its own, remote clusters', impersonating ones) goes through here, so the metric sees all traffic.
+pub(crate) fn counted_client(config: kube::Config) -> Result<kube::Client, kube::Error> {
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder.with_layer(&CountRequests).build())
 }

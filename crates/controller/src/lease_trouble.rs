@@ -35,16 +35,7 @@ impl LeaseFailure {
     }
 }
 
-/// A Kubernetes error as one line: the API server's reason and message, never a `Debug` dump.
-pub(crate) fn one_line(err: &kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) => {
-            let reason = if status.reason.is_empty() { format!("HTTP {}", status.code) } else { status.reason.clone() };
-            if status.message.is_empty() { reason } else { format!("{reason}: {}", status.message) }
-        }
-        other => other.to_string(),
-    }
-}
+pub(crate) use lockstep_api::kube_error::one_line;
 
 /// What the operator is told when the lease namespace is missing and could not be created.
 pub(crate) fn namespace_not_creatable(namespace: &str, why: &str) -> String {

@@ -14,6 +14,7 @@ use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use lockstep_api::Application;
 use lockstep_api::conditions::READY;
+use lockstep_api::kube_error::one_line;
 use lockstep_notify::config::{CONFIG_NAME, STATE_ANNOTATION};
 use lockstep_notify::deliver::OutboxOptions;
 use lockstep_notify::service::{About, request};
@@ -51,7 +52,11 @@ pub(crate) async fn run(client: Client, namespace: String, apps: Store<Applicati
             }
         };
         last_error.clear();
-        for app in apps.state() {
+        let apps = apps.state();
+        let known: std::collections::HashSet<String> =
+            apps.iter().map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any())).collect();
+        progressing.retain(|key, _| known.contains(key));
+        for app in apps {
             let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
             let progressing_for = match app.status.as_ref().map(|s| s.health.status) {
                 Some(lockstep_api::HealthStatusCode::Progressing) => {
@@ -72,12 +77,14 @@ pub(crate) async fn run(client: Client, namespace: String, apps: Store<Applicati
 /// The ConfigMap and Secret `lockstep-notifications`; `None` without a ConfigMap.
 async fn load(client: &Client, namespace: &str) -> Result<Option<NotifyConfig>, String> {
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let Some(map) = maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {e}"))?
+    let Some(map) =
+        maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {}", one_line(&e)))?
     else {
         return Ok(None);
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading Secret {CONFIG_NAME}: {e}"))?;
+    let secret =
+        secrets.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading Secret {CONFIG_NAME}: {}", one_line(&e)))?;
     let secret_data: BTreeMap<String, String> = secret
         .and_then(|s| s.data)
         .unwrap_or_default()

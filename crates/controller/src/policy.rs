@@ -88,7 +88,10 @@ pub fn decide(
         return decision;
     };
     let synced_before = last.is_some_and(|l| same_target(spec, l, revision));
-    if automated.self_heal || !synced_before {
+    // Self-heal repairs drift of a revision that synced; a revision that failed is retried only as
+    // `syncPolicy.retry` allows, self-heal or not (Argo CD: "failed previous sync attempt").
+    let failed_before = synced_before && last.is_some_and(|l| l.phase == OperationPhase::Failed);
+    if !synced_before || (automated.self_heal && !failed_before) {
         decision.apply = true;
         return decision;
     }
@@ -350,6 +353,24 @@ mod tests {
         assert_eq!(backoff(&retry, 0), Duration::from_secs(10));
         assert_eq!(backoff(&retry, 1), Duration::from_secs(20), "capped by maxDuration");
         assert!(decide(&s, None, Some(&failed), "b", &at(101)).apply, "a new commit supersedes a failing retry");
+    }
+
+    #[test]
+    fn self_heal_of_a_failed_revision_obeys_the_retry_policy() {
+        let mut s = spec(Some(true));
+        let failed = op(&s, "a", OperationPhase::Failed, 100);
+        assert!(!decide(&s, None, Some(&failed), "a", &at(1000)).apply, "no retry policy: wait for a new commit");
+        s.sync_policy.as_mut().unwrap().retry = Some(RetryStrategy {
+            limit: 2,
+            backoff: Some(Backoff { duration: Some("10s".into()), factor: Some(1), max_duration: None }),
+        });
+        assert!(!decide(&s, None, Some(&failed), "a", &at(105)).apply, "backoff holds self-heal too");
+        assert!(decide(&s, None, Some(&failed), "a", &at(110)).apply);
+        let mut exhausted = failed.clone();
+        exhausted.retry_count = 2;
+        assert!(!decide(&s, None, Some(&exhausted), "a", &at(1000)).apply, "the limit holds self-heal too");
+        let healthy = op(&s, "a", OperationPhase::Succeeded, 100);
+        assert!(decide(&s, None, Some(&healthy), "a", &at(101)).apply, "drift of a synced revision heals at once");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use futures::{Stream, StreamExt};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{AppProject, Application, DEFAULT_PROJECT};
 use lockstep_engine::Engine;
 use lockstep_render::Manifest;
@@ -22,7 +23,7 @@ pub(crate) async fn load(client: &Client, controller_namespace: &str, app: &Appl
         Ok(Some(project)) => Ok(Project::Rules { name: project.name_any(), spec: Box::new(project.spec) }),
         Ok(None) if name == DEFAULT_PROJECT => Ok(Project::Unrestricted),
         Ok(None) => Err(format!("project {name:?} does not exist in namespace {controller_namespace:?}")),
-        Err(err) => Err(format!("reading project {name:?}: {err}")),
+        Err(err) => Err(format!("reading project {name:?}: {}", one_line(&err))),
     }
 }
 

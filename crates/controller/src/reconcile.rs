@@ -11,6 +11,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::reason;
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{
     Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
     SYNC_REQUEST_ANNOTATION,
@@ -159,7 +160,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         (Progress::Waiting(_), true) => Some(WAITING_POLL),
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
-    let managed = inventory::managed(&result, &options.app);
+    let managed = inventory::managed(&result, &options.app, options.previous.as_ref());
     watch_managed_kinds(app, ctx, &target, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
         revision: snapshot.revision,
@@ -286,7 +287,7 @@ async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: Wr
             secondary: None,
         };
         if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
-            warn!(app = %app_name(app), %err, "publishing event failed");
+            warn!(app = %app_name(app), err = %one_line(&err), "publishing event failed");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::ResourceExt;
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, ApplicationSource};
 use lockstep_render::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
 use lockstep_source::Snapshot;
@@ -44,7 +45,7 @@ impl Capabilities {
                 caps
             }
             Err(err) => {
-                warn!(%err, "discovering the cluster's API versions failed");
+                warn!(err = %one_line(&err), "discovering the cluster's API versions failed");
                 cached.as_ref().map(|(_, c)| c.clone()).unwrap_or_default()
             }
         }

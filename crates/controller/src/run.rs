@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
@@ -68,25 +69,35 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         client,
     });
 
+    let (reader, writer) = reflector::store();
     let sweeping = Arc::downgrade(&context);
+    let known = reader.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVENT_CACHE_QUIET / 4);
         loop {
             ticks.tick().await;
-            match sweeping.upgrade() {
-                Some(context) => context.recorder.sweep(),
-                None => return,
+            let Some(context) = sweeping.upgrade() else { return };
+            context.recorder.sweep();
+            // Before the first listing the store is empty, and nothing would be kept.
+            if !known.state().is_empty() {
+                let exists = |ns: &str, name: &str| known.get(&ObjectRef::new(name).within(ns)).is_some();
+                context.sources.retain(exists);
             }
         }
     });
-
-    let (reader, writer) = reflector::store();
+    let forgetting = Arc::downgrade(&context);
     crate::serve::start(context.clone(), reader.clone(), pushed, leadership.clone()).await?;
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
         .inspect(|event| crate::liveness::liveness().watch_result(event.is_ok()))
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .inspect_ok(crate::serve::mark_ready)
+        .inspect_ok(move |event| {
+            if let (watcher::Event::Delete(app), Some(context)) = (event, forgetting.upgrade()) {
+                let app = ObjectRef::from_obj(app);
+                tokio::spawn(async move { context.forget(app).await });
+            }
+        })
         .modify(slim)
         .reflect(writer)
         .applied_objects()

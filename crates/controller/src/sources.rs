@@ -12,6 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use lockstep_api::conditions::{SOURCE_AVAILABLE, reason};
+use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, ApplicationStatus, REFRESH_ANNOTATION, SourceStatus};
 use lockstep_source::{
     CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest,
@@ -65,7 +66,10 @@ impl Sources {
             .get_opt(KNOWN_HOSTS_CONFIG_MAP)
             .await
             .map_err(|e| {
-                configuration(format!("reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {e}"))
+                configuration(format!(
+                    "reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {}",
+                    one_line(&e)
+                ))
             })?
             .and_then(|cm| cm.data)
             .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
@@ -73,7 +77,12 @@ impl Sources {
         let mirrors = match config_maps
             .get_opt(MIRRORS_CONFIG_MAP)
             .await
-            .map_err(|e| configuration(format!("reading ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {e}")))?
+            .map_err(|e| {
+                configuration(format!(
+                    "reading ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {}",
+                    one_line(&e)
+                ))
+            })?
             .and_then(|cm| cm.data)
             .and_then(|mut data| data.remove(MIRRORS_KEY))
         {
@@ -117,6 +126,26 @@ impl Sources {
         let report =
             SourceReport { fetched_from: snapshot.fetched_from.clone(), unavailable: snapshot.unavailable.clone() };
         self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(app_key(app), report);
+    }
+
+    /// Drops what is remembered about an Application that is gone.
+    pub(crate) fn forget(&self, namespace: &str, name: &str) {
+        let key = format!("{namespace}/{name}");
+        self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
+        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
+    }
+
+    /// Keeps only the Applications `exists` knows (a sweep after watch gaps, where no delete was seen).
+    pub(crate) fn retain(&self, exists: impl Fn(&str, &str) -> bool) {
+        let keep = |key: &String| key.split_once('/').is_some_and(|(ns, name)| exists(ns, name));
+        self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|k, _| keep(k));
+        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|k, _| keep(k));
+    }
+
+    /// Number of Applications something is remembered about.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
 
     /// Adds `status.source` and the `SourceAvailable` condition from this reconcile's fetch.
@@ -203,7 +232,7 @@ async fn credential_secrets(client: &Client, namespace: &str) -> Result<Vec<Cred
             debug!(%namespace, "not allowed to list credential Secrets; using none from this namespace");
             return Ok(Vec::new());
         }
-        Err(e) => return Err(configuration(format!("listing credential Secrets in {namespace}: {e}"))),
+        Err(e) => return Err(configuration(format!("listing credential Secrets in {namespace}: {}", one_line(&e)))),
     };
     Ok(list.items.into_iter().filter_map(|s| credential_secret(namespace, s)).collect())
 }
@@ -246,6 +275,25 @@ mod tests {
 
     fn at(seconds: i64) -> Time {
         Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn gone_applications_are_forgotten() {
+        let app = |ns: &str, name: &str| {
+            let mut app = Application::new(name, Default::default());
+            app.metadata.namespace = Some(ns.into());
+            app
+        };
+        let sources = Sources::default();
+        for (ns, name) in [("a", "one"), ("a", "two"), ("b", "one")] {
+            sources.explicit_refresh(&app(ns, name));
+        }
+        assert_eq!(sources.len(), 3);
+        sources.forget("a", "one");
+        assert_eq!(sources.len(), 2);
+        sources.retain(|ns, name| (ns, name) == ("b", "one"));
+        assert_eq!(sources.len(), 1);
+        assert!(!sources.explicit_refresh(&app("b", "one")), "the kept one still remembers its token");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use lockstep_api::Application;
+use lockstep_api::kube_error::one_line;
 use lockstep_webhook::{Event, Provider, Push, detect, parse_push, repo_identity, tracks, verify};
 use serde_json::json;
 use tracing::{debug, info, warn};
@@ -57,7 +58,7 @@ pub(crate) async fn handle(State(state): State<WebhookState>, headers: HeaderMap
         }
         Ok(None) => debug!(provider = label, "no webhook secret configured; accepting unverified push"),
         Err(err) => {
-            warn!(provider = label, %err, "reading the webhook Secret failed");
+            warn!(provider = label, err = %one_line(&err), "reading the webhook Secret failed");
             metrics().webhook_request(label, "error");
             return (StatusCode::SERVICE_UNAVAILABLE, "cannot read the webhook Secret\n").into_response();
         }
@@ -138,7 +139,7 @@ async fn ask_leader(ctx: &Context, apps: impl Iterator<Item = Arc<Application>>)
         let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": {lockstep_api::REFRESH_ANNOTATION: value}}});
         if let Err(err) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
-            warn!(app = %app.name_any(), %err, "asking the leader to refresh failed");
+            warn!(app = %app.name_any(), err = %one_line(&err), "asking the leader to refresh failed");
         }
     }
 }

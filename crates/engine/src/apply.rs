@@ -48,8 +48,5 @@ impl Engine {
 
 /// The server's own words for a failed request, without the client's wrapping.
 pub(crate) fn message(err: kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message,
-        other => other.to_string(),
-    }
+    lockstep_api::kube_error::message(&err)
 }

@@ -5,6 +5,8 @@ use kube::Client;
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiResource, Scope, pinned_kind};
 
+use crate::error::KindError;
+
 /// What the API server said about a kind: how to address it and whether it is namespaced.
 #[derive(Clone, Debug)]
 pub struct KindInfo {
@@ -27,8 +29,8 @@ impl ResourceCatalog {
         Self { client, kinds: RwLock::new(HashMap::new()) }
     }
 
-    /// Looks a kind up, asking the API server on a miss; the error is the server's or discovery's message.
-    pub async fn kind(&self, gvk: &GroupVersionKind) -> Result<KindInfo, String> {
+    /// Looks a kind up, asking the API server on a miss.
+    pub async fn kind(&self, gvk: &GroupVersionKind) -> Result<KindInfo, KindError> {
         if let Some(info) = self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(gvk) {
             return Ok(info.clone());
         }
@@ -39,13 +41,12 @@ impl ResourceCatalog {
     }
 }
 
-fn describe(gvk: &GroupVersionKind, err: kube::Error) -> String {
+fn describe(gvk: &GroupVersionKind, err: kube::Error) -> KindError {
     let api_version = if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) };
+    let kind = gvk.kind.clone();
     match err {
-        kube::Error::Api(status) if status.code == 404 => {
-            format!("no kind {} is served in {api_version} (is its CRD installed?)", gvk.kind)
-        }
-        kube::Error::Discovery(_) => format!("no kind {} is served in {api_version} (is its CRD installed?)", gvk.kind),
-        other => format!("looking up kind {} in {api_version}: {other}", gvk.kind),
+        kube::Error::Api(status) if status.code == 404 => KindError::NotServed { api_version, kind },
+        kube::Error::Discovery(_) => KindError::NotServed { api_version, kind },
+        other => KindError::Lookup { api_version, kind, message: lockstep_api::kube_error::one_line(&other) },
     }
 }

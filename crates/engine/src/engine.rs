@@ -209,7 +209,7 @@ impl Engine {
     ) -> Result<Target, (ResourceKey, String)> {
         let written = ResourceKey::of(&manifest.object);
         let gvk = GroupVersionKind::gvk(&written.group, &written.version, &written.kind);
-        let kind = self.catalog.kind(&gvk).await.map_err(|message| (written, message))?;
+        let kind = self.catalog.kind(&gvk).await.map_err(|err| (written, err.to_string()))?;
         let object = place(manifest.object.clone(), kind.namespaced, &options.default_namespace);
         let key = ResourceKey::of(&object);
         Ok(Target { object: mark(object, &options.app, &key), key, kind })

@@ -51,12 +51,27 @@ pub fn stale(previous: Option<&Inventory>, rendered: &[ResourceKey]) -> Vec<Reso
     stale
 }
 
-/// The inventory after a sync: every object whose live copy carries this Application's tracking id.
-pub fn managed(result: &crate::plan::SyncResult, app: &crate::tracking::AppRef) -> Inventory {
+/// The inventory after a sync: every object whose live copy carries this Application's tracking id,
+/// plus every object of the `previous` inventory not known to be gone: one that still awaits its
+/// prune, or one that could not be read. An object leaves the inventory only once its deletion is
+/// confirmed (or it is no longer ours), so no failure or crash can leave an object nothing prunes.
+pub fn managed(
+    result: &crate::plan::SyncResult,
+    app: &crate::tracking::AppRef,
+    previous: Option<&Inventory>,
+) -> Inventory {
+    let identity = |k: &ResourceKey| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone());
+    let listed: HashSet<_> =
+        previous.map(|inv| inv.entries.iter().filter_map(key).map(|k| identity(&k)).collect()).unwrap_or_default();
     of(result
         .resources
         .iter()
-        .filter(|r| r.live.as_ref().and_then(crate::tracking::tracking_id_of) == Some(app.tracking_id(&r.key).as_str()))
+        .filter(|r| {
+            let ours =
+                r.live.as_ref().and_then(crate::tracking::tracking_id_of) == Some(app.tracking_id(&r.key).as_str());
+            let unread = r.live.is_none() && r.error.is_some() && listed.contains(&identity(&r.key));
+            ours || r.requires_pruning || unread
+        })
         .map(|r| r.key.clone()))
 }
 
@@ -72,6 +87,41 @@ mod tests {
             namespace: ns.map(String::from),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn objects_leave_the_inventory_only_when_known_gone() {
+        use crate::plan::{Observation, ResourceResult, SyncResult};
+        use crate::tracking::{AppRef, TRACKING_ANNOTATION};
+        let app = AppRef { namespace: "team".into(), name: "web".into() };
+        let cm = |name: &str| k("", "v1", "ConfigMap", Some("team"), name);
+        let live = |key: &ResourceKey, id: String| serde_json::json!({"metadata": {"name": key.name, "annotations": {TRACKING_ANNOTATION: id}}});
+        let previous = of([cm("kept"), cm("unread"), cm("awaiting"), cm("unreachable"), cm("deleted"), cm("foreign")]);
+        let result = SyncResult {
+            resources: vec![
+                ResourceResult::observed(
+                    cm("kept"),
+                    Observation::InSync { live: live(&cm("kept"), app.tracking_id(&cm("kept"))) },
+                ),
+                ResourceResult::observed(cm("unread"), Observation::Rejected("connection reset".into())),
+                ResourceResult::observed(cm("new-but-rejected"), Observation::Rejected("invalid".into())),
+                ResourceResult::awaiting_prune(
+                    cm("awaiting"),
+                    live(&cm("awaiting"), app.tracking_id(&cm("awaiting"))),
+                    None,
+                ),
+                ResourceResult::prune_unconfirmed(cm("unreachable"), "discovery failed".into()),
+                ResourceResult::pruned(cm("deleted")),
+                ResourceResult::observed(
+                    cm("foreign"),
+                    Observation::InSync { live: live(&cm("foreign"), "other:x".into()) },
+                ),
+            ],
+            ..Default::default()
+        };
+        let names: Vec<String> =
+            managed(&result, &app, Some(&previous)).entries.iter().filter_map(key).map(|k| k.name).collect();
+        assert_eq!(names, ["awaiting", "kept", "unreachable", "unread"]);
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod verified;
 
 pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};
-pub use error::EngineError;
+pub use error::KindError;
 pub use hooks::Phase;
 pub use key::ResourceKey;
 pub use plan::{Action, HookRun, HookStatus, Progress, ResourceResult, SyncResult, Written};

@@ -85,6 +85,21 @@ impl ResourceResult {
         Self { key, status, action: Action::None, error, live: Some(live), requires_pruning: true, shared_with: None }
     }
 
+    /// An object that left git whose state could not be read (discovery or the read failed): it
+    /// stays in the inventory until a later pass confirms it gone.
+    pub fn prune_unconfirmed(key: ResourceKey, error: String) -> Self {
+        let status = SyncStatusCode::OutOfSync;
+        Self {
+            key,
+            status,
+            action: Action::None,
+            error: Some(error),
+            live: None,
+            requires_pruning: true,
+            shared_with: None,
+        }
+    }
+
     /// An object deleted because it left git.
     pub fn pruned(key: ResourceKey) -> Self {
         let status = SyncStatusCode::Synced;

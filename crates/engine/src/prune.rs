@@ -1,13 +1,14 @@
 //! Deleting what left git, safely.
 
-use kube::api::{DeleteParams, PropagationPolicy};
+use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
 use kube::core::GroupVersionKind;
 
 use crate::apply::message;
 use crate::engine::{Engine, SyncOptions};
+use crate::error::KindError;
 use crate::inventory;
 use crate::key::ResourceKey;
-use crate::plan::{Observation, ResourceResult, SyncResult};
+use crate::plan::{ResourceResult, SyncResult};
 use crate::tracking::{AppRef, prune_disabled, tracking_id_of};
 
 impl Engine {
@@ -43,12 +44,23 @@ impl Engine {
     /// `None` when the object is gone or no longer ours: it simply leaves the inventory.
     async fn prune_one(&self, key: ResourceKey, allowed: bool, app: &AppRef) -> Option<ResourceResult> {
         let gvk = GroupVersionKind::gvk(&key.group, &key.version, &key.kind);
-        let kind = self.catalog.kind(&gvk).await.ok()?;
+        let kind = match self.catalog.kind(&gvk).await {
+            Ok(kind) => kind,
+            // No such kind is served, so no such object exists.
+            Err(KindError::NotServed { .. }) => return None,
+            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.to_string())),
+        };
         let api = self.api_for(&key, &kind);
-        let live = match api.get_opt(&key.name).await {
-            Ok(Some(live)) => serde_json::to_value(live).ok()?,
+        let (live, uid) = match api.get_opt(&key.name).await {
+            Ok(Some(live)) => {
+                let uid = live.metadata.uid.clone();
+                match serde_json::to_value(live) {
+                    Ok(value) => (value, uid),
+                    Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.to_string())),
+                }
+            }
             Ok(None) => return None,
-            Err(err) => return Some(ResourceResult::observed(key, Observation::Rejected(message(err)))),
+            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, message(err))),
         };
         if tracking_id_of(&live) != Some(app.tracking_id(&key).as_str()) {
             return None;
@@ -56,10 +68,20 @@ impl Engine {
         if !allowed || prune_disabled(&live) {
             return Some(ResourceResult::awaiting_prune(key, live, None));
         }
-        let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+        // Pinned to the uid just read: an object recreated since then is not the one that left git.
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions { uid, resource_version: None }),
+            ..Default::default()
+        };
         match api.delete(&key.name, &params).await {
             Ok(_) => Some(ResourceResult::pruned(key)),
             Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(kube::Error::Api(status)) if status.code == 409 => Some(ResourceResult::awaiting_prune(
+                key,
+                live,
+                Some(format!("replaced since it was read; checked again next pass ({})", status.message)),
+            )),
             Err(err) => Some(ResourceResult::awaiting_prune(key, live, Some(message(err)))),
         }
     }

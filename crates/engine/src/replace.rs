@@ -9,9 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::Status;
 use lockstep_api::FIELD_MANAGER;
+use lockstep_api::kube_error::message;
 use serde_json::Value;
 
 use crate::tracking::ARGO_SYNC_OPTIONS;
@@ -63,12 +64,23 @@ pub fn explain(status: &Status) -> String {
 }
 
 /// Deletes the live object (its dependents first), waits until it is gone, then applies `object`.
-pub async fn recreate(api: &Api<DynamicObject>, name: &str, object: &Value) -> Result<DynamicObject, String> {
-    let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Foreground), ..Default::default() };
+/// `uid` is the live object's as compared: the delete is pinned to it, so a replacement made by
+/// someone else in between is not deleted.
+pub async fn recreate(
+    api: &Api<DynamicObject>,
+    name: &str,
+    uid: Option<String>,
+    object: &Value,
+) -> Result<DynamicObject, String> {
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        preconditions: uid.map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..Default::default()
+    };
     match api.delete(name, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(err) => return Err(format!("deleting to replace: {}", describe(err))),
+        Err(err) => return Err(format!("deleting to replace: {}", message(&err))),
     }
     let deadline = Instant::now() + DELETE_TIMEOUT;
     loop {
@@ -78,18 +90,11 @@ pub async fn recreate(api: &Api<DynamicObject>, name: &str, object: &Value) -> R
                 return Err(format!("deleted to replace, but still present after {}s", DELETE_TIMEOUT.as_secs()));
             }
             Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
-            Err(err) => return Err(format!("waiting for deletion to replace: {}", describe(err))),
+            Err(err) => return Err(format!("waiting for deletion to replace: {}", message(&err))),
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(name, &params, &Patch::Apply(object)).await.map_err(|err| format!("recreating: {}", describe(err)))
-}
-
-fn describe(err: kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) => status.message,
-        other => other.to_string(),
-    }
+    api.patch(name, &params, &Patch::Apply(object)).await.map_err(|err| format!("recreating: {}", message(&err)))
 }
 
 #[cfg(test)]

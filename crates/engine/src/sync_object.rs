@@ -134,13 +134,13 @@ impl Engine {
     ) -> Result<Value, String> {
         let name = &target.key.name;
         let written = if compared.must_replace {
-            replace::recreate(api, name, &compared.object).await?
+            replace::recreate(api, name, compared.live_uid(), &compared.object).await?
         } else {
             let params = PatchParams::apply(FIELD_MANAGER).force();
             match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
                 Ok(applied) => applied,
                 Err(kube::Error::Api(status)) if replace::is_immutable(&status) && compared.replace_allowed => {
-                    replace::recreate(api, name, &compared.object).await?
+                    replace::recreate(api, name, compared.live_uid(), &compared.object).await?
                 }
                 Err(kube::Error::Api(status)) => return Err(replace::explain(&status)),
                 Err(err) => return Err(err.to_string()),
@@ -156,6 +156,16 @@ impl Engine {
 }
 
 impl Compared {
+    /// The uid of the live object this comparison read, if any.
+    fn live_uid(&self) -> Option<String> {
+        let live = match &self.observation {
+            Observation::InSync { live } | Observation::Shared { live, .. } => Some(live),
+            Observation::Drifted { live } => live.as_ref(),
+            Observation::AwaitingNamespace | Observation::Rejected(_) => None,
+        }?;
+        live.pointer("/metadata/uid")?.as_str().map(str::to_string)
+    }
+
     fn with(mut self, observation: Observation) -> Self {
         self.observation = observation;
         self

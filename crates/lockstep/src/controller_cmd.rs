@@ -173,6 +173,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             fetch_timeout: args.fetch_timeout,
             default_proxy: args.https_proxy.or_else(|| std::env::var("https_proxy").ok()).filter(|p| !p.is_empty()),
             default_no_proxy: args.no_proxy.or_else(|| std::env::var("no_proxy").ok()).filter(|p| !p.is_empty()),
+            snapshot_retention: lockstep_source::SnapshotRetention::default(),
         },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -126,6 +126,9 @@ impl Outbox {
     }
 }
 
+/// The most of a response body read: enough for a chat service's error message.
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
 fn https_client() -> HttpsClient {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -133,15 +136,21 @@ fn https_client() -> HttpsClient {
         warn!(%err, "reading system CA certificates");
     }
     let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        warn!(
+            "no system CA certificates found (install the ca-certificates package, or set SSL_CERT_FILE); \
+             notifications to HTTPS services will fail certificate checks"
+        );
+    }
     debug!(added, "system CA certificates for notifications");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
         Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
         // ring supports the default protocol versions; this branch is unreachable in practice.
         Err(err) => {
-            warn!(%err, "TLS setup for notifications");
+            warn!(%err, "TLS setup for notifications; using TLS 1.3 only");
             rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_root_certificates(roots)
                 .with_no_client_auth()
         }
     };
@@ -177,13 +186,31 @@ async fn send_once(client: &HttpsClient, request: &HttpRequest) -> Result<(), St
     let req = builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| e.to_string())?;
     let response = client.request(req).await.map_err(|e| format!("{}: {e}", redact_url(&request.url)))?;
     let status = response.status();
-    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    // Only the start of an error body is quoted; a service that streams more is not read further.
+    let body = body_start(response.into_body(), MAX_RESPONSE_BODY).await;
     if status.is_success() {
         Ok(())
     } else {
         let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
         Err(format!("{} answered {status}: {text}", redact_url(&request.url)))
     }
+}
+
+/// At most `max` bytes from the start of `body`; the rest is never read.
+async fn body_start<B: hyper::body::Body<Data = Bytes> + Unpin>(mut body: B, max: usize) -> Vec<u8> {
+    let mut start = Vec::new();
+    while start.len() < max {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    start.extend_from_slice(&data);
+                }
+            }
+            _ => break,
+        }
+    }
+    start.truncate(max);
+    start
 }
 
 /// The URL without its path (which may hold a token, as Telegram's and incoming webhooks' do).
@@ -197,6 +224,28 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_endless_error_body_is_read_only_to_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n";
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192));
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        let request = HttpRequest { url: format!("http://{addr}/hook"), headers: Vec::new(), body: b"{}".to_vec() };
+        let sent = tokio::time::timeout(Duration::from_secs(10), send_once(&https_client(), &request)).await;
+        let err = sent.expect("returns without reading the whole body").expect_err("a 500 is an error");
+        assert!(err.contains("answered 500") && err.contains("xxxx"), "{err}");
+    }
 
     #[test]
     fn urls_are_redacted_to_their_host() {

@@ -34,6 +34,7 @@ pub struct Unavailable {
 pub(crate) fn export_commit(repo: &Repository, commit: &Commit<'_>, dir: &Path) -> Result<PathBuf, SourceError> {
     let target = dir.join(commit.id().to_string());
     if target.is_dir() {
+        crate::snapshot_gc::touch(&target);
         return Ok(target);
     }
     let staging = tempdir_in(dir)?;

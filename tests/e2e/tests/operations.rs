@@ -1,12 +1,15 @@
 //! Sync operations end to end: waves gated on health, hooks, manual sync requests, retries, and
 //! CRDs with their custom resources in one commit. Runs on kwok's simulated nodes.
 
+use std::time::Duration;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::{Application, HookType, OperationPhase, SYNC_REQUEST_ANNOTATION, SyncStatusCode};
 use lockstep_e2e::apps::{apply_app, get_app, ready, refresh, wait_app, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
+use lockstep_e2e::http::{free_addr, get};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
 use serde_json::json;
 
@@ -282,6 +285,40 @@ async fn a_failing_sync_is_retried_and_a_new_commit_supersedes_the_retry() -> an
     refresh(&client, &ns.name, "retry").await?;
     let app = wait_reason(&client, &ns.name, "retry", "Succeeded").await?;
     assert_eq!(app.status.as_ref().and_then(|s| s.sync.revision.clone()), Some(fixed));
+    Ok(())
+}
+
+/// Self-heal does not bypass the retry policy: a revision the API server rejects is attempted once
+/// plus `retry.limit` times, however short the resync period.
+#[tokio::test]
+async fn self_heal_of_a_failing_revision_makes_exactly_limit_plus_one_attempts() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-heal-retry").await?;
+    let repo = GitRepo::new();
+    repo.write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 700000\n",
+    );
+    repo.commit("bad");
+    let addr = free_addr();
+    let _controller =
+        ControllerProcess::start(&ns.name, &["--resync-period", "2s", "--metrics-addr", &addr.to_string()])?;
+    let mut spec = automated(&repo);
+    spec["syncPolicy"]["automated"]["selfHeal"] = json!(true);
+    spec["syncPolicy"]["retry"] = json!({"limit": 2, "backoff": {"duration": "1s", "factor": 1, "maxDuration": "1s"}});
+    apply_app(&client, &ns.name, "heal", spec).await?;
+    wait_app(&client, &ns.name, "heal", "retries used up", |app| {
+        app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|o| o.retry_count == 2)
+    })
+    .await?;
+    // Ten resync periods more: nothing else may be attempted.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let failed = format!(r#"lockstep_app_sync_total{{namespace="{}",name="heal",phase="Failed"}} "#, ns.name);
+    let metrics = get(addr, "/metrics").await?.body;
+    let attempts: Vec<&str> = metrics.lines().filter(|l| l.starts_with(&failed)).collect();
+    assert_eq!(attempts, vec![format!("{failed}3")], "in\n{metrics}");
+    let app = get_app(&client, &ns.name, "heal").await?;
+    assert_eq!(operation_phase(&app), Some(OperationPhase::Failed));
     Ok(())
 }
 

@@ -104,3 +104,59 @@ async fn project_rules_deny_repos_destinations_and_kinds() -> anyhow::Result<()>
     assert!(exists(&client, &ns.name, "with-rbac").await);
     Ok(())
 }
+
+/// Deleting an Application whose project cannot be read waits, with a condition and a Warning
+/// Event, instead of deleting with the controller's own rights; it proceeds once the project is back.
+#[tokio::test]
+async fn deletion_fails_closed_while_the_project_is_missing() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-project-gone").await?;
+    let repo = GitRepo::new();
+    repo.write("plain/cm.yaml", &config_map("held"));
+    repo.commit("one");
+    let project = json!({
+        "sourceRepos": ["*"],
+        "destinations": [{"server": "*", "namespace": "*"}],
+    });
+    apply_project(&ns.name, project.clone())?;
+    let _controller = ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name])?;
+    let mut spec = app(&repo.url(), "plain", &ns.name);
+    spec["syncPolicy"] = json!({"automated": {}});
+    apply_app(&client, &ns.name, "held", spec).await?;
+    let finalizer = json!({"metadata": {"finalizers": ["resources-finalizer.lockstep.dev"]}});
+    kubectl_ok(
+        &[
+            "patch",
+            "applications.lockstep.dev",
+            "held",
+            "-n",
+            &ns.name,
+            "--type",
+            "merge",
+            "-p",
+            &finalizer.to_string(),
+        ],
+        None,
+    )?;
+    wait_reason(&client, &ns.name, "held", "Succeeded").await?;
+
+    kubectl_ok(&["delete", "appprojects.lockstep.dev", "team", "-n", &ns.name, "--wait=false"], None)?;
+    kubectl_ok(&["delete", "applications.lockstep.dev", "held", "-n", &ns.name, "--wait=false"], None)?;
+    let waiting = wait_app(&client, &ns.name, "held", "deletion waiting for the project", |a| {
+        ready(a).is_some_and(|c| c.message.contains("waiting for the project") && c.message.contains("\"team\""))
+    })
+    .await?;
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert!(exists(&client, &ns.name, "held").await, "nothing is deleted with the controller's rights");
+    let reasons = lockstep_e2e::apps::event_reasons(&client, &ns.name, "held").await?;
+    assert!(reasons.iter().any(|r| r == "DeletionFailed"), "{reasons:?}");
+
+    apply_project(&ns.name, project)?;
+    lockstep_e2e::wait_for("Application gone", std::time::Duration::from_secs(90), || async {
+        let apps = Api::<lockstep_api::Application>::namespaced(client.clone(), &ns.name);
+        Ok(apps.get_opt("held").await?.is_none().then_some(()))
+    })
+    .await?;
+    assert!(!exists(&client, &ns.name, "held").await, "deleted once the project could be read");
+    Ok(())
+}

@@ -36,6 +36,31 @@ struct Shared {
     fetch_slots: Arc<tokio::sync::Semaphore>,
     /// Serialises read-modify-write of the small state files.
     state_io: Mutex<()>,
+    /// When snapshots were last garbage-collected (seconds since the epoch).
+    last_collection: std::sync::atomic::AtomicU64,
+}
+
+/// How often, at most, snapshot checkouts are garbage-collected.
+const COLLECTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Shared {
+    /// Garbage-collects snapshot checkouts unless that was done within [`COLLECTION_INTERVAL`].
+    /// Runs on a blocking thread; a failure is logged and retried next interval.
+    fn collect_snapshots_now_and_then(&self) {
+        use std::sync::atomic::Ordering;
+        let now = crate::state::to_epoch(std::time::SystemTime::now());
+        let last = self.last_collection.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < COLLECTION_INTERVAL.as_secs()
+            || self.last_collection.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        match crate::snapshot_gc::collect(&self.root, self.options.snapshot_retention) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed snapshot checkouts no Application reads"),
+            Err(err) => tracing::warn!(%err, "garbage-collecting snapshot checkouts failed"),
+        }
+    }
 }
 
 /// The shared on-disk git cache: one bare repository per normalised URL and one snapshot per commit.
@@ -65,6 +90,7 @@ impl GitCache {
             options,
             counters: Arc::default(),
             state_io: Mutex::new(()),
+            last_collection: std::sync::atomic::AtomicU64::new(0),
         };
         Ok(Self { shared: Arc::new(shared), repos: Mutex::new(HashMap::new()) })
     }

@@ -16,6 +16,8 @@ pub struct CacheOptions {
     pub default_proxy: Option<String>,
     /// Hosts reached without the default proxy (`NO_PROXY`).
     pub default_no_proxy: Option<String>,
+    /// Which snapshot checkouts survive garbage collection.
+    pub snapshot_retention: crate::SnapshotRetention,
 }
 
 impl Default for CacheOptions {
@@ -26,6 +28,7 @@ impl Default for CacheOptions {
             fetch_timeout: Duration::from_secs(120),
             default_proxy: None,
             default_no_proxy: None,
+            snapshot_retention: crate::SnapshotRetention::default(),
         }
     }
 }

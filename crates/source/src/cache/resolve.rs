@@ -153,6 +153,7 @@ fn finish(
     let oid = Oid::from_str(sha).map_err(|e| SourceError::unreachable(&canonical, e))?;
     let commit = repo.find_commit(oid).map_err(|_| not_found(&canonical, spec))?;
     let root = export_commit(repo, &commit, &shared.root.join("snapshots"))?;
+    shared.collect_snapshots_now_and_then();
     let revision = commit.id().to_string();
     update_state(shared, key, |s| {
         let url = strip_userinfo(&normalize_repo_url(&request.repo_url));
