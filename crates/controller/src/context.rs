@@ -22,6 +22,8 @@ pub(crate) struct Context {
     pub clusters: Clusters,
     /// Credentials, known hosts and mirrors per fetch, and what each fetch reported.
     pub sources: crate::sources::Sources,
+    /// Applications already reported as undecodable.
+    pub undecodable: crate::undecodable::Reported,
 }
 
 impl Context {

@@ -44,12 +44,14 @@ impl SyncDecision {
 }
 
 /// Decides what this pass does, from the spec, the sync-request annotation, the last operation and
-/// the revision git resolved to.
+/// the revision git resolved to. `spec_changed` is true when the spec changed since the last pass
+/// (its generation is not the observed one): that supersedes a failed sync, as a new commit does.
 pub fn decide(
     spec: &ApplicationSpec,
     sync_request: Option<&str>,
     last: Option<&OperationState>,
     revision: &str,
+    spec_changed: bool,
     now: &Time,
 ) -> SyncDecision {
     let automated = spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
@@ -91,7 +93,7 @@ pub fn decide(
     // Self-heal repairs drift of a revision that synced; a revision that failed is retried only as
     // `syncPolicy.retry` allows, self-heal or not (Argo CD: "failed previous sync attempt").
     let failed_before = synced_before && last.is_some_and(|l| l.phase == OperationPhase::Failed);
-    if !synced_before || (automated.self_heal && !failed_before) {
+    if !synced_before || (failed_before && spec_changed) || (automated.self_heal && !failed_before) {
         decision.apply = true;
         return decision;
     }
@@ -290,29 +292,32 @@ mod tests {
     #[test]
     fn manual_applies_only_on_request() {
         let s = spec(None);
-        assert!(!decide(&s, None, None, "a", &at(10)).apply);
-        let d = decide(&s, Some("t1,prune"), None, "a", &at(10));
+        assert!(!decide(&s, None, None, "a", false, &at(10)).apply);
+        let d = decide(&s, Some("t1,prune"), None, "a", false, &at(10));
         assert!(d.apply && d.prune && d.request.as_deref() == Some("t1,prune"));
         let mut answered = op(&s, "a", OperationPhase::Succeeded, 5);
         answered.sync_request = Some("t1,prune".into());
-        assert!(!decide(&s, Some("t1,prune"), Some(&answered), "a", &at(10)).apply, "a request is answered once");
-        assert!(decide(&s, Some("t2"), Some(&answered), "a", &at(10)).apply);
+        assert!(
+            !decide(&s, Some("t1,prune"), Some(&answered), "a", false, &at(10)).apply,
+            "a request is answered once"
+        );
+        assert!(decide(&s, Some("t2"), Some(&answered), "a", false, &at(10)).apply);
     }
 
     #[test]
     fn automated_applies_new_revisions_and_self_heal_applies_always() {
         let plain = spec(Some(false));
         let last = op(&plain, "a", OperationPhase::Succeeded, 5);
-        assert!(decide(&plain, None, None, "a", &at(10)).apply);
+        assert!(decide(&plain, None, None, "a", false, &at(10)).apply);
         assert!(
-            !decide(&plain, None, Some(&last), "a", &at(10)).apply,
+            !decide(&plain, None, Some(&last), "a", false, &at(10)).apply,
             "drift of a synced revision waits for selfHeal"
         );
-        assert!(decide(&plain, None, Some(&last), "b", &at(10)).apply);
+        assert!(decide(&plain, None, Some(&last), "b", false, &at(10)).apply);
         let mut moved = plain.clone();
         moved.source.path = Some("elsewhere".into());
-        assert!(decide(&moved, None, Some(&last), "a", &at(10)).apply, "a source change is a new sync");
-        assert!(decide(&spec(Some(true)), None, Some(&last), "a", &at(10)).apply);
+        assert!(decide(&moved, None, Some(&last), "a", false, &at(10)).apply, "a source change is a new sync");
+        assert!(decide(&spec(Some(true)), None, Some(&last), "a", false, &at(10)).apply);
     }
 
     #[test]
@@ -325,12 +330,12 @@ mod tests {
             status: HookStatus::Succeeded,
             message: None,
         }));
-        let d = decide(&plain, None, Some(&last), "a", &at(10));
+        let d = decide(&plain, None, Some(&last), "a", false, &at(10));
         assert!(d.apply && d.continuing);
         assert_eq!(d.started_at, at(4));
         assert_eq!(d.hooks_done.len(), 1);
         assert_eq!(hook_run(&d.hooks_done[0]).status, HookStatus::Succeeded);
-        assert!(!decide(&plain, None, Some(&last), "b", &at(10)).continuing, "a new commit supersedes it");
+        assert!(!decide(&plain, None, Some(&last), "b", false, &at(10)).continuing, "a new commit supersedes it");
     }
 
     #[test]
@@ -342,42 +347,49 @@ mod tests {
         };
         s.sync_policy.as_mut().unwrap().retry = Some(retry.clone());
         let failed = op(&s, "a", OperationPhase::Failed, 100);
-        let early = decide(&s, None, Some(&failed), "a", &at(105));
+        let early = decide(&s, None, Some(&failed), "a", false, &at(105));
         assert!(!early.apply);
         assert_eq!(early.retry_in, Some(Duration::from_secs(5)));
-        let due = decide(&s, None, Some(&failed), "a", &at(110));
+        let due = decide(&s, None, Some(&failed), "a", false, &at(110));
         assert!(due.apply && due.retry_count == 1);
         let mut exhausted = failed.clone();
         exhausted.retry_count = 2;
-        assert!(!decide(&s, None, Some(&exhausted), "a", &at(1000)).apply);
+        assert!(!decide(&s, None, Some(&exhausted), "a", false, &at(1000)).apply);
         assert_eq!(backoff(&retry, 0), Duration::from_secs(10));
         assert_eq!(backoff(&retry, 1), Duration::from_secs(20), "capped by maxDuration");
-        assert!(decide(&s, None, Some(&failed), "b", &at(101)).apply, "a new commit supersedes a failing retry");
+        assert!(decide(&s, None, Some(&failed), "b", false, &at(101)).apply, "a new commit supersedes a failing retry");
     }
 
     #[test]
     fn self_heal_of_a_failed_revision_obeys_the_retry_policy() {
         let mut s = spec(Some(true));
         let failed = op(&s, "a", OperationPhase::Failed, 100);
-        assert!(!decide(&s, None, Some(&failed), "a", &at(1000)).apply, "no retry policy: wait for a new commit");
+        assert!(
+            !decide(&s, None, Some(&failed), "a", false, &at(1000)).apply,
+            "no retry policy: wait for a new commit"
+        );
         s.sync_policy.as_mut().unwrap().retry = Some(RetryStrategy {
             limit: 2,
             backoff: Some(Backoff { duration: Some("10s".into()), factor: Some(1), max_duration: None }),
         });
-        assert!(!decide(&s, None, Some(&failed), "a", &at(105)).apply, "backoff holds self-heal too");
-        assert!(decide(&s, None, Some(&failed), "a", &at(110)).apply);
+        assert!(!decide(&s, None, Some(&failed), "a", false, &at(105)).apply, "backoff holds self-heal too");
+        assert!(decide(&s, None, Some(&failed), "a", false, &at(110)).apply);
         let mut exhausted = failed.clone();
         exhausted.retry_count = 2;
-        assert!(!decide(&s, None, Some(&exhausted), "a", &at(1000)).apply, "the limit holds self-heal too");
+        assert!(!decide(&s, None, Some(&exhausted), "a", false, &at(1000)).apply, "the limit holds self-heal too");
+        assert!(decide(&s, None, Some(&exhausted), "a", true, &at(1000)).apply, "a spec change supersedes it");
         let healthy = op(&s, "a", OperationPhase::Succeeded, 100);
-        assert!(decide(&s, None, Some(&healthy), "a", &at(101)).apply, "drift of a synced revision heals at once");
+        assert!(
+            decide(&s, None, Some(&healthy), "a", false, &at(101)).apply,
+            "drift of a synced revision heals at once"
+        );
     }
 
     #[test]
     fn only_news_is_recorded() {
         let s = spec(Some(true));
         let last = op(&s, "a", OperationPhase::Succeeded, 5);
-        let decision = decide(&s, None, Some(&last), "a", &at(10));
+        let decision = decide(&s, None, Some(&last), "a", false, &at(10));
         let pass = |written, progress| SyncPass { spec: &s, revision: "a", written, progress, hooks: &[], now: at(10) };
         assert_eq!(record(&decision, pass(Written::default(), &Progress::Complete), Some(&last)), None);
         let healed =

@@ -114,7 +114,14 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
     let sync_request = app.annotations().get(SYNC_REQUEST_ANNOTATION).map(String::as_str);
     let now = Time(Timestamp::now());
-    let decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, &now);
+    let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
+    if !target.watches.knows(&ObjectRef::from_obj(app)) {
+        // First pass since start: watch the inventory's kinds before comparing, so that objects
+        // carrying this Application's tracking id outside the inventory are found in this pass.
+        watch_managed_kinds(app, ctx, &target, &listed, &[]).await;
+    }
+    let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
+    let decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     let elapsed = now.0.as_second() - decision.started_at.0.as_second();
     let options = SyncOptions {
@@ -123,7 +130,10 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         apply: decision.apply,
         prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
-        previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
+        previous: inventory::with_found(
+            app.status.as_ref().and_then(|s| s.inventory.as_ref()),
+            target.watches.owned_by(&app_ref(app)),
+        ),
         operation_id: decision.operation_id(&snapshot.revision),
         hooks_done: decision.hooks_done.iter().map(policy::hook_run).collect(),
         timed_out: elapsed > i64::try_from(ctx.config.sync_timeout.as_secs()).unwrap_or(i64::MAX),

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt, TryStreamExt};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
@@ -30,7 +31,7 @@ use crate::trigger::trigger_hash;
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(client: Client, config: ControllerConfig) -> Result<(), ControllerError> {
-    let apps: Api<Application> = match &config.watch_namespace {
+    let apps: Api<DeserializeGuard<Application>> = match &config.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -65,6 +66,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
         sources: Default::default(),
+        undecodable: Default::default(),
         config,
         client,
     });
@@ -86,10 +88,24 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         }
     });
     let forgetting = Arc::downgrade(&context);
+    let reporting = (Arc::downgrade(&context), leadership.clone());
     crate::serve::start(context.clone(), reader.clone(), pushed, leadership.clone()).await?;
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
         .inspect(|event| crate::liveness::liveness().watch_result(event.is_ok()))
+        .try_filter_map(move |event| {
+            let (event, undecodable) = crate::undecodable::split(event);
+            if let (Some(bad), Some(context)) = (undecodable, reporting.0.upgrade()) {
+                let ours = shard.owns(
+                    bad.metadata.namespace.as_deref().unwrap_or_default(),
+                    bad.metadata.name.as_deref().unwrap_or_default(),
+                );
+                if ours && reporting.1.is_leading() {
+                    tokio::spawn(async move { crate::undecodable::report(&context, bad).await });
+                }
+            }
+            std::future::ready(Ok(event))
+        })
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .inspect_ok(crate::serve::mark_ready)
         .inspect_ok(move |event| {

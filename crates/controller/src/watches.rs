@@ -14,12 +14,12 @@ use kube::discovery::ApiResource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use lockstep_api::Application;
+use lockstep_engine::annotations::{HOOK, HOOK_OPERATION};
 use lockstep_engine::tracking::{MANAGED_LABEL, TRACKING_ANNOTATION, owner_of};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
-/// Identity of a watched kind: group, version, kind.
-type KindId = (String, String, String);
+use crate::owned::{KindId, OwnedIndex, Seen};
 
 /// The set of running watches and which Application uses which kinds.
 pub(crate) struct ManagedWatches {
@@ -37,6 +37,8 @@ const WATCH_READY_TIMEOUT: Duration = Duration::from_secs(10);
 struct WatchState {
     by_app: HashMap<ObjectRef<Application>, HashSet<KindId>>,
     running: HashMap<KindId, RunningWatch>,
+    /// Which Application's tracking id each watched object carries.
+    owned: OwnedIndex,
 }
 
 /// A watch task and whether its initial listing is done.
@@ -84,19 +86,31 @@ impl ManagedWatches {
                     pending.push(running.ready.clone());
                 }
             }
-            state.running.retain(|id, running| {
-                let keep = in_use.contains(id);
-                if !keep {
+            let stopped: Vec<KindId> = state.running.keys().filter(|id| !in_use.contains(*id)).cloned().collect();
+            for id in stopped {
+                if let Some(running) = state.running.remove(&id) {
                     running.task.abort();
                 }
-                keep
-            });
+                state.owned.forget_kind(&id);
+            }
         }
         let all_ready = futures::future::join_all(pending.iter_mut().map(|ready| async move {
             // The guard `wait_for` returns is dropped at once: it must not live across an await.
             let _ = ready.wait_for(|listed| *listed).await.map(drop);
         }));
         let _ = tokio::time::timeout(WATCH_READY_TIMEOUT, all_ready).await;
+    }
+}
+
+impl ManagedWatches {
+    /// Whether `app`'s kinds have been recorded since this controller started.
+    pub(crate) fn knows(&self, app: &ObjectRef<Application>) -> bool {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).by_app.contains_key(app)
+    }
+
+    /// The objects of the watched kinds whose tracking id names `app`, in or out of its inventory.
+    pub(crate) fn owned_by(&self, app: &lockstep_engine::AppRef) -> Vec<lockstep_engine::ResourceKey> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).owned.owned_by(app)
     }
 }
 
@@ -130,6 +144,41 @@ impl Triggers {
     fn tracks(&self, app: &ObjectRef<Application>, id: &KindId) -> bool {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.by_app.get(app).is_some_and(|kinds| kinds.contains(id))
+    }
+
+    /// Keeps the owned-object index in step with the watch of kind `id`.
+    fn index(&self, id: &KindId, event: &Result<watcher::Event<PartialObjectMeta<DynamicObject>>, watcher::Error>) {
+        let Ok(event) = event else { return };
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = |object: &'_ PartialObjectMeta<DynamicObject>| {
+            let annotations = object.metadata.annotations.as_ref();
+            let hook = annotations
+                .is_some_and(|a| HOOK.iter().any(|name| a.contains_key(*name)) || a.contains_key(HOOK_OPERATION));
+            (
+                object.metadata.namespace.clone(),
+                object.metadata.name.clone().unwrap_or_default(),
+                annotations.and_then(|a| a.get(TRACKING_ANNOTATION)).cloned(),
+                hook,
+            )
+        };
+        match event {
+            watcher::Event::Init => state.owned.relist_started(id),
+            watcher::Event::InitDone => state.owned.relist_done(id),
+            watcher::Event::InitApply(object) | watcher::Event::Apply(object) => {
+                let listing = matches!(event, watcher::Event::InitApply(_));
+                let (namespace, name, tracking_id, hook) = seen(object);
+                let seen =
+                    Seen { namespace: namespace.as_deref(), name: &name, tracking_id: tracking_id.as_deref(), hook };
+                state.owned.applied(id, seen, listing);
+            }
+            watcher::Event::Delete(object) => {
+                state.owned.deleted(
+                    id,
+                    object.metadata.namespace.as_deref(),
+                    object.metadata.name.as_deref().unwrap_or_default(),
+                );
+            }
+        }
     }
 
     /// Every Application using the kind `id`.
@@ -181,6 +230,7 @@ async fn watch_kind(
     let mut events = watcher(api, config).default_backoff().boxed();
     let mut listed_before = false;
     while let Some(event) = events.next().await {
+        triggers.index(&id, &event);
         let reaction = reaction(&event, listed_before);
         match reaction {
             Reaction::Owner | Reaction::OwnerIfTracked => {}

@@ -51,6 +51,16 @@ pub fn stale(previous: Option<&Inventory>, rendered: &[ResourceKey]) -> Vec<Reso
     stale
 }
 
+/// The previous inventory plus objects `found` carrying this Application's tracking id outside it
+/// (see the controller's owned-object index), so that they are pruned like anything that left git.
+pub fn with_found(previous: Option<&Inventory>, found: Vec<ResourceKey>) -> Option<Inventory> {
+    if found.is_empty() {
+        return previous.cloned();
+    }
+    let listed = previous.map(|inv| inv.entries.iter().filter_map(key).collect::<Vec<_>>()).unwrap_or_default();
+    Some(of(listed.into_iter().chain(found)))
+}
+
 /// The inventory after a sync: every object whose live copy carries this Application's tracking id,
 /// plus every object of the `previous` inventory not known to be gone: one that still awaits its
 /// prune, or one that could not be read. An object leaves the inventory only once its deletion is
@@ -122,6 +132,17 @@ mod tests {
         let names: Vec<String> =
             managed(&result, &app, Some(&previous)).entries.iter().filter_map(key).map(|k| k.name).collect();
         assert_eq!(names, ["awaiting", "kept", "unreachable", "unread"]);
+    }
+
+    #[test]
+    fn found_objects_join_the_inventory() {
+        let cm = |name: &str| k("", "v1", "ConfigMap", Some("team"), name);
+        assert_eq!(with_found(None, vec![]), None);
+        let previous = of([cm("a")]);
+        assert_eq!(with_found(Some(&previous), vec![]), Some(previous.clone()));
+        let joined = with_found(Some(&previous), vec![cm("b"), cm("a")]).unwrap();
+        assert_eq!(joined, of([cm("a"), cm("b")]));
+        assert_eq!(stale(Some(&joined), &[cm("a")]), vec![cm("b")], "an orphan is stale like anything that left git");
     }
 
     #[test]

@@ -7,30 +7,7 @@ use lockstep_health::{Health, aggregate, assess, builtin, ignored, kstatus, ksta
 use serde_json::{Map, Value, json};
 
 use common::{conformance_dir, load_yaml, yaml_files};
-
-/// xorshift64*: small, fast, and the same sequence on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use lockstep_fuzz::Rng;
 
 const KEYS: &[&str] = &[
     "apiVersion",
@@ -274,7 +251,7 @@ fn seeds() -> Vec<Value> {
 #[test]
 fn mutated_conformance_objects_never_panic() {
     let now = chrono::Utc::now();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut runs = 0;
     for seed in seeds() {
         let mut healths = Vec::new();
@@ -302,7 +279,7 @@ fn mutated_conformance_objects_never_panic() {
 #[test]
 fn random_objects_never_panic() {
     let now = chrono::Utc::now();
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = Rng::new(0xD1B5_4A32_D192_ED03);
     for _ in 0..5000 {
         let mut obj = random_value(&mut rng, 4);
         if let Value::Object(map) = &mut obj {
@@ -344,7 +321,7 @@ fn extreme_counts_never_overflow() {
     ];
     let extremes = [json!(i64::MIN), json!(-1), json!(0), json!(1), json!(i64::MAX)];
     let now = chrono::Utc::now();
-    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let mut rng = Rng::new(0x0123_4567_89AB_CDEF);
     for &(api_version, kind) in KINDS {
         for _ in 0..300 {
             let mut obj = json!({"apiVersion": api_version, "kind": kind,

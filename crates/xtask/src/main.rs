@@ -18,6 +18,7 @@ mod bench;
 mod certs;
 mod cluster;
 mod demo;
+mod fuzz;
 mod gobuild;
 mod gomodule;
 mod kwok;
@@ -55,6 +56,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Benchmarks on a local control plane with simulated nodes (docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// Mutation fuzzing of the parsers of untrusted input (tests/fuzz).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -66,6 +69,7 @@ fn main() -> Result<()> {
         Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
         Command::Demo(args) => demo::run(&ws, &args),
         Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
+        Command::Fuzz(args) => fuzz::run(&ws, &args),
     }
 }
 

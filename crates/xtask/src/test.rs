@@ -1,6 +1,6 @@
 //! `cargo xtask test`: the one command CI runs. Checks (and as root installs) the Debian packages
 //! and components it needs, lints, starts the default cluster, builds the controller, runs
-//! `cargo test --workspace` against the cluster, checks the quickstart on a fresh cluster
+//! `cargo test --workspace` against the cluster, the fuzz smoke run, checks the quickstart on a fresh cluster
 //! (`cargo xtask demo --check`), then a smoke run of the benchmark harness (`cargo xtask bench --smoke`).
 
 use std::path::Path;
@@ -76,7 +76,7 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     phase("cargo test", || {
         process::run(
             cargo_cmd(ws, &cargo)
-                .args(["test", "--workspace"])
+                .args(["test", "--workspace", "--exclude", "lockstep-fuzz"])
                 .args(&args.cargo_test_args)
                 .env("KUBECONFIG", &cluster.kubeconfig)
                 .env("LOCKSTEP_BIN", &lockstep_bin)
@@ -87,6 +87,7 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
                 .env("LOCKSTEP_XTASK", std::env::current_exe()?),
         )
     })?;
+    phase("fuzz smoke", || crate::fuzz::run(ws, &crate::fuzz::FuzzArgs::smoke()))?;
     if !args.no_demo {
         // The README's quickstart as a newcomer runs it, on a fresh control plane with empty state.
         phase("demo check", || crate::demo::check(ws))?;

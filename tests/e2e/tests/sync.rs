@@ -245,3 +245,54 @@ async fn self_heal_sees_metadata_and_spec_edits_of_kinds_with_a_generation() -> 
     .await?;
     Ok(())
 }
+
+/// An inventory that lost entries (an old status, a restore, a hand edit) heals: objects carrying
+/// the Application's tracking id outside the inventory are found through the managed-object
+/// watches and pruned once they leave git, never leaked.
+#[tokio::test]
+async fn objects_missing_from_the_inventory_are_found_by_tracking_and_pruned() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-orphans").await?;
+    let repo = GitRepo::new();
+    for name in ["a", "b", "c"] {
+        repo.write(&format!("{name}.yaml"), &config_map(name, "1"));
+    }
+    repo.commit("three");
+    let controller = ControllerProcess::start(&ns.name, &["--resync-period", "5s"])?;
+    apply_app(&client, &ns.name, "orphans", spec(&repo, true, false)).await?;
+    wait_reason(&client, &ns.name, "orphans", "Succeeded").await?;
+    let cache = controller.stop();
+
+    // With the controller down: the inventory forgets b and c, and git drops them.
+    let a_only =
+        json!({"status": {"inventory": {"entries": [{"id": format!("{}_a__ConfigMap", ns.name), "v": "v1"}]}}});
+    kubectl_ok(
+        &[
+            "patch",
+            "applications.lockstep.dev",
+            "orphans",
+            "-n",
+            &ns.name,
+            "--subresource=status",
+            "--type",
+            "merge",
+            "-p",
+            &a_only.to_string(),
+        ],
+        None,
+    )?;
+    repo.remove("b.yaml");
+    repo.remove("c.yaml");
+    repo.commit("only a");
+    let _controller = ControllerProcess::start_with_cache(&ns.name, cache, &["--resync-period", "5s"])?;
+    wait_for("b and c pruned", Duration::from_secs(90), || async {
+        let (b, c) = (value(&client, &ns.name, "b").await, value(&client, &ns.name, "c").await);
+        if b.is_none() && c.is_none() { Ok(Some(())) } else { anyhow::bail!("still there: b {b:?}, c {c:?}") }
+    })
+    .await?;
+    assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("1"), "what git still has is kept");
+    let app = get_app(&client, &ns.name, "orphans").await?;
+    let entries = app.status.and_then(|s| s.inventory).map(|i| i.entries.len());
+    assert_eq!(entries, Some(1));
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Which managed objects each Application's tracking id is on, as the managed-object watches see
+//! them. Prune works from the inventory in status; this index finds what the inventory lost (a
+//! status written by an older version, restored from a backup, or edited by hand), so such orphans
+//! are pruned or reported like any object that left git, as Argo CD finds resources by tracking.
+
+use std::collections::HashMap;
+
+use lockstep_engine::ResourceKey;
+use lockstep_engine::tracking::{AppRef, owner_of};
+
+/// A watched kind: group, version, kind.
+pub(crate) type KindId = (String, String, String);
+
+/// One object of a watched kind: namespace and name.
+type ObjectName = (Option<String>, String);
+
+/// Owner of every tracked object, per watched kind.
+#[derive(Debug, Default)]
+pub(crate) struct OwnedIndex {
+    by_kind: HashMap<KindId, HashMap<ObjectName, AppRef>>,
+    /// A relisting in progress per kind: replaces the kind's entries when it completes.
+    relisting: HashMap<KindId, HashMap<ObjectName, AppRef>>,
+}
+
+/// What the watch saw of one object: its namespace, name, tracking id and whether it is a hook.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub tracking_id: Option<&'a str>,
+    /// Hooks carry the tracking id too, but belong to a sync operation, not to the inventory.
+    pub hook: bool,
+}
+
+impl OwnedIndex {
+    /// A listing of `kind` starts.
+    pub(crate) fn relist_started(&mut self, kind: &KindId) {
+        self.relisting.insert(kind.clone(), HashMap::new());
+    }
+
+    /// A listing of `kind` is complete: it is now the truth for that kind.
+    pub(crate) fn relist_done(&mut self, kind: &KindId) {
+        let listed = self.relisting.remove(kind).unwrap_or_default();
+        self.by_kind.insert(kind.clone(), listed);
+    }
+
+    /// An object of `kind` exists as `seen` (during a listing or after a change).
+    pub(crate) fn applied(&mut self, kind: &KindId, seen: Seen<'_>, listing: bool) {
+        let map = if listing {
+            self.relisting.entry(kind.clone()).or_default()
+        } else {
+            self.by_kind.entry(kind.clone()).or_default()
+        };
+        let name = (seen.namespace.map(str::to_string), seen.name.to_string());
+        match seen.tracking_id.filter(|_| !seen.hook).and_then(owner_of) {
+            Some(owner) => map.insert(name, owner),
+            None => map.remove(&name),
+        };
+    }
+
+    /// An object of `kind` was deleted.
+    pub(crate) fn deleted(&mut self, kind: &KindId, namespace: Option<&str>, name: &str) {
+        if let Some(map) = self.by_kind.get_mut(kind) {
+            map.remove(&(namespace.map(str::to_string), name.to_string()));
+        }
+    }
+
+    /// Every object whose tracking id names `app`, of the kinds watched.
+    pub(crate) fn owned_by(&self, app: &AppRef) -> Vec<ResourceKey> {
+        let mut keys: Vec<ResourceKey> = self
+            .by_kind
+            .iter()
+            .flat_map(|((group, version, kind), objects)| {
+                objects.iter().filter(|(_, owner)| *owner == app).map(|((namespace, name), _)| ResourceKey {
+                    group: group.clone(),
+                    version: version.clone(),
+                    kind: kind.clone(),
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                })
+            })
+            .collect();
+        keys.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
+        keys
+    }
+
+    /// Drops a kind no Application uses any more.
+    pub(crate) fn forget_kind(&mut self, kind: &KindId) {
+        self.by_kind.remove(kind);
+        self.relisting.remove(kind);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm() -> KindId {
+        (String::new(), "v1".into(), "ConfigMap".into())
+    }
+
+    fn seen<'a>(name: &'a str, tracking_id: Option<&'a str>, hook: bool) -> Seen<'a> {
+        Seen { namespace: Some("team"), name, tracking_id, hook }
+    }
+
+    fn names(index: &OwnedIndex, app: &AppRef) -> Vec<String> {
+        index.owned_by(app).into_iter().map(|k| k.name).collect()
+    }
+
+    #[test]
+    fn objects_are_indexed_by_their_tracking_owner_and_hooks_are_not() {
+        let web = AppRef { namespace: "apps".into(), name: "web".into() };
+        let mut index = OwnedIndex::default();
+        index.applied(&cm(), seen("a", Some("apps/web:/ConfigMap:team/a"), false), false);
+        index.applied(&cm(), seen("b", Some("apps/other:/ConfigMap:team/b"), false), false);
+        index.applied(&cm(), seen("hook", Some("apps/web:/ConfigMap:team/hook"), true), false);
+        index.applied(&cm(), seen("untracked", None, false), false);
+        assert_eq!(names(&index, &web), ["a"]);
+        index.applied(&cm(), seen("b", Some("apps/web:/ConfigMap:team/b"), false), false);
+        assert_eq!(names(&index, &web), ["a", "b"], "taken over");
+        index.deleted(&cm(), Some("team"), "a");
+        assert_eq!(names(&index, &web), ["b"]);
+        index.applied(&cm(), seen("b", None, false), false);
+        assert!(names(&index, &web).is_empty(), "tracking removed");
+    }
+
+    #[test]
+    fn a_relisting_replaces_what_it_does_not_list() {
+        let web = AppRef { namespace: "apps".into(), name: "web".into() };
+        let mut index = OwnedIndex::default();
+        index.applied(&cm(), seen("gone-while-away", Some("apps/web:/ConfigMap:team/gone-while-away"), false), false);
+        index.relist_started(&cm());
+        index.applied(&cm(), seen("still", Some("apps/web:/ConfigMap:team/still"), false), true);
+        assert_eq!(names(&index, &web), ["gone-while-away"], "the old truth holds until the listing is done");
+        index.relist_done(&cm());
+        assert_eq!(names(&index, &web), ["still"]);
+        index.forget_kind(&cm());
+        assert!(names(&index, &web).is_empty());
+    }
+}
