@@ -15,7 +15,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use lockstep_api::Application;
 use lockstep_engine::migrate::LAST_APPLIED;
 use lockstep_source::GitCache;
@@ -73,6 +73,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
 
     let (reader, writer) = reflector::store();
     let sweeping = Arc::downgrade(&context);
+    let reporter_leadership = leadership.clone();
     let known = reader.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVENT_CACHE_QUIET / 4);
@@ -80,6 +81,9 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
             ticks.tick().await;
             let Some(context) = sweeping.upgrade() else { return };
             context.recorder.sweep();
+            if reporter_leadership.is_leading() {
+                crate::undecodable::report_pending(&context).await;
+            }
             // Before the first listing the store is empty, and nothing would be kept.
             if !known.state().is_empty() {
                 let exists = |ns: &str, name: &str| known.get(&ObjectRef::new(name).within(ns)).is_some();
@@ -95,13 +99,18 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .inspect(|event| crate::liveness::liveness().watch_result(event.is_ok()))
         .try_filter_map(move |event| {
             let (event, undecodable) = crate::undecodable::split(event);
-            if let (Some(bad), Some(context)) = (undecodable, reporting.0.upgrade()) {
-                let ours = shard.owns(
-                    bad.metadata.namespace.as_deref().unwrap_or_default(),
-                    bad.metadata.name.as_deref().unwrap_or_default(),
-                );
-                if ours && reporting.1.is_leading() {
-                    tokio::spawn(async move { crate::undecodable::report(&context, bad).await });
+            if let Some(context) = reporting.0.upgrade() {
+                if let Some(watcher::Event::Apply(app) | watcher::Event::InitApply(app)) = &event {
+                    context.undecodable.fixed(app.metadata.namespace.as_deref(), &app.name_any());
+                }
+                if let Some(bad) = undecodable {
+                    let namespace = bad.metadata.namespace.as_deref().unwrap_or_default();
+                    if shard.owns(namespace, bad.metadata.name.as_deref().unwrap_or_default()) {
+                        context.undecodable.note(bad);
+                    }
+                    if reporting.1.is_leading() {
+                        tokio::spawn(async move { crate::undecodable::report_pending(&context).await });
+                    }
                 }
             }
             std::future::ready(Ok(event))

@@ -46,22 +46,58 @@ fn stub(bad: &InvalidObject) -> Application {
     app
 }
 
-/// What was last reported per Application (`namespace/name` → uid and error), so that the status
-/// write a report makes, which the watch sees again, is not reported once more.
+/// Undecodable Applications waiting to be reported, and what was last reported per Application
+/// (`namespace/name` → uid and error), so that the status write a report makes, which the watch
+/// sees again, is not reported once more. Only the leader reports; what a follower saw waits here
+/// until it leads.
 #[derive(Default)]
-pub(crate) struct Reported(Mutex<HashMap<String, (Option<String>, String)>>);
+pub(crate) struct Reported(Mutex<State>);
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<String, InvalidObject>,
+    done: HashMap<String, (Option<String>, String)>,
+}
+
+fn key_of(namespace: Option<&str>, name: Option<&str>) -> String {
+    format!("{}/{}", namespace.unwrap_or_default(), name.unwrap_or_default())
+}
 
 impl Reported {
-    /// True when this object and error have not been reported yet (and records them).
-    fn first_time(&self, bad: &InvalidObject) -> bool {
-        let key = format!(
-            "{}/{}",
-            bad.metadata.namespace.as_deref().unwrap_or_default(),
-            bad.metadata.name.as_deref().unwrap_or_default()
-        );
+    /// Records an undecodable object, unless this object and error were reported already.
+    pub(crate) fn note(&self, bad: InvalidObject) {
+        let key = key_of(bad.metadata.namespace.as_deref(), bad.metadata.name.as_deref());
         let seen = (bad.metadata.uid.clone(), bad.error.clone());
-        let mut reported = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        reported.insert(key, seen.clone()).is_none_or(|previous| previous != seen)
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if state.done.get(&key) != Some(&seen) {
+            state.pending.insert(key, bad);
+        }
+    }
+
+    /// The Application decodes again (or is gone): a later breakage is reported anew.
+    pub(crate) fn fixed(&self, namespace: Option<&str>, name: &str) {
+        let key = key_of(namespace, Some(name));
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.pending.remove(&key);
+        state.done.remove(&key);
+    }
+
+    /// Takes what waits to be reported, marking it reported.
+    fn take(&self) -> Vec<InvalidObject> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let pending: Vec<InvalidObject> = state.pending.drain().map(|(_, bad)| bad).collect();
+        for bad in &pending {
+            let key = key_of(bad.metadata.namespace.as_deref(), bad.metadata.name.as_deref());
+            state.done.insert(key, (bad.metadata.uid.clone(), bad.error.clone()));
+        }
+        pending
+    }
+}
+
+/// Reports every undecodable Application noted since the last call.
+pub(crate) async fn report_pending(ctx: &Context) {
+    for bad in ctx.undecodable.take() {
+        report(ctx, bad).await;
     }
 }
 
@@ -73,11 +109,8 @@ pub(crate) fn message(error: &str) -> String {
     )
 }
 
-/// Sets the Ready condition and publishes a Warning Event on the undecodable object, once per error.
-pub(crate) async fn report(ctx: &Context, bad: InvalidObject) {
-    if !ctx.undecodable.first_time(&bad) {
-        return;
-    }
+/// Sets the Ready condition and publishes a Warning Event on the undecodable object.
+async fn report(ctx: &Context, bad: InvalidObject) {
     let name = bad.metadata.name.clone().unwrap_or_default();
     let namespace = bad.metadata.namespace.clone().unwrap_or_default();
     let message = message(&bad.error);
@@ -147,9 +180,15 @@ mod tests {
         assert!(matches!(passed, Some(Event::Apply(app)) if app.name_any() == "fine") && reported.is_none());
 
         let reported = Reported::default();
-        assert!(reported.first_time(&bad("e")));
-        assert!(!reported.first_time(&bad("e")), "our own status write comes back as the same error");
-        assert!(reported.first_time(&bad("another")));
+        reported.note(bad("e"));
+        assert_eq!(reported.take().len(), 1);
+        reported.note(bad("e"));
+        assert!(reported.take().is_empty(), "our own status write comes back as the same error");
+        reported.note(bad("another"));
+        assert_eq!(reported.take().len(), 1, "a new error is reported");
+        reported.fixed(Some("team"), "broken");
+        reported.note(bad("another"));
+        assert_eq!(reported.take().len(), 1, "broken again after a fix");
         assert!(message("x").contains("kubectl edit --subresource=status"));
     }
 }

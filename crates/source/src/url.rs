@@ -45,7 +45,9 @@ pub(crate) fn cache_key(normalized: &str) -> String {
 
 /// FNV-1a: stable across builds and platforms, unlike `DefaultHasher`, so cache paths survive upgrades.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, bytes);
+    std::hash::Hasher::finish(&hasher)
 }
 
 #[cfg(test)]

@@ -82,7 +82,9 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// FNV-1a, to give each target its own default seed.
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, bytes);
+    std::hash::Hasher::finish(&hasher)
 }
 
 fn save_crash(name: &str, input: &[u8]) -> PathBuf {
