@@ -16,6 +16,7 @@
 
 mod bench;
 mod certs;
+mod chaos;
 mod cluster;
 mod demo;
 mod fuzz;
@@ -58,6 +59,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Mutation fuzzing of the parsers of untrusted input (tests/fuzz).
     Fuzz(fuzz::FuzzArgs),
+    /// Fault scenarios against the real control plane (docs/reliability.md).
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> Result<()> {
@@ -70,6 +73,7 @@ fn main() -> Result<()> {
         Command::Demo(args) => demo::run(&ws, &args),
         Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
         Command::Fuzz(args) => fuzz::run(&ws, &args),
+        Command::Chaos(args) => chaos::run(&ws, &args),
     }
 }
 

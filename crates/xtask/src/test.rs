@@ -71,23 +71,12 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
         process::run(cargo_cmd(ws, &cargo).args(["build", "-p", "lockstep", "--bin", "lockstep"]))
     })?;
     let tools = phase("tools", || crate::tools::ensure(ws))?;
-    let lockstep_bin = ws.cargo_target_dir().join("debug").join("lockstep");
-    let shared_dir = ws.shared_dir();
     phase("cargo test", || {
-        process::run(
-            cargo_cmd(ws, &cargo)
-                .args(["test", "--workspace", "--exclude", "lockstep-fuzz"])
-                .args(&args.cargo_test_args)
-                .env("KUBECONFIG", &cluster.kubeconfig)
-                .env("LOCKSTEP_BIN", &lockstep_bin)
-                .env("LOCKSTEP_KUBECTL", &cluster.kubectl)
-                .env("LOCKSTEP_SHARED_DIR", &shared_dir)
-                .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
-                .env("LOCKSTEP_HELM", &tools.helm)
-                .env("LOCKSTEP_XTASK", std::env::current_exe()?),
-        )
+        let mut cmd = e2e_command(ws, &cluster, &tools)?;
+        process::run(cmd.args(["test", "--workspace", "--exclude", "lockstep-fuzz"]).args(&args.cargo_test_args))
     })?;
     phase("fuzz smoke", || crate::fuzz::run(ws, &crate::fuzz::FuzzArgs::smoke()))?;
+    phase("chaos smoke", || crate::chaos::run_on(ws, &cluster, &tools, &crate::chaos::ChaosArgs::smoke()))?;
     if !args.no_demo {
         // The README's quickstart as a newcomer runs it, on a fresh control plane with empty state.
         phase("demo check", || crate::demo::check(ws))?;
@@ -97,6 +86,20 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
         phase("bench smoke", || crate::bench::run(ws, &crate::bench::BenchArgs::smoke()))?;
     }
     Ok(())
+}
+
+/// `cargo` from the workspace root with what the end-to-end tests read from the environment: the
+/// cluster, the `lockstep` binary, kubectl, the shared test data and the rendering tools.
+pub fn e2e_command(ws: &Workspace, cluster: &cluster::Cluster, tools: &crate::tools::Tools) -> Result<Command> {
+    let mut cmd = cargo_cmd(ws, &ws.cargo());
+    cmd.env("KUBECONFIG", &cluster.kubeconfig)
+        .env("LOCKSTEP_BIN", ws.cargo_target_dir().join("debug").join("lockstep"))
+        .env("LOCKSTEP_KUBECTL", &cluster.kubectl)
+        .env("LOCKSTEP_SHARED_DIR", ws.shared_dir())
+        .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
+        .env("LOCKSTEP_HELM", &tools.helm)
+        .env("LOCKSTEP_XTASK", std::env::current_exe()?);
+    Ok(cmd)
 }
 
 /// A cargo command run from the workspace root.

@@ -98,6 +98,13 @@ impl ControllerProcess {
         std::mem::replace(&mut self._cache, tempfile::TempDir::new().expect("temporary directory"))
     }
 
+    /// Kills the process at once (SIGKILL) and hands its cache directory back, for a restart over
+    /// the same cache as after a container crash.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        self.kill();
+        std::mem::replace(&mut self._cache, tempfile::TempDir::new().expect("temporary directory"))
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
