@@ -53,6 +53,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
         "source": {"repoURL": repo.url(), "targetRevision": "main"},
         "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
     });
+    let first_start = Instant::now();
     let controller = ControllerProcess::start(&ns.name, &args)?;
     apply_app(&client, &ns.name, "chaos", spec).await?;
     wait_for("300 objects", Duration::from_secs(120), || async {
@@ -60,27 +61,39 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
         if n == OBJECTS { Ok(Some(())) } else { anyhow::bail!("{n} objects") }
     })
     .await?;
+    // A kill lands anywhere from the start to the end of one whole pass over the 300 objects.
+    let pass_ms = u64::try_from(first_start.elapsed().as_millis()).unwrap_or(u64::MAX).max(200);
     let before = live(&client, &ns.name).await?;
     let mut cache = controller.stop();
 
-    // Git keeps half, with a changed value: the next sync updates 150 objects and prunes 150.
-    repo.write("all.yaml", &config_maps(KEPT, "2"));
-    let target = repo.commit("150, updated");
+    // Each round commits work and kills the controller during it: half the objects leave git (to be
+    // pruned) or come back (to be created), and the other half are updated in place; these are
+    // never out of git, so they must never be deleted.
     let mut rng = rand::rng();
     let mut seen_kept_deleted = 0usize;
-    for _ in 0..kills {
+    let mut mid_pass = 0u32;
+    let mut previous = before.clone();
+    for round in 0..kills {
+        let count = if round % 2 == 0 { KEPT } else { OBJECTS };
+        repo.write("all.yaml", &config_maps(count, &format!("round-{round}")));
+        repo.commit(&format!("round {round}"));
         let controller = ControllerProcess::start_with_cache(&ns.name, cache, &args)?;
-        let delay = rand::Rng::random_range(&mut rng, 0..2500u64);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        tokio::time::sleep(Duration::from_millis(rand::Rng::random_range(&mut rng, 0..pass_ms))).await;
         cache = controller.crash();
         let now = live(&client, &ns.name).await?;
-        seen_kept_deleted += before
-            .iter()
-            .take(KEPT)
-            .filter(|(name, (uid, _))| now.get(*name).is_some_and(|(u, _)| u != uid) || !now.contains_key(*name))
-            .count();
+        // Caught mid-pass: the round changed something but did not finish.
+        let value = format!("round-{round}");
+        let finished = now.len() == count && now.values().all(|(_, v)| *v == value);
+        if now != previous && !finished {
+            mid_pass += 1;
+        }
+        previous = now.clone();
+        seen_kept_deleted +=
+            before.iter().take(KEPT).filter(|(name, (uid, _))| now.get(*name).is_none_or(|(u, _)| u != uid)).count();
     }
 
+    repo.write("all.yaml", &config_maps(KEPT, "final"));
+    let target = repo.commit("150, final");
     let restarted = Instant::now();
     let _controller = ControllerProcess::start_with_cache(&ns.name, cache, &args)?;
     let app = wait_app(&client, &ns.name, "chaos", "synced at the new commit", |app| {
@@ -89,9 +102,9 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
             .is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.sync.revision.as_deref() == Some(&target))
     })
     .await?;
-    let after = wait_for("150 objects, all updated", Duration::from_secs(120), || async {
+    let after = wait_for("150 objects, all final", Duration::from_secs(120), || async {
         let now = live(&client, &ns.name).await?;
-        if now.len() == KEPT && now.values().all(|(_, v)| v == "2") {
+        if now.len() == KEPT && now.values().all(|(_, v)| v == "final") {
             Ok(Some(now))
         } else {
             anyhow::bail!("{} objects", now.len())
@@ -106,7 +119,8 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
         get_app(&client, &ns.name, "chaos").await?.status.and_then(|s| s.inventory).map(|i| i.entries.len());
     let report = json!({
         "scenario": "sigkill during sync and prune",
-        "objects": OBJECTS, "kept": KEPT, "kills": kills,
+        "objects": OBJECTS, "kept": KEPT, "kills": kills, "kills_mid_pass": mid_pass,
+        "one_pass_seconds": Duration::from_millis(pass_ms).as_secs_f64(),
         "converged_after_last_restart_seconds": converged.as_secs_f64(),
         "wrongly_deleted": wrongly_deleted + seen_kept_deleted, "leaked": leaked,
         "inventory_entries": inventory,
