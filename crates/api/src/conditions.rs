@@ -11,69 +11,225 @@ pub const STALLED: &str = "Stalled";
 /// served from the cache (reason `SourceUnavailable`); absent otherwise.
 pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
 
-/// Reasons of the `Ready` condition, one per way a reconcile can end.
-pub mod reason {
+/// The reasons of the `Ready` condition, one per way a reconcile can end, with what each implies:
+/// whether it may clear by itself (retried soon) and whether nothing changes without a new commit or
+/// spec (the `Stalled` condition). The string constants in [`reason`] are these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
     /// Synced and Healthy.
-    pub const SUCCEEDED: &str = "Succeeded";
+    Succeeded,
     /// The spec passed the schema but cannot be acted on.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
+    InvalidSpec,
     /// The Application's project does not allow its namespace, repository, destination or one of its
     /// objects' kinds or namespaces; nothing was applied.
-    pub const PROJECT_VIOLATION: &str = "ProjectViolation";
+    ProjectViolation,
     /// No cluster Secret matches `spec.destination.name` or `spec.destination.server`.
-    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
+    ClusterNotFound,
     /// The destination cluster does not answer, or its cluster Secret cannot be used.
-    pub const CLUSTER_UNREACHABLE: &str = "ClusterUnreachable";
+    ClusterUnreachable,
     /// The API server refused an operation to the identity lockstep used (the Application's
     /// ServiceAccount when impersonating); the message names the verb and resource.
-    pub const FORBIDDEN: &str = "Forbidden";
+    Forbidden,
     /// The repository could not be fetched.
-    pub const FETCH_FAILED: &str = "FetchFailed";
+    FetchFailed,
     /// The git server rejected the credentials, or wants some and no Secret matches.
-    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    AuthenticationFailed,
     /// The proxy rejected its credentials.
-    pub const PROXY_AUTHENTICATION_FAILED: &str = "ProxyAuthenticationFailed";
+    ProxyAuthenticationFailed,
     /// The SSH host key is unknown or differs from the known one.
-    pub const HOST_KEY_NOT_TRUSTED: &str = "HostKeyNotTrusted";
+    HostKeyNotTrusted,
     /// The server's TLS certificate could not be verified.
-    pub const TLS_FAILED: &str = "TLSFailed";
+    TlsFailed,
     /// The URL answers but is not a git repository.
-    pub const NOT_A_REPOSITORY: &str = "NotARepository";
+    NotARepository,
     /// No URL of the repository answers (and, on the `SourceAvailable` condition, the last good
     /// revision is being served from the cache).
-    pub const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
+    SourceUnavailable,
     /// The target revision does not exist in the repository.
-    pub const REVISION_NOT_FOUND: &str = "RevisionNotFound";
+    RevisionNotFound,
     /// The path does not exist at the resolved revision.
-    pub const PATH_NOT_FOUND: &str = "PathNotFound";
+    PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
-    pub const RENDER_FAILED: &str = "RenderFailed";
+    RenderFailed,
     /// An object is already managed by another Application; it was left alone.
-    pub const SHARED_RESOURCE: &str = "SharedResource";
+    SharedResource,
     /// A sync operation is under way: waiting for a wave to be healthy or a hook to finish.
-    pub const SYNC_IN_PROGRESS: &str = "SyncInProgress";
+    SyncInProgress,
     /// The API server rejected at least one object.
-    pub const SYNC_FAILED: &str = "SyncFailed";
+    SyncFailed,
     /// Live state differs from git and automated sync is off.
-    pub const OUT_OF_SYNC: &str = "OutOfSync";
+    OutOfSync,
     /// Synced, but not every object is Healthy yet.
-    pub const NOT_HEALTHY: &str = "NotHealthy";
+    NotHealthy,
+}
 
-    /// Whether a reason names a condition outside git and the spec (a server, a credential, a
-    /// cluster, RBAC) that may clear by itself, so the controller retries soon instead of waiting
-    /// for the resync period.
-    pub fn retried_soon(reason: &str) -> bool {
+impl Reason {
+    /// Every reason, in documentation order.
+    pub const ALL: [Reason; 21] = [
+        Reason::Succeeded,
+        Reason::InvalidSpec,
+        Reason::ProjectViolation,
+        Reason::ClusterNotFound,
+        Reason::ClusterUnreachable,
+        Reason::Forbidden,
+        Reason::FetchFailed,
+        Reason::AuthenticationFailed,
+        Reason::ProxyAuthenticationFailed,
+        Reason::HostKeyNotTrusted,
+        Reason::TlsFailed,
+        Reason::NotARepository,
+        Reason::SourceUnavailable,
+        Reason::RevisionNotFound,
+        Reason::PathNotFound,
+        Reason::RenderFailed,
+        Reason::SharedResource,
+        Reason::SyncInProgress,
+        Reason::SyncFailed,
+        Reason::OutOfSync,
+        Reason::NotHealthy,
+    ];
+
+    /// The name written to `status.conditions[].reason`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Succeeded => "Succeeded",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::ProjectViolation => "ProjectViolation",
+            Reason::ClusterNotFound => "ClusterNotFound",
+            Reason::ClusterUnreachable => "ClusterUnreachable",
+            Reason::Forbidden => "Forbidden",
+            Reason::FetchFailed => "FetchFailed",
+            Reason::AuthenticationFailed => "AuthenticationFailed",
+            Reason::ProxyAuthenticationFailed => "ProxyAuthenticationFailed",
+            Reason::HostKeyNotTrusted => "HostKeyNotTrusted",
+            Reason::TlsFailed => "TLSFailed",
+            Reason::NotARepository => "NotARepository",
+            Reason::SourceUnavailable => "SourceUnavailable",
+            Reason::RevisionNotFound => "RevisionNotFound",
+            Reason::PathNotFound => "PathNotFound",
+            Reason::RenderFailed => "RenderFailed",
+            Reason::SharedResource => "SharedResource",
+            Reason::SyncInProgress => "SyncInProgress",
+            Reason::SyncFailed => "SyncFailed",
+            Reason::OutOfSync => "OutOfSync",
+            Reason::NotHealthy => "NotHealthy",
+        }
+    }
+
+    /// The reason a condition names, if it is one of these.
+    pub fn parse(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Whether it names a condition outside git and the spec (a server, a credential, a cluster,
+    /// RBAC) that may clear by itself, so the controller retries soon instead of waiting for the
+    /// resync period.
+    pub const fn retried_soon(self) -> bool {
         matches!(
-            reason,
-            FETCH_FAILED
-                | SOURCE_UNAVAILABLE
-                | AUTHENTICATION_FAILED
-                | PROXY_AUTHENTICATION_FAILED
-                | HOST_KEY_NOT_TRUSTED
-                | TLS_FAILED
-                | CLUSTER_UNREACHABLE
-                | CLUSTER_NOT_FOUND
-                | FORBIDDEN
+            self,
+            Reason::FetchFailed
+                | Reason::SourceUnavailable
+                | Reason::AuthenticationFailed
+                | Reason::ProxyAuthenticationFailed
+                | Reason::HostKeyNotTrusted
+                | Reason::TlsFailed
+                | Reason::ClusterUnreachable
+                | Reason::ClusterNotFound
+                | Reason::Forbidden
         )
+    }
+
+    /// Whether nothing changes without a new commit or spec: the spec, revision, path or render is
+    /// wrong, or the server rejects objects (the `Stalled` condition).
+    pub const fn stalls(self) -> bool {
+        matches!(
+            self,
+            Reason::InvalidSpec
+                | Reason::RevisionNotFound
+                | Reason::PathNotFound
+                | Reason::RenderFailed
+                | Reason::SyncFailed
+        )
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The reasons of the `Ready` condition as the strings written to the status (see [`Reason`]).
+pub mod reason {
+    use super::Reason;
+
+    /// Synced and Healthy.
+    pub const SUCCEEDED: &str = Reason::Succeeded.as_str();
+    /// See [`Reason::InvalidSpec`].
+    pub const INVALID_SPEC: &str = Reason::InvalidSpec.as_str();
+    /// See [`Reason::ProjectViolation`].
+    pub const PROJECT_VIOLATION: &str = Reason::ProjectViolation.as_str();
+    /// See [`Reason::ClusterNotFound`].
+    pub const CLUSTER_NOT_FOUND: &str = Reason::ClusterNotFound.as_str();
+    /// See [`Reason::ClusterUnreachable`].
+    pub const CLUSTER_UNREACHABLE: &str = Reason::ClusterUnreachable.as_str();
+    /// See [`Reason::Forbidden`].
+    pub const FORBIDDEN: &str = Reason::Forbidden.as_str();
+    /// See [`Reason::FetchFailed`].
+    pub const FETCH_FAILED: &str = Reason::FetchFailed.as_str();
+    /// See [`Reason::AuthenticationFailed`].
+    pub const AUTHENTICATION_FAILED: &str = Reason::AuthenticationFailed.as_str();
+    /// See [`Reason::ProxyAuthenticationFailed`].
+    pub const PROXY_AUTHENTICATION_FAILED: &str = Reason::ProxyAuthenticationFailed.as_str();
+    /// See [`Reason::HostKeyNotTrusted`].
+    pub const HOST_KEY_NOT_TRUSTED: &str = Reason::HostKeyNotTrusted.as_str();
+    /// See [`Reason::TlsFailed`].
+    pub const TLS_FAILED: &str = Reason::TlsFailed.as_str();
+    /// See [`Reason::NotARepository`].
+    pub const NOT_A_REPOSITORY: &str = Reason::NotARepository.as_str();
+    /// See [`Reason::SourceUnavailable`].
+    pub const SOURCE_UNAVAILABLE: &str = Reason::SourceUnavailable.as_str();
+    /// See [`Reason::RevisionNotFound`].
+    pub const REVISION_NOT_FOUND: &str = Reason::RevisionNotFound.as_str();
+    /// See [`Reason::PathNotFound`].
+    pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
+    /// See [`Reason::RenderFailed`].
+    pub const RENDER_FAILED: &str = Reason::RenderFailed.as_str();
+    /// See [`Reason::SharedResource`].
+    pub const SHARED_RESOURCE: &str = Reason::SharedResource.as_str();
+    /// See [`Reason::SyncInProgress`].
+    pub const SYNC_IN_PROGRESS: &str = Reason::SyncInProgress.as_str();
+    /// See [`Reason::SyncFailed`].
+    pub const SYNC_FAILED: &str = Reason::SyncFailed.as_str();
+    /// See [`Reason::OutOfSync`].
+    pub const OUT_OF_SYNC: &str = Reason::OutOfSync.as_str();
+    /// See [`Reason::NotHealthy`].
+    pub const NOT_HEALTHY: &str = Reason::NotHealthy.as_str();
+
+    /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
+    pub fn retried_soon(reason: &str) -> bool {
+        Reason::parse(reason).is_some_and(Reason::retried_soon)
+    }
+
+    /// [`Reason::stalls`] of a reason written as a string; false for any other string.
+    pub fn stalls(reason: &str) -> bool {
+        Reason::parse(reason).is_some_and(Reason::stalls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_round_trips_and_no_reason_both_stalls_and_clears_by_itself() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Some(r));
+            assert_eq!(r.to_string(), r.as_str());
+            assert!(!(r.stalls() && r.retried_soon()), "{r} cannot both stall and clear by itself");
+        }
+        assert_eq!(Reason::parse("Progressing"), None);
+        assert!(reason::retried_soon(reason::FORBIDDEN) && !reason::retried_soon("nonsense"));
+        assert!(reason::stalls(reason::RENDER_FAILED) && !reason::stalls(reason::SUCCEEDED));
     }
 }

@@ -141,14 +141,7 @@ fn reconciling(ready_reason: &str, status: &ApplicationStatus) -> Option<&'stati
 /// Whether nothing will change without a new commit or spec: the spec, revision, path or render is
 /// wrong, the server rejects objects, or an object is Degraded.
 fn stalled(ready_reason: &str, status: &ApplicationStatus) -> bool {
-    matches!(
-        ready_reason,
-        reason::INVALID_SPEC
-            | reason::REVISION_NOT_FOUND
-            | reason::PATH_NOT_FOUND
-            | reason::RENDER_FAILED
-            | reason::SYNC_FAILED
-    ) || status.health.status == HealthStatusCode::Degraded
+    reason::stalls(ready_reason) || status.health.status == HealthStatusCode::Degraded
 }
 
 /// True when two statuses differ in anything but `reconciledAt`.
