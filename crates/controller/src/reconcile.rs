@@ -258,6 +258,8 @@ fn assess(result: SyncResult) -> Vec<AssessedResource> {
     result
         .resources
         .into_iter()
+        // What this pass pruned is gone: counted in the operation, no longer a resource of the app.
+        .filter(|r| r.action != lockstep_engine::Action::Prune)
         .map(|r| {
             let (health, ignore_health) = match &r.live {
                 Some(live) => (lockstep_health::assess(live), lockstep_health::ignored(live)),
