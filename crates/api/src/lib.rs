@@ -2,11 +2,15 @@
 //! lockstep's public contract. Nothing here does I/O.
 
 mod application;
+mod application_status;
 pub mod conditions;
+mod inventory;
 pub mod kube_error;
 mod project;
 
 pub use application::*;
+pub use application_status::*;
+pub use inventory::*;
 pub use project::*;
 
 use kube::CustomResourceExt;

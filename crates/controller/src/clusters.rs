@@ -24,11 +24,11 @@ use lockstep_engine::{AppRef, Engine};
 use tracing::info;
 
 use crate::cluster_secret::{CLUSTER_SECRET_LABEL, ClusterSecret};
-use crate::impersonation::ServiceAccount;
 use crate::kube_metrics::counted_client;
-use crate::project::Cluster;
-use crate::rendering::Capabilities;
 use crate::watches::ManagedWatches;
+use lockstep_engine::Capabilities;
+use lockstep_policy::impersonation::ServiceAccount;
+use lockstep_policy::project::Cluster;
 
 /// How long connecting to a remote API server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

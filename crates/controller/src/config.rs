@@ -23,7 +23,7 @@ pub struct ControllerConfig {
     /// Git transport settings: listing TTL, fetch limits and the default proxy.
     pub source: lockstep_source::CacheOptions,
     /// Leader election among replicas; `None` runs without it (this process always leads).
-    pub leader_election: Option<crate::leader::LeaseSettings>,
+    pub leader_election: Option<lockstep_lease::LeaseSettings>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` for nowhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Where push webhooks are received (`/api/webhook`); `None` for nowhere.
@@ -32,5 +32,5 @@ pub struct ControllerConfig {
     /// nor their project name one; setting it makes impersonation mandatory.
     pub default_service_account: Option<String>,
     /// Which share of the Applications this process handles.
-    pub shard: crate::shard::Shard,
+    pub shard: lockstep_lease::shard::Shard,
 }

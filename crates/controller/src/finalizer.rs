@@ -84,7 +84,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         if finalizer.ends_with("/background") { PropagationPolicy::Background } else { PropagationPolicy::Foreground };
     let owner = AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
     let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
-    let total = listed.entries.len();
+    let total = listed.len();
     let target = match ctx.clusters.resolve(&app.spec.destination).await {
         Ok(target) => target,
         Err(err) => {
@@ -109,10 +109,15 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
             return Ok(Action::requeue(RETRY));
         }
     };
-    let namespace = crate::rendering::destination_namespace(app);
+    let namespace = lockstep_render::destination_namespace(app);
     let default_account = ctx.config.default_service_account.as_deref();
-    let account =
-        crate::impersonation::service_account(&app.spec, &project, &target.identity, &namespace, default_account);
+    let account = lockstep_policy::impersonation::service_account(
+        &app.spec,
+        &project,
+        &target.identity,
+        &namespace,
+        default_account,
+    );
     let deployer = match &account {
         Some(account) => match target.impersonating(account).await {
             Ok(deployer) => Some(deployer),

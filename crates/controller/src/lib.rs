@@ -4,36 +4,25 @@
 //! Decisions (validation, status, events) are pure functions in [`status`], [`validate`] and
 //! [`events`]; [`reconcile`] strings the I/O together; [`run`] wires it into kube-runtime.
 
-pub mod bounded;
 pub mod cluster_secret;
 mod clusters;
 mod config;
 mod context;
 mod error;
-pub mod events;
 pub mod finalizer;
-pub mod impersonation;
 mod instrument;
 pub mod kube_metrics;
-pub mod leader;
-mod lease_trouble;
 mod liveness;
 pub mod metrics;
 mod notifications;
 mod owned;
-pub mod policy;
-pub mod project;
 mod projects;
 mod reconcile;
-pub mod rendering;
 mod run;
 mod serve;
-pub mod shard;
 mod sources;
-pub mod status;
 mod trigger;
 mod undecodable;
-pub mod validate;
 mod watches;
 mod webhook;
 

@@ -22,8 +22,8 @@ use lockstep_notify::{Delivery, Message, NoticeState, NotifyConfig, Outbox, Reco
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use crate::leader::Leadership;
 use crate::metrics::metrics;
+use lockstep_lease::Leadership;
 
 /// How often the notifier looks at every Application.
 const POLL: Duration = Duration::from_secs(2);

@@ -1,5 +1,5 @@
 //! Looking up an Application's project and checking its rendered objects against it, before anything
-//! is applied. The rules themselves are pure, in [`crate::project`].
+//! is applied. The rules themselves are pure, in [`lockstep_policy::project`].
 
 use futures::{Stream, StreamExt};
 use kube::api::Api;
@@ -11,7 +11,7 @@ use lockstep_engine::Engine;
 use lockstep_render::Manifest;
 use serde_json::Value;
 
-use crate::project::{Cluster, ObjectKind, Project};
+use lockstep_policy::project::{Cluster, ObjectKind, Project};
 
 /// The project `app` names (`default` when none), read from the controller's namespace. A missing
 /// `default` project allows everything; any other missing project, or a failed read, is an error

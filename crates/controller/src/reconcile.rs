@@ -26,12 +26,12 @@ use tracing::{info, warn};
 use crate::clusters::ClusterTarget;
 use crate::context::Context;
 use crate::error::ControllerError;
-use crate::events::events_for;
-use crate::impersonation::{is_forbidden, service_account};
-use crate::policy::{self, SyncPass};
-use crate::status::{AssessedResource, Outcome, changed, next_status};
 use crate::trigger::jittered;
-use crate::validate::invalid_spec;
+use lockstep_policy::events::events_for;
+use lockstep_policy::impersonation::{is_forbidden, service_account};
+use lockstep_policy::status::{AssessedResource, Outcome, changed, next_status};
+use lockstep_policy::sync_policy::{self as policy, SyncPass};
+use lockstep_policy::validate::invalid_spec;
 
 /// How soon a sync waiting on a wave or hook looks again when no watch event comes first.
 const WAITING_POLL: Duration = Duration::from_secs(2);
@@ -80,7 +80,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     };
     let cluster = &target.identity;
     let controller_namespace = &ctx.config.controller_namespace;
-    let namespace = crate::rendering::destination_namespace(app);
+    let namespace = lockstep_render::destination_namespace(app);
     let project = match crate::projects::admit(&ctx.client, controller_namespace, app, cluster, &namespace).await {
         Ok(project) => project,
         Err(message) => return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into(),
@@ -126,7 +126,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let elapsed = now.0.as_second() - decision.started_at.0.as_second();
     let options = SyncOptions {
         app: app_ref(app),
-        default_namespace: crate::rendering::destination_namespace(app),
+        default_namespace: lockstep_render::destination_namespace(app),
         apply: decision.apply,
         prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
@@ -208,7 +208,7 @@ async fn watch_managed_kinds(
 ) {
     let mut kinds = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let keys = managed.entries.iter().filter_map(inventory::key).chain(hooks.iter().map(|h| h.key.clone()));
+    let keys = inventory::keys(managed).chain(hooks.iter().map(|h| h.key.clone()));
     for key in keys {
         if seen.insert((key.group.clone(), key.version.clone(), key.kind.clone()))
             && let Some(resource) = target.engine.resource_of(&key).await
@@ -239,8 +239,8 @@ async fn render(
     app: &Application,
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
-    let cluster = Some((&target.capabilities, &target.client));
-    crate::rendering::render_application(&ctx.renderer, cluster, app, snapshot).await
+    let caps = || target.capabilities.get(&target.client);
+    lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
@@ -249,7 +249,7 @@ fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
         RenderError::PathOutsideRepository { .. } => reason::INVALID_SPEC,
         _ => reason::RENDER_FAILED,
     };
-    let message = format!("{err} (revision {})", crate::status::short(&snapshot.revision));
+    let message = format!("{err} (revision {})", lockstep_policy::status::short(&snapshot.revision));
     Outcome::Stopped { reason: why, message, revision: Some(snapshot.revision.clone()) }
 }
 

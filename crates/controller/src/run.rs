@@ -25,9 +25,9 @@ use crate::clusters::Clusters;
 use crate::config::ControllerConfig;
 use crate::context::{Context, EVENT_CACHE_QUIET, EventRecorder};
 use crate::error::ControllerError;
-use crate::leader::{Election, Leadership};
 use crate::reconcile::{error_policy, reconcile};
 use crate::trigger::trigger_hash;
+use lockstep_lease::{Election, Leadership};
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(client: Client, config: ControllerConfig) -> Result<(), ControllerError> {

@@ -19,9 +19,9 @@ use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::ControllerError;
-use crate::leader::Leadership;
 use crate::metrics::metrics;
 use crate::webhook::WebhookState;
+use lockstep_lease::Leadership;
 
 /// Binds the configured servers and spawns every side task.
 pub(crate) async fn start(

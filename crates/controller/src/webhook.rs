@@ -37,7 +37,7 @@ pub(crate) struct WebhookState {
     pub ctx: Arc<Context>,
     pub apps: Store<Application>,
     pub trigger: UnboundedSender<ObjectRef<Application>>,
-    pub leadership: crate::leader::Leadership,
+    pub leadership: lockstep_lease::Leadership,
 }
 
 /// Handles one webhook request.

@@ -1,21 +1,27 @@
 //! The inventory: which objects an Application manages, and which of them left git. Pure.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use lockstep_api::{Inventory, InventoryEntry};
+use lockstep_api::{Inventory, InventoryEntry, InventoryGroup};
 
 use crate::key::ResourceKey;
 
-/// The inventory entry of an object: `<namespace>_<name>_<group>_<kind>` plus its version.
-pub fn entry(key: &ResourceKey) -> InventoryEntry {
-    InventoryEntry {
-        id: format!("{}_{}_{}_{}", key.namespace.as_deref().unwrap_or_default(), key.name, key.group, key.kind),
-        v: key.version.clone(),
-    }
+/// Every object `inventory` lists, in either form; malformed legacy entries are skipped.
+pub fn keys(inventory: &Inventory) -> impl Iterator<Item = ResourceKey> + '_ {
+    let grouped = inventory.groups.iter().flat_map(|g| {
+        g.names.iter().map(move |name| ResourceKey {
+            group: g.group.clone(),
+            version: g.version.clone(),
+            kind: g.kind.clone(),
+            namespace: g.namespace.clone(),
+            name: name.clone(),
+        })
+    });
+    grouped.chain(inventory.entries.iter().filter_map(legacy_key))
 }
 
-/// The object an inventory entry names; `None` for a malformed entry.
-pub fn key(entry: &InventoryEntry) -> Option<ResourceKey> {
+/// The object a legacy (one entry per object) inventory entry names; `None` for a malformed entry.
+fn legacy_key(entry: &InventoryEntry) -> Option<ResourceKey> {
     // Namespaces, names, groups and kinds never contain `_`, so the id splits unambiguously.
     let mut parts = entry.id.splitn(4, '_');
     let (namespace, name, group, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -31,12 +37,23 @@ pub fn key(entry: &InventoryEntry) -> Option<ResourceKey> {
     })
 }
 
-/// An inventory of `keys`, sorted so it only changes when the set does.
+/// A grouped inventory of `keys`, sorted so it only changes when the set does.
 pub fn of(keys: impl IntoIterator<Item = ResourceKey>) -> Inventory {
-    let mut entries: Vec<InventoryEntry> = keys.into_iter().map(|k| entry(&k)).collect();
-    entries.sort();
-    entries.dedup();
-    Inventory { entries }
+    let mut grouped: BTreeMap<(String, String, String, Option<String>), BTreeSet<String>> = BTreeMap::new();
+    for key in keys {
+        grouped.entry((key.group, key.version, key.kind, key.namespace)).or_default().insert(key.name);
+    }
+    let groups = grouped
+        .into_iter()
+        .map(|((group, version, kind, namespace), names)| InventoryGroup {
+            group,
+            version,
+            kind,
+            namespace,
+            names: names.into_iter().collect(),
+        })
+        .collect();
+    Inventory { groups, entries: Vec::new() }
 }
 
 /// Objects in `previous` that are no longer rendered, in reverse apply order (the order to delete in).
@@ -44,9 +61,8 @@ pub fn of(keys: impl IntoIterator<Item = ResourceKey>) -> Inventory {
 pub fn stale(previous: Option<&Inventory>, rendered: &[ResourceKey]) -> Vec<ResourceKey> {
     let identity = |k: &ResourceKey| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone());
     let current: HashSet<_> = rendered.iter().map(identity).collect();
-    let mut stale: Vec<ResourceKey> = previous
-        .map(|inv| inv.entries.iter().filter_map(key).filter(|k| !current.contains(&identity(k))).collect())
-        .unwrap_or_default();
+    let mut stale: Vec<ResourceKey> =
+        previous.map(|inv| keys(inv).filter(|k| !current.contains(&identity(k))).collect()).unwrap_or_default();
     stale.sort_by_key(|k| std::cmp::Reverse((crate::order::stage(&k.kind), crate::order::kind_rank(&k.kind))));
     stale
 }
@@ -57,7 +73,7 @@ pub fn with_found(previous: Option<&Inventory>, found: Vec<ResourceKey>) -> Opti
     if found.is_empty() {
         return previous.cloned();
     }
-    let listed = previous.map(|inv| inv.entries.iter().filter_map(key).collect::<Vec<_>>()).unwrap_or_default();
+    let listed = previous.map(|inv| keys(inv).collect::<Vec<_>>()).unwrap_or_default();
     Some(of(listed.into_iter().chain(found)))
 }
 
@@ -71,8 +87,7 @@ pub fn managed(
     previous: Option<&Inventory>,
 ) -> Inventory {
     let identity = |k: &ResourceKey| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone());
-    let listed: HashSet<_> =
-        previous.map(|inv| inv.entries.iter().filter_map(key).map(|k| identity(&k)).collect()).unwrap_or_default();
+    let listed: HashSet<_> = previous.map(|inv| keys(inv).map(|k| identity(&k)).collect()).unwrap_or_default();
     of(result
         .resources
         .iter()
@@ -129,8 +144,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let names: Vec<String> =
-            managed(&result, &app, Some(&previous)).entries.iter().filter_map(key).map(|k| k.name).collect();
+        let names: Vec<String> = keys(&managed(&result, &app, Some(&previous))).map(|k| k.name).collect();
         assert_eq!(names, ["awaiting", "kept", "unreachable", "unread"]);
     }
 
@@ -146,12 +160,77 @@ mod tests {
     }
 
     #[test]
-    fn entries_round_trip() {
-        for key_ in [k("apps", "v1", "Deployment", Some("prod"), "web"), k("", "v1", "Namespace", None, "prod")] {
-            assert_eq!(key(&entry(&key_)), Some(key_));
-        }
-        assert_eq!(entry(&k("", "v1", "ConfigMap", Some("ns"), "a")).id, "ns_a__ConfigMap");
-        assert_eq!(key(&InventoryEntry { id: "garbage".into(), v: "v1".into() }), None);
+    fn objects_are_grouped_by_kind_and_namespace_and_read_back() {
+        let keys_ = [
+            k("apps", "v1", "Deployment", Some("prod"), "web"),
+            k("", "v1", "Namespace", None, "prod"),
+            k("", "v1", "ConfigMap", Some("prod"), "b"),
+            k("", "v1", "ConfigMap", Some("prod"), "a"),
+            k("", "v1", "ConfigMap", Some("dev"), "a"),
+            k("", "v1", "ConfigMap", Some("prod"), "a"),
+        ];
+        let inventory = of(keys_.clone());
+        assert_eq!(inventory.len(), 5, "duplicates collapse");
+        let shape: Vec<(&str, &str, Option<&str>, Vec<&str>)> = inventory
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.group.as_str(),
+                    g.kind.as_str(),
+                    g.namespace.as_deref(),
+                    g.names.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("", "ConfigMap", Some("dev"), vec!["a"]),
+                ("", "ConfigMap", Some("prod"), vec!["a", "b"]),
+                ("", "Namespace", None, vec!["prod"]),
+                ("apps", "Deployment", Some("prod"), vec!["web"]),
+            ]
+        );
+        let mut back: Vec<ResourceKey> = keys(&inventory).collect();
+        back.sort_by_key(|k| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone()));
+        let mut expected = keys_.to_vec();
+        expected.sort_by_key(|k| (k.group.clone(), k.kind.clone(), k.namespace.clone(), k.name.clone()));
+        expected.dedup();
+        assert_eq!(back, expected);
+        let json = serde_json::to_value(&inventory).unwrap();
+        assert_eq!(
+            json["groups"][2],
+            serde_json::json!({"version": "v1", "kind": "Namespace", "names": ["prod"]}),
+            "the core group and a cluster scope are left out"
+        );
+        assert!(json.get("entries").is_none(), "the legacy form is never written");
+    }
+
+    #[test]
+    fn the_legacy_form_is_still_read() {
+        let legacy = |id: &str, v: &str| InventoryEntry { id: id.into(), v: v.into() };
+        let inventory = Inventory {
+            groups: vec![],
+            entries: vec![
+                legacy("ns_a__ConfigMap", "v1"),
+                legacy("_prod__Namespace", "v1"),
+                legacy("prod_web_apps_Deployment", "v1"),
+                legacy("garbage", "v1"),
+                legacy("ns_b__ConfigMap", ""),
+            ],
+        };
+        let read: Vec<ResourceKey> = keys(&inventory).collect();
+        assert_eq!(
+            read,
+            [
+                k("", "v1", "ConfigMap", Some("ns"), "a"),
+                k("", "v1", "Namespace", None, "prod"),
+                k("apps", "v1", "Deployment", Some("prod"), "web"),
+            ]
+        );
+        assert_eq!(stale(Some(&inventory), &[]).len(), 3, "an upgrade prunes what the old form lists");
+        assert_eq!(of(read).entries, vec![], "rewritten grouped");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod annotations;
 mod apply;
+mod capabilities;
 mod catalog;
 pub mod compare;
 mod crd;
@@ -28,6 +29,7 @@ pub mod target;
 pub mod tracking;
 mod verified;
 
+pub use capabilities::{Capabilities, discover};
 pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};
 pub use error::KindError;

@@ -138,11 +138,11 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         cache_dir: Some(args.cache_dir.join("renders")),
         ..Default::default()
     };
-    let shard = lockstep_controller::shard::Shard::new(args.shard, args.shards).context("--shard and --shards")?;
+    let shard = lockstep_lease::shard::Shard::new(args.shard, args.shards).context("--shard and --shards")?;
     let leader_election = if args.leader_elect {
-        let settings = lockstep_controller::leader::LeaseSettings {
+        let settings = lockstep_lease::LeaseSettings {
             namespace: args.leader_elect_resource_namespace.unwrap_or_else(|| controller_namespace.clone()),
-            name: lockstep_controller::leader::LeaseSettings::lease_name(&args.leader_elect_resource_name, shard),
+            name: lockstep_lease::LeaseSettings::lease_name(&args.leader_elect_resource_name, shard),
             identity: identity(),
             lease_duration: args.leader_elect_lease_duration,
             renew_deadline: args.leader_elect_renew_deadline,

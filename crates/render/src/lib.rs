@@ -4,6 +4,7 @@
 //! Tools run sandboxed (scratch homes, scrubbed environment, timeout, output cap, no network) on a
 //! read-only snapshot; errors name the file, or the tool and its message.
 
+mod application;
 mod cache;
 mod detect;
 mod directory;
@@ -16,6 +17,7 @@ mod renderer;
 mod sandbox;
 mod tool;
 
+pub use application::{ClusterCapabilities, destination_namespace, render_application, render_request};
 pub use detect::detect_kind;
 pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;

@@ -115,8 +115,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
     let wrongly_deleted =
         before.iter().take(KEPT).filter(|(name, (uid, _))| after.get(*name).is_none_or(|(u, _)| u != uid)).count();
     let leaked = after.keys().filter(|name| !before.keys().take(KEPT).any(|k| k == *name)).count();
-    let inventory =
-        get_app(&client, &ns.name, "chaos").await?.status.and_then(|s| s.inventory).map(|i| i.entries.len());
+    let inventory = get_app(&client, &ns.name, "chaos").await?.status.and_then(|s| s.inventory).map(|i| i.len());
     let report = json!({
         "scenario": "sigkill during sync and prune",
         "objects": OBJECTS, "kept": KEPT, "kills": kills, "kills_mid_pass": mid_pass,

@@ -49,9 +49,9 @@ async fn objects_carry_tracking_and_the_inventory_lists_them() -> anyhow::Result
     assert_eq!(annotations.get("lockstep.dev/tracking-id"), Some(&format!("{0}/tracked:/ConfigMap:{0}/a", ns.name)));
     assert_eq!(cm.metadata.labels.unwrap_or_default().get("lockstep.dev/managed").map(String::as_str), Some("true"));
     let inventory = app.status.and_then(|s| s.inventory).expect("inventory");
-    assert_eq!(inventory.entries.len(), 1);
-    assert_eq!(inventory.entries[0].id, format!("{}_a__ConfigMap", ns.name));
-    assert_eq!(inventory.entries[0].v, "v1");
+    let expected =
+        serde_json::json!({"groups": [{"version": "v1", "kind": "ConfigMap", "namespace": ns.name, "names": ["a"]}]});
+    assert_eq!(serde_json::to_value(&inventory)?, expected, "the documented grouped form");
     Ok(())
 }
 
@@ -292,7 +292,7 @@ async fn objects_missing_from_the_inventory_are_found_by_tracking_and_pruned() -
     .await?;
     assert_eq!(value(&client, &ns.name, "a").await.as_deref(), Some("1"), "what git still has is kept");
     let app = get_app(&client, &ns.name, "orphans").await?;
-    let entries = app.status.and_then(|s| s.inventory).map(|i| i.entries.len());
+    let entries = app.status.and_then(|s| s.inventory).map(|i| i.len());
     assert_eq!(entries, Some(1));
     Ok(())
 }

@@ -111,7 +111,7 @@ pub(crate) fn sync_options(app: &Application) -> SyncOptions {
     let automated = policy.and_then(|p| p.automated.as_ref());
     SyncOptions {
         app: AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() },
-        default_namespace: lockstep_controller::rendering::destination_namespace(app),
+        default_namespace: lockstep_render::destination_namespace(app),
         apply: false,
         prune: automated.is_some_and(|a| a.prune),
         allow_empty: automated.is_some_and(|a| a.allow_empty),

@@ -214,7 +214,7 @@ fn next_step(app: &Application, now: i64) -> String {
                 return format!("the sync operation continues: {}", op.message.as_deref().unwrap_or("running"));
             }
             OperationPhase::Failed | OperationPhase::Error if status.sync.status != SyncStatusCode::Synced => {
-                if let Some(delay) = lockstep_controller::policy::retry_delay(&app.spec, op) {
+                if let Some(delay) = lockstep_policy::sync_policy::retry_delay(&app.spec, op) {
                     let finished = op.finished_at.as_ref().map_or(now, |f| f.0.as_second());
                     let at = finished + i64::try_from(delay.as_secs()).unwrap_or(0);
                     let when = Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();

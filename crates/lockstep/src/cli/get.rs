@@ -121,7 +121,7 @@ pub(crate) fn table(apps: &[Application], namespaces: bool, wide: bool, now: i64
             if wide {
                 row.push(app.spec.source.repo_url.clone());
                 row.push(app.spec.source.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
-                row.push(lockstep_controller::rendering::destination_namespace(app));
+                row.push(lockstep_render::destination_namespace(app));
             }
             let message = ready_message(app);
             row.push(if wide { message } else { truncate(&message, 60) });
@@ -165,7 +165,7 @@ pub(crate) fn detail(app: &Application, now: i64, style: Style) -> String {
     field("Source", source.repo_url.clone());
     field("Target revision", source.target_revision.clone().unwrap_or_else(|| "HEAD".into()));
     field("Path", source.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
-    field("Destination", lockstep_controller::rendering::destination_namespace(app));
+    field("Destination", lockstep_render::destination_namespace(app));
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     field(
         "Sync policy",

@@ -111,9 +111,14 @@ pub(crate) async fn render(
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
     let renderer = tools.renderer();
-    let capabilities = lockstep_controller::rendering::Capabilities::default();
-    let cluster = client.map(|client| (&capabilities, client));
-    let rendered = lockstep_controller::rendering::render_application(&renderer, cluster, app, snapshot)
+    let capabilities = lockstep_engine::Capabilities::default();
+    let caps = || async {
+        match client {
+            Some(client) => capabilities.get(client).await,
+            None => lockstep_render::ClusterCapabilities::default(),
+        }
+    };
+    let rendered = lockstep_render::render_application(&renderer, app, &snapshot.revision, &snapshot.root, caps)
         .await
         .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
     Ok(rendered.manifests.as_ref().clone())

@@ -185,7 +185,7 @@ fn kind_matches(rule: &GroupKind, object: &ObjectKind<'_>) -> bool {
 
 /// Glob match where `*` matches any run of characters, `/` included; a broken pattern matches only
 /// itself.
-pub(crate) fn glob_matches(pattern: &str, value: &str) -> bool {
+pub fn glob_matches(pattern: &str, value: &str) -> bool {
     Glob::new(pattern)
         .map(|g| g.compile_matcher())
         .as_ref()

@@ -59,13 +59,13 @@ impl Shard {
     }
 
     /// True when this shard handles the Application `reference` points at.
-    pub(crate) fn owns_ref(self, reference: &ObjectRef<Application>) -> bool {
+    pub fn owns_ref(self, reference: &ObjectRef<Application>) -> bool {
         self.owns(reference.namespace.as_deref().unwrap_or_default(), &reference.name)
     }
 
     /// True when a watch event should reach this shard's cache: events about other shards'
     /// Applications are dropped before the cache, so it holds only this shard's share.
-    pub(crate) fn keeps(self, event: &watcher::Event<Application>) -> bool {
+    pub fn keeps(self, event: &watcher::Event<Application>) -> bool {
         match event {
             watcher::Event::Apply(app) | watcher::Event::InitApply(app) | watcher::Event::Delete(app) => {
                 self.owns(&app.namespace().unwrap_or_default(), &app.name_any())

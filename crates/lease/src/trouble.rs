@@ -2,7 +2,7 @@
 //! itself (a missing namespace, created when RBAC allows), what it tells the operator (one readable
 //! line, repeated at most every [`LOG_EVERY`], and on `/readyz`), and how it backs off.
 //!
-//! Everything here is pure; [`crate::leader`] does the I/O.
+//! Everything here is pure; [`crate::Election`] does the I/O.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ pub(crate) enum LeaseFailure {
 
 impl LeaseFailure {
     /// Classifies a failed Lease request.
-    pub(crate) fn of(err: &kube::Error, namespace: &str) -> Self {
+    pub fn of(err: &kube::Error, namespace: &str) -> Self {
         if let kube::Error::Api(status) = err {
             let about_namespace =
                 status.details.as_ref().is_some_and(|d| d.kind == "namespaces" && d.name == namespace)
@@ -38,7 +38,7 @@ impl LeaseFailure {
 pub(crate) use lockstep_api::kube_error::one_line;
 
 /// What the operator is told when the lease namespace is missing and could not be created.
-pub(crate) fn namespace_not_creatable(namespace: &str, why: &str) -> String {
+pub fn namespace_not_creatable(namespace: &str, why: &str) -> String {
     format!(
         "the lease namespace {namespace:?} does not exist and the controller could not create it ({why}); \
          create it (`kubectl create namespace {namespace}`), grant the controller `create` on namespaces, \
@@ -47,14 +47,14 @@ pub(crate) fn namespace_not_creatable(namespace: &str, why: &str) -> String {
 }
 
 /// What the operator is told about any other lease failure.
-pub(crate) fn lease_unusable(namespace: &str, name: &str, why: &str) -> String {
+pub fn lease_unusable(namespace: &str, name: &str, why: &str) -> String {
     format!("cannot read or write the lease {namespace}/{name}: {why}")
 }
 
 /// How long to wait before the next attempt: the retry period while leading or after a success, then
 /// doubling per consecutive failure up to [`MAX_RETRY`] (never past the retry period while leading,
 /// where the renew deadline rules).
-pub(crate) fn retry_delay(retry_period: Duration, consecutive_failures: u32, leading: bool) -> Duration {
+pub fn retry_delay(retry_period: Duration, consecutive_failures: u32, leading: bool) -> Duration {
     if leading || consecutive_failures <= 1 {
         return retry_period;
     }
@@ -73,7 +73,7 @@ pub(crate) struct LogLimiter {
 impl LogLimiter {
     /// Whether to log `message` now; `Some(n)` says so, with `n` identical lines held back since the
     /// last one logged.
-    pub(crate) fn admit(&mut self, message: &str, now: Instant) -> Option<u64> {
+    pub fn admit(&mut self, message: &str, now: Instant) -> Option<u64> {
         match &self.last {
             Some((last, at)) if last == message && now.saturating_duration_since(*at) < LOG_EVERY => {
                 self.held_back += 1;
@@ -87,7 +87,7 @@ impl LogLimiter {
     }
 
     /// Forgets the last message, so the next failure is logged at once.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.last = None;
         self.held_back = 0;
     }

@@ -1,19 +1,15 @@
-//! From an Application and a snapshot to a render request (pure), and the destination cluster's
-//! capabilities (`.Capabilities.KubeVersion`/`APIVersions` for Helm), discovered and cached briefly.
+//! An Application's source options as a render request, with Argo CD's defaults: what the
+//! controller and the CLI both render from. The translation is pure; [`render_application`] runs it.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::path::Path;
 
-use kube::Client;
-use kube::ResourceExt;
-use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, ApplicationSource};
-use lockstep_render::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
-use lockstep_source::Snapshot;
-use tokio::sync::Mutex;
-use tracing::warn;
 
-/// How long one discovery of the cluster's API versions serves every Helm render.
-const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
+use crate::{
+    DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderError, RenderRequest, Rendered, Renderer,
+    SourceKind, detect_kind, resolve_source_path,
+};
 
 /// What the destination cluster serves, as Helm's `--kube-version` and `--api-versions` take it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,67 +20,20 @@ pub struct ClusterCapabilities {
     pub api_versions: Vec<String>,
 }
 
-/// Discovered capabilities, refreshed at most once per [`CAPABILITIES_TTL`].
-#[derive(Default)]
-pub struct Capabilities {
-    cached: Mutex<Option<(Instant, ClusterCapabilities)>>,
-}
-
-impl Capabilities {
-    /// The cluster's capabilities; on a discovery failure the last known ones (or none) are used.
-    pub async fn get(&self, client: &Client) -> ClusterCapabilities {
-        let mut cached = self.cached.lock().await;
-        if let Some((at, caps)) = cached.as_ref()
-            && at.elapsed() < CAPABILITIES_TTL
-        {
-            return caps.clone();
-        }
-        match discover(client).await {
-            Ok(caps) => {
-                *cached = Some((Instant::now(), caps.clone()));
-                caps
-            }
-            Err(err) => {
-                warn!(err = %one_line(&err), "discovering the cluster's API versions failed");
-                cached.as_ref().map(|(_, c)| c.clone()).unwrap_or_default()
-            }
-        }
-    }
-}
-
-/// Asks the cluster for its version and every API version it serves.
-pub async fn discover(client: &Client) -> Result<ClusterCapabilities, kube::Error> {
-    let version = client.apiserver_version().await?;
-    let discovery = kube::Discovery::new(client.clone()).run_aggregated().await?;
-    let mut api_versions = Vec::new();
-    for group in discovery.groups() {
-        for version in group.versions() {
-            let api_version =
-                if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
-            for (resource, _) in group.versioned_resources(version) {
-                api_versions.push(format!("{api_version}/{}", resource.kind));
-            }
-            api_versions.push(api_version);
-        }
-    }
-    api_versions.sort();
-    api_versions.dedup();
-    Ok(ClusterCapabilities { kube_version: Some(version.git_version), api_versions })
-}
-
-/// The render request for `app` at `snapshot`: the explicit source type (if an option block is
+/// The render request for `app` at `revision` (checked out at `root`): the explicit source type (if an option block is
 /// set) and every option with Argo CD's defaults (release name = Application name, namespace =
 /// destination namespace, capabilities from the cluster unless the spec names them).
 pub fn render_request(
     app: &Application,
-    snapshot: &Snapshot,
+    revision: &str,
+    root: &Path,
     destination_namespace: &str,
     caps: &ClusterCapabilities,
 ) -> RenderRequest {
     let source = &app.spec.source;
     RenderRequest {
-        revision: snapshot.revision.clone(),
-        root: snapshot.root.clone(),
+        revision: revision.to_string(),
+        root: root.to_path_buf(),
         path: source.path.clone().unwrap_or_default().trim().to_string(),
         kind: explicit_kind(source),
         directory: source
@@ -93,7 +42,7 @@ pub fn render_request(
             .map(|d| DirectoryOptions { recurse: d.recurse, include: d.include.clone(), exclude: d.exclude.clone() })
             .unwrap_or_default(),
         kustomize: source.kustomize.as_ref().map(kustomize_options).unwrap_or_default(),
-        helm: helm_options(source, &app.name_any(), destination_namespace, caps),
+        helm: helm_options(source, app.metadata.name.as_deref().unwrap_or_default(), destination_namespace, caps),
     }
 }
 
@@ -105,26 +54,30 @@ pub fn destination_namespace(app: &Application) -> String {
         .namespace
         .clone()
         .filter(|ns| !ns.is_empty())
-        .or_else(|| app.namespace())
+        .or_else(|| app.metadata.namespace.clone())
         .unwrap_or_else(|| "default".into())
 }
 
-/// Renders `app` at `snapshot` with its own options, as the controller does; the cluster's
-/// capabilities are discovered only for Helm sources, and only when a client is given.
-pub async fn render_application(
-    renderer: &lockstep_render::Renderer,
-    cluster: Option<(&Capabilities, &Client)>,
+/// Renders `app` at `revision` with its own options, as the controller does. `capabilities` is
+/// asked for the destination's version and API versions only when the source is a Helm chart.
+pub async fn render_application<F, Fut>(
+    renderer: &Renderer,
     app: &Application,
-    snapshot: &Snapshot,
-) -> Result<lockstep_render::Rendered, lockstep_render::RenderError> {
+    revision: &str,
+    root: &Path,
+    capabilities: F,
+) -> Result<Rendered, RenderError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ClusterCapabilities>,
+{
     let namespace = destination_namespace(app);
-    let dir = lockstep_render::resolve_source_path(&snapshot.root, app.spec.source.path.as_deref())?;
-    let explicit = render_request(app, snapshot, &namespace, &ClusterCapabilities::default()).kind;
-    let caps = match (lockstep_render::detect_kind(&dir, explicit), cluster) {
-        (SourceKind::Helm, Some((capabilities, client))) => capabilities.get(client).await,
+    let dir = resolve_source_path(root, app.spec.source.path.as_deref())?;
+    let caps = match detect_kind(&dir, explicit_kind(&app.spec.source)) {
+        SourceKind::Helm => capabilities().await,
         _ => ClusterCapabilities::default(),
     };
-    renderer.render(&render_request(app, snapshot, &namespace, &caps)).await
+    renderer.render(&render_request(app, revision, root, &namespace, &caps)).await
 }
 
 /// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit type).
@@ -188,14 +141,8 @@ mod tests {
         Application::new("web", ApplicationSpec { source, ..Default::default() })
     }
 
-    fn snapshot() -> Snapshot {
-        Snapshot {
-            repo_url: "file:///r".into(),
-            revision: "abc".into(),
-            root: "/snap/abc".into(),
-            fetched_from: None,
-            unavailable: None,
-        }
+    fn request_for(app: &Application, namespace: &str, caps: &ClusterCapabilities) -> RenderRequest {
+        render_request(app, "abc", Path::new("/snap/abc"), namespace, caps)
     }
 
     #[test]
@@ -206,7 +153,7 @@ mod tests {
             helm: Some(ApplicationSourceHelm::default()),
             ..Default::default()
         };
-        let request = render_request(&app(source), &snapshot(), "apps", &caps);
+        let request = request_for(&app(source), "apps", &caps);
         assert_eq!(request.kind, Some(SourceKind::Helm));
         assert_eq!(request.path, "chart");
         assert_eq!(request.helm.release_name, "web");
@@ -221,7 +168,7 @@ mod tests {
             ..Default::default()
         };
         let source = ApplicationSource { helm: Some(helm), ..Default::default() };
-        let request = render_request(&app(source), &snapshot(), "apps", &caps);
+        let request = request_for(&app(source), "apps", &caps);
         assert_eq!(
             (request.helm.release_name.as_str(), request.helm.kube_version.as_deref()),
             ("rel", Some("v1.30.0"))
@@ -232,8 +179,8 @@ mod tests {
     #[test]
     fn type_is_detected_unless_an_option_block_is_set() {
         let caps = ClusterCapabilities::default();
-        assert_eq!(render_request(&app(ApplicationSource::default()), &snapshot(), "a", &caps).kind, None);
+        assert_eq!(request_for(&app(ApplicationSource::default()), "a", &caps).kind, None);
         let source = ApplicationSource { kustomize: Some(Default::default()), ..Default::default() };
-        assert_eq!(render_request(&app(source), &snapshot(), "a", &caps).kind, Some(SourceKind::Kustomize));
+        assert_eq!(request_for(&app(source), "a", &caps).kind, Some(SourceKind::Kustomize));
     }
 }
