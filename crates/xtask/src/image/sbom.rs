@@ -244,7 +244,6 @@ mod tests {
 
     /// A `cargo metadata` graph: app → lib (normal) → leaf; app → devonly (dev); lib → cc (build).
     fn metadata() -> Value {
-        let reg = "registry+https://github.com/rust-lang/crates.io-index";
         let pkg =
             |id: &str, name: &str, version: &str| json!({"id": id, "name": name, "version": version, "license": "MIT"});
         let dep =
@@ -261,7 +260,6 @@ mod tests {
                 {"id": dev, "deps": []},
                 {"id": cc, "deps": []},
             ], "root": null},
-            "source": reg,
         })
     }
 
