@@ -96,19 +96,19 @@ pub fn from_cargo_metadata(metadata: &Value, root: &str) -> Result<(Graph, Strin
     Ok((graph, root_purl))
 }
 
-/// The Go modules linked into `binary` (its name in the image) from `go version -m` output:
-/// the binary as an application depending on every module and the standard library, with
+/// The Go modules linked into `binary` (its name in the image) from `go version -m` output: the
+/// main module as an application depending on every other module and the standard library, with
 /// `=>` replacements applied.
 pub fn from_go_version(binary: &str, output: &str) -> Result<(Graph, String)> {
     let mut lines = output.lines();
     let first = lines.next().context("`go version -m` printed nothing")?;
     let go = first.rsplit(' ').next().filter(|v| v.starts_with("go")).context("no Go version in `go version -m`")?;
+    let mut main = None;
     let mut modules: Vec<(String, String)> = Vec::new();
-    let mut main_version = None;
     for line in lines {
         let fields: Vec<&str> = line.split('\t').map(str::trim).filter(|f| !f.is_empty()).collect();
         match fields.as_slice() {
-            ["mod", _path, version, ..] => main_version = Some((*version).to_owned()),
+            ["mod", path, version, ..] => main = Some(((*path).to_owned(), (*version).to_owned())),
             ["dep", path, version, ..] => modules.push(((*path).into(), (*version).into())),
             ["=>", path, version, ..] => match modules.last_mut() {
                 Some(last) => *last = ((*path).into(), (*version).into()),
@@ -117,27 +117,18 @@ pub fn from_go_version(binary: &str, output: &str) -> Result<(Graph, String)> {
             _ => {}
         }
     }
+    let (path, version) = main.with_context(|| format!("`go version -m` of {binary} names no main module"))?;
     if modules.is_empty() {
-        bail!("`go version -m` of {binary} lists no modules: was it built with module support?");
+        bail!("`go version -m` of {binary} lists no dependencies: was it built with module support?");
     }
-    // The tools are built from this repository's tests/tools module, so the main module's version is
-    // `(devel)`; the binary's version is that of the module that provides it.
-    let version = modules
-        .iter()
-        .find(|(path, _)| binary_module(binary).is_some_and(|m| m == path))
-        .map(|(_, v)| v.clone())
-        .or(main_version)
-        .unwrap_or_else(|| "unknown".into());
+    let stdlib = go.trim_start_matches("go");
     let app = Component {
         kind: "application",
         name: binary.into(),
-        version: version.clone(),
-        purl: format!("pkg:golang/{}@{version}", binary_module(binary).unwrap_or(binary)),
+        purl: format!("pkg:golang/{path}@{version}"),
+        version,
         license: None,
     };
-    let stdlib = go.trim_start_matches("go");
-    let mut graph = Graph::default();
-    let mut edges = BTreeSet::new();
     let std = Component {
         kind: "library",
         name: "stdlib".into(),
@@ -145,18 +136,16 @@ pub fn from_go_version(binary: &str, output: &str) -> Result<(Graph, String)> {
         purl: format!("pkg:golang/stdlib@{stdlib}"),
         license: Some("BSD-3-Clause".into()),
     };
-    for component in modules
-        .into_iter()
-        .filter(|(path, _)| Some(path.as_str()) != binary_module(binary))
-        .map(|(path, version)| Component {
-            kind: "library",
-            purl: format!("pkg:golang/{path}@{version}"),
-            name: path,
-            version,
-            license: None,
-        })
-        .chain([std])
-    {
+    let mut graph = Graph::default();
+    let mut edges = BTreeSet::new();
+    let libraries = modules.into_iter().map(|(path, version)| Component {
+        kind: "library",
+        purl: format!("pkg:golang/{path}@{version}"),
+        name: path,
+        version,
+        license: None,
+    });
+    for component in libraries.chain([std]) {
         edges.insert(component.purl.clone());
         graph.components.insert(component.purl.clone(), component);
     }
@@ -164,15 +153,6 @@ pub fn from_go_version(binary: &str, output: &str) -> Result<(Graph, String)> {
     graph.depends_on.insert(purl.clone(), edges);
     graph.components.insert(purl.clone(), app);
     Ok((graph, purl))
-}
-
-/// The Go module that provides a tool of the image.
-fn binary_module(binary: &str) -> Option<&'static str> {
-    match binary {
-        "kustomize" => Some("sigs.k8s.io/kustomize/kustomize/v5"),
-        "helm" => Some("helm.sh/helm/v3"),
-        _ => None,
-    }
 }
 
 /// A Debian package a file of the image comes from.
@@ -278,8 +258,7 @@ mod tests {
 
     const GO_VERSION: &str = "/target/tools/bin/helm: go1.26.8
 \tpath\thelm.sh/helm/v3/cmd/helm
-\tmod\tlockstep.dev/tests/tools\t(devel)\t
-\tdep\thelm.sh/helm/v3\tv3.22.0\th1:abc=
+\tmod\thelm.sh/helm/v3\tv3.22.0\th1:abc=
 \tdep\tgithub.com/a/b\tv1.0.0\th1:def=
 \t=>\tgithub.com/a/b-fork\tv1.0.1\th1:ghi=
 \tdep\tsigs.k8s.io/yaml\tv1.4.0\th1:jkl=
@@ -297,6 +276,7 @@ mod tests {
         );
         assert_eq!(graph.components[&app].version, "v3.22.0");
         assert!(from_go_version("helm", "/x: go1.26.8\n\tpath\tx\n").is_err());
+        assert!(from_go_version("helm", "/x: go1.26.8\n\tmod\tx\tv1\n").is_err());
     }
 
     #[test]

@@ -120,23 +120,24 @@ pub fn extract(dir: &Path, image: &Image, rootfs: &Path) -> Result<()> {
         let mut compressed = HashingReader { inner: file, hasher: Sha256::new(), read: 0 };
         let gz = flate2::read::GzDecoder::new(&mut compressed);
         let mut uncompressed = HashingReader { inner: gz, hasher: Sha256::new(), read: 0 };
-        let mut archive = tar::Archive::new(&mut uncompressed);
-        archive.set_preserve_permissions(true);
-        archive.set_preserve_ownerships(true);
-        archive.set_overwrite(true);
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let path = entry.path()?.into_owned();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            ensure!(
-                !name.starts_with(".wh."),
-                "layer {} has a whiteout {}: not expected here",
-                layer.digest(),
-                path.display()
-            );
-            entry.unpack_in(rootfs).with_context(|| format!("unpacking {}", path.display()))?;
+        {
+            let mut archive = tar::Archive::new(&mut uncompressed);
+            archive.set_preserve_permissions(true);
+            archive.set_preserve_ownerships(true);
+            archive.set_overwrite(true);
+            for entry in archive.entries()? {
+                let mut entry = entry?;
+                let path = entry.path()?.into_owned();
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ensure!(
+                    !name.starts_with(".wh."),
+                    "layer {} has a whiteout {}: not expected here",
+                    layer.digest(),
+                    path.display()
+                );
+                entry.unpack_in(rootfs).with_context(|| format!("unpacking {}", path.display()))?;
+            }
         }
-        drop(archive);
         io::copy(&mut uncompressed, &mut io::sink())?;
         let diff = format!("sha256:{}", hex::encode(uncompressed.hasher.finalize()));
         ensure!(&diff == diff_id, "layer {} unpacks to {diff}, the config says {diff_id}", layer.digest());
