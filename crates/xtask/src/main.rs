@@ -14,9 +14,9 @@
 //!   example; `--check` runs it on a fresh cluster, proves a commit syncs and drift heals, and tears down.
 //! * `cargo xtask bench [--smoke] [--peer flux]` measures lockstep on its own local control plane
 //!   (docs/benchmarks.md).
-//! * `cargo xtask image [--profile P] [--out DIR]` builds the controller image without a container
-//!   runtime: an OCI image layout, its archive and a CycloneDX bill of materials in target/image/
-//!   (docs/install.md).
+//! * `cargo xtask image [--profile P] [--out DIR] [--check]` builds the controller image without a
+//!   container runtime: an OCI image layout, its archive and a CycloneDX bill of materials in
+//!   target/image/ (docs/install.md); `--check` then runs it as the `image` test phase does.
 
 mod bench;
 mod certs;
@@ -159,6 +159,15 @@ mod tests {
         let Command::Bench(args) = cli.command else { panic!("not the bench command") };
         let smoke = bench::BenchArgs::smoke();
         assert_eq!(format!("{args:?}"), format!("{smoke:?}"));
+    }
+
+    #[test]
+    fn image_builds_release_into_target_by_default() {
+        let cli = Cli::try_parse_from(["xtask", "image"]).unwrap();
+        let Command::Image(args) = cli.command else { panic!("not the image command") };
+        assert_eq!((args.profile.as_str(), args.out, args.check), ("release", None, false));
+        let phase = image::ImageArgs::release();
+        assert_eq!((phase.profile.as_str(), phase.check), ("release", true));
     }
 
     #[test]

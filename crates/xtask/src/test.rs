@@ -83,7 +83,7 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     phase("chaos smoke", || crate::chaos::run_on(ws, &cluster, &tools, &crate::chaos::ChaosArgs::smoke()))?;
     if !args.no_image {
         // The release build, the image read back from its archive and run from its root file system.
-        phase("image", || crate::image::check(ws, &cluster))?;
+        phase("image", || crate::image::check(ws, &cluster, &crate::image::ImageArgs::release()))?;
     }
     if !args.no_demo {
         // The README's quickstart as a newcomer runs it, on a fresh control plane with empty state.

@@ -24,8 +24,8 @@ const KUBECONFIG: &str = "/etc/lockstep/kubeconfig";
 /// The git repository created inside the root file system for the sync check.
 const REPO: &str = "/srv/repo";
 
-/// Builds the image and checks it against `cluster`; needs root (for `chroot`).
-pub fn run(ws: &Workspace, cluster: &Cluster) -> Result<()> {
+/// Builds the image as `args` say and checks it against `cluster`; needs root (for `chroot`).
+pub fn run(ws: &Workspace, cluster: &Cluster, args: &ImageArgs) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!(
@@ -33,7 +33,7 @@ pub fn run(ws: &Workspace, cluster: &Cluster) -> Result<()> {
              run `cargo xtask test` as root (CI does) or pass --no-image"
         );
     }
-    let built = super::build(ws, &ImageArgs { profile: "release".into(), out: None })?;
+    let built = super::build(ws, args)?;
     let scratch = tempfile::Builder::new().prefix("image-check-").tempdir_in(ws.target())?;
     let layout = scratch.path().join("layout");
     let root = scratch.path().join("rootfs");
@@ -53,7 +53,11 @@ pub fn run(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     ensure!(helm.starts_with("v3.22.0"), "helm version --short printed {helm:?}");
 
     fs::create_dir_all(root.join("etc/lockstep"))?;
-    fs::copy(&cluster.kubeconfig, root.join(KUBECONFIG.trim_start_matches('/')))?;
+    // Readable by the image's user only, as a mounted Secret would be.
+    let kubeconfig = root.join(KUBECONFIG.trim_start_matches('/'));
+    fs::copy(&cluster.kubeconfig, &kubeconfig)?;
+    std::os::unix::fs::chown(&kubeconfig, Some(USER_ID), Some(USER_ID))?;
+    fs::set_permissions(&kubeconfig, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let server = chroot.output(&["/usr/local/bin/lockstep", "version", "--kubeconfig", KUBECONFIG])?;
     ensure!(server.contains("\nkubernetes v"), "lockstep version did not reach the API server: {server:?}");
     eprintln!("image: lockstep, kustomize and helm run from the image as {USER_ID}; {}", server.replace('\n', ", "));

@@ -42,6 +42,17 @@ pub struct ImageArgs {
     /// Output directory (default: target/image).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Then check the image as the `image` phase of `cargo xtask test` does (needs root; starts
+    /// the default local control plane if it is not running).
+    #[arg(long)]
+    pub check: bool,
+}
+
+impl ImageArgs {
+    /// What the `image` phase of `cargo xtask test` builds and checks.
+    pub fn release() -> Self {
+        Self { profile: "release".into(), out: None, check: true }
+    }
 }
 
 /// What `cargo xtask image` wrote.
@@ -61,6 +72,10 @@ pub struct Built {
 
 /// Runs `cargo xtask image`.
 pub fn run(ws: &Workspace, args: &ImageArgs) -> Result<()> {
+    if args.check {
+        let cluster = crate::cluster::up(ws, crate::cluster::DEFAULT_NAME)?;
+        return check(ws, &cluster, args);
+    }
     let built = build(ws, args)?;
     println!("layout   {}", built.layout.display());
     println!("archive  {}", built.archive.display());
