@@ -5,14 +5,18 @@
 //!   kube-scheduler) on loopback, with kwok simulating nodes, and writes its
 //!   admin kubeconfig.
 //! * `cargo xtask cluster down [--name NAME]` stops it and removes its state.
-//! * `cargo xtask test [--no-lint] [--down] [--no-demo] [--no-bench] [-- ARGS]` is the one command
-//!   CI runs: prerequisites, lint, cluster up, build the controller, `cargo test --workspace`,
-//!   `cargo xtask demo --check`, then `cargo xtask bench --smoke`.
+//! * `cargo xtask test [--no-lint] [--down] [--no-demo] [--no-bench] [--no-image] [-- ARGS]` is the
+//!   one command CI runs: prerequisites, lint, cluster up, build the controller, `cargo test
+//!   --workspace`, the fuzz and chaos smoke runs, the image check, `cargo xtask demo --check`, then
+//!   `cargo xtask bench --smoke`.
 //! * `cargo xtask tools` builds (once) the pinned kustomize and helm.
 //! * `cargo xtask demo [--check]` is the quickstart: everything above plus the controller and an
 //!   example; `--check` runs it on a fresh cluster, proves a commit syncs and drift heals, and tears down.
 //! * `cargo xtask bench [--smoke] [--peer flux]` measures lockstep on its own local control plane
 //!   (docs/benchmarks.md).
+//! * `cargo xtask image [--profile P] [--out DIR] [--check]` builds the controller image without a
+//!   container runtime: an OCI image layout, its archive and a CycloneDX bill of materials in
+//!   target/image/ (docs/install.md); `--check` then runs it as the `image` test phase does.
 
 mod bench;
 mod certs;
@@ -22,6 +26,7 @@ mod demo;
 mod fuzz;
 mod gobuild;
 mod gomodule;
+mod image;
 mod kwok;
 mod prereq;
 mod process;
@@ -61,6 +66,9 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Fault scenarios against the real control plane (docs/reliability.md).
     Chaos(chaos::ChaosArgs),
+    /// The controller image as an OCI image layout and archive, without a container runtime
+    /// (docs/install.md).
+    Image(image::ImageArgs),
 }
 
 fn main() -> Result<()> {
@@ -74,6 +82,7 @@ fn main() -> Result<()> {
         Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
         Command::Fuzz(args) => fuzz::run(&ws, &args),
         Command::Chaos(args) => chaos::run(&ws, &args),
+        Command::Image(args) => image::run(&ws, &args),
     }
 }
 
@@ -140,7 +149,7 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "test", "--no-lint", "--", "FILTER", "--", "--nocapture"]).unwrap();
         let Command::Test(args) = cli.command else { panic!("not the test command") };
         assert!(args.no_lint);
-        assert!(!args.down && !args.no_bench && !args.no_demo);
+        assert!(!args.down && !args.no_bench && !args.no_demo && !args.no_image);
         assert_eq!(args.cargo_test_args, ["FILTER", "--", "--nocapture"]);
     }
 
@@ -150,6 +159,15 @@ mod tests {
         let Command::Bench(args) = cli.command else { panic!("not the bench command") };
         let smoke = bench::BenchArgs::smoke();
         assert_eq!(format!("{args:?}"), format!("{smoke:?}"));
+    }
+
+    #[test]
+    fn image_builds_release_into_target_by_default() {
+        let cli = Cli::try_parse_from(["xtask", "image"]).unwrap();
+        let Command::Image(args) = cli.command else { panic!("not the image command") };
+        assert_eq!((args.profile.as_str(), args.out, args.check), ("release", None, false));
+        let phase = image::ImageArgs::release();
+        assert_eq!((phase.profile.as_str(), phase.check), ("release", true));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the one command CI runs. Checks (and as root installs) the Debian packages
 //! and components it needs, lints, starts the default cluster, builds the controller, runs
-//! `cargo test --workspace` against the cluster, the fuzz smoke run, checks the quickstart on a fresh cluster
+//! `cargo test --workspace` against the cluster, the fuzz and chaos smoke runs, the image check
+//! (`cargo xtask image`, run from the unpacked image), checks the quickstart on a fresh cluster
 //! (`cargo xtask demo --check`), then a smoke run of the benchmark harness (`cargo xtask bench --smoke`).
 
 use std::path::Path;
@@ -29,6 +30,9 @@ pub struct TestArgs {
     /// Skip the quickstart check (`cargo xtask demo --check`) after the tests.
     #[arg(long)]
     pub no_demo: bool,
+    /// Skip the image check (`cargo xtask image`, then its binaries run from the unpacked image).
+    #[arg(long)]
+    pub no_image: bool,
     /// Passed to `cargo test --workspace` verbatim, e.g. `-- FILTER -- --nocapture`.
     #[arg(last = true)]
     pub cargo_test_args: Vec<String>,
@@ -77,6 +81,10 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
     })?;
     phase("fuzz smoke", || crate::fuzz::run(ws, &crate::fuzz::FuzzArgs::smoke()))?;
     phase("chaos smoke", || crate::chaos::run_on(ws, &cluster, &tools, &crate::chaos::ChaosArgs::smoke()))?;
+    if !args.no_image {
+        // The release build, the image read back from its archive and run from its root file system.
+        phase("image", || crate::image::check(ws, &cluster, &crate::image::ImageArgs::release()))?;
+    }
     if !args.no_demo {
         // The README's quickstart as a newcomer runs it, on a fresh control plane with empty state.
         phase("demo check", || crate::demo::check(ws))?;
