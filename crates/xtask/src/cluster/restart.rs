@@ -1,0 +1,116 @@
+//! `cargo xtask cluster restart`: stops etcd, the API server or both and starts them again with the
+//! ports and arguments they were started with (kept in state.json), as a rolling restart or a crash
+//! of the control plane would. Returns once the API server answers /readyz again.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::{DEFAULT_NAME, Layout, READY_TIMEOUT, STOP_GRACE, State, poll, readyz};
+use crate::Workspace;
+use crate::gobuild;
+use crate::process::{self, Daemon};
+
+/// What `cluster restart` stops and starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Component {
+    /// etcd alone: the API server stays up and fails its requests meanwhile.
+    Etcd,
+    /// The API server alone: clients lose their connections and watches.
+    KubeApiserver,
+    /// Both: the API server and etcd stop together and start again, etcd first.
+    Both,
+}
+
+impl Component {
+    /// The daemons' names in state.json, in start order.
+    fn daemons(self) -> &'static [&'static str] {
+        match self {
+            Self::Etcd => &["etcd"],
+            Self::KubeApiserver => &["kube-apiserver"],
+            Self::Both => &["etcd", "kube-apiserver"],
+        }
+    }
+}
+
+/// Options of `cargo xtask cluster restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Cluster name.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    pub name: String,
+    /// What to restart.
+    #[arg(long, value_enum)]
+    pub component: Component,
+    /// Kill (SIGKILL) instead of stopping (SIGTERM, then SIGKILL after a grace period): a crash.
+    #[arg(long)]
+    pub kill: bool,
+    /// Seconds to stay down between the stop and the start.
+    #[arg(long, default_value_t = 0.0)]
+    pub down_seconds: f64,
+}
+
+/// Restarts the component and waits until the API server is ready; prints how long it was down.
+pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
+    let started = Instant::now();
+    let layout = Layout::new(ws, &args.name)?;
+    let _lock = layout.lock()?;
+    let bins = gobuild::ensure(ws)?;
+    let cluster = super::Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
+    let Some(mut state) = State::load(&layout) else {
+        bail!("cluster `{}` is not running (no {})", args.name, layout.state.display());
+    };
+    let names = args.component.daemons();
+    let mut records = Vec::new();
+    for name in names {
+        let Some(index) = state.processes.iter().position(|p| p.name == *name) else {
+            bail!("cluster `{}` has no {name} in {}", args.name, layout.state.display());
+        };
+        let record = &state.processes[index];
+        if record.args.is_empty() {
+            bail!("{} predates `cluster restart` (no arguments recorded): run `cluster down` and `up`", name);
+        }
+        if !process::is_alive(record.pid, &record.program) {
+            bail!("{name} (pid {}) is not running", record.pid);
+        }
+        records.push(index);
+    }
+
+    // Most dependent first: the API server before etcd.
+    let daemons: Vec<Daemon<'_>> = records
+        .iter()
+        .rev()
+        .map(|&i| {
+            let p = &state.processes[i];
+            Daemon { name: &p.name, pid: p.pid, program: &p.program }
+        })
+        .collect();
+    let grace = if args.kill { Duration::ZERO } else { STOP_GRACE * 10 };
+    process::terminate(&daemons, grace);
+    if let Some(alive) = daemons.iter().find(|d| process::is_alive(d.pid, d.program)) {
+        bail!("{} (pid {}) did not stop", alive.name, alive.pid);
+    }
+    let stopped = started.elapsed();
+    sleep(Duration::from_secs_f64(args.down_seconds.max(0.0)));
+
+    let mut children = Vec::new();
+    for (&name, &index) in names.iter().zip(&records) {
+        let record = &mut state.processes[index];
+        let child = process::spawn_detached(&record.program, &record.args, &layout.log(name))
+            .with_context(|| format!("starting {name} again"))?;
+        record.pid = child.id();
+        children.push((name, child));
+        state.save(&layout)?;
+    }
+    poll(&layout, &mut children, READY_TIMEOUT, "kube-apiserver", "/readyz after the restart", || readyz(&cluster))?;
+    println!(
+        "cluster `{}`: restarted {} (stopped in {}, ready again after {})",
+        args.name,
+        names.join(" and "),
+        process::secs(stopped),
+        process::secs(started.elapsed())
+    );
+    Ok(())
+}
