@@ -114,3 +114,22 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_start_etcd_before_the_api_server() {
+        assert_eq!(Component::Both.daemons(), ["etcd", "kube-apiserver"]);
+        assert_eq!(Component::KubeApiserver.daemons(), ["kube-apiserver"]);
+    }
+
+    #[test]
+    fn a_state_file_without_arguments_still_loads() {
+        let old = r#"{"name":"default","build":"x","ports":{"etcd_client":1,"etcd_peer":2,"apiserver":3,
+            "controller_manager":4,"scheduler":5},"processes":[{"name":"etcd","pid":7,"program":"/bin/etcd"}]}"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        assert!(state.processes[0].args.is_empty(), "restart refuses it rather than starting etcd bare");
+    }
+}
