@@ -10,7 +10,6 @@ use clap::{Args, ValueEnum};
 
 use super::{DEFAULT_NAME, Layout, READY_TIMEOUT, STOP_GRACE, State, poll, readyz};
 use crate::Workspace;
-use crate::gobuild;
 use crate::process::{self, Daemon};
 
 /// What `cluster restart` stops and starts.
@@ -44,7 +43,7 @@ pub struct RestartArgs {
     /// What to restart.
     #[arg(long, value_enum)]
     pub component: Component,
-    /// Kill (SIGKILL) instead of stopping (SIGTERM, then SIGKILL after a grace period): a crash.
+    /// Kill (SIGKILL) at once instead of stopping (SIGTERM, then SIGKILL after 3 s, as `down` does): a crash.
     #[arg(long)]
     pub kill: bool,
     /// Seconds to stay down between the stop and the start.
@@ -57,8 +56,6 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
     let started = Instant::now();
     let layout = Layout::new(ws, &args.name)?;
     let _lock = layout.lock()?;
-    let bins = gobuild::ensure(ws)?;
-    let cluster = super::Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
     let Some(mut state) = State::load(&layout) else {
         bail!("cluster `{}` is not running (no {})", args.name, layout.state.display());
     };
@@ -77,6 +74,9 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
         }
         records.push(index);
     }
+    // kubectl is built with the control plane, beside its daemons.
+    let kubectl = state.processes[records[0]].program.with_file_name("kubectl");
+    let cluster = super::Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl };
 
     // Most dependent first: the API server before etcd.
     let daemons: Vec<Daemon<'_>> = records
@@ -87,12 +87,13 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
             Daemon { name: &p.name, pid: p.pid, program: &p.program }
         })
         .collect();
-    let grace = if args.kill { Duration::ZERO } else { STOP_GRACE * 10 };
+    let grace = if args.kill { Duration::ZERO } else { STOP_GRACE };
     process::terminate(&daemons, grace);
     if let Some(alive) = daemons.iter().find(|d| process::is_alive(d.pid, d.program)) {
         bail!("{} (pid {}) did not stop", alive.name, alive.pid);
     }
     let stopped = started.elapsed();
+    let down_since = Instant::now();
     sleep(Duration::from_secs_f64(args.down_seconds.max(0.0)));
 
     let mut children = Vec::new();
@@ -106,11 +107,11 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
     }
     poll(&layout, &mut children, READY_TIMEOUT, "kube-apiserver", "/readyz after the restart", || readyz(&cluster))?;
     println!(
-        "cluster `{}`: restarted {} (stopped in {}, ready again after {})",
+        "cluster `{}`: restarted {} (stopped in {}, down for {})",
         args.name,
         names.join(" and "),
         process::secs(stopped),
-        process::secs(started.elapsed())
+        process::secs(down_since.elapsed())
     );
     Ok(())
 }
