@@ -25,6 +25,14 @@ pub enum Component {
 
 impl Component {
     /// The daemons' names in state.json, in start order.
+    fn ports(self, ports: &super::Ports) -> Vec<u16> {
+        match self {
+            Self::Etcd => vec![ports.etcd_client, ports.etcd_peer],
+            Self::KubeApiserver => vec![ports.apiserver],
+            Self::Both => vec![ports.etcd_client, ports.etcd_peer, ports.apiserver],
+        }
+    }
+
     fn daemons(self) -> &'static [&'static str] {
         match self {
             Self::Etcd => &["etcd"],
@@ -95,6 +103,11 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
     let stopped = started.elapsed();
     let down_since = Instant::now();
     sleep(Duration::from_secs_f64(args.down_seconds.max(0.0)));
+    // A killed daemon's listening sockets can outlive it briefly; starting before they close fails
+    // with "address already in use".
+    for port in args.component.ports(&state.ports) {
+        wait_until_free(port)?;
+    }
 
     let mut children = Vec::new();
     for (&name, &index) in names.iter().zip(&records) {
@@ -113,6 +126,18 @@ pub fn run(ws: &Workspace, args: &RestartArgs) -> Result<()> {
         process::secs(stopped),
         process::secs(down_since.elapsed())
     );
+    Ok(())
+}
+
+/// Waits (up to 30 s) until nothing listens on `port` of 127.0.0.1.
+fn wait_until_free(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("port {port} is still in use 30 s after its daemon stopped");
+        }
+        sleep(Duration::from_millis(100));
+    }
     Ok(())
 }
 
