@@ -3,22 +3,42 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response};
 use tower::{Layer, Service};
 
 use crate::metrics::metrics;
 
+/// The User-Agent of this process's clients, set once by [`instrumented_client`].
+static AGENT: OnceLock<HeaderValue> = OnceLock::new();
+
+/// The User-Agent the controller sends: `lockstep/<version> (<identity>)`, the identity being the
+/// one it holds the Lease with, so the API server's audit log tells replicas apart.
+pub fn user_agent(identity: &str) -> String {
+    format!("lockstep/{} ({identity})", env!("CARGO_PKG_VERSION"))
+}
+
 /// Builds a client from the kubeconfig (or in-cluster config) with request counting installed.
-pub async fn instrumented_client() -> Result<kube::Client, kube::Error> {
+/// It and every client built after it (impersonating, remote clusters) send [`user_agent`]`(identity)`.
+pub async fn instrumented_client(identity: &str) -> Result<kube::Client, kube::Error> {
+    if let Ok(agent) = HeaderValue::from_str(&user_agent(identity)) {
+        let _ = AGENT.set(agent);
+    }
     let config = kube::Config::infer().await.map_err(kube::Error::InferConfig)?;
     counted_client(config)
 }
 
 /// A client for `config` with request counting installed: every client the controller builds
 /// (its own, remote clusters', impersonating ones) goes through here, so the metric sees all traffic.
-pub(crate) fn counted_client(config: kube::Config) -> Result<kube::Client, kube::Error> {
+pub(crate) fn counted_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    let agent = AGENT
+        .get()
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(concat!("lockstep/", env!("CARGO_PKG_VERSION"))));
+    config.headers.retain(|(name, _)| name != http::header::USER_AGENT);
+    config.headers.push((http::header::USER_AGENT, agent));
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder.with_layer(&CountRequests).build())
 }
@@ -101,6 +121,13 @@ pub fn verb(method: &Method, path: &str, query: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_agent_names_version_and_identity() {
+        let agent = user_agent("node-a_4242");
+        assert_eq!(agent, format!("lockstep/{} (node-a_4242)", env!("CARGO_PKG_VERSION")));
+        assert!(HeaderValue::from_str(&agent).is_ok());
+    }
 
     #[test]
     fn verbs_follow_the_path_shape() {

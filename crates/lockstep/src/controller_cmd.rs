@@ -139,11 +139,12 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let shard = lockstep_lease::shard::Shard::new(args.shard, args.shards).context("--shard and --shards")?;
+    let identity = identity();
     let leader_election = if args.leader_elect {
         let settings = lockstep_lease::LeaseSettings {
             namespace: args.leader_elect_resource_namespace.unwrap_or_else(|| controller_namespace.clone()),
             name: lockstep_lease::LeaseSettings::lease_name(&args.leader_elect_resource_name, shard),
-            identity: identity(),
+            identity: identity.clone(),
             lease_duration: args.leader_elect_lease_duration,
             renew_deadline: args.leader_elect_renew_deadline,
             retry_period: args.leader_elect_retry_period,
@@ -178,7 +179,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let client = lockstep_controller::instrumented_client()
+        let client = lockstep_controller::instrumented_client(&identity)
             .await
             .context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
         lockstep_controller::run(client, config).await.context("controller")

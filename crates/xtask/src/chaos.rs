@@ -1,7 +1,8 @@
 //! `cargo xtask chaos`: fault scenarios against the real control plane, with their figures.
-//! Today one scenario: SIGKILL of the controller at random moments while it syncs and prunes a
-//! 300-object Application (`tests/e2e/tests/chaos.rs`). The smoke run (3 kills) is a CI phase; the
-//! full run (100 kills) is what docs/reliability.md reports.
+//! SIGKILL of the controller at random moments while it syncs and prunes a 300-object Application
+//! (`tests/e2e/tests/chaos.rs`), then the control-plane scenarios ([`controlplane`]: etcd and API
+//! server restarts, leader failover under load). The smoke run (small numbers) is a CI phase; the
+//! full run is what docs/reliability.md reports.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -11,21 +12,26 @@ use crate::cluster::{self, Cluster, DEFAULT_NAME};
 use crate::process;
 use crate::tools::Tools;
 
+mod controlplane;
+
 /// Options of `cargo xtask chaos`.
 #[derive(Debug, Args)]
 pub struct ChaosArgs {
-    /// Three kills instead of a hundred: the CI phase.
+    /// Small numbers (3 kills, 3 control-plane restarts, 30 Applications in the failover): the CI phase.
     #[arg(long)]
     pub smoke: bool,
     /// How many times the controller is killed (overrides the default of the run).
     #[arg(long)]
     pub kills: Option<u32>,
+    /// The control-plane scenarios' options.
+    #[command(flatten)]
+    pub controlplane: controlplane::ControlPlaneArgs,
 }
 
 impl ChaosArgs {
     /// What the CI phase runs.
     pub fn smoke() -> Self {
-        Self { smoke: true, kills: None }
+        Self { smoke: true, kills: None, controlplane: Default::default() }
     }
 
     fn kills(&self) -> u32 {
@@ -55,5 +61,5 @@ pub fn run_on(ws: &Workspace, cluster: &Cluster, tools: &Tools, args: &ChaosArgs
     let report = ws.root.join("target/chaos/sigkill.json");
     let text = std::fs::read_to_string(&report).with_context(|| format!("reading {}", report.display()))?;
     println!("{text}");
-    Ok(())
+    controlplane::run(ws, cluster, tools, args.smoke, &args.controlplane)
 }

@@ -5,6 +5,13 @@
 //!
 //! Cluster `default` keeps its state in target/cluster/ and writes the public
 //! contract target/cluster/kubeconfig; cluster NAME uses target/cluster/NAME/.
+//! The API server writes an audit log of every write to `audit/` there
+//! ([`audit`]); `cluster restart` stops and starts etcd or the API server with
+//! the same ports and arguments ([`restart`]), for the chaos scenarios.
+
+mod audit;
+mod kubeconfig;
+mod restart;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -22,6 +29,7 @@ use crate::certs::{self, Pki};
 use crate::gobuild::{self, Binaries};
 use crate::kwok::{self, Kwok};
 use crate::process::{self, Daemon};
+use kubeconfig::kubeconfig;
 
 /// Name of the cluster whose state lives directly in target/cluster/.
 pub const DEFAULT_NAME: &str = "default";
@@ -39,7 +47,7 @@ const START_ATTEMPTS: u32 = 3;
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Names of the default cluster's own subdirectories, which therefore cannot
 /// name another cluster.
-const RESERVED_NAMES: &[&str] = &["pki", "etcd", "logs"];
+const RESERVED_NAMES: &[&str] = &["pki", "etcd", "logs", "audit"];
 
 /// `cargo xtask cluster` subcommands.
 #[derive(Debug, Subcommand)]
@@ -48,6 +56,8 @@ pub enum ClusterCommand {
     Up(ClusterArgs),
     /// Stop the cluster and remove its state; a no-op if it is not running.
     Down(ClusterArgs),
+    /// Stop etcd, the API server or both and start them again with the same ports and arguments.
+    Restart(restart::RestartArgs),
 }
 
 /// Options shared by `up` and `down`.
@@ -64,6 +74,7 @@ pub fn run(ws: &Workspace, command: ClusterCommand) -> Result<()> {
     match command {
         ClusterCommand::Up(args) => up(ws, &args.name).map(|_| ()),
         ClusterCommand::Down(args) => down(ws, &args.name),
+        ClusterCommand::Restart(args) => restart::run(ws, &args),
     }
 }
 
@@ -95,6 +106,8 @@ struct Layout {
     etcd: PathBuf,
     /// Component logs.
     logs: PathBuf,
+    /// The API server's audit policy and log.
+    audit: PathBuf,
     /// The simulated nodes' manifest, as applied.
     nodes: PathBuf,
     /// Lock serialising `up`/`down` of this cluster; kept outside the state
@@ -116,6 +129,7 @@ impl Layout {
             pki: dir.join("pki"),
             etcd: dir.join("etcd"),
             logs: dir.join("logs"),
+            audit: dir.join("audit"),
             nodes: dir.join("nodes.yaml"),
             lock: base.join(".locks").join(format!("{name}.lock")),
             dir,
@@ -140,9 +154,16 @@ impl Layout {
         if self.name != DEFAULT_NAME {
             return remove_path(&self.dir);
         }
-        for path in
-            [&self.kubeconfig, &self.components_kubeconfig, &self.state, &self.pki, &self.etcd, &self.logs, &self.nodes]
-        {
+        for path in [
+            &self.kubeconfig,
+            &self.components_kubeconfig,
+            &self.state,
+            &self.pki,
+            &self.etcd,
+            &self.logs,
+            &self.audit,
+            &self.nodes,
+        ] {
             remove_path(path)?;
         }
         Ok(())
@@ -192,6 +213,9 @@ struct ProcessRecord {
     pid: u32,
     /// Absolute path of the binary, to recognise the process later.
     program: PathBuf,
+    /// Its arguments, to start it again the same way (`cluster restart`).
+    #[serde(default)]
+    args: Vec<String>,
 }
 
 /// Contents of state.json.
@@ -246,7 +270,7 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     let _lock = layout.lock()?;
     let bins = gobuild::ensure(ws)?;
     let kwok = kwok::ensure(ws)?;
-    let build = format!("{}-{}", bins.fingerprint, kwok.fingerprint);
+    let build = format!("{}-{}-{}", bins.fingerprint, kwok.fingerprint, audit::LAYOUT);
     let cluster = Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
 
     if let Some(state) = State::load(&layout) {
@@ -302,9 +326,10 @@ pub fn down(ws: &Workspace, name: &str) -> Result<()> {
 /// waits until they work. On failure, stops whatever was started and keeps
 /// the logs.
 fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &Cluster) -> Result<()> {
-    for dir in [&layout.dir, &layout.pki, &layout.etcd, &layout.logs] {
+    for dir in [&layout.dir, &layout.pki, &layout.etcd, &layout.logs, &layout.audit] {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    audit::write_policy(layout)?;
     // etcd warns about a data directory others can read.
     fs::set_permissions(&layout.etcd, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {}", layout.etcd.display()))?;
@@ -392,7 +417,10 @@ fn commands(
                 "--service-account-issuer=https://kubernetes.default.svc".to_owned(),
                 format!("--service-account-key-file={}", path(&pki.sa_pub)),
                 format!("--service-account-signing-key-file={}", path(&pki.sa_key)),
-            ],
+            ]
+            .into_iter()
+            .chain(audit::apiserver_args(layout))
+            .collect(),
         ),
         (
             "kube-controller-manager",
@@ -441,7 +469,7 @@ fn spawn_all(
     for (name, program, args) in daemons {
         let child =
             process::spawn_detached(&program, &args, &layout.log(name)).with_context(|| format!("starting {name}"))?;
-        state.processes.push(ProcessRecord { name: name.to_owned(), pid: child.id(), program });
+        state.processes.push(ProcessRecord { name: name.to_owned(), pid: child.id(), program, args });
         children.push((name, child));
         state.save(layout)?;
     }
@@ -519,37 +547,6 @@ fn kubectl(cluster: &Cluster, args: &[&str]) -> Result<String> {
     process::output(&mut cmd)
 }
 
-/// The admin kubeconfig for the API server on `port`; context `lockstep-NAME`.
-fn kubeconfig(name: &str, port: u16, pki: &Pki) -> String {
-    let context = format!("lockstep-{name}");
-    let ca = certs::base64(pki.ca_cert_pem.as_bytes());
-    let cert = certs::base64(pki.admin_cert_pem.as_bytes());
-    let key = certs::base64(pki.admin_key_pem.as_bytes());
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {context}
-  cluster:
-    server: https://127.0.0.1:{port}
-    certificate-authority-data: {ca}
-users:
-- name: {context}-admin
-  user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-contexts:
-- name: {context}
-  context:
-    cluster: {context}
-    user: {context}-admin
-    namespace: default
-current-context: {context}
-preferences: {{}}
-"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,7 +556,7 @@ mod tests {
         for ok in ["default", "remote", "a", "remote-2"] {
             validate_name(ok).unwrap();
         }
-        for bad in ["", "-a", "a-", "A", "a/b", "..", "pki", "etcd", "logs", "a_b"] {
+        for bad in ["", "-a", "a-", "A", "a/b", "..", "pki", "etcd", "logs", "audit", "a_b"] {
             assert!(validate_name(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -572,15 +569,5 @@ mod tests {
         let remote = Layout::new(&ws, "remote").unwrap();
         assert_eq!(remote.kubeconfig, Path::new("/ws/target/cluster/remote/kubeconfig"));
         assert_eq!(remote.lock, Path::new("/ws/target/cluster/.locks/remote.lock"));
-    }
-
-    #[test]
-    fn kubeconfig_names_the_context() {
-        let dir = std::env::temp_dir().join(format!("xtask-kubeconfig-test-{}", std::process::id()));
-        let pki = certs::generate(&dir).unwrap();
-        let text = kubeconfig("remote", 1234, &pki);
-        assert!(text.contains("current-context: lockstep-remote\n"));
-        assert!(text.contains("server: https://127.0.0.1:1234\n"));
-        fs::remove_dir_all(&dir).unwrap();
     }
 }
