@@ -2,7 +2,7 @@
 //! election and sharding.
 //!
 //! Every replica runs the watches and keeps its cache of Applications warm; only the leader's
-//! reconciles do anything (see [`crate::leader`]): a follower's reconcile returns at once, and gaining
+//! reconciles do anything (see `lockstep_lease::Election`): a follower's reconcile returns at once, and gaining
 //! leadership reconciles every Application in the cache. Losing it abandons in-flight reconciles.
 //! SIGTERM stops new reconciles, lets in-flight ones finish, then releases the Lease.
 
