@@ -125,7 +125,8 @@ struct Chroot {
 
 impl Chroot {
     fn command(&self, argv: &[&str]) -> Command {
-        let mut cmd = Command::new("chroot");
+        // Resolved on the host's PATH: the child's environment below is the image's.
+        let mut cmd = Command::new(host_program("chroot"));
         cmd.arg(format!("--userspec={USER_ID}:{USER_ID}")).arg(&self.root).args(argv).env_clear();
         for pair in &self.env {
             if let Some((k, v)) = pair.split_once('=') {
@@ -249,6 +250,16 @@ fn check_user(pid: u32, root: &Path) -> Result<()> {
     let exe_root = fs::read_link(format!("/proc/{pid}/root"))?;
     ensure!(exe_root == fs::canonicalize(root)?, "the controller's root is {}", exe_root.display());
     Ok(())
+}
+
+/// `name` found on the host's PATH (or in /usr/sbin, where Debian keeps chroot), else `name` itself.
+fn host_program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// `lockstep controller` from the image.
