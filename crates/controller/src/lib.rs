@@ -24,6 +24,7 @@ mod owned;
 pub mod policy;
 pub mod project;
 mod projects;
+mod queue_wait;
 mod reconcile;
 pub mod rendering;
 mod run;
