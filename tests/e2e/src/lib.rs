@@ -8,6 +8,7 @@ pub mod apps;
 pub mod chat;
 pub mod cluster;
 pub mod controller;
+pub mod faultproxy;
 pub mod git;
 pub mod gitserver;
 pub mod http;
