@@ -64,6 +64,10 @@ impl ChaosArgs {
 pub fn run(ws: &Workspace, args: &ChaosArgs) -> Result<()> {
     crate::prereq::ensure(crate::prereq::Task::Test)?;
     let cluster = cluster::up(ws, DEFAULT_NAME)?;
+    if !args.runs(Scenario::Sigkill) && !args.runs(Scenario::GitFaults) {
+        // The load scenario builds the controller it measures and renders nothing.
+        return run_load(ws, &cluster, args);
+    }
     process::run(
         std::process::Command::new(ws.cargo())
             .current_dir(&ws.root)
@@ -89,9 +93,14 @@ pub fn run_on(ws: &Workspace, cluster: &Cluster, tools: &Tools, args: &ChaosArgs
         print_report(ws, "git-faults.json")?;
     }
     if args.runs(Scenario::Load) {
-        let report = load::run(ws, cluster, &args.load, args.smoke)?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        run_load(ws, cluster, args)?;
     }
+    Ok(())
+}
+
+fn run_load(ws: &Workspace, cluster: &Cluster, args: &ChaosArgs) -> Result<()> {
+    let report = load::run(ws, cluster, &args.load, args.smoke)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 

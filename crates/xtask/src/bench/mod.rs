@@ -19,7 +19,7 @@ mod idle;
 mod ingress;
 pub(crate) mod k8s;
 pub(crate) mod lockstep;
-mod machine;
+pub(crate) mod machine;
 mod peer;
 mod plan;
 pub(crate) mod proc;

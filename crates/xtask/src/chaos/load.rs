@@ -46,6 +46,10 @@ pub struct LoadArgs {
     /// Cargo profile of the controller under load (full `release`, smoke `dev`).
     #[arg(long)]
     pub load_profile: Option<String>,
+    /// The controller's `--resync-period` (full: its default, 3m; smoke 30s so the last commits
+    /// arrive soon).
+    #[arg(long)]
+    pub load_resync: Option<String>,
 }
 
 /// The sizes of one run.
@@ -56,6 +60,7 @@ struct Plan {
     per_minute: u32,
     window: Duration,
     profile: String,
+    resync: Option<String>,
 }
 
 impl Plan {
@@ -70,6 +75,7 @@ impl Plan {
             per_minute: args.load_commits_per_minute.unwrap_or(pick(smoke, 50, 20)),
             window: Duration::from_secs_f64(args.load_minutes.unwrap_or(pick(smoke, 30.0, 1.0)) * 60.0),
             profile: args.load_profile.clone().unwrap_or_else(|| pick(smoke, "release", "dev").to_string()),
+            resync: args.load_resync.clone().or_else(|| smoke.then(|| "30s".to_string())),
         }
     }
 }
@@ -107,19 +113,23 @@ pub fn run(ws: &Workspace, cluster: &Cluster, args: &LoadArgs, smoke: bool) -> R
         k8s::delete_namespace(&env.client, NAMESPACE, Duration::from_secs(900)).await?;
         k8s::create_namespace(&env.client, NAMESPACE).await?;
         let result = measure(&env, &plan).await;
+        // The figures are kept before the (long) cleanup of thousands of objects.
+        if let Ok(report) = &result {
+            let path = ws.target().join("chaos").join("load.json");
+            std::fs::write(&path, serde_json::to_string_pretty(report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("chaos load: wrote {}", path.display());
+        }
         k8s::delete_namespace(&env.client, NAMESPACE, Duration::from_secs(1800)).await?;
         result
     })?;
-    let dir = ws.target().join("chaos");
-    std::fs::write(dir.join("load.json"), serde_json::to_string_pretty(&report)?)?;
     Ok(report)
 }
 
 async fn measure(env: &Env, plan: &Plan) -> Result<Value> {
     let repos = Arc::new(Repos::create(&env.git, &env.run_dir.join("work"), plan.repos, plan.apps)?);
     let metrics = lockstep::free_addr()?;
-    let listen = lockstep::Listen { webhook: None, metrics: Some(metrics) };
-    let mut controller = lockstep::start(env, NAMESPACE, "load", listen)?;
+    let mut controller = start_controller(env, plan, metrics)?;
     lockstep::wait_readyz(&mut controller, metrics).await?;
     let apps: Vec<Value> = (0..plan.apps)
         .map(|i| lockstep::application(NAMESPACE, &app_name(i), repos.url(repo_of(i, repos.len())), &app_path(i)))
@@ -136,6 +146,8 @@ async fn measure(env: &Env, plan: &Plan) -> Result<Value> {
         cold.as_secs_f64()
     );
 
+    let load_start = crate::bench::machine::load_average();
+    let busy_start = other_busy_processes();
     let before = scrape(&env.cluster, metrics).await?;
     let log_start = std::fs::metadata(&controller.log).map(|m| m.len()).unwrap_or(0);
     let stop = Arc::new(AtomicBool::new(false));
@@ -159,11 +171,13 @@ async fn measure(env: &Env, plan: &Plan) -> Result<Value> {
     let commits = committer.finish();
     alive?;
     let window = window_start.elapsed();
+    let load_end = crate::bench::machine::load_average();
+    let busy_end = other_busy_processes();
     let after = scrape(&env.cluster, metrics).await?;
     let peak = controller.usage()?.peak_rss_mib;
-    // The last commits reach every Application within a resync period (3 minutes, polled).
+    // The last commits reach every Application within a resync period (polled; 3 minutes by default).
     let settle_started = Instant::now();
-    let settled = wait_synced_at_heads(env, &repos, &mut controller, plan.apps, Duration::from_secs(420)).await;
+    let settled = wait_synced_at_heads(env, &repos, &mut controller, plan.apps, Duration::from_secs(480)).await;
     let settle = settle_started.elapsed();
     let not_synced = match &settled {
         Ok(()) => 0,
@@ -189,6 +203,7 @@ async fn measure(env: &Env, plan: &Plan) -> Result<Value> {
         "scenario": "load",
         "applications": plan.apps, "repositories": plan.repos, "objects": plan.apps * 2,
         "commits_per_minute_asked": plan.per_minute, "window_minutes": minutes, "profile": plan.profile,
+        "resync_period": plan.resync.as_deref().unwrap_or("3m (default)"),
         "cold_convergence_seconds": cold.as_secs_f64(), "cold_peak_rss_mib": cold_peak,
         "commits": commits.commits, "commit_failures": commits.failures, "commits_late": commits.late,
         "rss_mib": {"first": rss.first(), "last": rss.last(), "max": rss_max, "samples": rss.len()},
@@ -206,7 +221,30 @@ async fn measure(env: &Env, plan: &Plan) -> Result<Value> {
         "log_warnings": warnings, "log_errors": errors, "log_top_problems": top,
         "log_warnings_whole_run": all_warnings, "log_errors_whole_run": all_errors,
         "settled_after_window_seconds": settle.as_secs_f64(), "not_synced_at_head": not_synced,
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(0),
+            "load_average_at_window_start": load_start, "load_average_at_window_end": load_end,
+            "busy_processes_at_window_start": busy_start, "busy_processes_at_window_end": busy_end,
+        },
     }))
+}
+
+/// `lockstep controller` for the load namespace as the benchmarks start it (defaults, JSON log, no
+/// leader election), with the plan's resync period.
+fn start_controller(env: &Env, plan: &Plan, metrics: SocketAddr) -> Result<Controller> {
+    let cache = env.run_dir.join("cache");
+    let mut cmd = std::process::Command::new(&env.lockstep);
+    cmd.arg("controller")
+        .args(["--watch-namespace", NAMESPACE, "--controller-namespace", NAMESPACE, "--leader-elect=false"])
+        .args(["--log-format", "json", "--metrics-addr", &metrics.to_string()])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .env("KUBECONFIG", &env.cluster.kubeconfig)
+        .env("RUST_LOG", "info");
+    if let Some(resync) = &plan.resync {
+        cmd.args(["--resync-period", resync]);
+    }
+    Controller::start("lockstep controller", cmd, &env.run_dir.join("lockstep.log"))
 }
 
 /// Applications not Synced at their repository's head commit.
@@ -248,6 +286,14 @@ async fn wait_synced_at_heads(
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
+}
+
+/// What else keeps the machine busy: the eight processes with the highest CPU share (`ps`: CPU time
+/// over each one's lifetime) and their commands, so a reader can tell what shared the cores.
+fn other_busy_processes() -> Vec<String> {
+    let out = std::process::Command::new("ps").args(["-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().take(8).map(|l| l.trim().to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// WARN and ERROR lines of a JSON log, and the five most frequent messages among them.
