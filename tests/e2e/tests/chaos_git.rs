@@ -223,7 +223,7 @@ async fn git_server_faults_end_in_a_condition_and_delete_nothing_wrongly() -> an
     for (fault, expect) in [
         (trickle, &["timed out", "timeout"][..]),
         (Fault::HangPack { after: 64 }, &["timed out", "timeout"][..]),
-        (Fault::CorruptPack, &["pack", "inflate", "checksum", "corrupt", "object"][..]),
+        (Fault::CorruptPack, &["zlib", "pack", "inflate", "checksum", "corrupt"][..]),
     ] {
         faults.push(fault_window(&client, &ns.name, &server, &proxy, &repo, fault, expect, &mut tally).await?);
     }
