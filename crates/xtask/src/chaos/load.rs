@@ -314,7 +314,7 @@ fn log_problems(log: &str) -> (usize, usize, Vec<Value>) {
         *messages.entry(key).or_default() += 1;
     }
     let mut top: Vec<(String, usize)> = messages.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     (warnings, errors, top.into_iter().take(5).map(|(m, n)| json!({"message": m, "count": n})).collect())
 }
 
