@@ -31,6 +31,7 @@ impl Context {
     /// watched kinds and the engines' caches.
     pub(crate) async fn forget(&self, app: kube::runtime::reflector::ObjectRef<lockstep_api::Application>) {
         self.sources.forget(app.namespace.as_deref().unwrap_or_default(), &app.name);
+        crate::queue_wait::forget(app.namespace.as_deref().unwrap_or_default(), &app.name);
         self.clusters.forget(app).await;
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 mod notifications;
 mod owned;
 mod projects;
+mod queue_wait;
 mod reconcile;
 mod run;
 mod serve;

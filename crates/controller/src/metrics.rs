@@ -88,6 +88,7 @@ pub struct Metrics {
     /// Serialises rebuilds of `app_info` by concurrent scrapes.
     scrape: Mutex<()>,
     reconcile_duration: Histogram,
+    reconcile_queue: Histogram,
     sync_total: Family<SyncLabels, Counter>,
     git_requests: Family<GitLabels, Counter>,
     git_duration: Family<GitDurationLabels, Histogram>,
@@ -118,6 +119,13 @@ impl Metrics {
             "lockstep_app_reconcile_duration_seconds",
             "How long one reconcile of one Application took",
             reconcile_duration.clone(),
+        );
+        // 1 ms … ~131 s: a backlog after a cold start or a burst of commits waits for minutes.
+        let reconcile_queue = Histogram::new(exponential_buckets(0.001, 2.0, 18));
+        registry.register(
+            "lockstep_app_reconcile_queue_seconds",
+            "How long an Application waited for a worker, from when its reconcile became due to its start",
+            reconcile_queue.clone(),
         );
         let sync_total = Family::<SyncLabels, Counter>::default();
         registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
@@ -166,6 +174,7 @@ impl Metrics {
             app_info,
             scrape: Mutex::new(()),
             reconcile_duration,
+            reconcile_queue,
             sync_total,
             git_requests,
             git_duration,
@@ -194,6 +203,11 @@ impl Metrics {
     /// Records one finished reconcile.
     pub fn reconciled(&self, took: Duration) {
         self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// Records how long a reconcile waited for a worker after it became due.
+    pub fn queued(&self, waited: Duration) {
+        self.reconcile_queue.observe(waited.as_secs_f64());
     }
 
     /// A reconcile started (`+1`) or ended (`-1`).
@@ -309,5 +323,14 @@ mod tests {
         assert!(text.contains("lockstep_build_info{version="), "{text}");
         let text = metrics().render([]);
         assert!(!text.contains("guestbook"));
+    }
+
+    #[test]
+    fn queue_waits_are_a_histogram_from_a_millisecond() {
+        metrics().queued(Duration::from_millis(3));
+        let text = metrics().render([]);
+        assert!(text.contains("# TYPE lockstep_app_reconcile_queue_seconds histogram"), "{text}");
+        assert!(text.contains(r#"lockstep_app_reconcile_queue_seconds_bucket{le="0.001"}"#), "{text}");
+        assert!(text.contains(r#"lockstep_app_reconcile_queue_seconds_bucket{le="0.004"}"#), "{text}");
     }
 }

@@ -47,13 +47,16 @@ pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Resul
     let pass = pipeline(&app, &ctx).await;
     report(&app, &ctx, &pass.outcome, pass.written).await?;
     let next = pass.look_again.unwrap_or_else(|| next_look(&pass.outcome, &ctx));
+    crate::queue_wait::due_in(&app, next);
     Ok(Action::requeue(next))
 }
 
 /// Retries a reconcile that failed on the controller's side (not the Application's) with a short delay.
 pub(crate) fn error_policy(app: Arc<Application>, error: &ControllerError, _ctx: Arc<Context>) -> Action {
     warn!(app = %app_name(&app), %error, "reconcile failed; retrying");
-    Action::requeue(jittered(Duration::from_secs(10)))
+    let next = jittered(Duration::from_secs(10));
+    crate::queue_wait::due_in(&app, next);
+    Action::requeue(next)
 }
 
 /// What one pass of the pipeline produced.

@@ -88,6 +88,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
             if !known.state().is_empty() {
                 let exists = |ns: &str, name: &str| known.get(&ObjectRef::new(name).within(ns)).is_some();
                 context.sources.retain(exists);
+                crate::queue_wait::retain(exists);
             }
         }
     });
@@ -126,7 +127,8 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .modify(slim)
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(trigger_hash, PredicateConfig::default());
+        .predicate_filter(trigger_hash, PredicateConfig::default())
+        .inspect_ok(|app| crate::queue_wait::due_now(app));
     info!(
         namespace = context.config.watch_namespace.as_deref().unwrap_or("<all>"),
         shard = shard.index(),
@@ -146,7 +148,11 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let project_changes = crate::projects::changes(context.client.clone(), &context.config.controller_namespace);
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
-        .reconcile_on(managed_changes.filter(move |app| std::future::ready(shard.owns_ref(app))))
+        .reconcile_on(
+            managed_changes
+                .filter(move |app| std::future::ready(shard.owns_ref(app)))
+                .inspect(crate::queue_wait::ref_due_now),
+        )
         .reconcile_all_on(gained)
         .reconcile_all_on(project_changes)
         .reconcile_all_on(cluster_changes)
@@ -188,6 +194,7 @@ async fn lead_then_reconcile(
     if !leadership.is_leading() {
         return Ok(Action::await_change());
     }
+    crate::queue_wait::started(&app);
     tokio::select! {
         result = crate::instrument::traced(&app.clone(), reconcile(app, ctx)) => result,
         () = leadership.lost() => Ok(Action::await_change()),

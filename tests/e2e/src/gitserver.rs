@@ -197,6 +197,13 @@ $SERVER["socket"] == "127.0.0.1:{tls_port}" {{
         Ok(())
     }
 
+    /// Runs git in the bare repository behind `<name>.git` (to delete a ref, or collect garbage
+    /// after a force-push); returns its stdout.
+    pub fn git(&self, name: &str, args: &[&str]) -> anyhow::Result<String> {
+        let bare = self.dir.path().join("repos").join(format!("{name}.git"));
+        run(Command::new("git").arg("--git-dir").arg(&bare).args(args))
+    }
+
     /// Anonymous HTTP URL of a published repository.
     pub fn url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/git/{name}.git", self.port)

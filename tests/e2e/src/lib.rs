@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cluster;
 pub mod controller;
 pub mod controlplane;
+pub mod faultproxy;
 pub mod git;
 pub mod gitserver;
 pub mod http;

@@ -8,21 +8,21 @@
 //! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
 //! nor are disturbed), a lighttpd git server and the controllers, and removes what it created.
 
-mod apimetrics;
+pub(crate) mod apimetrics;
 mod drift;
-mod fixtures;
+pub(crate) mod fixtures;
 mod fleet;
 mod floor;
-mod gitserver;
+pub(crate) mod gitserver;
 pub(crate) mod http;
 mod idle;
 mod ingress;
-mod k8s;
+pub(crate) mod k8s;
 pub(crate) mod lockstep;
-mod machine;
+pub(crate) mod machine;
 mod peer;
 mod plan;
-mod proc;
+pub(crate) mod proc;
 mod report;
 mod soak;
 mod stats;
@@ -166,7 +166,7 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
 }
 
 /// Installs lockstep's CRDs (from crds/) and waits until the Application CRD is established.
-fn install_crds(ws: &Workspace, cluster: &Cluster) -> Result<()> {
+pub(crate) fn install_crds(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     let kubectl = |args: &[&str]| {
         crate::process::output(
             std::process::Command::new(&cluster.kubectl).arg("--kubeconfig").arg(&cluster.kubeconfig).args(args),
