@@ -264,8 +264,9 @@ async fn objects_missing_from_the_inventory_are_found_by_tracking_and_pruned() -
     let cache = controller.stop();
 
     // With the controller down: the inventory forgets b and c, and git drops them.
-    let a_only =
-        json!({"status": {"inventory": {"entries": [{"id": format!("{}_a__ConfigMap", ns.name), "v": "v1"}]}}});
+    let a_only = json!({"status": {"inventory": {
+        "groups": [{"version": "v1", "kind": "ConfigMap", "namespace": ns.name, "names": ["a"]}]
+    }}});
     kubectl_ok(
         &[
             "patch",
