@@ -128,7 +128,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .reflect(writer)
         .applied_objects()
         .predicate_filter(trigger_hash, PredicateConfig::default())
-        .inspect_ok(|app| crate::queue_wait::due_now(app));
+        .inspect_ok(crate::queue_wait::due_now);
     info!(
         namespace = context.config.watch_namespace.as_deref().unwrap_or("<all>"),
         shard = shard.index(),
