@@ -16,7 +16,7 @@ use lockstep_api::{
     Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
     SYNC_REQUEST_ANNOTATION,
 };
-use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
+use lockstep_engine::{AppRef, Fault, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
 use lockstep_health::Health;
 use lockstep_render::RenderError;
 use lockstep_source::{Snapshot, SourceError};
@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::error::ControllerError;
 use crate::trigger::jittered;
 use lockstep_policy::events::events_for;
-use lockstep_policy::impersonation::{is_forbidden, service_account};
+use lockstep_policy::impersonation::service_account;
 use lockstep_policy::status::{AssessedResource, Outcome, changed, next_status};
 use lockstep_policy::sync_policy::{self as policy, SyncPass};
 use lockstep_policy::validate::invalid_spec;
@@ -171,6 +171,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let operation = policy::record(&decision, pass, last_operation);
     let look_again = match (&result.progress, decision.apply) {
         (Progress::Waiting(_), true) => Some(WAITING_POLL),
+        (Progress::Failed(why), true) if why.is_transient() => Some(jittered(ctx.config.fetch_retry_period)),
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
     let managed = inventory::managed(&result, &options.app, options.previous.as_ref());
@@ -194,9 +195,9 @@ fn denial(result: &SyncResult) -> Option<String> {
     let by_object = result
         .resources
         .iter()
-        .find_map(|r| r.error.as_deref().filter(|e| is_forbidden(e)).map(|e| format!("{}: {e}", r.key)));
+        .find_map(|r| r.error.as_ref().filter(|e| e.fault == Fault::Forbidden).map(|e| format!("{}: {e}", r.key)));
     by_object.or_else(|| match &result.progress {
-        Progress::Failed(why) if is_forbidden(why) => Some(why.clone()),
+        Progress::Failed(why) if why.fault == Fault::Forbidden => Some(why.message.clone()),
         _ => None,
     })
 }

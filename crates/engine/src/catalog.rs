@@ -5,7 +5,7 @@ use kube::Client;
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiResource, Scope, pinned_kind};
 
-use crate::error::KindError;
+use crate::error::{Fault, KindError};
 
 /// What the API server said about a kind: how to address it and whether it is namespaced.
 #[derive(Clone, Debug)]
@@ -47,6 +47,11 @@ fn describe(gvk: &GroupVersionKind, err: kube::Error) -> KindError {
     match err {
         kube::Error::Api(status) if status.code == 404 => KindError::NotServed { api_version, kind },
         kube::Error::Discovery(_) => KindError::NotServed { api_version, kind },
-        other => KindError::Lookup { api_version, kind, message: lockstep_api::kube_error::one_line(&other) },
+        other => KindError::Lookup {
+            api_version,
+            kind,
+            fault: Fault::of(&other),
+            message: lockstep_api::kube_error::one_line(&other),
+        },
     }
 }

@@ -32,7 +32,8 @@ impl Engine {
                     break;
                 }
                 if Instant::now() > deadline {
-                    outcome.error = Some(format!("not Established after {}s", ESTABLISH_TIMEOUT.as_secs()));
+                    let why = format!("not Established after {}s", ESTABLISH_TIMEOUT.as_secs());
+                    outcome.error = Some(crate::error::ObjectError::refused(why));
                     outcome.status = lockstep_api::SyncStatusCode::OutOfSync;
                     break;
                 }

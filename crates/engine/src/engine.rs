@@ -11,6 +11,7 @@ use lockstep_render::Manifest;
 use serde_json::Value;
 
 use crate::catalog::{KindInfo, ResourceCatalog};
+use crate::error::{Fault, ObjectError};
 use crate::hooks::Phase;
 use crate::key::ResourceKey;
 use crate::plan::{HookRun, HookStatus, Observation, Progress, ResourceResult, SyncResult};
@@ -135,7 +136,7 @@ impl Engine {
             result.resources.extend(outcomes);
         }
         if let (true, Progress::Waiting(why)) = (options.timed_out, &result.progress) {
-            result.progress = Progress::Failed(format!("sync timed out: {why}"));
+            result.progress = Progress::Failed(ObjectError::refused(format!("sync timed out: {why}")));
         }
         if options.apply && matches!(result.progress, Progress::Failed(_)) {
             for step in &plan.on_failure {
@@ -206,10 +207,10 @@ impl Engine {
         &self,
         manifest: &Manifest,
         options: &SyncOptions,
-    ) -> Result<Target, (ResourceKey, String)> {
+    ) -> Result<Target, (ResourceKey, ObjectError)> {
         let written = ResourceKey::of(&manifest.object);
         let gvk = GroupVersionKind::gvk(&written.group, &written.version, &written.kind);
-        let kind = self.catalog.kind(&gvk).await.map_err(|err| (written, err.to_string()))?;
+        let kind = self.catalog.kind(&gvk).await.map_err(|err| (written, ObjectError::from(err)))?;
         let object = place(manifest.object.clone(), kind.namespaced, &options.default_namespace);
         let key = ResourceKey::of(&object);
         Ok(Target { object: mark(object, &options.app, &key), key, kind })
@@ -232,10 +233,11 @@ impl Engine {
 /// Whether the operation may go past a step: failed objects fail it; at a gate, every object must
 /// be Healthy (Degraded fails, anything else waits).
 fn step_progress(step: &Step, outcomes: &[ResourceResult]) -> Progress {
-    let failed: Vec<String> =
-        outcomes.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.key))).collect();
-    if !failed.is_empty() {
-        return Progress::Failed(failed.join("; "));
+    let failed: Vec<(&ResourceKey, &ObjectError)> =
+        outcomes.iter().filter_map(|r| r.error.as_ref().map(|e| (&r.key, e))).collect();
+    if let Some(fault) = Fault::of_all(failed.iter().map(|(_, e)| e.fault)) {
+        let message = failed.iter().map(|(key, e)| format!("{key}: {e}")).collect::<Vec<_>>().join("; ");
+        return Progress::Failed(ObjectError { fault, message });
     }
     if !step.gate {
         return Progress::Complete;
@@ -250,11 +252,11 @@ fn step_progress(step: &Step, outcomes: &[ResourceResult]) -> Progress {
         })
         .max_by_key(|(status, _, _)| *status);
     match worst {
-        Some((HealthStatusCode::Degraded, key, message)) => Progress::Failed(format!(
+        Some((HealthStatusCode::Degraded, key, message)) => Progress::Failed(ObjectError::refused(format!(
             "wave {}: {key} is Degraded{}",
             step.wave,
             message.map(|m| format!(": {m}")).unwrap_or_default()
-        )),
+        ))),
         Some((status, key, _)) if status != HealthStatusCode::Healthy => {
             Progress::Waiting(format!("waiting for wave {} to be healthy: {key} is {status}", step.wave))
         }
@@ -266,7 +268,7 @@ fn step_progress(step: &Step, outcomes: &[ResourceResult]) -> Progress {
 pub(crate) fn hooks_progress(phase: Phase, runs: &[HookRun]) -> Progress {
     if let Some(failed) = runs.iter().find(|r| r.status == HookStatus::Failed) {
         let why = failed.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-        return Progress::Failed(format!("{phase:?} hook {} failed{why}", failed.key));
+        return Progress::Failed(ObjectError::refused(format!("{phase:?} hook {} failed{why}", failed.key)));
     }
     if let Some(running) = runs.iter().find(|r| r.status == HookStatus::Running) {
         return Progress::Waiting(format!("waiting for {phase:?} hook {} to finish", running.key));

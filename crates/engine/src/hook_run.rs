@@ -47,7 +47,7 @@ impl Engine {
     async fn run_hook(&self, manifest: &Manifest, phase: Phase, options: &SyncOptions, done: &[HookRun]) -> HookRun {
         let target = match self.prepare(manifest, options).await {
             Ok(target) => target,
-            Err((key, message)) => return failed(key, phase, message),
+            Err((key, error)) => return failed(key, phase, error.message),
         };
         let finished = done.iter().find(|r| r.key == target.key && r.phase == phase && r.status != HookStatus::Running);
         if let Some(finished) = finished {

@@ -103,6 +103,7 @@ pub fn managed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ObjectError;
 
     fn k(group: &str, version: &str, kind: &str, ns: Option<&str>, name: &str) -> ResourceKey {
         ResourceKey {
@@ -128,14 +129,17 @@ mod tests {
                     cm("kept"),
                     Observation::InSync { live: live(&cm("kept"), app.tracking_id(&cm("kept"))) },
                 ),
-                ResourceResult::observed(cm("unread"), Observation::Rejected("connection reset".into())),
-                ResourceResult::observed(cm("new-but-rejected"), Observation::Rejected("invalid".into())),
+                ResourceResult::observed(cm("unread"), Observation::Rejected(ObjectError::refused("connection reset"))),
+                ResourceResult::observed(
+                    cm("new-but-rejected"),
+                    Observation::Rejected(ObjectError::refused("invalid")),
+                ),
                 ResourceResult::awaiting_prune(
                     cm("awaiting"),
                     live(&cm("awaiting"), app.tracking_id(&cm("awaiting"))),
                     None,
                 ),
-                ResourceResult::prune_unconfirmed(cm("unreachable"), "discovery failed".into()),
+                ResourceResult::prune_unconfirmed(cm("unreachable"), ObjectError::refused("discovery failed")),
                 ResourceResult::pruned(cm("deleted")),
                 ResourceResult::observed(
                     cm("foreign"),

@@ -32,7 +32,7 @@ mod verified;
 pub use capabilities::{Capabilities, discover};
 pub use catalog::ResourceCatalog;
 pub use engine::{Engine, SyncOptions};
-pub use error::KindError;
+pub use error::{Fault, KindError, ObjectError};
 pub use hooks::Phase;
 pub use key::ResourceKey;
 pub use plan::{Action, HookRun, HookStatus, Progress, ResourceResult, SyncResult, Written};

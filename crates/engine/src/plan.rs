@@ -3,6 +3,7 @@
 use lockstep_api::SyncStatusCode;
 use serde_json::Value;
 
+use crate::error::ObjectError;
 use crate::key::ResourceKey;
 
 /// What the server said when asked what applying one object would do.
@@ -16,8 +17,8 @@ pub enum Observation {
     AwaitingNamespace,
     /// The live object is managed by another Application; it is left alone.
     Shared { owner: String, live: Value },
-    /// The object cannot be applied; the message is the server's or discovery's.
-    Rejected(String),
+    /// The object cannot be read or applied; in the server's or discovery's words.
+    Rejected(ObjectError),
 }
 
 /// What the engine does, or did, to one object.
@@ -52,7 +53,7 @@ pub struct ResourceResult {
     /// What was written.
     pub action: Action,
     /// Why it failed, if it did.
-    pub error: Option<String>,
+    pub error: Option<ObjectError>,
     /// The live object after the sync, if it exists.
     pub live: Option<Value>,
     /// The object left git and awaits pruning.
@@ -72,7 +73,7 @@ impl ResourceResult {
             Observation::Shared { owner, live } => {
                 let message = format!("already managed by Application {owner}");
                 shared_with = Some(owner);
-                (SyncStatusCode::OutOfSync, Some(message), Some(live))
+                (SyncStatusCode::OutOfSync, Some(ObjectError::refused(message)), Some(live))
             }
             Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
         };
@@ -80,14 +81,14 @@ impl ResourceResult {
     }
 
     /// An object that left git and was not pruned (prune off, disabled, or failed).
-    pub fn awaiting_prune(key: ResourceKey, live: Value, error: Option<String>) -> Self {
+    pub fn awaiting_prune(key: ResourceKey, live: Value, error: Option<ObjectError>) -> Self {
         let status = SyncStatusCode::OutOfSync;
         Self { key, status, action: Action::None, error, live: Some(live), requires_pruning: true, shared_with: None }
     }
 
     /// An object that left git whose state could not be read (discovery or the read failed): it
     /// stays in the inventory until a later pass confirms it gone.
-    pub fn prune_unconfirmed(key: ResourceKey, error: String) -> Self {
+    pub fn prune_unconfirmed(key: ResourceKey, error: ObjectError) -> Self {
         let status = SyncStatusCode::OutOfSync;
         Self {
             key,
@@ -116,7 +117,7 @@ pub enum Progress {
     /// A gate is not passed yet (a wave not healthy, a hook running); the message says which.
     Waiting(String),
     /// A step failed; later steps did not run and SyncFail hooks did.
-    Failed(String),
+    Failed(ObjectError),
 }
 
 /// One hook run of a sync operation.
@@ -167,9 +168,9 @@ impl SyncResult {
         }
     }
 
-    /// The objects that failed, with their messages.
-    pub fn failures(&self) -> impl Iterator<Item = (&ResourceKey, &str)> {
-        self.resources.iter().filter_map(|r| r.error.as_deref().map(|e| (&r.key, e)))
+    /// The objects that failed, with why.
+    pub fn failures(&self) -> impl Iterator<Item = (&ResourceKey, &ObjectError)> {
+        self.resources.iter().filter_map(|r| r.error.as_ref().map(|e| (&r.key, e)))
     }
 
     /// How many objects were created, updated and pruned.
@@ -210,7 +211,7 @@ mod tests {
         assert_eq!(decide(&Observation::AwaitingNamespace, true), Action::Create);
         assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, true), Action::Update);
         assert_eq!(decide(&Observation::Drifted { live: Some(live) }, false), Action::None);
-        assert_eq!(decide(&Observation::Rejected("no".into()), true), Action::None);
+        assert_eq!(decide(&Observation::Rejected(ObjectError::refused("no")), true), Action::None);
     }
 
     #[test]
@@ -226,8 +227,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(result.sync_status(), SyncStatusCode::Synced);
-        result.resources.push(ResourceResult::observed(key("b"), Observation::Rejected("bad".into())));
+        result.resources.push(ResourceResult::observed(key("b"), Observation::Rejected(ObjectError::refused("bad"))));
         assert_eq!(result.sync_status(), SyncStatusCode::OutOfSync);
-        assert_eq!(result.failures().map(|(k, m)| (k.name.as_str(), m)).collect::<Vec<_>>(), vec![("b", "bad")]);
+        let failures: Vec<_> = result.failures().map(|(k, e)| (k.name.as_str(), e.message.as_str())).collect();
+        assert_eq!(failures, vec![("b", "bad")]);
     }
 }

@@ -78,7 +78,7 @@ impl Engine {
             change: Change::Prune,
             live: r.live.as_ref().map(normalize),
             predicted: None,
-            error: r.error,
+            error: r.error.map(|e| e.message),
         }));
         previews
     }
@@ -95,7 +95,7 @@ impl Engine {
                     change: Change::Failed,
                     live: None,
                     predicted: None,
-                    error: Some(message),
+                    error: Some(message.message),
                 };
             }
         };
@@ -115,7 +115,7 @@ impl Engine {
             Observation::Shared { owner, .. } => {
                 (Change::Failed, Some(format!("already managed by Application {owner}")))
             }
-            Observation::Rejected(message) => (Change::Failed, Some(message.clone())),
+            Observation::Rejected(error) => (Change::Failed, Some(error.message.clone())),
         };
         let predicted = match (&compared.predicted, change) {
             (Some(predicted), _) => Some(shown(predicted)),

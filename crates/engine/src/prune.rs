@@ -3,9 +3,8 @@
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
 use kube::core::GroupVersionKind;
 
-use crate::apply::message;
 use crate::engine::{Engine, SyncOptions};
-use crate::error::KindError;
+use crate::error::{Fault, KindError, ObjectError};
 use crate::inventory;
 use crate::key::ResourceKey;
 use crate::plan::{ResourceResult, SyncResult};
@@ -48,7 +47,7 @@ impl Engine {
             Ok(kind) => kind,
             // No such kind is served, so no such object exists.
             Err(KindError::NotServed { .. }) => return None,
-            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.to_string())),
+            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.into())),
         };
         let api = self.api_for(&key, &kind);
         let (live, uid) = match api.get_opt(&key.name).await {
@@ -56,11 +55,13 @@ impl Engine {
                 let uid = live.metadata.uid.clone();
                 match serde_json::to_value(live) {
                     Ok(value) => (value, uid),
-                    Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.to_string())),
+                    Err(err) => {
+                        return Some(ResourceResult::prune_unconfirmed(key, ObjectError::refused(err.to_string())));
+                    }
                 }
             }
             Ok(None) => return None,
-            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, message(err))),
+            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, ObjectError::of(&err))),
         };
         if tracking_id_of(&live) != Some(app.tracking_id(&key).as_str()) {
             return None;
@@ -77,12 +78,15 @@ impl Engine {
         match api.delete(&key.name, &params).await {
             Ok(_) => Some(ResourceResult::pruned(key)),
             Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(kube::Error::Api(status)) if status.code == 409 => Some(ResourceResult::awaiting_prune(
-                key,
-                live,
-                Some(format!("replaced since it was read; checked again next pass ({})", status.message)),
-            )),
-            Err(err) => Some(ResourceResult::awaiting_prune(key, live, Some(message(err)))),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                let why = format!("replaced since it was read; checked again next pass ({})", status.message);
+                Some(ResourceResult::awaiting_prune(
+                    key,
+                    live,
+                    Some(ObjectError { fault: Fault::Conflict, message: why }),
+                ))
+            }
+            Err(err) => Some(ResourceResult::awaiting_prune(key, live, Some(ObjectError::of(&err)))),
         }
     }
 }

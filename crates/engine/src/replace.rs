@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::Status;
 use lockstep_api::FIELD_MANAGER;
-use lockstep_api::kube_error::message;
 use serde_json::Value;
 
+use crate::error::{Fault, ObjectError};
 use crate::tracking::ARGO_SYNC_OPTIONS;
 
 /// lockstep's own per-object sync-options annotation.
@@ -50,6 +50,11 @@ pub fn is_immutable(status: &Status) -> bool {
     status.code == 422 && status.message.to_ascii_lowercase().contains("immutable")
 }
 
+/// The server's refusal of a write, with a hint when an immutable field was the reason.
+pub fn refusal(status: &Status) -> ObjectError {
+    ObjectError { fault: Fault::of_code(status.code), message: explain(status) }
+}
+
 /// The server's message for a refused write, with a hint when an immutable field was the reason.
 pub fn explain(status: &Status) -> String {
     if is_immutable(status) {
@@ -71,7 +76,7 @@ pub async fn recreate(
     name: &str,
     uid: Option<String>,
     object: &Value,
-) -> Result<DynamicObject, String> {
+) -> Result<DynamicObject, ObjectError> {
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Foreground),
         preconditions: uid.map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
@@ -80,21 +85,26 @@ pub async fn recreate(
     match api.delete(name, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(err) => return Err(format!("deleting to replace: {}", message(&err))),
+        Err(err) => return Err(ObjectError::of(&err).map_message(|m| format!("deleting to replace: {m}"))),
     }
     let deadline = Instant::now() + DELETE_TIMEOUT;
     loop {
         match api.get_opt(name).await {
             Ok(None) => break,
             Ok(Some(_)) if Instant::now() > deadline => {
-                return Err(format!("deleted to replace, but still present after {}s", DELETE_TIMEOUT.as_secs()));
+                let why = format!("deleted to replace, but still present after {}s", DELETE_TIMEOUT.as_secs());
+                return Err(ObjectError::refused(why));
             }
             Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
-            Err(err) => return Err(format!("waiting for deletion to replace: {}", message(&err))),
+            Err(err) => {
+                return Err(ObjectError::of(&err).map_message(|m| format!("waiting for deletion to replace: {m}")));
+            }
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(name, &params, &Patch::Apply(object)).await.map_err(|err| format!("recreating: {}", message(&err)))
+    api.patch(name, &params, &Patch::Apply(object))
+        .await
+        .map_err(|err| ObjectError::of(&err).map_message(|m| format!("recreating: {m}")))
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use lockstep_api::FIELD_MANAGER;
 use serde_json::Value;
 
-use crate::apply::message;
 use crate::compare::differs_ignoring;
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
+use crate::error::ObjectError;
 use crate::ignore;
 use crate::migrate;
 use crate::plan::Observation;
@@ -75,7 +75,8 @@ impl Engine {
                         Err(err) => return compared.with(Observation::Rejected(err)),
                     },
                     Err(err) => {
-                        let why = format!("taking over the fields of kubectl's client-side apply: {}", message(err));
+                        let why = ObjectError::of(&err)
+                            .map_message(|m| format!("taking over the fields of kubectl's client-side apply: {m}"));
                         return compared.with(Observation::Rejected(why));
                     }
                 }
@@ -107,8 +108,8 @@ impl Engine {
                 compared.must_replace = true;
                 return compared.with(Observation::Drifted { live });
             }
-            Err(kube::Error::Api(status)) => return compared.with(Observation::Rejected(replace::explain(&status))),
-            Err(err) => return compared.with(Observation::Rejected(err.to_string())),
+            Err(kube::Error::Api(status)) => return compared.with(Observation::Rejected(replace::refusal(&status))),
+            Err(err) => return compared.with(Observation::Rejected(ObjectError::of(&err))),
         };
         compared.predicted = predicted.clone();
         let observation = match (live, predicted) {
@@ -131,7 +132,7 @@ impl Engine {
         api: &Api<DynamicObject>,
         target: &Target,
         compared: &Compared,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ObjectError> {
         let name = &target.key.name;
         let written = if compared.must_replace {
             replace::recreate(api, name, compared.live_uid(), &compared.object).await?
@@ -142,16 +143,16 @@ impl Engine {
                 Err(kube::Error::Api(status)) if replace::is_immutable(&status) && compared.replace_allowed => {
                     replace::recreate(api, name, compared.live_uid(), &compared.object).await?
                 }
-                Err(kube::Error::Api(status)) => return Err(replace::explain(&status)),
-                Err(err) => return Err(err.to_string()),
+                Err(kube::Error::Api(status)) => return Err(replace::refusal(&status)),
+                Err(err) => return Err(ObjectError::of(&err)),
             }
         };
-        serde_json::to_value(written).map_err(|e| e.to_string())
+        serde_json::to_value(written).map_err(|e| ObjectError::refused(e.to_string()))
     }
 
-    async fn read(&self, api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, String> {
-        let live = api.get_opt(name).await.map_err(message)?;
-        live.map(serde_json::to_value).transpose().map_err(|e| e.to_string())
+    async fn read(&self, api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ObjectError> {
+        let live = api.get_opt(name).await.map_err(|err| ObjectError::of(&err))?;
+        live.map(serde_json::to_value).transpose().map_err(|e| ObjectError::refused(e.to_string()))
     }
 }
 

@@ -196,8 +196,7 @@ pub(crate) fn go_finalizers(obj: &Value) -> Vec<&str> {
 /// zero time; anything else (absent, empty, unparsable) counts as not being deleted.
 pub(crate) fn go_deleting(obj: &Value) -> bool {
     let text = lenient_str(obj, &["metadata", "deletionTimestamp"], "");
-    chrono::DateTime::parse_from_rfc3339(text)
-        .is_ok_and(|t| t.timestamp() != GO_ZERO_TIME_UNIX || t.timestamp_subsec_nanos() != 0)
+    text.parse::<jiff::Timestamp>().is_ok_and(|t| t.as_second() != GO_ZERO_TIME_UNIX || t.subsec_nanosecond() != 0)
 }
 
 /// Unix seconds of Go's zero `time.Time` (0001-01-01T00:00:00Z).
@@ -212,6 +211,18 @@ pub(crate) fn name(obj: &Value) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deletion_is_a_parsable_time_other_than_go_zero() {
+        let deleting = |t: &str| go_deleting(&json!({"metadata": {"deletionTimestamp": t}}));
+        assert!(deleting("2024-05-01T10:00:00Z"));
+        assert!(deleting("2024-05-01T12:00:00+02:00"));
+        assert!(!deleting("0001-01-01T00:00:00Z"), "Go's zero time is no deletion");
+        assert!(deleting("0001-01-01T00:00:00.5Z"));
+        assert!(!deleting(""));
+        assert!(!deleting("yesterday"));
+        assert!(!go_deleting(&json!({"metadata": {}})));
+    }
 
     #[test]
     fn strict_reads() {

@@ -5,8 +5,8 @@
 
 mod common;
 
-use chrono::{TimeDelta, Utc};
 use common::rule_cases::{check_kstatus, obj};
+use jiff::{SignedDuration, Timestamp};
 use lockstep_health::{KStatus, kstatus_at};
 use serde_json::{Value, json};
 
@@ -358,10 +358,10 @@ fn pod_conditions() {
         ("no phase", pod(json!({})), KStatus::InProgress, "PodNotObserved", "Pod phase not available"),
         ("unknown phase", pod(json!({"phase": "Weird"})), KStatus::Unknown, "", "unknown phase Weird"),
     ]);
-    let now = Utc::now();
+    let now = Timestamp::now();
     let pending_since = |age: i64| {
         json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"creationTimestamp": (now - TimeDelta::seconds(age)).to_rfc3339()},
+            "metadata": {"creationTimestamp": (now - SignedDuration::from_secs(age)).to_string()},
             "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}})
     };
     assert_eq!(kstatus_at(&pending_since(10), now).status, KStatus::InProgress);

@@ -69,11 +69,6 @@ pub fn service_account(
     from_project.or_else(|| controller_default.and_then(|sa| ServiceAccount::parse(sa, namespace)))
 }
 
-/// Whether an error message of the API server is an authorization denial.
-pub fn is_forbidden(message: &str) -> bool {
-    message.contains(" is forbidden: ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,11 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn users_and_denials() {
+    fn users() {
         assert_eq!(sa("web", "deployer").map(|s| s.user()).as_deref(), Some("system:serviceaccount:web:deployer"));
-        assert!(is_forbidden(
-            "configmaps \"x\" is forbidden: User \"system:serviceaccount:web:d\" cannot get resource \"configmaps\""
-        ));
-        assert!(!is_forbidden("the server could not find the requested resource"));
     }
 }

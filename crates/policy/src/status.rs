@@ -6,7 +6,7 @@ use lockstep_api::{
     ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationPhase, OperationState, ResourceStatus,
     RevisionHistory, SyncStatus, SyncStatusCode,
 };
-use lockstep_engine::{Progress, ResourceKey};
+use lockstep_engine::{ObjectError, Progress, ResourceKey};
 use lockstep_health::Health;
 
 /// How many failing objects a condition message names before summarising the rest.
@@ -53,7 +53,7 @@ pub struct AssessedResource {
     /// Whether it matches git.
     pub sync: SyncStatusCode,
     /// Why applying it failed, if it did.
-    pub error: Option<String>,
+    pub error: Option<ObjectError>,
     /// Its health.
     pub health: Health,
     /// Excluded from the Application's health by annotation.
@@ -207,16 +207,33 @@ fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'st
     };
     let failures: Vec<String> =
         resources.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.key))).collect();
+    let transient = resources.iter().filter_map(|r| r.error.as_ref()).all(ObjectError::is_transient);
     if !failures.is_empty() {
-        let mut message = format!("{} of {} objects failed to sync at {revision}: ", failures.len(), resources.len());
+        let mut message = if transient {
+            format!(
+                "the API server failed for {} of {} objects at {revision}; retrying: ",
+                failures.len(),
+                resources.len()
+            )
+        } else {
+            format!("{} of {} objects failed to sync at {revision}: ", failures.len(), resources.len())
+        };
         message.push_str(&failures.iter().take(NAMED_FAILURES).cloned().collect::<Vec<_>>().join("; "));
         if failures.len() > NAMED_FAILURES {
             message.push_str(&format!("; and {} more", failures.len() - NAMED_FAILURES));
         }
         let all_shared = resources.iter().filter(|r| r.error.is_some()).all(|r| r.shared_with.is_some());
-        return (false, if all_shared { reason::SHARED_RESOURCE } else { reason::SYNC_FAILED }, message);
+        let why = match (all_shared, transient) {
+            (true, _) => reason::SHARED_RESOURCE,
+            (false, true) => reason::CLUSTER_UNREACHABLE,
+            (false, false) => reason::SYNC_FAILED,
+        };
+        return (false, why, message);
     }
     match progress {
+        Progress::Failed(why) if why.is_transient() => {
+            return (false, reason::CLUSTER_UNREACHABLE, format!("sync of {revision} interrupted, retrying: {why}"));
+        }
         Progress::Failed(why) => return (false, reason::SYNC_FAILED, format!("sync of {revision} failed: {why}")),
         Progress::Waiting(why) => return (false, reason::SYNC_IN_PROGRESS, why.clone()),
         Progress::Complete => {}
@@ -304,12 +321,18 @@ mod tests {
                 ..Default::default()
             },
             sync,
-            error: error.map(String::from),
+            error: error.map(ObjectError::refused),
             health: Health { status: health, message: None },
             ignore_health: false,
             requires_pruning: false,
             shared_with: None,
         }
+    }
+
+    fn failing(name: &str, fault: lockstep_engine::Fault) -> AssessedResource {
+        let mut r = resource(name, SyncStatusCode::OutOfSync, None, HealthStatusCode::Missing);
+        r.error = Some(ObjectError { fault, message: "connection reset".into() });
+        r
     }
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -413,5 +436,22 @@ mod tests {
         );
         assert_eq!(ready.last_transition_time, at(2));
         assert!(changed(Some(&good), &status));
+    }
+
+    #[test]
+    fn the_api_server_failing_is_an_unreachable_cluster_not_a_failed_sync() {
+        use lockstep_engine::Fault;
+        let ok = resource("ok", SyncStatusCode::Synced, None, HealthStatusCode::Healthy);
+        let outage =
+            compared(vec![ok.clone(), failing("a", Fault::Unavailable), failing("b", Fault::Unavailable)], true);
+        let status = next_status(None, Some(1), &outage, &at(1));
+        let ready = status.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ClusterUnreachable"));
+        assert!(ready.message.contains("the API server failed for 2 of 3 objects"), "{}", ready.message);
+        assert!(!status.conditions.iter().any(|c| c.type_ == STALLED && c.status == "True"));
+        let mixed = compared(vec![ok, failing("a", Fault::Unavailable), failing("b", Fault::Refused)], true);
+        let status = next_status(None, Some(1), &mixed, &at(1));
+        let ready = status.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.reason, "SyncFailed", "one refusal is the revision's failure");
     }
 }

@@ -188,7 +188,11 @@ pub fn record(decision: &SyncDecision, pass: SyncPass<'_>, last: Option<&Operati
             format!("successfully synced ({created} created, {updated} updated, {pruned} pruned)"),
         ),
         Progress::Waiting(why) => (OperationPhase::Running, why.clone()),
-        Progress::Failed(why) => (OperationPhase::Failed, why.clone()),
+        // The API server's unavailability says nothing about the revision: the operation goes on.
+        Progress::Failed(why) if why.is_transient() => {
+            (OperationPhase::Running, format!("retrying after the API server failed: {why}"))
+        }
+        Progress::Failed(why) => (OperationPhase::Failed, why.message.clone()),
     };
     Some(OperationState {
         finished_at: (phase != OperationPhase::Running).then(|| pass.now.clone()),
@@ -398,5 +402,32 @@ mod tests {
         let waiting = Progress::Waiting("wave 1".into());
         let running = record(&decision, pass(Written::default(), &waiting), Some(&last)).expect("recorded");
         assert_eq!((running.phase, running.finished_at), (OperationPhase::Running, None));
+    }
+
+    #[test]
+    fn the_api_server_failing_keeps_the_operation_running_and_a_refusal_fails_it() {
+        use lockstep_engine::{Fault, ObjectError};
+        let s = spec(Some(false));
+        let decision = decide(&s, None, None, "a", false, &at(10));
+        let pass = |progress| SyncPass {
+            spec: &s,
+            revision: "a",
+            written: Written::default(),
+            progress,
+            hooks: &[],
+            now: at(11),
+        };
+        let outage = Progress::Failed(ObjectError { fault: Fault::Unavailable, message: "connection refused".into() });
+        let interrupted = record(&decision, pass(&outage), None).expect("recorded");
+        assert_eq!((interrupted.phase, interrupted.finished_at.as_ref()), (OperationPhase::Running, None));
+        assert!(interrupted.message.as_deref().is_some_and(|m| m.contains("connection refused")));
+        let next = decide(&s, None, Some(&interrupted), "a", false, &at(20));
+        assert!(next.apply && next.continuing, "the next pass carries the operation on, retry policy or not");
+        assert_eq!((next.started_at.clone(), next.retry_count), (at(10), 0));
+        let refused = Progress::Failed(ObjectError::refused("field is immutable"));
+        let failed = record(&next, pass(&refused), Some(&interrupted)).expect("recorded");
+        assert_eq!((failed.phase, failed.finished_at.as_ref()), (OperationPhase::Failed, Some(&at(11))));
+        let denied = Progress::Failed(ObjectError { fault: Fault::Forbidden, message: "forbidden".into() });
+        assert_eq!(record(&next, pass(&denied), Some(&interrupted)).map(|o| o.phase), Some(OperationPhase::Failed));
     }
 }

@@ -322,6 +322,67 @@ async fn self_heal_of_a_failing_revision_makes_exactly_limit_plus_one_attempts()
     Ok(())
 }
 
+/// A sync the API server fails with 5xx (here: a validating webhook that cannot be called, so
+/// every write of the Application's ConfigMaps answers 500) says nothing about the revision: the
+/// operation stays Running with `ClusterUnreachable`, and once the API server answers again the
+/// same commit syncs, with no `syncPolicy.retry` and no new commit.
+#[tokio::test]
+async fn a_sync_the_api_server_fails_with_5xx_carries_on_when_it_answers_again() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-api-5xx").await?;
+    let repo = GitRepo::new();
+    let labelled = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels:\n    e2e-fault: \"on\"\ndata:\n  value: \"{value}\"\n"
+        )
+    };
+    repo.write("cm.yaml", &labelled("1"));
+    repo.commit("one");
+    let _controller = ControllerProcess::start(&ns.name, &["--fetch-retry-period", "2s"])?;
+    apply_app(&client, &ns.name, "outage", automated(&repo)).await?;
+    wait_reason(&client, &ns.name, "outage", "Succeeded").await?;
+    // Nothing listens on port 1: the API server cannot call the webhook and, failurePolicy Fail,
+    // answers 500 InternalError to every write (dry-run or not) of the labelled ConfigMaps.
+    let webhook = format!("e2e-fault-{}", ns.name);
+    let config = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": webhook},
+        "webhooks": [{
+            "name": "fault.e2e.lockstep.dev",
+            "clientConfig": {"url": "https://127.0.0.1:1/validate"},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}],
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.name}},
+            "objectSelector": {"matchLabels": {"e2e-fault": "on"}},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 2,
+        }],
+    });
+    kubectl_ok(&["apply", "-f", "-"], Some(&config.to_string()))?;
+    repo.write("cm.yaml", &labelled("2"));
+    let head = repo.commit("two");
+    refresh(&client, &ns.name, "outage").await?;
+    let interrupted = wait_reason(&client, &ns.name, "outage", "ClusterUnreachable").await;
+    let removed = kubectl_ok(&["delete", "validatingwebhookconfiguration", &webhook], None);
+    let interrupted = interrupted?;
+    removed?;
+    let message = ready(&interrupted).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("failed calling webhook"), "the server's words are kept: {message}");
+    assert_eq!(operation_phase(&interrupted), Some(OperationPhase::Running), "not Failed: {message}");
+    let synced = wait_app(&client, &ns.name, "outage", "synced at the new commit", |app| {
+        app.status.as_ref().is_some_and(|s| {
+            s.sync.status == SyncStatusCode::Synced && s.sync.revision.as_deref() == Some(head.as_str())
+        }) && operation_phase(app) == Some(OperationPhase::Succeeded)
+    })
+    .await?;
+    assert_eq!(synced.status.as_ref().and_then(|s| s.operation_state.as_ref()).map(|o| o.retry_count), Some(0));
+    let live = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("cm").await?;
+    assert_eq!(live.data.and_then(|d| d.get("value").cloned()).as_deref(), Some("2"));
+    Ok(())
+}
+
 #[tokio::test]
 async fn cert_manager_crds_and_their_custom_resources_sync_in_one_commit() -> anyhow::Result<()> {
     let client = client().await?;

@@ -8,7 +8,7 @@ mod rules;
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use lockstep_api::HealthStatusCode;
 use serde_json::Value;
 
@@ -132,16 +132,16 @@ impl From<KStatusResult> for Health {
 
 /// Computes kstatus's status of `object` now.
 pub fn kstatus(object: &Value) -> KStatusResult {
-    kstatus_at(object, Utc::now())
+    kstatus_at(object, Timestamp::now())
 }
 
 /// Computes kstatus's status of `object` as of `now` (only a Pending pod's scheduling grace
 /// period depends on the time). Errors upstream would return become [`KStatus::Unknown`].
-pub fn kstatus_at(object: &Value, now: DateTime<Utc>) -> KStatusResult {
+pub fn kstatus_at(object: &Value, now: Timestamp) -> KStatusResult {
     compute(object, now).unwrap_or_else(|err| KStatusResult::new(KStatus::Unknown, err))
 }
 
-fn compute(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
+fn compute(obj: &Value, now: Timestamp) -> Res<KStatusResult> {
     if let Some(result) = generic(obj)? {
         return Ok(result);
     }

@@ -1,6 +1,6 @@
 //! kstatus's per-kind rules ("legacy types"): core kinds that do not use standard conditions.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use super::KStatusResult;
@@ -8,10 +8,10 @@ use crate::conditions::status_conditions;
 use crate::json::{Res, lenient_int, lenient_str, nested, nested_int64};
 
 /// A per-kind rule; `now` only matters to Pending pods.
-pub(super) type Rule = fn(&Value, DateTime<Utc>) -> Res<KStatusResult>;
+pub(super) type Rule = fn(&Value, Timestamp) -> Res<KStatusResult>;
 
 /// How long a pod may stay unscheduled before it counts as unschedulable.
-const SCHEDULE_WINDOW: TimeDelta = TimeDelta::seconds(15);
+const SCHEDULE_WINDOW: SignedDuration = SignedDuration::from_secs(15);
 
 /// The rule for a group and kind, as kstatus keys them ("Kind" for the core group).
 pub(super) fn for_kind(group: &str, kind: &str) -> Option<Rule> {
@@ -37,12 +37,12 @@ fn int(obj: &Value, path: &str, default: i64) -> i64 {
     lenient_int(obj, &fields, default)
 }
 
-fn always_ready(_: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn always_ready(_: &Value, _: Timestamp) -> Res<KStatusResult> {
     Ok(KStatusResult::current("Resource is always ready"))
 }
 
 /// StatefulSets set no conditions: replicas, partition and revisions decide.
-fn statefulset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn statefulset(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     if lenient_str(obj, &["spec", "updateStrategy", "type"], "") == "OnDelete" {
         return Ok(KStatusResult::current("StatefulSet is using the ondelete update strategy"));
     }
@@ -84,7 +84,7 @@ fn statefulset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// Deployments: the progress deadline, replica counts, then the Progressing/Available conditions.
-fn deployment(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn deployment(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     // Without progressDeadlineSeconds the controller never sets Progressing.
     let mut progressing = int(obj, "spec.progressDeadlineSeconds", i64::from(i32::MAX)) == i64::from(i32::MAX);
     let mut available = false;
@@ -132,7 +132,7 @@ fn deployment(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// ReplicaSets: a true ReplicaFailure condition, then labelled/available/ready counts.
-fn replicaset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn replicaset(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     if status_conditions(obj)?.iter().any(|c| c.is("ReplicaFailure", "True")) {
         let msg = "Replica Failure condition. Check Pods";
         return Ok(KStatusResult::in_progress("ReplicaFailure", msg));
@@ -159,7 +159,7 @@ fn replicaset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// DaemonSets: generation and observedGeneration must be set, then scheduled/updated/ready counts.
-fn daemonset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn daemonset(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     let kind = lenient_str(obj, &["kind"], "");
     if nested_int64(obj, &["metadata", "generation"])?.is_none() {
         let msg = format!("{kind} metadata.generation not found");
@@ -194,7 +194,7 @@ fn daemonset(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
     Ok(KStatusResult::current(msg))
 }
 
-fn pvc(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn pvc(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     let phase = lenient_str(obj, &["status", "phase"], "unknown");
     if phase != "Bound" {
         let msg = format!("PVC is not Bound. phase: {phase}");
@@ -204,7 +204,7 @@ fn pvc(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// Pods: by phase; a Pending pod gets a grace period to be scheduled, counted from its creation.
-fn pod(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
+fn pod(obj: &Value, now: Timestamp) -> Res<KStatusResult> {
     let conditions = status_conditions(obj)?;
     match lenient_str(obj, &["status", "phase"], "") {
         "Succeeded" => Ok(KStatusResult::current("Pod has completed successfully")),
@@ -228,7 +228,7 @@ fn pod(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
                 return Ok(KStatusResult::in_progress("PodPending", "Pod is in the Pending phase"));
             }
             // Pods get a grace period to be scheduled, counted from their creation.
-            let window_start = now.checked_sub_signed(SCHEDULE_WINDOW);
+            let window_start = now.checked_sub(SCHEDULE_WINDOW).ok();
             if let (Some(created), Some(start)) = (creation(obj), window_start)
                 && start < created
             {
@@ -243,9 +243,9 @@ fn pod(obj: &Value, now: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// `metadata.creationTimestamp`, or `None` when absent or unparsable (Go's zero time).
-fn creation(obj: &Value) -> Option<DateTime<Utc>> {
+fn creation(obj: &Value) -> Option<Timestamp> {
     let text = lenient_str(obj, &["metadata", "creationTimestamp"], "");
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    text.parse().ok()
 }
 
 /// Names of containers waiting in CrashLoopBackOff.
@@ -277,13 +277,13 @@ fn crash_looping(obj: &Value) -> Res<Vec<&str>> {
 }
 
 /// PDBs set no conditions; reaching here means the latest generation was observed.
-fn pdb(_: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn pdb(_: &Value, _: Timestamp) -> Res<KStatusResult> {
     Ok(KStatusResult::current("AllowedDisruptions has been computed."))
 }
 
 /// Jobs: InProgress until started, Current while running, once complete, or while suspended
 /// (spec and condition agree), Failed on a true Failed condition.
-fn job(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn job(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     let parallelism = int(obj, "spec.parallelism", 1);
     let completions = int(obj, "spec.completions", parallelism);
     let succeeded = int(obj, "status.succeeded", 0);
@@ -317,7 +317,7 @@ fn job(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// Services: only a LoadBalancer without a cluster IP is still in progress.
-fn service(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn service(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     let lb = lenient_str(obj, &["spec", "type"], "ClusterIP") == "LoadBalancer";
     if lb && lenient_str(obj, &["spec", "clusterIP"], "").is_empty() {
         let msg = "ClusterIP not set. Service type: LoadBalancer";
@@ -327,7 +327,7 @@ fn service(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
 }
 
 /// CRDs: names must be accepted and the CRD established.
-fn crd(obj: &Value, _: DateTime<Utc>) -> Res<KStatusResult> {
+fn crd(obj: &Value, _: Timestamp) -> Res<KStatusResult> {
     for c in status_conditions(obj)? {
         if c.is("NamesAccepted", "False") {
             return Ok(KStatusResult::failed(c.reason, c.message));
@@ -352,16 +352,16 @@ mod tests {
 
     #[test]
     fn pending_pod_grace_period() {
-        let now = Utc::now();
-        let pod_at = |created: DateTime<Utc>| {
+        let now = Timestamp::now();
+        let pod_at = |created: Timestamp| {
             json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"creationTimestamp": created.to_rfc3339()},
+                "metadata": {"creationTimestamp": created.to_string()},
                 "status": {"phase": "Pending", "conditions": [
                     {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}})
         };
-        let fresh = pod(&pod_at(now - TimeDelta::seconds(5)), now).expect("ok");
+        let fresh = pod(&pod_at(now - SignedDuration::from_secs(5)), now).expect("ok");
         assert_eq!(fresh.status, KStatus::InProgress);
-        let old = pod(&pod_at(now - TimeDelta::seconds(60)), now).expect("ok");
+        let old = pod(&pod_at(now - SignedDuration::from_secs(60)), now).expect("ok");
         assert_eq!(old.status, KStatus::Failed);
     }
 
@@ -369,10 +369,10 @@ mod tests {
     fn crash_loop_fails_running_pod() {
         let obj = json!({"status": {"phase": "Running", "containerStatuses": [
             {"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        let r = pod(&obj, Utc::now()).expect("ok");
+        let r = pod(&obj, Timestamp::now()).expect("ok");
         assert_eq!(r.status, KStatus::Failed);
         assert_eq!(r.message, "Containers in CrashLoop state: a");
         let bad = json!({"status": {"phase": "Running", "containerStatuses": [1]}});
-        assert!(pod(&bad, Utc::now()).is_err());
+        assert!(pod(&bad, Timestamp::now()).is_err());
     }
 }
