@@ -131,6 +131,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         app: app_ref(app),
         default_namespace: lockstep_render::destination_namespace(app),
         apply: decision.apply,
+        heal_only: decision.heal_only,
         prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         previous: inventory::with_found(

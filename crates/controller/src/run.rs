@@ -144,7 +144,10 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         warn!("second signal: exiting without waiting");
         std::process::exit(1);
     });
-    let gained = leadership.gained();
+    let counted = reader.clone();
+    let gained = leadership.gained().inspect(move |()| {
+        info!(applications = counted.state().len(), "leading: reconciling every Application in the cache");
+    });
     let project_changes = crate::projects::changes(context.client.clone(), &context.config.controller_namespace);
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
@@ -186,18 +189,22 @@ fn slim(app: &mut Application) {
 /// Reconciles only while this replica leads: a follower leaves the Application to the leader (it is
 /// reconciled when this replica gains leadership), and losing leadership abandons the reconcile at
 /// its next await point so that nothing is written after another replica may have taken over.
+/// Either way the Application stays scheduled a resync period ahead, so that a replica that leads
+/// later reaches every Application within one resync period, even one its bulk reconcile on
+/// gaining leadership missed.
 async fn lead_then_reconcile(
     app: Arc<Application>,
     ctx: Arc<Context>,
     leadership: Leadership,
 ) -> Result<Action, ControllerError> {
+    let later = Action::requeue(crate::trigger::jittered(ctx.config.resync_period));
     if !leadership.is_leading() {
-        return Ok(Action::await_change());
+        return Ok(later);
     }
     crate::queue_wait::started(&app);
     tokio::select! {
         result = crate::instrument::traced(&app.clone(), reconcile(app, ctx)) => result,
-        () = leadership.lost() => Ok(Action::await_change()),
+        () = leadership.lost() => Ok(later),
     }
 }
 

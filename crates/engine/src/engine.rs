@@ -6,7 +6,7 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use lockstep_api::{HealthStatusCode, Inventory};
+use lockstep_api::{HealthStatusCode, Inventory, SyncStatusCode};
 use lockstep_render::Manifest;
 use serde_json::Value;
 
@@ -35,6 +35,9 @@ pub struct SyncOptions {
     pub default_namespace: String,
     /// Write drifted objects (a sync operation); without it the engine only compares.
     pub apply: bool,
+    /// The pass only heals drift of a revision that already synced (`selfHeal`): when nothing has
+    /// drifted it is no sync operation, so it runs no hooks and waits on no wave.
+    pub heal_only: bool,
     /// Delete objects that left git (only together with `apply`).
     pub prune: bool,
     /// Prune even when the render is empty; otherwise an empty render prunes nothing.
@@ -120,6 +123,12 @@ impl Engine {
                 .collect(),
             defined_kinds: defined_kinds(&objects),
         };
+        if options.apply
+            && options.heal_only
+            && let Some(in_sync) = self.unless_drifted(&plan, manifests, options, &facts).await
+        {
+            return in_sync;
+        }
         let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
         for step in &plan.steps {
             let active = options.apply && result.progress == Progress::Complete;
@@ -148,6 +157,29 @@ impl Engine {
         let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
         self.verified.retain(&options.app, managed);
         result
+    }
+
+    /// Compares every resource; when all are in sync, that comparison (and the prune of what left
+    /// git) is the pass's whole result. `None` when something drifted or failed: a sync operation
+    /// with its hooks and waves follows.
+    async fn unless_drifted(
+        &self,
+        plan: &SyncPlan,
+        manifests: &[Manifest],
+        options: &SyncOptions,
+        facts: &RenderFacts,
+    ) -> Option<SyncResult> {
+        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
+        for step in plan.steps.iter().filter(|s| !s.hooks) {
+            result.resources.extend(self.resource_step(step, manifests, options, facts, false).await);
+        }
+        if result.resources.iter().any(|r| r.status != SyncStatusCode::Synced || r.error.is_some()) {
+            return None;
+        }
+        self.prune(&mut result, plan.resources().is_empty(), true, options).await;
+        let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
+        self.verified.retain(&options.app, managed);
+        Some(result)
     }
 
     /// Forgets what this engine remembered about an Application that is gone.

@@ -20,6 +20,8 @@ use crate::status::short;
 pub struct SyncDecision {
     /// Run the sync operation (apply drift); otherwise only compare.
     pub apply: bool,
+    /// `selfHeal` of a revision that synced: a sync operation (hooks, waves) only if something drifted.
+    pub heal_only: bool,
     /// Prune what left git.
     pub prune: bool,
     /// The operation continued from an earlier pass, if any.
@@ -57,6 +59,7 @@ pub fn decide(
     let automated = spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     let mut decision = SyncDecision {
         apply: false,
+        heal_only: false,
         prune: automated.is_some_and(|a| a.prune),
         continuing: false,
         request: None,
@@ -93,8 +96,13 @@ pub fn decide(
     // Self-heal repairs drift of a revision that synced; a revision that failed is retried only as
     // `syncPolicy.retry` allows, self-heal or not (Argo CD: "failed previous sync attempt").
     let failed_before = synced_before && last.is_some_and(|l| l.phase == OperationPhase::Failed);
-    if !synced_before || (failed_before && spec_changed) || (automated.self_heal && !failed_before) {
+    if !synced_before || (failed_before && spec_changed) {
         decision.apply = true;
+        return decision;
+    }
+    if automated.self_heal && !failed_before {
+        decision.apply = true;
+        decision.heal_only = true;
         return decision;
     }
     if let Some((last, delay)) = last.and_then(|l| Some((l, retry_delay(spec, l)?))) {
@@ -321,7 +329,14 @@ mod tests {
         let mut moved = plain.clone();
         moved.source.path = Some("elsewhere".into());
         assert!(decide(&moved, None, Some(&last), "a", false, &at(10)).apply, "a source change is a new sync");
-        assert!(decide(&spec(Some(true)), None, Some(&last), "a", false, &at(10)).apply);
+        let heal = decide(&spec(Some(true)), None, Some(&last), "a", false, &at(10));
+        assert!(heal.apply && heal.heal_only, "self-heal of a synced revision runs hooks only on drift");
+        for fresh in [
+            decide(&plain, None, None, "a", false, &at(10)),
+            decide(&spec(Some(true)), None, Some(&last), "b", false, &at(10)),
+        ] {
+            assert!(fresh.apply && !fresh.heal_only, "a new revision is a sync operation");
+        }
     }
 
     #[test]

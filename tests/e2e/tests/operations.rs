@@ -164,6 +164,45 @@ async fn hooks_run_once_per_sync_and_delete_as_their_policy_says() -> anyhow::Re
     Ok(())
 }
 
+/// With `selfHeal`, every pass may write, but a pass that finds nothing drifted is no sync
+/// operation: the PreSync Job is not run again on each resync. Drift is a sync (as Argo CD's
+/// self-heal is): its hooks run once more.
+#[tokio::test]
+async fn self_heal_reruns_hooks_only_when_it_heals_drift() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-heal-hooks").await?;
+    let repo = GitRepo::new();
+    repo.write("pre.yaml", &job("migrate", "    argocd.argoproj.io/hook: PreSync\n", "", ""));
+    repo.write("app.yaml", &config_map("app", ""));
+    repo.commit("hooks");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1s"])?;
+    let mut spec = automated(&repo);
+    spec["syncPolicy"]["automated"]["selfHeal"] = json!(true);
+    apply_app(&client, &ns.name, "heal", spec).await?;
+    let synced = wait_reason(&client, &ns.name, "heal", "Succeeded").await?;
+    let started =
+        |app: &Application| app.status.as_ref().and_then(|s| s.operation_state.as_ref()).map(|o| o.started_at.clone());
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), &ns.name);
+    let first = jobs.get("migrate").await?.metadata.uid;
+    // Eight resync periods with nothing drifted.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(jobs.get("migrate").await?.metadata.uid, first, "the PreSync Job ran again without drift");
+    assert_eq!(started(&get_app(&client, &ns.name, "heal").await?), started(&synced), "no new operation");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    let drift = json!({"data": {"value": "hand-edited"}});
+    cms.patch("app", &PatchParams::default(), &Patch::Merge(&drift)).await?;
+    let healed = wait_app(&client, &ns.name, "heal", "a new operation healed the drift", |app| {
+        started(app) != started(&synced) && operation_phase(app) == Some(OperationPhase::Succeeded)
+    })
+    .await?;
+    let value = cms.get("app").await?.data.and_then(|d| d.get("value").cloned());
+    assert_eq!(value.as_deref(), Some("1"));
+    assert_ne!(jobs.get("migrate").await?.metadata.uid, first, "healing drift is a sync: its hook runs");
+    let hooks = healed.status.and_then(|s| s.operation_state).and_then(|o| o.sync_result).map(|r| r.hooks.len());
+    assert_eq!(hooks, Some(1));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_failed_presync_hook_stops_the_sync_and_runs_syncfail_hooks() -> anyhow::Result<()> {
     let client = client().await?;

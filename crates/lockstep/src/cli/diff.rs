@@ -113,6 +113,7 @@ pub(crate) fn sync_options(app: &Application) -> SyncOptions {
         app: AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() },
         default_namespace: lockstep_render::destination_namespace(app),
         apply: false,
+        heal_only: false,
         prune: automated.is_some_and(|a| a.prune),
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
