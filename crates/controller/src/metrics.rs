@@ -44,6 +44,11 @@ pub struct AppInfoLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SyncLabels {
     namespace: String,
     name: String,
@@ -90,6 +95,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     reconcile_queue: Histogram,
     sync_total: Family<SyncLabels, Counter>,
+    outcomes: Family<OutcomeLabels, Counter>,
     git_requests: Family<GitLabels, Counter>,
     git_duration: Family<GitDurationLabels, Histogram>,
     kube_requests: Family<KubeLabels, Counter>,
@@ -99,6 +105,9 @@ pub struct Metrics {
     notification_queue: Gauge,
     ready: AtomicBool,
 }
+
+/// The outcome of a reconcile that failed on the controller's side (its status could not be written).
+pub const CONTROLLER_ERROR: &str = "ControllerError";
 
 fn duration_histogram() -> Histogram {
     // 5ms … ~40s
@@ -126,6 +135,13 @@ impl Metrics {
             "lockstep_app_reconcile_queue_seconds",
             "How long an Application waited for a worker, from when its reconcile became due to its start",
             reconcile_queue.clone(),
+        );
+        let outcomes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "lockstep_app_reconciles",
+            "Finished reconciles by outcome: the Ready condition's reason, or ControllerError when the \
+             reconcile failed on the controller's side",
+            outcomes.clone(),
         );
         let sync_total = Family::<SyncLabels, Counter>::default();
         registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
@@ -176,6 +192,7 @@ impl Metrics {
             reconcile_duration,
             reconcile_queue,
             sync_total,
+            outcomes,
             git_requests,
             git_duration,
             kube_requests,
@@ -203,6 +220,17 @@ impl Metrics {
     /// Records one finished reconcile.
     pub fn reconciled(&self, took: Duration) {
         self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// Records how one reconcile ended: a `Ready` reason (a bounded set, [`lockstep_api::conditions::Reason`])
+    /// or [`CONTROLLER_ERROR`].
+    pub fn outcome(&self, outcome: &str) {
+        let outcome = if outcome == CONTROLLER_ERROR || lockstep_api::conditions::Reason::parse(outcome).is_some() {
+            outcome
+        } else {
+            "Unknown"
+        };
+        self.outcomes.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
     }
 
     /// Records how long a reconcile waited for a worker after it became due.
@@ -332,5 +360,18 @@ mod tests {
         assert!(text.contains("# TYPE lockstep_app_reconcile_queue_seconds histogram"), "{text}");
         assert!(text.contains(r#"lockstep_app_reconcile_queue_seconds_bucket{le="0.001"}"#), "{text}");
         assert!(text.contains(r#"lockstep_app_reconcile_queue_seconds_bucket{le="0.004"}"#), "{text}");
+    }
+
+    #[test]
+    fn outcomes_are_ready_reasons_or_a_bounded_fallback() {
+        metrics().outcome("SyncFailed");
+        metrics().outcome(CONTROLLER_ERROR);
+        metrics().outcome("something a future version might write");
+        let text = metrics().render([]);
+        for outcome in ["SyncFailed", "ControllerError", "Unknown"] {
+            let line = format!("lockstep_app_reconciles_total{{outcome=\"{outcome}\"}}");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        assert!(!text.contains("future version"), "{text}");
     }
 }

@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use lockstep_api::conditions::reason;
+use lockstep_api::conditions::{READY, reason};
 use lockstep_api::kube_error::one_line;
 use lockstep_api::{
     Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
@@ -45,7 +45,8 @@ pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Resul
         return crate::finalizer::finalize(&app, &ctx).await;
     }
     let pass = pipeline(&app, &ctx).await;
-    report(&app, &ctx, &pass.outcome, pass.written).await?;
+    let outcome = report(&app, &ctx, &pass.outcome, pass.written).await?;
+    crate::metrics::metrics().outcome(&outcome);
     let next = pass.look_again.unwrap_or_else(|| next_look(&pass.outcome, &ctx));
     crate::queue_wait::due_in(&app, next);
     Ok(Action::requeue(next))
@@ -54,6 +55,7 @@ pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Resul
 /// Retries a reconcile that failed on the controller's side (not the Application's) with a short delay.
 pub(crate) fn error_policy(app: Arc<Application>, error: &ControllerError, _ctx: Arc<Context>) -> Action {
     warn!(app = %app_name(&app), %error, "reconcile failed; retrying");
+    crate::metrics::metrics().outcome(crate::metrics::CONTROLLER_ERROR);
     let next = jittered(Duration::from_secs(10));
     crate::queue_wait::due_in(&app, next);
     Action::requeue(next)
@@ -283,15 +285,22 @@ fn assess(result: SyncResult) -> Vec<AssessedResource> {
         .collect()
 }
 
-/// Writes the status if it changed and publishes the Events that change deserves.
-async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: Written) -> Result<(), ControllerError> {
+/// Writes the status if it changed and publishes the Events that change deserves; returns the
+/// reason of the `Ready` condition.
+async fn report(
+    app: &Application,
+    ctx: &Context,
+    outcome: &Outcome,
+    written: Written,
+) -> Result<String, ControllerError> {
     let now = Time(Timestamp::now());
     let previous = app.status.as_ref();
     let mut status = next_status(previous, app.metadata.generation, outcome, &now);
     ctx.sources.decorate(app, &mut status, &now);
     status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
+    let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.clone()).unwrap_or_default();
     if !changed(previous, &status) {
-        return Ok(());
+        return Ok(ready);
     }
     status.reconciled_at = Some(now);
     write_status(app, ctx, &status).await?;
@@ -307,7 +316,7 @@ async fn report(app: &Application, ctx: &Context, outcome: &Outcome, written: Wr
             warn!(app = %app_name(app), err = %one_line(&err), "publishing event failed");
         }
     }
-    Ok(())
+    Ok(ready)
 }
 
 async fn write_status(app: &Application, ctx: &Context, status: &ApplicationStatus) -> Result<(), ControllerError> {

@@ -91,6 +91,8 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
         r#"lockstep_kube_requests_total{verb="patch",code="200"}"#.to_string(),
         r#"lockstep_kube_requests_total{verb="watch",code="200"}"#.to_string(),
         "lockstep_app_reconcile_duration_seconds_count ".to_string(),
+        r#"lockstep_app_reconciles_total{outcome="Succeeded"}"#.to_string(),
+        r#"lockstep_app_reconciles_total{outcome="NotHealthy"}"#.to_string(),
         "lockstep_reconciles_in_flight ".to_string(),
         "lockstep_notifications_queue_depth ".to_string(),
         "lockstep_build_info{version=".to_string(),
