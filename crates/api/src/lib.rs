@@ -33,7 +33,7 @@ pub fn crds() -> Vec<(String, String)> {
         .iter()
         .map(|crd| {
             // Serialising a CRD built from our own types cannot fail: every map key is a string.
-            let body = serde_yaml::to_string(crd).unwrap_or_default();
+            let body = serde_yaml_ng::to_string(crd).unwrap_or_default();
             (crd.metadata.name.clone().unwrap_or_default(), format!("---\n{body}"))
         })
         .collect()
@@ -64,7 +64,7 @@ mod tests {
     fn crds_yaml_parses_back() {
         let text = crds_yaml();
         assert!(text.starts_with("---\n"));
-        let names: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&text)
+        let names: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&text)
             .map(|doc| serde_json::Value::deserialize(doc).unwrap()["metadata"]["name"].clone())
             .collect();
         assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);

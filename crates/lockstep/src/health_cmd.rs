@@ -55,7 +55,7 @@ pub(crate) fn run(args: HealthArgs) -> anyhow::Result<()> {
 /// flattened. Only a document that is not a mapping is refused (`file` names the text).
 fn read_objects(file: &str, text: &str) -> anyhow::Result<Vec<Value>> {
     let mut objects = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(document).with_context(|| format!("{file}: document {}", index + 1))?;
         flatten(value, &mut objects).with_context(|| format!("{file}: document {}", index + 1))?;
     }

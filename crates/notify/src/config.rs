@@ -161,7 +161,7 @@ impl NotifyConfig {
         let mut config = NotifyConfig::default();
         for (key, value) in data {
             if let Some(name) = key.strip_prefix("service.") {
-                let raw: RawService = serde_yaml::from_str(value).map_err(|e| invalid(key, e))?;
+                let raw: RawService = serde_yaml_ng::from_str(value).map_err(|e| invalid(key, e))?;
                 let lookup = |v: Option<String>| v.map(|v| resolve(key, &v, secrets)).transpose();
                 let service = match name.split('.').next().unwrap_or(name) {
                     "mattermost" => match (lookup(raw.webhook_url)?, lookup(raw.api_url)?) {
@@ -193,7 +193,7 @@ impl NotifyConfig {
                 };
                 config.services.insert(name.to_string(), service);
             } else if key == "subscriptions" {
-                config.subscriptions = serde_yaml::from_str(value).map_err(|e| invalid(key, e))?;
+                config.subscriptions = serde_yaml_ng::from_str(value).map_err(|e| invalid(key, e))?;
             } else if let Some(name) = key.strip_prefix("template.") {
                 config.templates.insert(name.to_string(), value.clone());
             } else if key == "progressingDelay" {

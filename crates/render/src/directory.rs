@@ -117,7 +117,7 @@ pub fn parse_manifests(file: &str, text: &str) -> Result<Vec<Manifest>, RenderEr
 }
 
 fn parse_documents(file: &str, text: &str, out: &mut Vec<Manifest>) -> Result<(), RenderError> {
-    for (document, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    for (document, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(de).map_err(|e| RenderError::Parse {
             file: file.to_string(),
             line: e.location().map(|l| l.line()),

@@ -29,7 +29,7 @@ fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) 
     let display = relative(root, &chart_file);
     let text = std::fs::read_to_string(&chart_file)
         .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let chart: Value = serde_yaml::from_str(&text).map_err(|e| RenderError::Parse {
+    let chart: Value = serde_yaml_ng::from_str(&text).map_err(|e| RenderError::Parse {
         file: display.clone(),
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
@@ -118,7 +118,7 @@ pub fn value_files(root: &Path, chart_dir: &Path, options: &HelmOptions) -> Resu
 /// The inline values (`valuesObject` wins over `values`) as YAML text, if any.
 pub fn inline_values(options: &HelmOptions) -> Result<Option<String>, RenderError> {
     if let Some(object) = options.values_object.as_ref().filter(|v| !v.is_null()) {
-        return serde_yaml::to_string(object)
+        return serde_yaml_ng::to_string(object)
             .map(Some)
             .map_err(|e| RenderError::InvalidOption { field: "helm.valuesObject", message: e.to_string() });
     }

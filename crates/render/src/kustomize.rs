@@ -31,7 +31,7 @@ fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), Ren
     let display = relative(root, &file);
     let text = std::fs::read_to_string(&file)
         .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let doc: Value = serde_yaml::from_str(&text).map_err(|e| RenderError::Parse {
+    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| RenderError::Parse {
         file: display.clone(),
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
@@ -110,7 +110,7 @@ pub fn overlay(
         }
         k.insert("components".into(), Value::Array(components));
     }
-    serde_yaml::to_string(&Value::Object(k)).map_err(|e| RenderError::scratch("kustomization overlay", e))
+    serde_yaml_ng::to_string(&Value::Object(k)).map_err(|e| RenderError::scratch("kustomization overlay", e))
 }
 
 fn inline_patch(root: &Path, source_dir: &Path, patch: &Value) -> Result<Value, RenderError> {
@@ -235,7 +235,7 @@ mod tests {
             ..Default::default()
         };
         let text = overlay(root, &root.join("app"), &root.join("scratch/overlay"), &options).unwrap();
-        let doc: Value = serde_yaml::from_str(&text).unwrap();
+        let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
         assert_eq!(doc["resources"][0], json!("../../app"));
         assert_eq!(doc["namePrefix"], "pre-");
         assert_eq!(doc["patches"][0]["target"]["kind"], "Deployment");

@@ -32,7 +32,7 @@ impl MirrorMap {
         if yaml.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml::from_str(yaml).map_err(|e| format!("mirror map: {e}"))
+        serde_yaml_ng::from_str(yaml).map_err(|e| format!("mirror map: {e}"))
     }
 
     /// The URLs to try for `repo_url`, in order: the mirrors of the most specific matching entry

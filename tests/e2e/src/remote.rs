@@ -50,8 +50,8 @@ impl RemoteCluster {
     /// A cluster Secret (JSON manifest) in `namespace` naming this cluster `cluster_name`, in Argo CD's
     /// `config` form (`tlsClientConfig` with the CA, client certificate and key of its kubeconfig).
     pub fn config_secret(&self, namespace: &str, secret_name: &str, cluster_name: &str) -> anyhow::Result<String> {
-        let kubeconfig: serde_yaml::Value = serde_yaml::from_str(&self.kubeconfig()?)?;
-        let field = |value: &serde_yaml::Value, key: &str| value[key].as_str().map(String::from);
+        let kubeconfig: serde_yaml_ng::Value = serde_yaml_ng::from_str(&self.kubeconfig()?)?;
+        let field = |value: &serde_yaml_ng::Value, key: &str| value[key].as_str().map(String::from);
         let cluster = &kubeconfig["clusters"][0]["cluster"];
         let user = &kubeconfig["users"][0]["user"];
         let server = field(cluster, "server").context("kubeconfig has no server")?;

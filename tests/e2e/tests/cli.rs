@@ -198,7 +198,7 @@ async fn diff_exit_codes_show_exactly_the_changed_field_and_mask_secrets() -> an
     let file = tempfile::NamedTempFile::new()?;
     let new_app = json!({"apiVersion": "lockstep.dev/v1alpha1", "kind": "Application",
         "metadata": {"name": "fresh"}, "spec": {"source": {"repoURL": repo.url(), "path": "deploy"}, "destination": {"namespace": ns.name}}});
-    std::fs::write(file.path(), serde_yaml::to_string(&new_app)?)?;
+    std::fs::write(file.path(), serde_yaml_ng::to_string(&new_app)?)?;
     let out = lockstep(&ns.name, &["diff", "-f", &file.path().display().to_string()]);
     // Its objects exist, managed by Application web: comparing them names the owner and fails.
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

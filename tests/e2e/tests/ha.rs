@@ -297,7 +297,7 @@ async fn deploy_base_installs_two_replicas_spread_across_zones() -> anyhow::Resu
     let overlay = workspace_root().join("deploy/overlays/impersonation-only");
     let rendered = kubectl_ok(&["kustomize", &overlay.display().to_string()], None)?;
     let role = rendered.split("\n---\n").find(|d| d.contains("kind: ClusterRole\n")).expect("a ClusterRole");
-    let role: serde_json::Value = serde_yaml::from_str(role)?;
+    let role: serde_json::Value = serde_yaml_ng::from_str(role)?;
     for rule in role["rules"].as_array().expect("rules") {
         let verbs: Vec<&str> = rule["verbs"].as_array().expect("verbs").iter().filter_map(|v| v.as_str()).collect();
         assert!(!verbs.contains(&"*"), "{rule}");

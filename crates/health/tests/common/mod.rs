@@ -70,7 +70,7 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<String>, String> {
 /// Parses one YAML document into JSON like sigs.k8s.io/yaml: a duplicate key keeps its last
 /// value, and non-string keys become strings.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let de = serde_yaml::Deserializer::from_str(text);
+    let de = serde_yaml_ng::Deserializer::from_str(text);
     Json::deserialize(de).map(|j| j.0).map_err(|e| e.to_string())
 }
 

@@ -69,7 +69,7 @@ pub(crate) async fn application(
     };
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut app: Application =
-        serde_yaml::from_str(&text).with_context(|| format!("{} is not an Application", file.display()))?;
+        serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not an Application", file.display()))?;
     if let Some(name) = name {
         anyhow::ensure!(app.name_any() == name, "{} holds Application {}, not {name}", file.display(), app.name_any());
     }

@@ -51,7 +51,7 @@ pub(crate) fn run(args: GetArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCo
             let app = cluster.app(name).await?;
             let text = match args.output {
                 Format::Json => serde_json::to_string_pretty(&app)? + "\n",
-                Format::Yaml => serde_yaml::to_string(&app)?,
+                Format::Yaml => serde_yaml_ng::to_string(&app)?,
                 Format::Table | Format::Wide => detail(&app, now, style),
             };
             print!("{text}");
@@ -62,7 +62,7 @@ pub(crate) fn run(args: GetArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCo
         apps.sort_by_key(|a| (a.namespace(), a.name_any()));
         let text = match args.output {
             Format::Json => serde_json::to_string_pretty(&list(&apps))? + "\n",
-            Format::Yaml => serde_yaml::to_string(&list(&apps))?,
+            Format::Yaml => serde_yaml_ng::to_string(&list(&apps))?,
             format => table(&apps, args.all_namespaces, format == Format::Wide, now, style),
         };
         if apps.is_empty() && matches!(args.output, Format::Table | Format::Wide) {

@@ -148,7 +148,7 @@ pub(crate) fn documents(manifests: &[Manifest]) -> anyhow::Result<String> {
     let mut out = String::new();
     for manifest in manifests {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&manifest.object)?);
+        out.push_str(&serde_yaml_ng::to_string(&manifest.object)?);
     }
     Ok(out)
 }

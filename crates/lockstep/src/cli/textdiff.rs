@@ -10,7 +10,7 @@ const CONTEXT: usize = 3;
 
 /// The object as YAML text (empty for `None`).
 pub(crate) fn yaml(object: Option<&Value>) -> String {
-    object.and_then(|o| serde_yaml::to_string(o).ok()).unwrap_or_default()
+    object.and_then(|o| serde_yaml_ng::to_string(o).ok()).unwrap_or_default()
 }
 
 /// A unified diff between `before` and `after` with `---`/`+++` headers named by `label`; empty
