@@ -36,6 +36,9 @@ use lockstep_policy::validate::invalid_spec;
 /// How soon a sync waiting on a wave or hook looks again when no watch event comes first.
 const WAITING_POLL: Duration = Duration::from_secs(2);
 
+/// How soon a new operation that was only recorded (its hooks run from the next pass) goes on.
+const RECORDED_POLL: Duration = Duration::from_millis(300);
+
 /// Deployed revisions kept in `status.history` unless the spec says otherwise (Argo CD's default).
 const DEFAULT_HISTORY: usize = 10;
 
@@ -134,6 +137,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         default_namespace: lockstep_render::destination_namespace(app),
         apply: decision.apply,
         heal_only: decision.heal_only,
+        operation_recorded: decision.continuing,
         prune: decision.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         previous: inventory::with_found(
@@ -173,6 +177,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     };
     let operation = policy::record(&decision, pass, last_operation);
     let look_again = match (&result.progress, decision.apply) {
+        (Progress::Waiting(_), true) if !decision.continuing => Some(RECORDED_POLL),
         (Progress::Waiting(_), true) => Some(WAITING_POLL),
         (Progress::Failed(why), true) if why.is_transient() => Some(jittered(ctx.config.fetch_retry_period)),
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),

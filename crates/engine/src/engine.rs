@@ -38,6 +38,10 @@ pub struct SyncOptions {
     /// The pass only heals drift of a revision that already synced (`selfHeal`): when nothing has
     /// drifted it is no sync operation, so it runs no hooks and waits on no wave.
     pub heal_only: bool,
+    /// The operation is already recorded in the Application's status (a continued one). A new
+    /// operation with hooks is recorded before its first hook runs, so that a restart resumes it
+    /// (and finds its hooks) rather than starting another that runs them again.
+    pub operation_recorded: bool,
     /// Delete objects that left git (only together with `apply`).
     pub prune: bool,
     /// Prune even when the render is empty; otherwise an empty render prunes nothing.
@@ -129,6 +133,11 @@ impl Engine {
         {
             return in_sync;
         }
+        if options.apply && !options.operation_recorded && plan.steps.iter().any(|s| s.hooks) {
+            let mut result = self.compare_resources(&plan, manifests, options, &facts).await;
+            result.progress = Progress::Waiting("recording the sync operation before its hooks run".into());
+            return result;
+        }
         let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
         for step in &plan.steps {
             let active = options.apply && result.progress == Progress::Complete;
@@ -169,10 +178,7 @@ impl Engine {
         options: &SyncOptions,
         facts: &RenderFacts,
     ) -> Option<SyncResult> {
-        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
-        for step in plan.steps.iter().filter(|s| !s.hooks) {
-            result.resources.extend(self.resource_step(step, manifests, options, facts, false).await);
-        }
+        let mut result = self.compare_resources(plan, manifests, options, facts).await;
         if result.resources.iter().any(|r| r.status != SyncStatusCode::Synced || r.error.is_some()) {
             return None;
         }
@@ -180,6 +186,21 @@ impl Engine {
         let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
         self.verified.retain(&options.app, managed);
         Some(result)
+    }
+
+    /// Compares every resource with live state, writing nothing.
+    async fn compare_resources(
+        &self,
+        plan: &SyncPlan,
+        manifests: &[Manifest],
+        options: &SyncOptions,
+        facts: &RenderFacts,
+    ) -> SyncResult {
+        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
+        for step in plan.steps.iter().filter(|s| !s.hooks) {
+            result.resources.extend(self.resource_step(step, manifests, options, facts, false).await);
+        }
+        result
     }
 
     /// Forgets what this engine remembered about an Application that is gone.

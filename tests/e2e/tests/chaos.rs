@@ -1,28 +1,50 @@
 //! Chaos: the controller SIGKILLed at random moments while it syncs and prunes a 300-object
-//! Application, then started once more. Afterwards every object is as git has it, nothing git still
-//! has was ever deleted (uids unchanged), nothing that left git remains, and the inventory lists
-//! exactly what exists. Run by `cargo xtask chaos` (`--smoke` in CI); `LOCKSTEP_CHAOS_KILLS` sets
-//! how many kills, and the figures go to `target/chaos/sigkill.json` for docs/reliability.md.
+//! Application with a PreSync hook, then started once more. Afterwards every object is as git has
+//! it, nothing git still has was ever deleted (uids unchanged), nothing that left git remains, the
+//! inventory lists exactly what exists, and the hook ran at most once per commit however often its
+//! operation was interrupted (counted from the API server's audit log). Run by `cargo xtask chaos`
+//! (`--smoke` in CI); `LOCKSTEP_CHAOS_KILLS` sets how many kills, and the figures go to
+//! `target/chaos/sigkill.json` for docs/reliability.md.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use lockstep_api::SyncStatusCode;
 use lockstep_e2e::apps::{apply_app, get_app, wait_app};
+use lockstep_e2e::controlplane::audited_writes;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for, workspace_root};
 use serde_json::json;
 
 const OBJECTS: usize = 300;
 const KEPT: usize = 150;
+const HOOK: &str = "pre-sync-hook";
 
+/// `count` ConfigMaps with `value`, and a PreSync hook (a ConfigMap too: Healthy once it exists).
 fn config_maps(count: usize, value: &str) -> String {
+    let hook = format!(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {HOOK}\n  annotations:\n    argocd.argoproj.io/hook: PreSync\ndata:\n  value: \"{value}\"\n"
+    );
     (0..count)
         .map(|i| {
             format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03}\ndata:\n  value: \"{value}\"\n")
         })
+        .chain([hook])
         .collect()
+}
+
+/// How many times lockstep created the hook object between each commit and the next.
+fn hook_runs_per_commit(ns: &str, commits: &[Timestamp]) -> anyhow::Result<Vec<usize>> {
+    let created: Vec<Timestamp> = audited_writes(ns)?
+        .into_iter()
+        .filter(|w| w.user_agent.starts_with("lockstep/") && w.resource == "configmaps" && w.name == HOOK)
+        .filter(|w| w.subresource.is_empty() && w.code == 201)
+        .map(|w| w.received)
+        .collect();
+    let windows = commits.iter().zip(commits.iter().skip(1).map(Some).chain([None]));
+    Ok(windows.map(|(from, to)| created.iter().filter(|t| *t >= from && to.is_none_or(|to| *t < to)).count()).collect())
 }
 
 async fn live(client: &kube::Client, ns: &str) -> anyhow::Result<BTreeMap<String, (String, String)>> {
@@ -32,6 +54,7 @@ async fn live(client: &kube::Client, ns: &str) -> anyhow::Result<BTreeMap<String
     Ok(list
         .items
         .into_iter()
+        .filter(|cm| cm.metadata.name.as_deref() != Some(HOOK))
         .map(|cm| {
             let value = cm.data.as_ref().and_then(|d| d.get("value").cloned()).unwrap_or_default();
             (cm.metadata.name.unwrap_or_default(), (cm.metadata.uid.unwrap_or_default(), value))
@@ -46,6 +69,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-chaos").await?;
     let repo = GitRepo::new();
+    let mut commits = vec![Timestamp::now()];
     repo.write("all.yaml", &config_maps(OBJECTS, "1"));
     repo.commit("300");
     let args = ["--leader-elect=false", "--resync-period", "5s"];
@@ -68,21 +92,26 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
 
     // Each round commits work and kills the controller during it: half the objects leave git (to be
     // pruned) or come back (to be created), and the other half are updated in place; these are
-    // never out of git, so they must never be deleted.
+    // never out of git, so they must never be deleted. Every third round commits nothing: its
+    // start resumes the operation the last kill interrupted, hook and all.
     let mut rng = rand::rng();
     let mut seen_kept_deleted = 0usize;
     let mut mid_pass = 0u32;
     let mut previous = before.clone();
+    let (mut count, mut value) = (OBJECTS, "1".to_string());
     for round in 0..kills {
-        let count = if round % 2 == 0 { KEPT } else { OBJECTS };
-        repo.write("all.yaml", &config_maps(count, &format!("round-{round}")));
-        repo.commit(&format!("round {round}"));
+        if round % 3 != 2 {
+            count = if count == OBJECTS { KEPT } else { OBJECTS };
+            value = format!("round-{round}");
+            commits.push(Timestamp::now());
+            repo.write("all.yaml", &config_maps(count, &value));
+            repo.commit(&format!("round {round}"));
+        }
         let controller = ControllerProcess::start_with_cache(&ns.name, cache, &args)?;
         tokio::time::sleep(Duration::from_millis(rand::Rng::random_range(&mut rng, 0..pass_ms))).await;
         cache = controller.crash();
         let now = live(&client, &ns.name).await?;
         // Caught mid-pass: the round changed something but did not finish.
-        let value = format!("round-{round}");
         let finished = now.len() == count && now.values().all(|(_, v)| *v == value);
         if now != previous && !finished {
             mid_pass += 1;
@@ -92,6 +121,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
             before.iter().take(KEPT).filter(|(name, (uid, _))| now.get(*name).is_none_or(|(u, _)| u != uid)).count();
     }
 
+    commits.push(Timestamp::now());
     repo.write("all.yaml", &config_maps(KEPT, "final"));
     let target = repo.commit("150, final");
     let restarted = Instant::now();
@@ -116,6 +146,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
         before.iter().take(KEPT).filter(|(name, (uid, _))| after.get(*name).is_none_or(|(u, _)| u != uid)).count();
     let leaked = after.keys().filter(|name| !before.keys().take(KEPT).any(|k| k == *name)).count();
     let inventory = get_app(&client, &ns.name, "chaos").await?.status.and_then(|s| s.inventory).map(|i| i.len());
+    let hook_runs = hook_runs_per_commit(&ns.name, &commits)?;
     let report = json!({
         "scenario": "sigkill during sync and prune",
         "objects": OBJECTS, "kept": KEPT, "kills": kills, "kills_mid_pass": mid_pass,
@@ -123,6 +154,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
         "converged_after_last_restart_seconds": converged.as_secs_f64(),
         "wrongly_deleted": wrongly_deleted + seen_kept_deleted, "leaked": leaked,
         "inventory_entries": inventory,
+        "commits": commits.len(), "hook_runs_per_commit": hook_runs,
     });
     let dir = workspace_root().join("target/chaos");
     std::fs::create_dir_all(&dir)?;
@@ -131,5 +163,7 @@ async fn sigkill_during_sync_and_prune_loses_and_leaks_nothing() -> anyhow::Resu
     assert_eq!(app.status.as_ref().and_then(|s| s.sync.revision.clone()), Some(target));
     assert_eq!((wrongly_deleted, seen_kept_deleted, leaked), (0, 0, 0), "{report}");
     assert_eq!(inventory, Some(KEPT), "{report}");
+    assert!(hook_runs.iter().all(|runs| *runs <= 1), "a hook ran twice for one commit: {report}");
+    assert_eq!(hook_runs.last(), Some(&1), "the final commit's hook ran once: {report}");
     Ok(())
 }

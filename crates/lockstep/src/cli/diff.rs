@@ -114,6 +114,7 @@ pub(crate) fn sync_options(app: &Application) -> SyncOptions {
         default_namespace: lockstep_render::destination_namespace(app),
         apply: false,
         heal_only: false,
+        operation_recorded: false,
         prune: automated.is_some_and(|a| a.prune),
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
