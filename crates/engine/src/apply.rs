@@ -17,11 +17,11 @@ impl Engine {
     ) -> ResourceResult {
         let api = self.api_for(&target.key, &target.kind);
         let compared = self.compare_one(&api, target, options, facts, apply).await;
-        let action = decide(&compared.observation, apply);
+        let action = decide(&compared.observation, apply, compared.replace_allowed);
         if action == Action::None {
             return ResourceResult::observed(target.key.clone(), compared.observation);
         }
-        match self.write_one(&api, target, &compared).await {
+        match self.write_one(&api, target, &compared, action).await {
             Ok(live) => {
                 self.verified.record(&options.app, &target.key, compared.desired, &live);
                 ResourceResult {

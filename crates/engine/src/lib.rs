@@ -22,6 +22,7 @@ pub mod order;
 pub mod plan;
 pub mod preview;
 mod prune;
+pub mod prune_plan;
 pub mod replace;
 pub mod steps;
 mod sync_object;

@@ -17,6 +17,8 @@ pub enum Observation {
     AwaitingNamespace,
     /// The live object is managed by another Application; it is left alone.
     Shared { owner: String, live: Value },
+    /// The server refused the dry-run because an immutable field would change.
+    Immutable { live: Value, error: ObjectError },
     /// The object cannot be read or applied; in the server's or discovery's words.
     Rejected(ObjectError),
 }
@@ -30,15 +32,20 @@ pub enum Action {
     Create,
     /// Apply over a live object that differs.
     Update,
+    /// Delete the live object and create git's (an immutable field changed and `Replace=true`).
+    Replace,
     /// Delete an object that left git.
     Prune,
 }
 
-/// Decides the action for one observation. Without `apply` (automated sync off) nothing is written.
-pub fn decide(observation: &Observation, apply: bool) -> Action {
+/// Decides the action for one observation. Without `apply` (automated sync off) nothing is written;
+/// an object whose immutable fields changed is recreated only when `replace_allowed` (sync option
+/// `Replace=true` or `Force=true`), and otherwise fails with a hint naming the option.
+pub fn decide(observation: &Observation, apply: bool, replace_allowed: bool) -> Action {
     match observation {
         Observation::Drifted { live: None } | Observation::AwaitingNamespace if apply => Action::Create,
         Observation::Drifted { live: Some(_) } if apply => Action::Update,
+        Observation::Immutable { .. } if apply && replace_allowed => Action::Replace,
         _ => Action::None,
     }
 }
@@ -75,6 +82,7 @@ impl ResourceResult {
                 shared_with = Some(owner);
                 (SyncStatusCode::OutOfSync, Some(ObjectError::refused(message)), Some(live))
             }
+            Observation::Immutable { live, error } => (SyncStatusCode::OutOfSync, Some(error), Some(live)),
             Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
         };
         Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with }
@@ -176,7 +184,8 @@ impl SyncResult {
     /// How many objects were created, updated and pruned.
     pub fn written(&self) -> Written {
         let count = |action| self.resources.iter().filter(|r| r.action == action).count();
-        Written { created: count(Action::Create), updated: count(Action::Update), pruned: count(Action::Prune) }
+        let updated = count(Action::Update) + count(Action::Replace);
+        Written { created: count(Action::Create), updated, pruned: count(Action::Prune) }
     }
 }
 
@@ -185,7 +194,7 @@ impl SyncResult {
 pub struct Written {
     /// Objects created.
     pub created: usize,
-    /// Objects changed.
+    /// Objects changed (replaced ones included).
     pub updated: usize,
     /// Objects deleted because they left git.
     pub pruned: usize,
@@ -206,12 +215,30 @@ mod tests {
     #[test]
     fn writes_only_drift_and_only_when_allowed() {
         let live = json!({});
-        assert_eq!(decide(&Observation::InSync { live: live.clone() }, true), Action::None);
-        assert_eq!(decide(&Observation::Drifted { live: None }, true), Action::Create);
-        assert_eq!(decide(&Observation::AwaitingNamespace, true), Action::Create);
-        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, true), Action::Update);
-        assert_eq!(decide(&Observation::Drifted { live: Some(live) }, false), Action::None);
-        assert_eq!(decide(&Observation::Rejected(ObjectError::refused("no")), true), Action::None);
+        assert_eq!(decide(&Observation::InSync { live: live.clone() }, true, true), Action::None);
+        assert_eq!(decide(&Observation::Drifted { live: None }, true, false), Action::Create);
+        assert_eq!(decide(&Observation::AwaitingNamespace, true, false), Action::Create);
+        assert_eq!(decide(&Observation::AwaitingNamespace, false, false), Action::None);
+        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, true, false), Action::Update);
+        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, false, true), Action::None);
+        assert_eq!(decide(&Observation::Rejected(ObjectError::refused("no")), true, true), Action::None);
+        let shared = Observation::Shared { owner: "argo/other".into(), live: live.clone() };
+        assert_eq!(decide(&shared, true, true), Action::None, "another Application's object is left alone");
+    }
+
+    #[test]
+    fn an_immutable_change_replaces_only_when_allowed() {
+        let immutable = Observation::Immutable { live: json!({}), error: ObjectError::refused("field is immutable") };
+        assert_eq!(decide(&immutable, true, true), Action::Replace);
+        assert_eq!(decide(&immutable, true, false), Action::None);
+        assert_eq!(decide(&immutable, false, true), Action::None, "compare only: nothing is deleted");
+        let key = ResourceKey { version: "v1".into(), kind: "Service".into(), name: "s".into(), ..Default::default() };
+        let refused = ResourceResult::observed(key, immutable);
+        assert_eq!(
+            (refused.status, refused.error.map(|e| e.message)),
+            (SyncStatusCode::OutOfSync, Some("field is immutable".into()))
+        );
+        assert!(refused.live.is_some(), "the live object is still there and assessed");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum Change {
     Create,
     /// The object exists and would change.
     Update,
+    /// An immutable field would change: the object would be deleted and created again
+    /// (`Replace=true`).
+    Replace,
     /// The object matches git.
     Unchanged,
     /// The object left git and would be deleted by a sync with prune.
@@ -102,7 +105,9 @@ impl Engine {
         let api = self.api_for(&target.key, &target.kind);
         let compared = self.compare_one(&api, &target, options, facts, false).await;
         let live = match &compared.observation {
-            Observation::InSync { live } | Observation::Shared { live, .. } => Some(live.clone()),
+            Observation::InSync { live } | Observation::Shared { live, .. } | Observation::Immutable { live, .. } => {
+                Some(live.clone())
+            }
             Observation::Drifted { live } => live.clone(),
             Observation::AwaitingNamespace | Observation::Rejected(_) => None,
         };
@@ -115,12 +120,15 @@ impl Engine {
             Observation::Shared { owner, .. } => {
                 (Change::Failed, Some(format!("already managed by Application {owner}")))
             }
-            Observation::Rejected(error) => (Change::Failed, Some(error.message.clone())),
+            Observation::Immutable { .. } if compared.replace_allowed => (Change::Replace, None),
+            Observation::Immutable { error, .. } | Observation::Rejected(error) => {
+                (Change::Failed, Some(error.message.clone()))
+            }
         };
         let predicted = match (&compared.predicted, change) {
             (Some(predicted), _) => Some(shown(predicted)),
             // No dry-run answer (its namespace is created by this render): show git's object.
-            (None, Change::Create) => Some(shown(&target.object)),
+            (None, Change::Create | Change::Replace) => Some(shown(&target.object)),
             (None, _) => None,
         };
         ObjectPreview { key: target.key, change, live: live.as_ref().map(shown), predicted, error }

@@ -1,4 +1,4 @@
-//! Deleting what left git, safely.
+//! Deleting what left git: reads each object, then carries out what [`crate::prune_plan`] decides.
 
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
 use kube::core::GroupVersionKind;
@@ -8,16 +8,16 @@ use crate::error::{Fault, KindError, ObjectError};
 use crate::inventory;
 use crate::key::ResourceKey;
 use crate::plan::{ResourceResult, SyncResult};
-use crate::tracking::{AppRef, prune_disabled, tracking_id_of};
+use crate::prune_plan::{Found, PruneGuard, PruneStep, decide, unwritten};
 
 impl Engine {
-    /// Deletes (or, when not `allowed`, reports) what the previous inventory holds and git no longer
-    /// renders, in reverse apply order, and only objects that still carry this Application's tracking id.
+    /// Deletes (or, when not `operation_complete`, reports) what the previous inventory holds and
+    /// git no longer renders, in reverse apply order.
     pub(crate) async fn prune(
         &self,
         result: &mut SyncResult,
         render_empty: bool,
-        allowed: bool,
+        operation_complete: bool,
         options: &SyncOptions,
     ) {
         let rendered: Vec<ResourceKey> = result.resources.iter().map(|r| r.key.clone()).collect();
@@ -25,57 +25,52 @@ impl Engine {
         if stale.is_empty() {
             return;
         }
-        let mut allowed = allowed && options.prune;
-        if allowed && render_empty && !options.allow_empty {
-            allowed = false;
-            result.prune_blocked = Some(format!(
-                "git renders no objects; not pruning {} without syncPolicy.automated.allowEmpty",
-                stale.len()
-            ));
-        }
+        let guard =
+            PruneGuard { operation_complete, prune: options.prune, render_empty, allow_empty: options.allow_empty };
+        result.prune_blocked = guard.blocked(stale.len());
         for key in stale {
-            if let Some(outcome) = self.prune_one(key, allowed, &options.app).await {
-                result.resources.push(outcome);
-            }
+            let found = self.find(&key).await;
+            let outcome = match decide(&key, found, &options.app, &guard) {
+                PruneStep::Delete { live, uid } => self.delete(key, live, uid).await,
+                step => unwritten(key, step),
+            };
+            result.resources.extend(outcome);
         }
     }
 
-    /// `None` when the object is gone or no longer ours: it simply leaves the inventory.
-    async fn prune_one(&self, key: ResourceKey, allowed: bool, app: &AppRef) -> Option<ResourceResult> {
+    /// Reads one object that left git.
+    async fn find(&self, key: &ResourceKey) -> Found {
         let gvk = GroupVersionKind::gvk(&key.group, &key.version, &key.kind);
         let kind = match self.catalog.kind(&gvk).await {
             Ok(kind) => kind,
             // No such kind is served, so no such object exists.
-            Err(KindError::NotServed { .. }) => return None,
-            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, err.into())),
+            Err(KindError::NotServed { .. }) => return Found::Gone,
+            Err(err) => return Found::Unreadable(err.into()),
         };
-        let api = self.api_for(&key, &kind);
-        let (live, uid) = match api.get_opt(&key.name).await {
-            Ok(Some(live)) => {
-                let uid = live.metadata.uid.clone();
-                match serde_json::to_value(live) {
-                    Ok(value) => (value, uid),
-                    Err(err) => {
-                        return Some(ResourceResult::prune_unconfirmed(key, ObjectError::refused(err.to_string())));
-                    }
-                }
-            }
-            Ok(None) => return None,
-            Err(err) => return Some(ResourceResult::prune_unconfirmed(key, ObjectError::of(&err))),
+        match self.api_for(key, &kind).get_opt(&key.name).await {
+            Ok(Some(live)) => match serde_json::to_value(live) {
+                Ok(value) => Found::Live(value),
+                Err(err) => Found::Unreadable(ObjectError::refused(err.to_string())),
+            },
+            Ok(None) => Found::Gone,
+            Err(err) => Found::Unreadable(ObjectError::of(&err)),
+        }
+    }
+
+    /// Deletes one object, pinned to the uid read: an object recreated since then is not the one
+    /// that left git. `None` when it turned out to be gone already.
+    async fn delete(&self, key: ResourceKey, live: serde_json::Value, uid: Option<String>) -> Option<ResourceResult> {
+        let gvk = GroupVersionKind::gvk(&key.group, &key.version, &key.kind);
+        let kind = match self.catalog.kind(&gvk).await {
+            Ok(kind) => kind,
+            Err(err) => return Some(ResourceResult::awaiting_prune(key, live, Some(err.into()))),
         };
-        if tracking_id_of(&live) != Some(app.tracking_id(&key).as_str()) {
-            return None;
-        }
-        if !allowed || prune_disabled(&live) {
-            return Some(ResourceResult::awaiting_prune(key, live, None));
-        }
-        // Pinned to the uid just read: an object recreated since then is not the one that left git.
         let params = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
             preconditions: Some(Preconditions { uid, resource_version: None }),
             ..Default::default()
         };
-        match api.delete(&key.name, &params).await {
+        match self.api_for(&key, &kind).delete(&key.name, &params).await {
             Ok(_) => Some(ResourceResult::pruned(key)),
             Err(kube::Error::Api(status)) if status.code == 404 => None,
             Err(kube::Error::Api(status)) if status.code == 409 => {

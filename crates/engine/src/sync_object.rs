@@ -11,7 +11,7 @@ use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::error::ObjectError;
 use crate::ignore;
 use crate::migrate;
-use crate::plan::Observation;
+use crate::plan::{Action, Observation};
 use crate::replace;
 use crate::tracking::{owner_of, tracking_id_of};
 use crate::verified::desired_hash;
@@ -24,8 +24,6 @@ pub(crate) struct Compared {
     pub object: Value,
     /// Whether the object may be deleted and recreated when an immutable field blocks the apply.
     pub replace_allowed: bool,
-    /// The dry-run already hit an immutable field: the write must recreate.
-    pub must_replace: bool,
     /// What the server's dry-run of the apply would store, when it answered.
     pub predicted: Option<Value>,
     /// Hash of git's object and the ignore rules, to remember the object once it is in sync.
@@ -50,7 +48,6 @@ impl Engine {
             observation: Observation::Drifted { live: None },
             object: target.object.clone(),
             replace_allowed,
-            must_replace: false,
             predicted: None,
             desired: desired_hash(&target.object, &options.ignore_differences),
         };
@@ -104,9 +101,9 @@ impl Engine {
             {
                 return compared.with(Observation::AwaitingNamespace);
             }
-            Err(kube::Error::Api(status)) if replace::is_immutable(&status) && replace_allowed && live.is_some() => {
-                compared.must_replace = true;
-                return compared.with(Observation::Drifted { live });
+            Err(kube::Error::Api(status)) if replace::is_immutable(&status) && live.is_some() => {
+                let error = replace::refusal(&status);
+                return compared.with(Observation::Immutable { live: live.unwrap_or_default(), error });
             }
             Err(kube::Error::Api(status)) => return compared.with(Observation::Rejected(replace::refusal(&status))),
             Err(err) => return compared.with(Observation::Rejected(ObjectError::of(&err))),
@@ -125,16 +122,17 @@ impl Engine {
         compared.with(observation)
     }
 
-    /// Applies the compared object; when an immutable field blocks it and the options allow,
-    /// deletes and recreates the object instead.
+    /// Carries out `action` (create, update or replace) with the compared object; an apply that an
+    /// immutable field blocks (its dry-run was skipped) recreates the object when the options allow.
     pub(crate) async fn write_one(
         &self,
         api: &Api<DynamicObject>,
         target: &Target,
         compared: &Compared,
+        action: Action,
     ) -> Result<Value, ObjectError> {
         let name = &target.key.name;
-        let written = if compared.must_replace {
+        let written = if action == Action::Replace {
             replace::recreate(api, name, compared.live_uid(), &compared.object).await?
         } else {
             let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -160,7 +158,9 @@ impl Compared {
     /// The uid of the live object this comparison read, if any.
     fn live_uid(&self) -> Option<String> {
         let live = match &self.observation {
-            Observation::InSync { live } | Observation::Shared { live, .. } => Some(live),
+            Observation::InSync { live } | Observation::Shared { live, .. } | Observation::Immutable { live, .. } => {
+                Some(live)
+            }
             Observation::Drifted { live } => live.as_ref(),
             Observation::AwaitingNamespace | Observation::Rejected(_) => None,
         }?;

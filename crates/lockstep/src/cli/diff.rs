@@ -167,12 +167,13 @@ pub(crate) fn report(previews: &[ObjectPreview], show_prune: bool, style: Style)
             Change::Prune if !show_prune => continue,
             Change::Create => ("created", Colour::Green),
             Change::Update => ("changed", Colour::Yellow),
+            Change::Replace => ("replaced", Colour::Yellow),
             Change::Prune => ("pruned", Colour::Red),
             Change::Failed => ("failed", Colour::Red),
         };
         match preview.change {
             Change::Create => created += 1,
-            Change::Update => changed += 1,
+            Change::Update | Change::Replace => changed += 1,
             Change::Prune => pruned += 1,
             _ => report.failures += 1,
         }

@@ -69,6 +69,10 @@ pub(crate) fn explain(app: &Application, compared: Result<&[ObjectPreview], &str
                 match p.change {
                     Change::Create => lines.push(format!("  {}: missing from the cluster; a sync creates it", p.key)),
                     Change::Prune => lines.push(format!("  {}: left git; a sync with prune deletes it", p.key)),
+                    Change::Replace => lines.push(format!(
+                        "  {}: an immutable field changed; a sync deletes and recreates it (Replace=true)",
+                        p.key
+                    )),
                     Change::Failed => lines.push(format!(
                         "  {}: cannot be applied: {}",
                         p.key,
