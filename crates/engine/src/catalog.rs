@@ -17,27 +17,39 @@ pub struct KindInfo {
 }
 
 /// A cache of API discovery, filled on first use of each kind. Misses are not cached, so a CRD
-/// installed later is found on the next sync.
+/// installed later is found on the next sync. Lookups of uncached kinds take turns, so the many
+/// objects of one kind synced at once ask the API server once.
 pub struct ResourceCatalog {
     client: Client,
     kinds: RwLock<HashMap<GroupVersionKind, KindInfo>>,
+    asking: tokio::sync::Mutex<()>,
 }
 
 impl ResourceCatalog {
     /// An empty catalog asking `client`'s API server.
     pub fn new(client: Client) -> Self {
-        Self { client, kinds: RwLock::new(HashMap::new()) }
+        Self { client, kinds: RwLock::new(HashMap::new()), asking: tokio::sync::Mutex::new(()) }
     }
 
     /// Looks a kind up, asking the API server on a miss.
     pub async fn kind(&self, gvk: &GroupVersionKind) -> Result<KindInfo, KindError> {
-        if let Some(info) = self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(gvk) {
-            return Ok(info.clone());
+        if let Some(info) = self.cached(gvk) {
+            return Ok(info);
+        }
+        let _turn = self.asking.lock().await;
+        if let Some(info) = self.cached(gvk) {
+            return Ok(info);
         }
         let (resource, caps) = pinned_kind(&self.client, gvk).await.map_err(|e| describe(gvk, e))?;
         let info = KindInfo { resource, namespaced: caps.scope == Scope::Namespaced };
         self.kinds.write().unwrap_or_else(|p| p.into_inner()).insert(gvk.clone(), info.clone());
         Ok(info)
+    }
+}
+
+impl ResourceCatalog {
+    fn cached(&self, gvk: &GroupVersionKind) -> Option<KindInfo> {
+        self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(gvk).cloned()
     }
 }
 
