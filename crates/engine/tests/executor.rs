@@ -23,11 +23,14 @@ struct Sent {
     body: Value,
 }
 
+/// Recorded answers (status, body) for each (method, path), in the order they are given.
+type Script = HashMap<(Method, String), VecDeque<(u16, Value)>>;
+
 /// Answers requests from per-(method, path) queues of recorded responses, in order; discovery
 /// (`GET /api/v1`) is answered every time, since objects of one kind are looked up concurrently.
 #[derive(Clone, Default)]
 struct Recorded {
-    answers: Arc<Mutex<HashMap<(Method, String), VecDeque<(u16, Value)>>>>,
+    answers: Arc<Mutex<Script>>,
     sent: Arc<Mutex<Vec<Sent>>>,
 }
 
