@@ -23,12 +23,14 @@ use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::clusters::ClusterTarget;
+use crate::clusters::{ClusterTarget, Deployer};
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::trigger::jittered;
 use lockstep_policy::events::events_for;
-use lockstep_policy::impersonation::service_account;
+use lockstep_policy::impersonation::{ServiceAccount, service_account};
+use lockstep_policy::project::Project;
+use lockstep_policy::source_status::SourceReport;
 use lockstep_policy::status::{AssessedResource, Outcome, changed, next_status};
 use lockstep_policy::sync_policy::{self as policy, SyncPass};
 use lockstep_policy::validate::invalid_spec;
@@ -48,7 +50,7 @@ pub(crate) async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Resul
         return crate::finalizer::finalize(&app, &ctx).await;
     }
     let pass = pipeline(&app, &ctx).await;
-    let outcome = report(&app, &ctx, &pass.outcome, pass.written).await?;
+    let outcome = report(&app, &ctx, &pass).await?;
     crate::metrics::metrics().outcome(&outcome);
     let next = pass.look_again.unwrap_or_else(|| next_look(&pass.outcome, &ctx));
     crate::queue_wait::due_in(&app, next);
@@ -64,9 +66,13 @@ pub(crate) fn error_policy(app: Arc<Application>, error: &ControllerError, _ctx:
     Action::requeue(next)
 }
 
-/// What one pass of the pipeline produced.
+/// Everything one pass of the pipeline learned, from which the status is built.
 struct Pass {
+    /// How far the pipeline got and what it found.
     outcome: Outcome,
+    /// What the fetch said about the source (`None` when the pass stopped before fetching).
+    source: Option<SourceReport>,
+    /// Writes the sync made.
     written: Written,
     /// Look again sooner than the resync period (a sync waiting on a wave or hook, a retry due).
     look_again: Option<Duration>,
@@ -74,8 +80,17 @@ struct Pass {
 
 impl From<Outcome> for Pass {
     fn from(outcome: Outcome) -> Self {
-        Self { outcome, written: Written::default(), look_again: None }
+        Self { outcome, source: None, written: Written::default(), look_again: None }
     }
+}
+
+/// Where, under which project and as whom a revision is synced, as the pipeline resolved it.
+struct Destination {
+    target: Arc<ClusterTarget>,
+    project: Project,
+    account: Option<ServiceAccount>,
+    deployer: Option<Arc<Deployer>>,
+    namespace: String,
 }
 
 async fn pipeline(app: &Application, ctx: &Context) -> Pass {
@@ -109,12 +124,24 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         Ok(snapshot) => snapshot,
         Err(err) => return fetch_failure(err).into(),
     };
+    let source = crate::sources::report_of(&snapshot);
+    let destination = Destination { target, project, account, deployer, namespace };
+    let mut pass = sync_revision(app, ctx, &destination, snapshot).await;
+    pass.source = Some(source);
+    pass
+}
+
+/// Renders the fetched revision, checks it against the project, then compares and (as the sync
+/// policy decides) applies and prunes it.
+async fn sync_revision(app: &Application, ctx: &Context, destination: &Destination, snapshot: Snapshot) -> Pass {
+    let Destination { target, project, account, deployer, namespace } = destination;
+    let cluster = &target.identity;
     crate::instrument::record_revision(app, &snapshot.revision);
-    let manifests = match render(ctx, &target, app, &snapshot).await {
+    let manifests = match render(ctx, target, app, &snapshot).await {
         Ok(rendered) => rendered.manifests,
         Err(err) => return render_failure(err, &snapshot).into(),
     };
-    let checked = crate::projects::check_objects(&project, cluster, &target.engine, &manifests, &namespace).await;
+    let checked = crate::projects::check_objects(project, cluster, &target.engine, &manifests, namespace).await;
     if let Err(message) = checked {
         let revision = Some(snapshot.revision);
         return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
@@ -126,7 +153,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if !target.watches.knows(&ObjectRef::from_obj(app)) {
         // First pass since start: watch the inventory's kinds before comparing, so that objects
         // carrying this Application's tracking id outside the inventory are found in this pass.
-        watch_managed_kinds(app, ctx, &target, &listed, &[]).await;
+        watch_managed_kinds(app, ctx, target, &listed, &[]).await;
     }
     let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
     let decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
@@ -183,7 +210,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
     let managed = inventory::managed(&result, &options.app, options.previous.as_ref());
-    watch_managed_kinds(app, ctx, &target, &managed, &result.hooks).await;
+    watch_managed_kinds(app, ctx, target, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
         revision: snapshot.revision,
         inventory: managed,
@@ -194,7 +221,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         operation: operation.map(Box::new),
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
     };
-    Pass { outcome, written, look_again }
+    Pass { outcome, source: None, written, look_again }
 }
 
 /// The first authorization denial of a sync, naming the object and (in the server's words) the verb
@@ -233,9 +260,7 @@ async fn watch_managed_kinds(
 
 async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
     let request = ctx.sources.request(&ctx.client, &ctx.config.controller_namespace, app).await?;
-    let snapshot = ctx.source.snapshot(&request).await?;
-    ctx.sources.record(app, &snapshot);
-    Ok(snapshot)
+    ctx.source.snapshot(&request).await
 }
 
 fn fetch_failure(err: SourceError) -> Outcome {
@@ -292,16 +317,11 @@ fn assess(result: SyncResult) -> Vec<AssessedResource> {
 
 /// Writes the status if it changed and publishes the Events that change deserves; returns the
 /// reason of the `Ready` condition.
-async fn report(
-    app: &Application,
-    ctx: &Context,
-    outcome: &Outcome,
-    written: Written,
-) -> Result<String, ControllerError> {
+async fn report(app: &Application, ctx: &Context, pass: &Pass) -> Result<String, ControllerError> {
     let now = Time(Timestamp::now());
     let previous = app.status.as_ref();
-    let mut status = next_status(previous, app.metadata.generation, outcome, &now);
-    ctx.sources.decorate(app, &mut status, &now);
+    let mut status = next_status(previous, app.metadata.generation, &pass.outcome, &now);
+    lockstep_policy::source_status::apply(previous, pass.source.as_ref(), &mut status, &now);
     status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.clone()).unwrap_or_default();
     if !changed(previous, &status) {
@@ -309,7 +329,7 @@ async fn report(
     }
     status.reconciled_at = Some(now);
     write_status(app, ctx, &status).await?;
-    for event in events_for(previous, &status, written) {
+    for event in events_for(previous, &status, pass.written) {
         let event = Event {
             type_: if event.warning { EventType::Warning } else { EventType::Normal },
             reason: event.reason,

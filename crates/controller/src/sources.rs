@@ -7,16 +7,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use lockstep_api::conditions::{SOURCE_AVAILABLE, reason};
+use lockstep_api::conditions::reason;
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{Application, ApplicationStatus, REFRESH_ANNOTATION, SourceStatus};
+use lockstep_api::{Application, REFRESH_ANNOTATION};
+use lockstep_policy::source_status::{SourceOutage, SourceReport};
 use lockstep_source::{
     CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest,
-    Unavailable, select_credentials,
+    select_credentials,
 };
 use tracing::debug;
 
@@ -29,19 +28,11 @@ pub const MIRRORS_CONFIG_MAP: &str = "lockstep-source-mirrors";
 /// Key of the mirror map in [`MIRRORS_CONFIG_MAP`].
 pub const MIRRORS_KEY: &str = "mirrors.yaml";
 
-/// Per-Application memory of the source side: the last refresh token seen (to tell an explicit
-/// refresh from a periodic look) and what the latest fetch reported, for the status.
+/// Per-Application memory of the source side: the last refresh token seen, to tell an explicit
+/// refresh from a periodic look.
 #[derive(Default)]
 pub(crate) struct Sources {
     tokens: Mutex<HashMap<String, String>>,
-    reports: Mutex<HashMap<String, SourceReport>>,
-}
-
-/// What one fetch said about the source, consumed by the status write of the same reconcile.
-#[derive(Clone, Debug)]
-struct SourceReport {
-    fetched_from: Option<String>,
-    unavailable: Option<Unavailable>,
 }
 
 impl Sources {
@@ -121,25 +112,16 @@ impl Sources {
         previous.is_some_and(|p| p != token)
     }
 
-    /// Remembers what the fetch said, for [`Sources::decorate`].
-    pub(crate) fn record(&self, app: &Application, snapshot: &Snapshot) {
-        let report =
-            SourceReport { fetched_from: snapshot.fetched_from.clone(), unavailable: snapshot.unavailable.clone() };
-        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(app_key(app), report);
-    }
-
     /// Drops what is remembered about an Application that is gone.
     pub(crate) fn forget(&self, namespace: &str, name: &str) {
         let key = format!("{namespace}/{name}");
         self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
-        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
     }
 
     /// Keeps only the Applications `exists` knows (a sweep after watch gaps, where no delete was seen).
     pub(crate) fn retain(&self, exists: impl Fn(&str, &str) -> bool) {
         let keep = |key: &String| key.split_once('/').is_some_and(|(ns, name)| exists(ns, name));
         self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|k, _| keep(k));
-        self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|k, _| keep(k));
     }
 
     /// Number of Applications something is remembered about.
@@ -147,55 +129,13 @@ impl Sources {
     fn len(&self) -> usize {
         self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
-
-    /// Adds `status.source` and the `SourceAvailable` condition from this reconcile's fetch.
-    pub(crate) fn decorate(&self, app: &Application, status: &mut ApplicationStatus, now: &Time) {
-        let report = self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&app_key(app));
-        let previous = app.status.as_ref();
-        apply_report(previous, report.as_ref(), status, now);
-    }
 }
 
-/// Pure: the source part of the status after a fetch that reported `report` (none: the pipeline
-/// stopped before fetching, so the previous source status stands).
-fn apply_report(
-    previous: Option<&ApplicationStatus>,
-    report: Option<&SourceReport>,
-    status: &mut ApplicationStatus,
-    now: &Time,
-) {
-    let Some(report) = report else {
-        status.source = previous.and_then(|p| p.source.clone());
-        status
-            .conditions
-            .extend(previous.iter().flat_map(|p| p.conditions.iter()).filter(|c| c.type_ == SOURCE_AVAILABLE).cloned());
-        return;
-    };
-    let previous_source = previous.and_then(|p| p.source.as_ref());
-    let fetched_from = report.fetched_from.clone().or_else(|| previous_source.and_then(|s| s.fetched_from.clone()));
-    match &report.unavailable {
-        None => status.source = fetched_from.map(|url| SourceStatus { fetched_from: Some(url) }),
-        Some(unavailable) => {
-            status.source = fetched_from.map(|url| SourceStatus { fetched_from: Some(url) });
-            let since = Timestamp::try_from(unavailable.since).map(Time).unwrap_or_else(|_| now.clone());
-            let revision = status.sync.revision.as_deref().map(|r| r.get(..12).unwrap_or(r)).unwrap_or("?").to_string();
-            let message = format!(
-                "every URL of the repository fails since {}; serving the last good revision {revision} from the cache: {}",
-                since.0, unavailable.error
-            );
-            let last_transition_time = previous
-                .and_then(|p| p.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE && c.status == "False"))
-                .map(|c| c.last_transition_time.clone())
-                .unwrap_or(since);
-            status.conditions.push(Condition {
-                type_: SOURCE_AVAILABLE.into(),
-                status: "False".into(),
-                reason: reason::SOURCE_UNAVAILABLE.into(),
-                message,
-                last_transition_time,
-                observed_generation: status.observed_generation,
-            });
-        }
+/// What the fetch said about the source, for the status.
+pub(crate) fn report_of(snapshot: &Snapshot) -> SourceReport {
+    SourceReport {
+        fetched_from: snapshot.fetched_from.clone(),
+        unavailable: snapshot.unavailable.as_ref().map(|u| SourceOutage { since: u.since, error: u.error.to_string() }),
     }
 }
 
@@ -271,11 +211,6 @@ fn credential_secret(namespace: &str, secret: Secret) -> Option<CredentialSecret
 mod tests {
     use super::*;
     use lockstep_source::strip_userinfo;
-    use std::time::UNIX_EPOCH;
-
-    fn at(seconds: i64) -> Time {
-        Time(Timestamp::from_second(seconds).unwrap())
-    }
 
     #[test]
     fn gone_applications_are_forgotten() {
@@ -294,35 +229,6 @@ mod tests {
         sources.retain(|ns, name| (ns, name) == ("b", "one"));
         assert_eq!(sources.len(), 1);
         assert!(!sources.explicit_refresh(&app("b", "one")), "the kept one still remembers its token");
-    }
-
-    #[test]
-    fn an_outage_adds_a_condition_and_recovery_removes_it() {
-        let mut status = ApplicationStatus::default();
-        status.sync.revision = Some("0123456789abcdef".into());
-        let outage = SourceReport {
-            fetched_from: None,
-            unavailable: Some(Unavailable {
-                since: UNIX_EPOCH + Duration::from_secs(1000),
-                error: SourceError::Unreachable { repo: "https://h/r".into(), message: "connection refused".into() },
-            }),
-        };
-        apply_report(None, Some(&outage), &mut status, &at(2000));
-        let condition = status.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE).expect("condition");
-        assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "SourceUnavailable"));
-        assert_eq!(condition.last_transition_time, at(1000));
-        assert!(
-            condition.message.contains("0123456789ab") && condition.message.contains("connection refused"),
-            "{}",
-            condition.message
-        );
-
-        let previous = status.clone();
-        let mut next = ApplicationStatus::default();
-        let back = SourceReport { fetched_from: Some("https://mirror/r".into()), unavailable: None };
-        apply_report(Some(&previous), Some(&back), &mut next, &at(3000));
-        assert!(next.conditions.iter().all(|c| c.type_ != SOURCE_AVAILABLE));
-        assert_eq!(next.source.and_then(|s| s.fetched_from).as_deref(), Some("https://mirror/r"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod bounded;
 pub mod events;
 pub mod impersonation;
 pub mod project;
+pub mod source_status;
 pub mod status;
 pub mod sync_policy;
 pub mod validate;
