@@ -110,23 +110,12 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         }
     };
     let namespace = lockstep_render::destination_namespace(app);
-    let default_account = ctx.config.default_service_account.as_deref();
-    let account = lockstep_policy::impersonation::service_account(
-        &app.spec,
-        &project,
-        &target.identity,
-        &namespace,
-        default_account,
-    );
-    let deployer = match &account {
-        Some(account) => match target.impersonating(account).await {
-            Ok(deployer) => Some(deployer),
-            Err(message) => {
-                report(app, ctx, &format!("deleting the Application's objects: {message}"), true).await;
-                return Ok(Action::requeue(RETRY));
-            }
-        },
-        None => None,
+    let deployer = match crate::identity::deployer_for(app, ctx, &target, &project, &namespace).await {
+        Ok((_, deployer)) => deployer,
+        Err(message) => {
+            report(app, ctx, &format!("deleting the Application's objects: {message}"), true).await;
+            return Ok(Action::requeue(RETRY));
+        }
     };
     let deleter = deployer.as_ref().map_or((&target.client, &target.engine), |d| (&d.client, &d.engine));
     for batch in batches(inventory::stale(Some(&listed), &[])) {

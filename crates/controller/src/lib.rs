@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod error;
 pub mod finalizer;
+mod identity;
 mod instrument;
 pub mod kube_metrics;
 mod liveness;

@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::error::ControllerError;
 use crate::trigger::jittered;
 use lockstep_policy::events::events_for;
-use lockstep_policy::impersonation::{ServiceAccount, service_account};
+use lockstep_policy::impersonation::ServiceAccount;
 use lockstep_policy::project::Project;
 use lockstep_policy::source_status::SourceReport;
 use lockstep_policy::status::{AssessedResource, Outcome, changed, next_status};
@@ -111,14 +111,9 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if let Err(message) = target.reachable(false).await {
         return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision: None }.into();
     }
-    let default_account = ctx.config.default_service_account.as_deref();
-    let account = service_account(&app.spec, &project, cluster, &namespace, default_account);
-    let deployer = match &account {
-        Some(account) => match target.impersonating(account).await {
-            Ok(deployer) => Some(deployer),
-            Err(message) => return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: None }.into(),
-        },
-        None => None,
+    let (account, deployer) = match crate::identity::deployer_for(app, ctx, &target, &project, &namespace).await {
+        Ok(identity) => identity,
+        Err(message) => return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: None }.into(),
     };
     let snapshot = match fetch(app, ctx).await {
         Ok(snapshot) => snapshot,
