@@ -20,8 +20,10 @@ pub(crate) struct Context {
     /// Destination clusters (the controller's own and those of cluster Secrets): for each, its
     /// client, engine, Helm capabilities and managed-object watches.
     pub clusters: Clusters,
-    /// Credentials, known hosts and mirrors per fetch, and what each fetch reported.
+    /// Refresh tokens per Application, to tell an explicit refresh from a periodic look.
     pub sources: crate::sources::Sources,
+    /// AppProjects, credential Secrets and the controller's ConfigMaps, from reflector stores.
+    pub lookups: crate::lookups::Lookups,
     /// Applications already reported as undecodable.
     pub undecodable: crate::undecodable::Reported,
 }

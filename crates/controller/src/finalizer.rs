@@ -97,7 +97,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
     // Deletions run as the Application's ServiceAccount, as its applies did.
     // Without its project the right ServiceAccount is unknown: fail closed rather than delete with
     // the controller's own rights.
-    let project = match crate::projects::load(&ctx.client, &ctx.config.controller_namespace, app).await {
+    let project = match crate::projects::load(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await {
         Ok(project) => project,
         Err(why) => {
             let message = format!(

@@ -14,6 +14,7 @@ mod identity;
 mod instrument;
 pub mod kube_metrics;
 mod liveness;
+mod lookups;
 pub mod metrics;
 mod notifications;
 mod owned;

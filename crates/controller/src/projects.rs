@@ -1,9 +1,7 @@
 //! Looking up an Application's project and checking its rendered objects against it, before anything
 //! is applied. The rules themselves are pure, in [`lockstep_policy::project`].
 
-use futures::{Stream, StreamExt};
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use lockstep_api::kube_error::one_line;
 use lockstep_api::{AppProject, Application, DEFAULT_PROJECT};
@@ -13,13 +11,23 @@ use serde_json::Value;
 
 use lockstep_policy::project::{Cluster, ObjectKind, Project};
 
+use crate::lookups::Lookups;
+
 /// The project `app` names (`default` when none), read from the controller's namespace. A missing
 /// `default` project allows everything; any other missing project, or a failed read, is an error
 /// message for the Application's condition.
-pub(crate) async fn load(client: &Client, controller_namespace: &str, app: &Application) -> Result<Project, String> {
+pub(crate) async fn load(
+    client: &Client,
+    lookups: &Lookups,
+    controller_namespace: &str,
+    app: &Application,
+) -> Result<Project, String> {
     let name = app.spec.project.as_deref().filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PROJECT);
-    let api: Api<AppProject> = Api::namespaced(client.clone(), controller_namespace);
-    match api.get_opt(name).await {
+    let found = match lookups.project(controller_namespace, name) {
+        Some(stored) => Ok(stored.map(|p| AppProject::clone(&p))),
+        None => Api::<AppProject>::namespaced(client.clone(), controller_namespace).get_opt(name).await,
+    };
+    match found {
         Ok(Some(project)) => Ok(Project::Rules { name: project.name_any(), spec: Box::new(project.spec) }),
         Ok(None) if name == DEFAULT_PROJECT => Ok(Project::Unrestricted),
         Ok(None) => Err(format!("project {name:?} does not exist in namespace {controller_namespace:?}")),
@@ -31,24 +39,16 @@ pub(crate) async fn load(client: &Client, controller_namespace: &str, app: &Appl
 /// repository and its destination (`cluster`, `namespace`).
 pub(crate) async fn admit(
     client: &Client,
+    lookups: &Lookups,
     controller_namespace: &str,
     app: &Application,
     cluster: &Cluster,
     namespace: &str,
 ) -> Result<Project, String> {
-    let project = load(client, controller_namespace, app).await?;
+    let project = load(client, lookups, controller_namespace, app).await?;
     let app_namespace = app.namespace().unwrap_or_default();
     project.admits(&app_namespace, controller_namespace, &app.spec.source.repo_url, cluster, namespace)?;
     Ok(project)
-}
-
-/// Fires whenever an AppProject in the controller's namespace is created, changed or deleted (not for
-/// the initial listing), so that every Application is checked against the new rules at once.
-pub(crate) fn changes(client: Client, controller_namespace: &str) -> impl Stream<Item = ()> + Send + 'static {
-    let api: Api<AppProject> = Api::namespaced(client, controller_namespace);
-    watcher(api, watcher::Config::default()).default_backoff().filter_map(|event| async move {
-        matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))).then_some(())
-    })
 }
 
 /// Checks every rendered object's kind and namespace against the project; the first violation is

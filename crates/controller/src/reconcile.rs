@@ -104,10 +104,13 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     let cluster = &target.identity;
     let controller_namespace = &ctx.config.controller_namespace;
     let namespace = lockstep_render::destination_namespace(app);
-    let project = match crate::projects::admit(&ctx.client, controller_namespace, app, cluster, &namespace).await {
-        Ok(project) => project,
-        Err(message) => return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into(),
-    };
+    let project =
+        match crate::projects::admit(&ctx.client, &ctx.lookups, controller_namespace, app, cluster, &namespace).await {
+            Ok(project) => project,
+            Err(message) => {
+                return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision: None }.into();
+            }
+        };
     if let Err(message) = target.reachable(false).await {
         return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision: None }.into();
     }
@@ -254,7 +257,7 @@ async fn watch_managed_kinds(
 }
 
 async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
-    let request = ctx.sources.request(&ctx.client, &ctx.config.controller_namespace, app).await?;
+    let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
     ctx.source.snapshot(&request).await
 }
 

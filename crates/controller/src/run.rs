@@ -54,6 +54,8 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let pushed = trigger.clone();
     let (cluster_secrets, cluster_changes) =
         crate::clusters::watch_secrets(client.clone(), &config.controller_namespace);
+    let (lookups, project_changes) =
+        crate::lookups::Lookups::start(&client, &config.controller_namespace, config.watch_namespace.as_deref());
     let context = Arc::new(Context {
         clusters: Clusters::new(
             client.clone(),
@@ -66,6 +68,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
         sources: Default::default(),
+        lookups,
         undecodable: Default::default(),
         config,
         client,
@@ -148,7 +151,6 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let gained = leadership.gained().inspect(move |()| {
         info!(applications = counted.state().len(), "leading: reconciling every Application in the cache");
     });
-    let project_changes = crate::projects::changes(context.client.clone(), &context.config.controller_namespace);
     Controller::for_stream(triggers, reader)
         .with_config(Config::default().concurrency(workers))
         .reconcile_on(

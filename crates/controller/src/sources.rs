@@ -1,8 +1,11 @@
 //! Everything a fetch needs from the cluster: credential Secrets (the Application's namespace, then
 //! the controller's), SSH known hosts and the mirror map (ConfigMaps in the controller's namespace).
-//! Read fresh on every fetch, so changes apply without a restart; values never reach a log line.
+//! They come from the reflector stores of [`crate::lookups`] (read directly until those have
+//! listed), so changes apply without a restart and a fetch costs no API request; values never
+//! reach a log line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,6 +21,8 @@ use lockstep_source::{
     select_credentials,
 };
 use tracing::debug;
+
+use crate::lookups::Lookups;
 
 /// The label that marks credential Secrets, with Argo CD's two values.
 pub const SECRET_TYPE_LABEL: &str = "lockstep.dev/secret-type";
@@ -41,40 +46,26 @@ impl Sources {
     pub(crate) async fn request(
         &self,
         client: &Client,
+        lookups: &Lookups,
         controller_namespace: &str,
         app: &Application,
     ) -> Result<SourceRequest, SourceError> {
         let repo_url = app.spec.source.repo_url.trim().to_string();
         let app_namespace = app.namespace().unwrap_or_default();
-        let app_secrets = credential_secrets(client, &app_namespace).await?;
+        let app_secrets = credential_secrets(client, lookups, &app_namespace).await?;
         let shared_secrets = if controller_namespace == app_namespace {
             Vec::new()
         } else {
-            credential_secrets(client, controller_namespace).await?
+            credential_secrets(client, lookups, controller_namespace).await?
         };
-        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), controller_namespace);
-        let known_hosts = config_maps
-            .get_opt(KNOWN_HOSTS_CONFIG_MAP)
-            .await
-            .map_err(|e| {
-                configuration(format!(
-                    "reading ConfigMap {controller_namespace}/{KNOWN_HOSTS_CONFIG_MAP}: {}",
-                    one_line(&e)
-                ))
-            })?
-            .and_then(|cm| cm.data)
+        let known_hosts = config_map(client, lookups, controller_namespace, KNOWN_HOSTS_CONFIG_MAP)
+            .await?
+            .and_then(|cm| cm.data.clone())
             .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
             .unwrap_or_default();
-        let mirrors = match config_maps
-            .get_opt(MIRRORS_CONFIG_MAP)
-            .await
-            .map_err(|e| {
-                configuration(format!(
-                    "reading ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {}",
-                    one_line(&e)
-                ))
-            })?
-            .and_then(|cm| cm.data)
+        let mirrors = match config_map(client, lookups, controller_namespace, MIRRORS_CONFIG_MAP)
+            .await?
+            .and_then(|cm| cm.data.clone())
             .and_then(|mut data| data.remove(MIRRORS_KEY))
         {
             Some(yaml) => MirrorMap::parse(&yaml)
@@ -163,9 +154,32 @@ fn app_key(app: &Application) -> String {
 
 /// The credential Secrets of one namespace. A namespace the controller may not read Secrets in has
 /// none for it (public repositories keep working); other API errors stop the fetch.
-async fn credential_secrets(client: &Client, namespace: &str) -> Result<Vec<CredentialSecret>, SourceError> {
+/// A ConfigMap of the controller's namespace, from the store or, before it has listed, read.
+async fn config_map(
+    client: &Client,
+    lookups: &Lookups,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Arc<ConfigMap>>, SourceError> {
+    if let Some(found) = lookups.config_map(namespace, name) {
+        return Ok(found);
+    }
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let read = api.get_opt(name).await;
+    let found = read.map_err(|e| configuration(format!("reading ConfigMap {namespace}/{name}: {}", one_line(&e))))?;
+    Ok(found.map(Arc::new))
+}
+
+async fn credential_secrets(
+    client: &Client,
+    lookups: &Lookups,
+    namespace: &str,
+) -> Result<Vec<CredentialSecret>, SourceError> {
+    if let Some(stored) = lookups.credential_secrets(namespace) {
+        return Ok(stored.iter().filter_map(|s| credential_secret(namespace, Secret::clone(s))).collect());
+    }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let params = ListParams::default().labels(&format!("{SECRET_TYPE_LABEL} in (repository,repo-creds)"));
+    let params = ListParams::default().labels(&crate::lookups::credential_selector());
     let list = match secrets.list(&params).await {
         Ok(list) => list,
         Err(kube::Error::Api(status)) if status.code == 403 => {

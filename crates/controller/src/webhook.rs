@@ -116,7 +116,12 @@ async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Applicati
     }
     for (repo, apps) in groups {
         if let Some(first) = apps.first() {
-            match state.ctx.sources.request(&state.ctx.client, &state.ctx.config.controller_namespace, first).await {
+            match state
+                .ctx
+                .sources
+                .request(&state.ctx.client, &state.ctx.lookups, &state.ctx.config.controller_namespace, first)
+                .await
+            {
                 Ok(mut request) => {
                     request.max_listing_age = Some(Duration::ZERO);
                     if let Err(err) = state.ctx.source.snapshot(&request).await {

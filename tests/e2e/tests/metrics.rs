@@ -143,3 +143,37 @@ fn strip_ansi(text: &str) -> String {
     }
     out
 }
+
+/// The sum of `lockstep_kube_requests_total` for one verb.
+fn requests(metrics: &str, verb: &str) -> u64 {
+    let prefix = format!("lockstep_kube_requests_total{{verb=\"{verb}\",");
+    metrics.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+}
+
+/// Credential Secrets, the known-hosts and mirror ConfigMaps and the AppProject come from watches:
+/// once synced, reconciles (here five explicit refreshes, each a full pass with a fetch) list
+/// nothing. Before, each pass listed the Secrets of the Application's namespace.
+#[tokio::test]
+async fn a_reconcile_reads_credentials_and_projects_from_watches_not_per_pass() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-lookups").await?;
+    let repo = GitRepo::new();
+    repo.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  value: \"1\"\n");
+    repo.commit("one");
+    let addr = free_addr();
+    let _controller = ControllerProcess::start(&ns.name, &["--metrics-addr", &addr.to_string()])?;
+    let spec = json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}, "syncPolicy": {"automated": {}}});
+    apply_app(&client, &ns.name, "quiet", spec).await?;
+    lockstep_e2e::apps::wait_reason(&client, &ns.name, "quiet", "Succeeded").await?;
+    let before = get(addr, "/metrics").await?.body;
+    for _ in 0..5 {
+        let token = lockstep_e2e::apps::refresh(&client, &ns.name, "quiet").await?;
+        wait_app(&client, &ns.name, "quiet", "refresh observed", |app| {
+            app.status.as_ref().and_then(|s| s.observed_refresh.as_deref()) == Some(token.as_str())
+        })
+        .await?;
+    }
+    let after = get(addr, "/metrics").await?.body;
+    assert_eq!(requests(&after, "list"), requests(&before, "list"), "a pass listed something:\n{after}");
+    Ok(())
+}
