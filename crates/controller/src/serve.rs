@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -42,7 +42,7 @@ pub(crate) async fn start(
     }
     if let Some(addr) = ctx.config.webhook_addr {
         let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), trigger, leadership: leadership.clone() };
-        let router = Router::new().route("/api/webhook", post(crate::webhook::handle)).with_state(state);
+        let router = lockstep_webhook::router(Arc::new(state));
         serve(addr, "webhook", router).await?;
     }
     tokio::spawn(count_syncs(apps.clone()));

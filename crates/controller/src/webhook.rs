@@ -1,6 +1,6 @@
-//! The push webhook endpoint (`POST /api/webhook`): verifies the request against the
-//! `lockstep-webhook` Secret, finds the Applications the push concerns, fetches each repository
-//! once with a fresh ref listing, then triggers their reconciles. A webhook only ever causes a
+//! What a push webhook does (the endpoint itself is [`lockstep_webhook::router`]): its secrets come
+//! from the `lockstep-webhook` Secret; a verified push finds the Applications it concerns, fetches
+//! each repository once with a fresh ref listing, then triggers their reconciles. A webhook only ever causes a
 //! fetch, so even an unverified one cannot deploy anything that is not in git.
 //!
 //! Any replica accepts webhooks. One that does not lead sets `lockstep.dev/refresh` on each
@@ -10,10 +10,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -21,9 +17,9 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use lockstep_api::Application;
 use lockstep_api::kube_error::one_line;
-use lockstep_webhook::{Event, Provider, Push, detect, parse_push, repo_identity, tracks, verify};
+use lockstep_webhook::{Outcome, Pending, Provider, Push, PushHandler, repo_identity, tracks};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::metrics::metrics;
@@ -40,48 +36,26 @@ pub(crate) struct WebhookState {
     pub leadership: lockstep_lease::Leadership,
 }
 
-/// Handles one webhook request.
-pub(crate) async fn handle(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((provider, event)) = detect(&headers) else {
-        metrics().webhook_request("unknown", "bad-request");
-        return (StatusCode::BAD_REQUEST, "unknown webhook: no GitLab, GitHub, Gitea or Bitbucket event header\n")
-            .into_response();
-    };
-    let label = provider.as_str();
-    match secret_for(&state.ctx, provider).await {
-        Ok(Some(secret)) => {
-            if let Err(err) = verify(provider, &headers, &body, &secret) {
-                warn!(provider = label, %err, "webhook rejected");
-                metrics().webhook_request(label, "unauthorized");
-                return (StatusCode::UNAUTHORIZED, format!("{err}\n")).into_response();
-            }
-        }
-        Ok(None) => debug!(provider = label, "no webhook secret configured; accepting unverified push"),
-        Err(err) => {
-            warn!(provider = label, err = %one_line(&err), "reading the webhook Secret failed");
-            metrics().webhook_request(label, "error");
-            return (StatusCode::SERVICE_UNAVAILABLE, "cannot read the webhook Secret\n").into_response();
-        }
+impl PushHandler for WebhookState {
+    fn secret(&self, provider: Provider) -> Pending<'_, Result<Option<Vec<u8>>, String>> {
+        Box::pin(async move { secret_for(&self.ctx, provider).await.map_err(|err| one_line(&err)) })
     }
-    if event != Event::Push {
-        metrics().webhook_request(label, "ignored");
-        return (StatusCode::OK, axum::Json(json!({"provider": label, "ignored": format!("{event:?}")})))
-            .into_response();
+
+    fn pushed(&self, provider: Provider, push: Push) -> Vec<String> {
+        let groups = concerned(&self.apps.state(), &push);
+        let names: Vec<String> = groups
+            .values()
+            .flatten()
+            .map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()))
+            .collect();
+        info!(provider = provider.as_str(), refs = ?push.refs, applications = ?names, "push received");
+        tokio::spawn(refresh(self.clone(), groups));
+        names
     }
-    let push = match parse_push(provider, &body) {
-        Ok(push) => push,
-        Err(err) => {
-            metrics().webhook_request(label, "bad-request");
-            return (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response();
-        }
-    };
-    let groups = concerned(&state.apps.state(), &push);
-    let names: Vec<String> =
-        groups.values().flatten().map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any())).collect();
-    info!(provider = label, refs = ?push.refs, applications = ?names, "push received");
-    metrics().webhook_request(label, "accepted");
-    tokio::spawn(refresh(state, groups));
-    (StatusCode::OK, axum::Json(json!({"provider": label, "refs": push.refs, "applications": names}))).into_response()
+
+    fn record(&self, provider: &str, outcome: Outcome) {
+        metrics().webhook_request(provider, outcome.as_str());
+    }
 }
 
 /// The provider's secret from the `lockstep-webhook` Secret; `None` when the Secret or key is absent.
