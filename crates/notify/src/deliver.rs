@@ -6,11 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
@@ -68,7 +63,9 @@ pub struct Outbox {
     client: HttpsClient,
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// reqwest over rustls with the system's CA certificates (or why it could not be built). It takes
+/// `HTTPS_PROXY`/`NO_PROXY` from the environment, and follows no redirects.
+type HttpsClient = Result<reqwest::Client, String>;
 
 impl Outbox {
     /// An outbox whose workers run on the current runtime (started per service on first use).
@@ -154,9 +151,11 @@ fn https_client() -> HttpsClient {
                 .with_no_client_auth()
         }
     };
-    let connector =
-        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
-    Client::builder(TokioExecutor::new()).build(connector)
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| format!("setting up the HTTPS client for notifications: {}", err.without_url()))
 }
 
 async fn send_with_retries(client: &HttpsClient, delivery: &Delivery, options: OutboxOptions) -> bool {
@@ -179,15 +178,17 @@ async fn send_with_retries(client: &HttpsClient, delivery: &Delivery, options: O
 }
 
 async fn send_once(client: &HttpsClient, request: &HttpRequest) -> Result<(), String> {
-    let mut builder = http::Request::post(&request.url).header(http::header::CONTENT_TYPE, "application/json");
+    let client = client.as_ref().map_err(Clone::clone)?;
+    let mut builder =
+        client.post(&request.url).header(http::header::CONTENT_TYPE, "application/json").body(request.body.clone());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let req = builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| e.to_string())?;
-    let response = client.request(req).await.map_err(|e| format!("{}: {e}", redact_url(&request.url)))?;
+    // reqwest's errors name the URL, whose path may hold a token: only the host is shown.
+    let response = builder.send().await.map_err(|e| format!("{}: {}", redact_url(&request.url), e.without_url()))?;
     let status = response.status();
     // Only the start of an error body is quoted; a service that streams more is not read further.
-    let body = body_start(response.into_body(), MAX_RESPONSE_BODY).await;
+    let body = body_start(response, MAX_RESPONSE_BODY).await;
     if status.is_success() {
         Ok(())
     } else {
@@ -196,16 +197,12 @@ async fn send_once(client: &HttpsClient, request: &HttpRequest) -> Result<(), St
     }
 }
 
-/// At most `max` bytes from the start of `body`; the rest is never read.
-async fn body_start<B: hyper::body::Body<Data = Bytes> + Unpin>(mut body: B, max: usize) -> Vec<u8> {
+/// At most `max` bytes from the start of the response's body; the rest is never read.
+async fn body_start(mut response: reqwest::Response, max: usize) -> Vec<u8> {
     let mut start = Vec::new();
     while start.len() < max {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    start.extend_from_slice(&data);
-                }
-            }
+        match response.chunk().await {
+            Ok(Some(chunk)) => start.extend_from_slice(&chunk),
             _ => break,
         }
     }

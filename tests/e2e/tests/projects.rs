@@ -148,8 +148,12 @@ async fn deletion_fails_closed_while_the_project_is_missing() -> anyhow::Result<
     .await?;
     assert!(waiting.metadata.deletion_timestamp.is_some());
     assert!(exists(&client, &ns.name, "held").await, "nothing is deleted with the controller's rights");
-    let reasons = lockstep_e2e::apps::event_reasons(&client, &ns.name, "held").await?;
-    assert!(reasons.iter().any(|r| r == "DeletionFailed"), "{reasons:?}");
+    // The Event follows the status write that showed the condition.
+    lockstep_e2e::wait_for("a DeletionFailed Event", std::time::Duration::from_secs(30), || async {
+        let reasons = lockstep_e2e::apps::event_reasons(&client, &ns.name, "held").await?;
+        if reasons.iter().any(|r| r == "DeletionFailed") { Ok(Some(())) } else { anyhow::bail!("{reasons:?}") }
+    })
+    .await?;
 
     apply_project(&ns.name, project)?;
     lockstep_e2e::wait_for("Application gone", std::time::Duration::from_secs(90), || async {
