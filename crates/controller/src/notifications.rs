@@ -13,12 +13,10 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use lockstep_api::Application;
-use lockstep_api::conditions::READY;
 use lockstep_api::kube_error::one_line;
 use lockstep_notify::config::{CONFIG_NAME, STATE_ANNOTATION};
 use lockstep_notify::deliver::OutboxOptions;
-use lockstep_notify::service::{About, request};
-use lockstep_notify::{Delivery, Message, NoticeState, NotifyConfig, Outbox, Record, Trigger, plan};
+use lockstep_notify::{NotifyConfig, Outbox, compose};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -101,82 +99,22 @@ async fn notify_app(
     app: &Application,
     progressing_for: Duration,
 ) -> Result<(), kube::Error> {
-    let Some(status) = app.status.as_ref() else { return Ok(()) };
-    let subscriptions = config.subscriptions_of(app.labels(), app.annotations());
-    if subscriptions.is_empty() {
-        return Ok(());
-    }
-    let mut triggers: Vec<(Trigger, bool)> = Vec::new();
-    for (trigger, _, _) in &subscriptions {
-        if !triggers.iter().any(|(t, _)| t == trigger) {
-            triggers.push((*trigger, config.sends_resolved(*trigger)));
-        }
-    }
-    let previous: Record =
-        app.annotations().get(STATE_ANNOTATION).and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-    let mut record = previous.clone();
-    let notices = plan(&triggers, status, progressing_for, config.progressing_delay, &mut record);
-    if notices.is_empty() {
-        return Ok(());
+    let Some(composed) = compose(config, app, progressing_for) else { return Ok(()) };
+    let name = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
+    for service in &composed.unknown_services {
+        warn!(app = %name, %service, "subscription names a service the ConfigMap does not define");
     }
     // Record first, conditional on the version we evaluated: a conflict means someone else (or a
     // newer status) got there first, and the next poll decides again.
     let api: Api<Application> = Api::namespaced(client.clone(), &app.namespace().unwrap_or_default());
     let patch = json!({"metadata": {
         "resourceVersion": app.resource_version(),
-        "annotations": {STATE_ANNOTATION: serde_json::to_string(&record).unwrap_or_default()},
+        "annotations": {STATE_ANNOTATION: serde_json::to_string(&composed.record).unwrap_or_default()},
     }});
     api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    let message = message_of(app);
-    for notice in notices.iter().filter(|n| n.send) {
-        let template_key = match notice.state {
-            NoticeState::Firing => notice.trigger.name().to_string(),
-            NoticeState::Resolved => format!("{}.resolved", notice.trigger.name()),
-        };
-        let mut about = message.clone();
-        about.revision = notice.revision.clone();
-        let text = lockstep_notify::template::render(
-            config.templates.get(&template_key).map(String::as_str),
-            notice.trigger,
-            notice.state,
-            &about,
-        );
-        for (trigger, service_name, recipient) in &subscriptions {
-            if *trigger != notice.trigger {
-                continue;
-            }
-            let Some(service) = config.services.get(service_name) else {
-                warn!(app = %about.app, service = %service_name, "subscription names a service the ConfigMap does not define");
-                continue;
-            };
-            info!(app = %about.app, trigger = notice.trigger.name(), state = ?notice.state, service = %service_name, "notifying");
-            let about_notice = About { trigger: notice.trigger, state: notice.state, message: &about };
-            outbox.enqueue(Delivery {
-                service: service_name.clone(),
-                kind: service.kind(),
-                request: request(service, recipient, &text, about_notice),
-            });
-        }
+    for delivery in composed.deliveries {
+        info!(app = %name, service = %delivery.service, "notifying");
+        outbox.enqueue(delivery);
     }
     Ok(())
-}
-
-/// What messages may say about `app`.
-fn message_of(app: &Application) -> Message {
-    let status = app.status.clone().unwrap_or_default();
-    let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone());
-    let op = status.operation_state.as_ref().and_then(|o| o.message.clone());
-    let message =
-        [status.health.message.clone(), op, ready].into_iter().flatten().find(|m| !m.is_empty()).unwrap_or_default();
-    let namespace = app.namespace().unwrap_or_default();
-    Message {
-        app: format!("{namespace}/{}", app.name_any()),
-        name: app.name_any(),
-        namespace,
-        health: format!("{:?}", status.health.status),
-        sync: format!("{:?}", status.sync.status),
-        revision: status.sync.revision.clone().unwrap_or_default(),
-        repo: app.spec.source.repo_url.clone(),
-        message,
-    }
 }

@@ -5,12 +5,14 @@
 //!
 //! Everything but [`deliver`] is pure.
 
+pub mod compose;
 pub mod config;
 pub mod deliver;
 pub mod service;
 pub mod template;
 pub mod trigger;
 
+pub use compose::{Composed, compose};
 pub use config::{ConfigError, NotifyConfig, Service, Subscription};
 pub use deliver::{Delivery, Outbox};
 pub use service::HttpRequest;
