@@ -6,8 +6,8 @@ use kube::Client;
 use kube::runtime::events::{Event, Recorder, Reporter};
 use lockstep_source::GitCache;
 
-use crate::clusters::Clusters;
 use crate::config::ControllerConfig;
+use lockstep_clusters::Clusters;
 
 /// What every reconcile shares: clients, the git cache, the destination clusters and the event recorder.
 pub(crate) struct Context {

@@ -8,8 +8,8 @@ use lockstep_api::Application;
 use lockstep_policy::impersonation::{ServiceAccount, service_account};
 use lockstep_policy::project::Project;
 
-use crate::clusters::{ClusterTarget, Deployer};
 use crate::context::Context;
+use lockstep_clusters::{ClusterTarget, Deployer};
 
 /// The ServiceAccount to impersonate for `app` in `namespace`, and its client; `(None, None)` when
 /// the controller writes with its own identity. The error says why impersonation is impossible.

@@ -291,6 +291,14 @@ impl Metrics {
     }
 }
 
+/// Builds the controller's client (from the kubeconfig or in-cluster config, sending
+/// `lockstep/<version> (<identity>)`) with every request of every client counted in
+/// `lockstep_kube_requests_total`.
+pub async fn instrumented_client(identity: &str) -> Result<kube::Client, kube::Error> {
+    lockstep_clusters::observe_requests(|verb, code| metrics().kube_request(verb, code));
+    lockstep_clusters::instrumented_client(identity).await
+}
+
 /// The process's metrics.
 pub fn metrics() -> &'static Metrics {
     static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);

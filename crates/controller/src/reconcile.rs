@@ -23,10 +23,10 @@ use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::clusters::{ClusterTarget, Deployer};
 use crate::context::Context;
 use crate::error::ControllerError;
 use crate::trigger::jittered;
+use lockstep_clusters::{ClusterTarget, Deployer};
 use lockstep_policy::events::events_for;
 use lockstep_policy::impersonation::ServiceAccount;
 use lockstep_policy::project::Project;

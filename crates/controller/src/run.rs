@@ -21,12 +21,12 @@ use lockstep_engine::migrate::LAST_APPLIED;
 use lockstep_source::GitCache;
 use tracing::{info, warn};
 
-use crate::clusters::Clusters;
 use crate::config::ControllerConfig;
 use crate::context::{Context, EVENT_CACHE_QUIET, EventRecorder};
 use crate::error::ControllerError;
 use crate::reconcile::{error_policy, reconcile};
 use crate::trigger::trigger_hash;
+use lockstep_clusters::Clusters;
 use lockstep_lease::{Election, Leadership};
 
 /// Runs the controller until SIGTERM or Ctrl-C.
@@ -53,7 +53,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
     let pushed = trigger.clone();
     let (cluster_secrets, cluster_changes) =
-        crate::clusters::watch_secrets(client.clone(), &config.controller_namespace);
+        lockstep_clusters::watch_secrets(client.clone(), &config.controller_namespace);
     let (lookups, project_changes) =
         crate::lookups::Lookups::start(&client, &config.controller_namespace, config.watch_namespace.as_deref());
     let context = Arc::new(Context {

@@ -42,7 +42,7 @@ const PROBE_TTL: Duration = Duration::from_secs(10);
 const SECRETS_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One destination cluster and what talks to it.
-pub(crate) struct ClusterTarget {
+pub struct ClusterTarget {
     /// Its server and name, for project rules and messages.
     pub identity: Cluster,
     /// Client for applies, dry-runs, reads and discovery.
@@ -67,7 +67,7 @@ pub(crate) struct ClusterTarget {
 type Probe = (Instant, Result<(), String>);
 
 /// A client and engine acting as one ServiceAccount (impersonation) in one cluster.
-pub(crate) struct Deployer {
+pub struct Deployer {
     /// The impersonating client.
     pub client: Client,
     /// The engine writing through it.
@@ -152,7 +152,7 @@ impl ClusterTarget {
 
 /// Why an Application's destination cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ClusterError {
+pub enum ClusterError {
     /// No cluster Secret names the destination.
     NotFound(String),
     /// The cluster's Secret is broken, or the cluster does not answer.
@@ -184,7 +184,7 @@ struct WatchSettings {
 }
 
 /// Every destination cluster in use.
-pub(crate) struct Clusters {
+pub struct Clusters {
     local: Arc<ClusterTarget>,
     /// The controller's own client.
     home: Client,
@@ -198,7 +198,7 @@ impl Clusters {
     /// The controller's own cluster through `client`, and remote clusters from the cluster Secrets
     /// in `secrets`; managed-object watches of every cluster send to `trigger`.
     /// `config` is what `client` was built from (needed to impersonate in the own cluster).
-    pub(crate) fn new(
+    pub fn new(
         client: Client,
         config: Option<Config>,
         secrets: Store<Secret>,
@@ -213,17 +213,14 @@ impl Clusters {
     }
 
     /// The controller's own cluster.
-    pub(crate) fn local(&self) -> Arc<ClusterTarget> {
+    pub fn local(&self) -> Arc<ClusterTarget> {
         self.local.clone()
     }
 
     /// The cluster an Application's destination names: its own when it names none, `in-cluster` or
     /// `https://kubernetes.default.svc`; otherwise the cluster Secret whose `name` (or, without a
     /// name, `server`) matches. Whether it answers is [`ClusterTarget::reachable`]'s business.
-    pub(crate) async fn resolve(
-        &self,
-        destination: &ApplicationDestination,
-    ) -> Result<Arc<ClusterTarget>, ClusterError> {
+    pub async fn resolve(&self, destination: &ApplicationDestination) -> Result<Arc<ClusterTarget>, ClusterError> {
         let name = destination.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let server = destination.server.as_deref().map(|s| s.trim().trim_end_matches('/')).filter(|s| !s.is_empty());
         if destination.is_in_cluster() {
@@ -278,7 +275,7 @@ impl Clusters {
     }
 
     /// Records that `app` manages `kinds` in `target` and nothing in any other cluster.
-    pub(crate) async fn track(
+    pub async fn track(
         &self,
         app: ObjectRef<Application>,
         target: &ClusterTarget,
@@ -291,7 +288,7 @@ impl Clusters {
     }
 
     /// Records that `app` manages nothing in any cluster (it is gone).
-    pub(crate) async fn forget(&self, app: ObjectRef<Application>) {
+    pub async fn forget(&self, app: ObjectRef<Application>) {
         let gone = AppRef { namespace: app.namespace.clone().unwrap_or_default(), name: app.name.clone() };
         for target in self.all().await {
             target.watches.track(app.clone(), Vec::new()).await;
@@ -355,10 +352,7 @@ fn find(
 /// Watches the cluster Secrets of the controller's namespace into a store; the stream (which must
 /// be polled for the store to fill) fires on every change after the initial listing, so that every
 /// Application is looked at again when a cluster is added, changed or removed.
-pub(crate) fn watch_secrets(
-    client: Client,
-    namespace: &str,
-) -> (Store<Secret>, impl Stream<Item = ()> + Send + 'static) {
+pub fn watch_secrets(client: Client, namespace: &str) -> (Store<Secret>, impl Stream<Item = ()> + Send + 'static) {
     let api: Api<Secret> = Api::namespaced(client, namespace);
     let (store, writer) = reflector::store();
     let selector = format!("{}={}", CLUSTER_SECRET_LABEL.0, CLUSTER_SECRET_LABEL.1);

@@ -9,14 +9,14 @@ use lockstep_engine::ResourceKey;
 use lockstep_engine::tracking::{AppRef, owner_of};
 
 /// A watched kind: group, version, kind.
-pub(crate) type KindId = (String, String, String);
+pub type KindId = (String, String, String);
 
 /// One object of a watched kind: namespace and name.
 type ObjectName = (Option<String>, String);
 
 /// Owner of every tracked object, per watched kind.
 #[derive(Debug, Default)]
-pub(crate) struct OwnedIndex {
+pub struct OwnedIndex {
     by_kind: HashMap<KindId, HashMap<ObjectName, AppRef>>,
     /// A relisting in progress per kind: replaces the kind's entries when it completes.
     relisting: HashMap<KindId, HashMap<ObjectName, AppRef>>,
@@ -24,7 +24,7 @@ pub(crate) struct OwnedIndex {
 
 /// What the watch saw of one object: its namespace, name, tracking id and whether it is a hook.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Seen<'a> {
+pub struct Seen<'a> {
     pub namespace: Option<&'a str>,
     pub name: &'a str,
     pub tracking_id: Option<&'a str>,
@@ -34,18 +34,18 @@ pub(crate) struct Seen<'a> {
 
 impl OwnedIndex {
     /// A listing of `kind` starts.
-    pub(crate) fn relist_started(&mut self, kind: &KindId) {
+    pub fn relist_started(&mut self, kind: &KindId) {
         self.relisting.insert(kind.clone(), HashMap::new());
     }
 
     /// A listing of `kind` is complete: it is now the truth for that kind.
-    pub(crate) fn relist_done(&mut self, kind: &KindId) {
+    pub fn relist_done(&mut self, kind: &KindId) {
         let listed = self.relisting.remove(kind).unwrap_or_default();
         self.by_kind.insert(kind.clone(), listed);
     }
 
     /// An object of `kind` exists as `seen` (during a listing or after a change).
-    pub(crate) fn applied(&mut self, kind: &KindId, seen: Seen<'_>, listing: bool) {
+    pub fn applied(&mut self, kind: &KindId, seen: Seen<'_>, listing: bool) {
         let map = if listing {
             self.relisting.entry(kind.clone()).or_default()
         } else {
@@ -59,14 +59,14 @@ impl OwnedIndex {
     }
 
     /// An object of `kind` was deleted.
-    pub(crate) fn deleted(&mut self, kind: &KindId, namespace: Option<&str>, name: &str) {
+    pub fn deleted(&mut self, kind: &KindId, namespace: Option<&str>, name: &str) {
         if let Some(map) = self.by_kind.get_mut(kind) {
             map.remove(&(namespace.map(str::to_string), name.to_string()));
         }
     }
 
     /// Every object whose tracking id names `app`, of the kinds watched.
-    pub(crate) fn owned_by(&self, app: &AppRef) -> Vec<ResourceKey> {
+    pub fn owned_by(&self, app: &AppRef) -> Vec<ResourceKey> {
         let mut keys: Vec<ResourceKey> = self
             .by_kind
             .iter()
@@ -85,7 +85,7 @@ impl OwnedIndex {
     }
 
     /// Drops a kind no Application uses any more.
-    pub(crate) fn forget_kind(&mut self, kind: &KindId) {
+    pub fn forget_kind(&mut self, kind: &KindId) {
         self.by_kind.remove(kind);
         self.relisting.remove(kind);
     }

@@ -22,7 +22,7 @@ use tracing::debug;
 use crate::owned::{KindId, OwnedIndex, Seen};
 
 /// The set of running watches and which Application uses which kinds.
-pub(crate) struct ManagedWatches {
+pub struct ManagedWatches {
     client: Client,
     /// Only Applications in this namespace are triggered (the controller's `--watch-namespace`).
     app_namespace: Option<String>,
@@ -49,7 +49,7 @@ struct RunningWatch {
 
 impl ManagedWatches {
     /// Watches that send the Application owning a changed object to `trigger`.
-    pub(crate) fn new(
+    pub fn new(
         client: Client,
         app_namespace: Option<String>,
         trigger: UnboundedSender<ObjectRef<Application>>,
@@ -61,7 +61,7 @@ impl ManagedWatches {
     /// those no Application uses any more. Returns once every watch of `app`'s kinds has listed what
     /// exists (or after a timeout), so a change made after the status is written is always seen as
     /// a change rather than folded into a watch's initial listing.
-    pub(crate) async fn track(&self, app: ObjectRef<Application>, kinds: Vec<ApiResource>) {
+    pub async fn track(&self, app: ObjectRef<Application>, kinds: Vec<ApiResource>) {
         let mut pending = Vec::new();
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -104,12 +104,12 @@ impl ManagedWatches {
 
 impl ManagedWatches {
     /// Whether `app`'s kinds have been recorded since this controller started.
-    pub(crate) fn knows(&self, app: &ObjectRef<Application>) -> bool {
+    pub fn knows(&self, app: &ObjectRef<Application>) -> bool {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).by_app.contains_key(app)
     }
 
     /// The objects of the watched kinds whose tracking id names `app`, in or out of its inventory.
-    pub(crate) fn owned_by(&self, app: &lockstep_engine::AppRef) -> Vec<lockstep_engine::ResourceKey> {
+    pub fn owned_by(&self, app: &lockstep_engine::AppRef) -> Vec<lockstep_engine::ResourceKey> {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).owned.owned_by(app)
     }
 }

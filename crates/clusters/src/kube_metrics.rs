@@ -9,7 +9,14 @@ use std::task::{Context, Poll};
 use http::{HeaderValue, Method, Request, Response};
 use tower::{Layer, Service};
 
-use crate::metrics::metrics;
+/// Where each completed request is reported (verb, status code), set once by the controller.
+static OBSERVER: OnceLock<fn(&'static str, &str)> = OnceLock::new();
+
+/// Reports every request of every client built here to `observe` (the controller's
+/// `lockstep_kube_requests_total`); the first call wins.
+pub fn observe_requests(observe: fn(&'static str, &str)) {
+    let _ = OBSERVER.set(observe);
+}
 
 /// The User-Agent of this process's clients, set once by [`instrumented_client`].
 static AGENT: OnceLock<HeaderValue> = OnceLock::new();
@@ -32,7 +39,7 @@ pub async fn instrumented_client(identity: &str) -> Result<kube::Client, kube::E
 
 /// A client for `config` with request counting installed: every client the controller builds
 /// (its own, remote clusters', impersonating ones) goes through here, so the metric sees all traffic.
-pub(crate) fn counted_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+pub fn counted_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
     let agent = AGENT
         .get()
         .cloned()
@@ -83,7 +90,9 @@ where
                 Ok(response) => response.status().as_u16().to_string(),
                 Err(_) => "error".to_string(),
             };
-            metrics().kube_request(verb, &code);
+            if let Some(observe) = OBSERVER.get() {
+                observe(verb, &code);
+            }
             result
         })
     }
