@@ -14,7 +14,6 @@ mod instrument;
 mod liveness;
 mod lookups;
 pub mod metrics;
-mod notifications;
 mod projects;
 mod queue_wait;
 mod reconcile;

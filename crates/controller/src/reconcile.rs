@@ -288,7 +288,7 @@ fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
     Outcome::Stopped { reason: why, message, revision: Some(snapshot.revision.clone()) }
 }
 
-/// Health of every object after sync; an object that does not exist is Missing.
+/// Every object after the sync with its health; an object that does not exist is Missing.
 fn assess(result: SyncResult) -> Vec<AssessedResource> {
     result
         .resources
@@ -296,10 +296,9 @@ fn assess(result: SyncResult) -> Vec<AssessedResource> {
         // What this pass pruned is gone: counted in the operation, no longer a resource of the app.
         .filter(|r| r.action != lockstep_engine::Action::Prune)
         .map(|r| {
-            let (health, ignore_health) = match &r.live {
-                Some(live) => (lockstep_health::assess(live), lockstep_health::ignored(live)),
-                None => (Health { status: HealthStatusCode::Missing, message: None }, false),
-            };
+            // Assessed once, by the engine, when the object was last read or written.
+            let health = r.health.unwrap_or(Health { status: HealthStatusCode::Missing, message: None });
+            let ignore_health = r.live.as_ref().is_some_and(lockstep_health::ignored);
             AssessedResource {
                 key: r.key,
                 sync: r.status,

@@ -47,7 +47,12 @@ pub(crate) async fn start(
     }
     tokio::spawn(count_syncs(apps.clone()));
     let namespace = ctx.config.controller_namespace.clone();
-    tokio::spawn(crate::notifications::run(ctx.client.clone(), namespace, apps, leadership));
+    let wiring = lockstep_notify::notifier::Wiring {
+        is_leading: Arc::new(move || leadership.is_leading()),
+        delivered: Arc::new(|kind: &'static str, result: &'static str| metrics().notification(kind, result)),
+        queue_depth: Arc::new(|depth| metrics().notification_queue_depth(depth)),
+    };
+    tokio::spawn(lockstep_notify::notifier::run(ctx.client.clone(), namespace, apps, wiring));
     Ok(())
 }
 

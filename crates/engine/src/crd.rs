@@ -28,7 +28,9 @@ impl Engine {
                 });
                 if established {
                     // Health is judged on the established object, not the apply response before it.
-                    outcome.live = live.and_then(|crd| serde_json::to_value(crd).ok()).or(outcome.live.take());
+                    if let Some(established) = live.and_then(|crd| serde_json::to_value(crd).ok()) {
+                        *outcome = outcome.clone().with_live(established);
+                    }
                     break;
                 }
                 if Instant::now() > deadline {

@@ -1,27 +1,24 @@
-//! The sync operation: runs a [`SyncPlan`] step by step, gating waves on health.
+//! The engine of one cluster and identity: plans a sync ([`crate::observe`], then the pure
+//! [`crate::sync_plan`]) and carries the plan out ([`crate::execute`]).
 
 use std::collections::HashSet;
 
-use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use lockstep_api::{HealthStatusCode, Inventory, SyncStatusCode};
+use lockstep_api::Inventory;
 use lockstep_render::Manifest;
 use serde_json::Value;
 
 use crate::catalog::{KindInfo, ResourceCatalog};
-use crate::error::{Fault, ObjectError};
-use crate::hooks::Phase;
+use crate::error::ObjectError;
 use crate::key::ResourceKey;
-use crate::plan::{HookRun, HookStatus, Observation, Progress, ResourceResult, SyncResult};
-use crate::steps::{Step, SyncPlan, defined_kinds};
+use crate::plan::{HookRun, SyncResult};
+use crate::steps::{SyncOrder, defined_kinds};
+use crate::sync_plan::{PlanRules, SyncPlan};
 use crate::target::place;
 use crate::tracking::{AppRef, mark};
 use crate::verified::Verified;
-
-/// How long a custom resource waits for its just-established CRD to be served by discovery.
-const DISCOVERY_LAG: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How many objects of one Application are dry-run or applied at once.
 pub(crate) const CONCURRENCY: usize = 8;
@@ -72,6 +69,7 @@ pub struct Engine {
 }
 
 /// One rendered object made ready to apply: where it goes and how to address it.
+#[derive(Clone)]
 pub(crate) struct Target {
     pub key: ResourceKey,
     pub object: Value,
@@ -84,6 +82,20 @@ pub(crate) struct RenderFacts {
     pub namespaces: HashSet<String>,
     /// `(group, kind)` of custom resources whose CRDs this render creates.
     pub defined_kinds: HashSet<(String, String)>,
+}
+
+impl RenderFacts {
+    /// What `objects`, one render, create for each other.
+    pub fn of(objects: &[Value]) -> Self {
+        RenderFacts {
+            namespaces: objects
+                .iter()
+                .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
+                .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+                .collect(),
+            defined_kinds: defined_kinds(objects),
+        }
+    }
 }
 
 impl Engine {
@@ -112,147 +124,35 @@ impl Engine {
         self.catalog.kind(&gvk).await.ok().map(|info| info.namespaced)
     }
 
-    /// Compares every manifest with live state and, with `options.apply`, runs the sync operation:
-    /// PreSync hooks, resources wave by wave (each wave healthy before the next), PostSync hooks;
-    /// on failure the SyncFail hooks. A rejected object fails the operation but the rest of its wave
-    /// still applies. Prune runs only after a complete operation.
-    pub async fn sync(&self, manifests: &[Manifest], options: &SyncOptions) -> SyncResult {
+    /// Observes every rendered object and what left git, and decides what a sync does to each:
+    /// the plan, before anything is written. `options.apply` says whether a sync follows (it then
+    /// skips the dry-run of objects that do not exist yet; the apply answers for them).
+    pub async fn plan(&self, manifests: &[Manifest], options: &SyncOptions) -> SyncPlan {
         let objects: Vec<Value> = manifests.iter().map(|m| m.object.clone()).collect();
-        let plan = SyncPlan::of(&objects);
-        let facts = RenderFacts {
-            namespaces: objects
-                .iter()
-                .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
-                .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
-                .collect(),
-            defined_kinds: defined_kinds(&objects),
+        let order = SyncOrder::of(&objects);
+        let facts = RenderFacts::of(&objects);
+        let observations = self.observe(&order, manifests, options, &facts).await;
+        let rules = PlanRules {
+            app: &options.app,
+            prune: options.prune,
+            allow_empty: options.allow_empty,
+            hooks_done: &options.hooks_done,
         };
-        if options.apply
-            && options.heal_only
-            && let Some(in_sync) = self.unless_drifted(&plan, manifests, options, &facts).await
-        {
-            return in_sync;
-        }
-        if options.apply && !options.operation_recorded && plan.steps.iter().any(|s| s.hooks) {
-            let mut result = self.compare_resources(&plan, manifests, options, &facts).await;
-            result.progress = Progress::Waiting("recording the sync operation before its hooks run".into());
-            return result;
-        }
-        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
-        for step in &plan.steps {
-            let active = options.apply && result.progress == Progress::Complete;
-            if step.hooks {
-                if active {
-                    self.run_hook_step(step, manifests, options, &mut result).await;
-                }
-                continue;
-            }
-            let outcomes = self.resource_step(step, manifests, options, &facts, active).await;
-            if active {
-                result.progress = step_progress(step, &outcomes);
-            }
-            result.resources.extend(outcomes);
-        }
-        if let (true, Progress::Waiting(why)) = (options.timed_out, &result.progress) {
-            result.progress = Progress::Failed(ObjectError::refused(format!("sync timed out: {why}")));
-        }
-        if options.apply && matches!(result.progress, Progress::Failed(_)) {
-            for step in &plan.on_failure {
-                self.run_hook_step(step, manifests, options, &mut result).await;
-            }
-        }
-        let prune_allowed = options.apply && result.progress == Progress::Complete;
-        self.prune(&mut result, plan.resources().is_empty(), prune_allowed, options).await;
-        let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
-        self.verified.retain(&options.app, managed);
-        result
+        SyncPlan::decide(&order, observations, facts, &rules)
     }
 
-    /// Compares every resource; when all are in sync, that comparison (and the prune of what left
-    /// git) is the pass's whole result. `None` when something drifted or failed: a sync operation
-    /// with its hooks and waves follows.
-    async fn unless_drifted(
-        &self,
-        plan: &SyncPlan,
-        manifests: &[Manifest],
-        options: &SyncOptions,
-        facts: &RenderFacts,
-    ) -> Option<SyncResult> {
-        let mut result = self.compare_resources(plan, manifests, options, facts).await;
-        if result.resources.iter().any(|r| r.status != SyncStatusCode::Synced || r.error.is_some()) {
-            return None;
-        }
-        self.prune(&mut result, plan.resources().is_empty(), true, options).await;
-        let managed = result.resources.iter().filter(|r| !r.requires_pruning).map(|r| &r.key);
-        self.verified.retain(&options.app, managed);
-        Some(result)
-    }
-
-    /// Compares every resource with live state, writing nothing.
-    async fn compare_resources(
-        &self,
-        plan: &SyncPlan,
-        manifests: &[Manifest],
-        options: &SyncOptions,
-        facts: &RenderFacts,
-    ) -> SyncResult {
-        let mut result = SyncResult { hooks: options.hooks_done.clone(), ..Default::default() };
-        for step in plan.steps.iter().filter(|s| !s.hooks) {
-            result.resources.extend(self.resource_step(step, manifests, options, facts, false).await);
-        }
-        result
+    /// Plans and, with `options.apply`, runs the sync operation: PreSync hooks, resources wave by
+    /// wave (each wave healthy before the next), PostSync hooks; on failure the SyncFail hooks. A
+    /// rejected object fails the operation but the rest of its wave still applies. Prune runs only
+    /// after a complete operation.
+    pub async fn sync(&self, manifests: &[Manifest], options: &SyncOptions) -> SyncResult {
+        let plan = self.plan(manifests, options).await;
+        self.execute(&plan, manifests, options).await
     }
 
     /// Forgets what this engine remembered about an Application that is gone.
     pub fn forget_application(&self, app: &AppRef) {
         self.verified.forget_app(app);
-    }
-
-    /// Syncs (or only compares) the resources of one step; with `apply`, CRDs are then awaited.
-    async fn resource_step(
-        &self,
-        step: &Step,
-        manifests: &[Manifest],
-        options: &SyncOptions,
-        facts: &RenderFacts,
-        apply: bool,
-    ) -> Vec<ResourceResult> {
-        // Futures are built before streaming them: a closure over references inside the stream
-        // would make the whole sync future not `Send` for every lifetime.
-        let pending: Vec<_> =
-            step.items.iter().map(|i| self.sync_manifest(&manifests[*i], options, facts, apply)).collect();
-        let mut outcomes: Vec<ResourceResult> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
-        if apply {
-            self.await_established(&mut outcomes).await;
-        }
-        outcomes
-    }
-
-    async fn sync_manifest(
-        &self,
-        manifest: &Manifest,
-        options: &SyncOptions,
-        facts: &RenderFacts,
-        apply: bool,
-    ) -> ResourceResult {
-        let mut prepared = self.prepare(manifest, options).await;
-        // A CRD established in an earlier step may take a moment to appear in discovery.
-        let deadline = std::time::Instant::now() + DISCOVERY_LAG;
-        while apply
-            && std::time::Instant::now() < deadline
-            && matches!(&prepared, Err((key, _)) if facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())))
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            prepared = self.prepare(manifest, options).await;
-        }
-        match prepared {
-            Ok(target) => self.sync_one(&target, options, facts, apply).await,
-            Err((key, _)) if !apply && facts.defined_kinds.contains(&(key.group.clone(), key.kind.clone())) => {
-                // Its CRD is created by this same sync: the kind is not served yet.
-                ResourceResult::observed(key, Observation::Drifted { live: None })
-            }
-            Err((key, message)) => ResourceResult::observed(key, Observation::Rejected(message)),
-        }
     }
 
     /// Resolves the kind, places the object in its namespace and marks it as this Application's.
@@ -281,50 +181,4 @@ impl Engine {
             _ => Api::all_with(self.client.clone(), &kind.resource),
         }
     }
-}
-
-/// Whether the operation may go past a step: failed objects fail it; at a gate, every object must
-/// be Healthy (Degraded fails, anything else waits).
-fn step_progress(step: &Step, outcomes: &[ResourceResult]) -> Progress {
-    let failed: Vec<(&ResourceKey, &ObjectError)> =
-        outcomes.iter().filter_map(|r| r.error.as_ref().map(|e| (&r.key, e))).collect();
-    if let Some(fault) = Fault::of_all(failed.iter().map(|(_, e)| e.fault)) {
-        let message = failed.iter().map(|(key, e)| format!("{key}: {e}")).collect::<Vec<_>>().join("; ");
-        return Progress::Failed(ObjectError { fault, message });
-    }
-    if !step.gate {
-        return Progress::Complete;
-    }
-    let worst = outcomes
-        .iter()
-        .filter(|r| !r.live.as_ref().is_some_and(lockstep_health::ignored))
-        .map(|r| {
-            let health = r.live.as_ref().map(lockstep_health::assess);
-            let status = health.as_ref().map_or(HealthStatusCode::Missing, |h| h.status);
-            (status, r.key.to_string(), health.and_then(|h| h.message))
-        })
-        .max_by_key(|(status, _, _)| *status);
-    match worst {
-        Some((HealthStatusCode::Degraded, key, message)) => Progress::Failed(ObjectError::refused(format!(
-            "wave {}: {key} is Degraded{}",
-            step.wave,
-            message.map(|m| format!(": {m}")).unwrap_or_default()
-        ))),
-        Some((status, key, _)) if status != HealthStatusCode::Healthy => {
-            Progress::Waiting(format!("waiting for wave {} to be healthy: {key} is {status}", step.wave))
-        }
-        _ => Progress::Complete,
-    }
-}
-
-/// The overall state of a set of hook runs for one step, for gating.
-pub(crate) fn hooks_progress(phase: Phase, runs: &[HookRun]) -> Progress {
-    if let Some(failed) = runs.iter().find(|r| r.status == HookStatus::Failed) {
-        let why = failed.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-        return Progress::Failed(ObjectError::refused(format!("{phase:?} hook {} failed{why}", failed.key)));
-    }
-    if let Some(running) = runs.iter().find(|r| r.status == HookStatus::Running) {
-        return Progress::Waiting(format!("waiting for {phase:?} hook {} to finish", running.key));
-    }
-    Progress::Complete
 }

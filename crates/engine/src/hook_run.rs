@@ -2,18 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
-use lockstep_api::HealthStatusCode;
-use lockstep_render::Manifest;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use lockstep_api::{FIELD_MANAGER, HealthStatusCode};
 use serde_json::Value;
 
 use crate::annotations::{HOOK_OPERATION, annotation};
-use crate::apply::message;
-use crate::engine::{Engine, SyncOptions, Target, hooks_progress};
+use crate::engine::{Engine, SyncOptions, Target};
+use crate::gates::hooks_progress;
 use crate::hooks::{Phase, delete_policy};
 use crate::key::ResourceKey;
 use crate::plan::{HookRun, HookStatus, Progress, SyncResult};
-use crate::steps::Step;
+use crate::sync_plan::{Origin, PlannedObject, PlannedStep};
 
 /// How long a previous run's hook object may take to disappear before it is replaced.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,16 +20,10 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 impl Engine {
     /// Runs (or follows) the hooks of one step and records them; a running or failed hook holds the
     /// operation at this step.
-    pub(crate) async fn run_hook_step(
-        &self,
-        step: &Step,
-        manifests: &[Manifest],
-        options: &SyncOptions,
-        result: &mut SyncResult,
-    ) {
-        let mut runs = Vec::with_capacity(step.items.len());
-        for index in &step.items {
-            runs.push(self.run_hook(&manifests[*index], step.phase, options, &result.hooks).await);
+    pub(crate) async fn run_hook_step(&self, step: &PlannedStep, options: &SyncOptions, result: &mut SyncResult) {
+        let mut runs = Vec::with_capacity(step.objects.len());
+        for planned in &step.objects {
+            runs.push(self.run_hook(planned, step.phase, options, &result.hooks).await);
         }
         for run in &runs {
             match result.hooks.iter_mut().find(|h| h.key == run.key && h.phase == run.phase) {
@@ -44,10 +37,19 @@ impl Engine {
         }
     }
 
-    async fn run_hook(&self, manifest: &Manifest, phase: Phase, options: &SyncOptions, done: &[HookRun]) -> HookRun {
-        let target = match self.prepare(manifest, options).await {
-            Ok(target) => target,
-            Err((key, error)) => return failed(key, phase, error.message),
+    async fn run_hook(
+        &self,
+        planned: &PlannedObject,
+        phase: Phase,
+        options: &SyncOptions,
+        done: &[HookRun],
+    ) -> HookRun {
+        let target = match &planned.origin {
+            Origin::Hook { target: Some(target), .. } => target,
+            _ => {
+                let why = planned.error().map_or_else(|| planned.reason.clone(), |e| e.message.clone());
+                return failed(planned.key.clone(), phase, why);
+            }
         };
         let finished = done.iter().find(|r| r.key == target.key && r.phase == phase && r.status != HookStatus::Running);
         if let Some(finished) = finished {
@@ -55,9 +57,9 @@ impl Engine {
         }
         let marker = format!("{}/{phase:?}", options.operation_id);
         let api = self.api_for(&target.key, &target.kind);
-        let live = match self.current_run(&api, &target, &marker).await {
+        let live = match self.current_run(&api, target, &marker).await {
             Ok(live) => live,
-            Err(message) => return failed(target.key, phase, message),
+            Err(message) => return failed(target.key.clone(), phase, message),
         };
         let health = lockstep_health::assess(&live);
         let status = match health.status {
@@ -70,7 +72,7 @@ impl Engine {
         {
             let _ = api.delete(&target.key.name, &background()).await;
         }
-        HookRun { key: target.key, phase, status, message: health.message }
+        HookRun { key: target.key.clone(), phase, status, message: health.message }
     }
 
     /// The hook object of this operation: the live one if this operation created it, else a new one
@@ -87,8 +89,9 @@ impl Engine {
         if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
             annotations.insert(HOOK_OPERATION.into(), Value::String(marker.into()));
         }
-        let hook = Target { key: target.key.clone(), object, kind: target.kind.clone() };
-        self.apply(api, &hook).await
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = api.patch(&target.key.name, &params, &Patch::Apply(&object)).await.map_err(message)?;
+        serde_json::to_value(applied).map_err(|e| e.to_string())
     }
 
     async fn delete_and_wait(&self, api: &Api<DynamicObject>, key: &ResourceKey) -> Result<(), String> {
@@ -106,6 +109,11 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The server's own words for a failed request, without the client's wrapping.
+fn message(err: kube::Error) -> String {
+    lockstep_api::kube_error::message(&err)
 }
 
 fn failed(key: ResourceKey, phase: Phase, message: String) -> HookRun {

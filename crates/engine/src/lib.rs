@@ -1,23 +1,27 @@
 //! The sync engine: from rendered manifests to live objects with server-side apply.
 //!
-//! The thinking is pure ([`target`], [`compare`], [`order`], [`plan`]); [`Engine`] does the kube calls:
-//! a dry-run apply per object to learn what the server would store, a read of the live object, and a
-//! real apply only for objects that differ.
+//! A sync is planned, then carried out. [`Engine::plan`] observes (a read of each live object and a
+//! dry-run apply to learn what the server would store) and hands what it saw to the pure
+//! [`SyncPlan`] decision: per object create, update, replace, prune, unchanged or skip, with the
+//! reason, in waves and hook phases. [`Engine::execute`] writes only what the plan says. The
+//! thinking is pure ([`target`], [`compare`], [`order`], [`steps`], [`sync_plan`], [`gates`]).
 
 pub mod annotations;
-mod apply;
 mod capabilities;
 mod catalog;
 pub mod compare;
 mod crd;
 mod engine;
 mod error;
+mod execute;
+pub mod gates;
 mod hook_run;
 pub mod hooks;
 pub mod ignore;
 pub mod inventory;
 mod key;
 pub mod migrate;
+mod observe;
 pub mod order;
 pub mod plan;
 pub mod preview;
@@ -26,6 +30,7 @@ pub mod prune_plan;
 pub mod replace;
 pub mod steps;
 mod sync_object;
+pub mod sync_plan;
 pub mod target;
 pub mod tracking;
 mod verified;
@@ -37,5 +42,6 @@ pub use error::{Fault, KindError, ObjectError};
 pub use hooks::Phase;
 pub use key::ResourceKey;
 pub use plan::{Action, HookRun, HookStatus, Progress, ResourceResult, SyncResult, Written};
-pub use preview::{Change, ObjectPreview};
+pub use preview::{Change, ObjectPreview, previews};
+pub use sync_plan::{PlanSummary, Planned, PlannedObject, PlannedStep, SyncPlan};
 pub use tracking::AppRef;

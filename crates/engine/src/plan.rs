@@ -1,9 +1,12 @@
 //! What to do with each object, and what came of it: pure data and decisions.
 
 use lockstep_api::SyncStatusCode;
+use lockstep_health::Health;
 use serde_json::Value;
 
+use crate::compare::differs_ignoring;
 use crate::error::ObjectError;
+use crate::ignore::Path;
 use crate::key::ResourceKey;
 
 /// What the server said when asked what applying one object would do.
@@ -23,6 +26,31 @@ pub enum Observation {
     Rejected(ObjectError),
 }
 
+impl Observation {
+    /// What a dry-run answer means: in sync when the server would store what is live, outside the
+    /// `ignored` fields (`spec.ignoreDifferences`), and nothing of kubectl's client-side apply
+    /// remains to be taken over; otherwise drifted (`live` is `None`: to be created).
+    pub fn of_dry_run(live: Option<Value>, predicted: Option<&Value>, ignored: &[Path], take_over: bool) -> Self {
+        match (live, predicted) {
+            (Some(live), Some(predicted)) if !take_over && !differs_ignoring(&live, predicted, ignored) => {
+                Observation::InSync { live }
+            }
+            (live, _) => Observation::Drifted { live },
+        }
+    }
+
+    /// The live object observed, if one was read.
+    pub fn live(&self) -> Option<&Value> {
+        match self {
+            Observation::InSync { live } | Observation::Shared { live, .. } | Observation::Immutable { live, .. } => {
+                Some(live)
+            }
+            Observation::Drifted { live } => live.as_ref(),
+            Observation::AwaitingNamespace | Observation::Rejected(_) => None,
+        }
+    }
+}
+
 /// What the engine does, or did, to one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -36,18 +64,6 @@ pub enum Action {
     Replace,
     /// Delete an object that left git.
     Prune,
-}
-
-/// Decides the action for one observation. Without `apply` (automated sync off) nothing is written;
-/// an object whose immutable fields changed is recreated only when `replace_allowed` (sync option
-/// `Replace=true` or `Force=true`), and otherwise fails with a hint naming the option.
-pub fn decide(observation: &Observation, apply: bool, replace_allowed: bool) -> Action {
-    match observation {
-        Observation::Drifted { live: None } | Observation::AwaitingNamespace if apply => Action::Create,
-        Observation::Drifted { live: Some(_) } if apply => Action::Update,
-        Observation::Immutable { .. } if apply && replace_allowed => Action::Replace,
-        _ => Action::None,
-    }
 }
 
 /// The outcome for one object of a sync.
@@ -67,6 +83,8 @@ pub struct ResourceResult {
     pub requires_pruning: bool,
     /// The Application that already manages this object, when it is not ours.
     pub shared_with: Option<String>,
+    /// Health of the live object after the sync, assessed once; `None` when there is none.
+    pub health: Option<Health>,
 }
 
 impl ResourceResult {
@@ -85,13 +103,38 @@ impl ResourceResult {
             Observation::Immutable { live, error } => (SyncStatusCode::OutOfSync, Some(error), Some(live)),
             Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
         };
-        Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with }
+        let health = live.as_ref().map(lockstep_health::assess);
+        Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with, health }
+    }
+
+    /// An object this sync wrote (`action`); `live` is what the server stored.
+    pub fn written(key: ResourceKey, action: Action, live: Value) -> Self {
+        let health = Some(lockstep_health::assess(&live));
+        let status = SyncStatusCode::Synced;
+        Self { key, status, action, error: None, live: Some(live), requires_pruning: false, shared_with: None, health }
+    }
+
+    /// Replaces the live object (one read again after the write) and assesses it anew.
+    pub fn with_live(mut self, live: Value) -> Self {
+        self.health = Some(lockstep_health::assess(&live));
+        self.live = Some(live);
+        self
     }
 
     /// An object that left git and was not pruned (prune off, disabled, or failed).
     pub fn awaiting_prune(key: ResourceKey, live: Value, error: Option<ObjectError>) -> Self {
         let status = SyncStatusCode::OutOfSync;
-        Self { key, status, action: Action::None, error, live: Some(live), requires_pruning: true, shared_with: None }
+        let health = Some(lockstep_health::assess(&live));
+        Self {
+            key,
+            status,
+            action: Action::None,
+            error,
+            live: Some(live),
+            requires_pruning: true,
+            shared_with: None,
+            health,
+        }
     }
 
     /// An object that left git whose state could not be read (discovery or the read failed): it
@@ -106,13 +149,23 @@ impl ResourceResult {
             live: None,
             requires_pruning: true,
             shared_with: None,
+            health: None,
         }
     }
 
     /// An object deleted because it left git.
     pub fn pruned(key: ResourceKey) -> Self {
         let status = SyncStatusCode::Synced;
-        Self { key, status, action: Action::Prune, error: None, live: None, requires_pruning: false, shared_with: None }
+        Self {
+            key,
+            status,
+            action: Action::Prune,
+            error: None,
+            live: None,
+            requires_pruning: false,
+            shared_with: None,
+            health: None,
+        }
     }
 }
 
@@ -213,32 +266,15 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn writes_only_drift_and_only_when_allowed() {
-        let live = json!({});
-        assert_eq!(decide(&Observation::InSync { live: live.clone() }, true, true), Action::None);
-        assert_eq!(decide(&Observation::Drifted { live: None }, true, false), Action::Create);
-        assert_eq!(decide(&Observation::AwaitingNamespace, true, false), Action::Create);
-        assert_eq!(decide(&Observation::AwaitingNamespace, false, false), Action::None);
-        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, true, false), Action::Update);
-        assert_eq!(decide(&Observation::Drifted { live: Some(live.clone()) }, false, true), Action::None);
-        assert_eq!(decide(&Observation::Rejected(ObjectError::refused("no")), true, true), Action::None);
-        let shared = Observation::Shared { owner: "argo/other".into(), live: live.clone() };
-        assert_eq!(decide(&shared, true, true), Action::None, "another Application's object is left alone");
-    }
-
-    #[test]
-    fn an_immutable_change_replaces_only_when_allowed() {
+    fn an_immutable_refusal_keeps_the_live_object_assessed() {
         let immutable = Observation::Immutable { live: json!({}), error: ObjectError::refused("field is immutable") };
-        assert_eq!(decide(&immutable, true, true), Action::Replace);
-        assert_eq!(decide(&immutable, true, false), Action::None);
-        assert_eq!(decide(&immutable, false, true), Action::None, "compare only: nothing is deleted");
         let key = ResourceKey { version: "v1".into(), kind: "Service".into(), name: "s".into(), ..Default::default() };
         let refused = ResourceResult::observed(key, immutable);
         assert_eq!(
             (refused.status, refused.error.map(|e| e.message)),
             (SyncStatusCode::OutOfSync, Some("field is immutable".into()))
         );
-        assert!(refused.live.is_some(), "the live object is still there and assessed");
+        assert!(refused.live.is_some() && refused.health.is_some(), "the live object is still there and assessed");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The order of a sync as data: which objects go together, and where to wait for health. Pure.
+//! The order of a sync as data: which objects go together, and where to wait for health. Pure; the
+//! [`crate::sync_plan`] decides what each of them gets.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -26,14 +27,14 @@ pub struct Step {
 /// A sync operation's steps: PreSync hooks, then resources and Sync hooks by wave (Namespaces and
 /// CRDs first within a wave), then PostSync hooks; `on_failure` holds the SyncFail hooks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncPlan {
+pub struct SyncOrder {
     /// Steps in order.
     pub steps: Vec<Step>,
     /// Run only when a step failed.
     pub on_failure: Vec<Step>,
 }
 
-impl SyncPlan {
+impl SyncOrder {
     /// Plans the objects (in render order).
     pub fn of(objects: &[Value]) -> Self {
         // (phase, wave, is_hook, stage) → items
@@ -51,7 +52,7 @@ impl SyncPlan {
                 }
             }
         }
-        let mut plan = SyncPlan::default();
+        let mut plan = SyncOrder::default();
         for ((phase, wave, hooks, _), mut items) in groups {
             items.sort_by_key(|i| kind_rank(objects[*i]["kind"].as_str().unwrap_or_default()));
             let step = Step { phase, wave, items, hooks, gate: false };
@@ -104,7 +105,7 @@ mod tests {
             obj("Secret", json!({"lockstep.dev/hook": "SyncFail"})),
             obj("ServiceAccount", json!({"lockstep.dev/hook": "Skip"})),
         ];
-        let plan = SyncPlan::of(&objects);
+        let plan = SyncOrder::of(&objects);
         let summary: Vec<_> = plan.steps.iter().map(|s| (s.phase, s.wave, s.items.clone(), s.gate)).collect();
         assert_eq!(
             summary,

@@ -1,12 +1,12 @@
 //! Comparing and writing one object under the Application's options: kubectl take-over
 //! ([`crate::migrate`]), ignored differences ([`crate::ignore`]) and replacing objects whose
-//! immutable fields changed ([`crate::replace`]).
+//! immutable fields changed ([`crate::replace`]). Comparing reads and dry-runs only; every write
+//! is [`Engine::write_one`]'s, made by the executor for what the plan decided.
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use lockstep_api::FIELD_MANAGER;
 use serde_json::Value;
 
-use crate::compare::differs_ignoring;
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::error::ObjectError;
 use crate::ignore;
@@ -28,13 +28,15 @@ pub(crate) struct Compared {
     pub predicted: Option<Value>,
     /// Hash of git's object and the ignore rules, to remember the object once it is in sync.
     pub desired: u64,
+    /// The live object carries kubectl's client-side apply, whose fields lockstep takes over
+    /// before it applies.
+    pub take_over: bool,
 }
 
 impl Engine {
-    /// Reads the live object, takes it over from kubectl's client-side apply (only when `apply`),
-    /// and asks the server what applying git's object would store, comparing outside ignored fields.
-    /// No dry-run is made for an object to be created (with `apply`) or one unchanged since it was
-    /// last found in sync ([`crate::verified`]).
+    /// Reads the live object and asks the server what applying git's object would store, comparing
+    /// outside ignored fields. No dry-run is made for an object to be created by a sync (`apply`)
+    /// or one unchanged since it was last found in sync ([`crate::verified`]). Writes nothing.
     pub(crate) async fn compare_one(
         &self,
         api: &Api<DynamicObject>,
@@ -50,9 +52,10 @@ impl Engine {
             replace_allowed,
             predicted: None,
             desired: desired_hash(&target.object, &options.ignore_differences),
+            take_over: false,
         };
         let name = &target.key.name;
-        let mut live = match self.read(api, name).await {
+        let live = match self.read(api, name).await {
             Ok(live) => live,
             Err(err) => return compared.with(Observation::Rejected(err)),
         };
@@ -64,20 +67,7 @@ impl Engine {
                     return compared.with(Observation::Shared { owner, live: current.clone() });
                 }
             }
-            if apply {
-                match migrate::take_over(api, name, current, &target.object).await {
-                    Ok(false) => {}
-                    Ok(true) => match self.read(api, name).await {
-                        Ok(again) => live = again,
-                        Err(err) => return compared.with(Observation::Rejected(err)),
-                    },
-                    Err(err) => {
-                        let why = ObjectError::of(&err)
-                            .map_message(|m| format!("taking over the fields of kubectl's client-side apply: {m}"));
-                        return compared.with(Observation::Rejected(why));
-                    }
-                }
-            }
+            compared.take_over = migrate::upgrade(current, &target.object).is_some();
         }
         if apply && live.is_none() {
             // Nothing to compare with: the apply that follows is both the server's check and its
@@ -86,6 +76,7 @@ impl Engine {
         }
         let desired = compared.desired;
         if let Some(current) = &live
+            && !compared.take_over
             && self.verified.holds(&options.app, &target.key, desired, current)
         {
             return compared.with(Observation::InSync { live: current.clone() });
@@ -109,21 +100,17 @@ impl Engine {
             Err(err) => return compared.with(Observation::Rejected(ObjectError::of(&err))),
         };
         compared.predicted = predicted.clone();
-        let observation = match (live, predicted) {
-            (Some(live), Some(predicted)) if !differs_ignoring(&live, &predicted, &ignored) => {
-                self.verified.record(&options.app, &target.key, desired, &live);
-                Observation::InSync { live }
-            }
-            (live, _) => {
-                self.verified.forget(&options.app, &target.key);
-                Observation::Drifted { live }
-            }
-        };
+        let observation = Observation::of_dry_run(live, predicted.as_ref(), &ignored, compared.take_over);
+        match &observation {
+            Observation::InSync { live } => self.verified.record(&options.app, &target.key, desired, live),
+            _ => self.verified.forget(&options.app, &target.key),
+        }
         compared.with(observation)
     }
 
-    /// Carries out `action` (create, update or replace) with the compared object; an apply that an
-    /// immutable field blocks (its dry-run was skipped) recreates the object when the options allow.
+    /// Carries out `action` (create, update or replace) with the compared object, first taking
+    /// the fields of kubectl's client-side apply over when the comparison found them; an apply that
+    /// an immutable field blocks (its dry-run was skipped) recreates the object when the options allow.
     pub(crate) async fn write_one(
         &self,
         api: &Api<DynamicObject>,
@@ -132,6 +119,12 @@ impl Engine {
         action: Action,
     ) -> Result<Value, ObjectError> {
         let name = &target.key.name;
+        if let (true, Some(live)) = (compared.take_over, compared.live()) {
+            migrate::take_over(api, name, live, &target.object).await.map_err(|err| {
+                ObjectError::of(&err)
+                    .map_message(|m| format!("taking over the fields of kubectl's client-side apply: {m}"))
+            })?;
+        }
         let written = if action == Action::Replace {
             replace::recreate(api, name, compared.live_uid(), &compared.object).await?
         } else {
@@ -155,16 +148,20 @@ impl Engine {
 }
 
 impl Compared {
+    /// What was compared for an object that could not be prepared (its kind is not served): git's
+    /// object as rendered, and what is known instead of a comparison.
+    pub(crate) fn unprepared(object: Value, observation: Observation) -> Self {
+        Self { observation, object, replace_allowed: false, predicted: None, desired: 0, take_over: false }
+    }
+
+    /// The live object this comparison read, if any.
+    pub(crate) fn live(&self) -> Option<&Value> {
+        self.observation.live()
+    }
+
     /// The uid of the live object this comparison read, if any.
     fn live_uid(&self) -> Option<String> {
-        let live = match &self.observation {
-            Observation::InSync { live } | Observation::Shared { live, .. } | Observation::Immutable { live, .. } => {
-                Some(live)
-            }
-            Observation::Drifted { live } => live.as_ref(),
-            Observation::AwaitingNamespace | Observation::Rejected(_) => None,
-        }?;
-        live.pointer("/metadata/uid")?.as_str().map(str::to_string)
+        self.live()?.pointer("/metadata/uid")?.as_str().map(str::to_string)
     }
 
     fn with(mut self, observation: Observation) -> Self {

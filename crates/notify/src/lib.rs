@@ -1,13 +1,15 @@
 //! Notifications sent by the controller itself: configuration from the `lockstep-notifications`
 //! ConfigMap and Secret ([`config`]), which triggers fire and which resolve with once-only
 //! bookkeeping ([`trigger`]), message templates ([`template`]), each chat service's documented
-//! request ([`service`]) and asynchronous delivery with retries and a bounded queue ([`deliver`]).
+//! request ([`service`]), asynchronous delivery with retries and a bounded queue ([`deliver`]), and
+//! the loop that watches Applications and records each notice before it is sent ([`notifier`]).
 //!
-//! Everything but [`deliver`] is pure.
+//! Everything but [`deliver`] and [`notifier`] is pure.
 
 pub mod compose;
 pub mod config;
 pub mod deliver;
+pub mod notifier;
 pub mod service;
 pub mod template;
 pub mod trigger;

@@ -1,6 +1,6 @@
 //! The `lockstep` CLI end to end: `diff` against live state by server-side dry-run (exit codes,
-//! exactly the changed field, masked Secrets), `sync --wait`, `get -o json`, `explain` after a
-//! manual edit, and `refresh --wait`.
+//! exactly the changed field, masked Secrets), `sync --dry-run` (the plan, writing nothing),
+//! `sync --wait`, `get -o json`, `explain` after a manual edit, and `refresh --wait`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -271,6 +271,86 @@ async fn sync_wait_get_json_and_explain_on_a_manual_app() -> anyhow::Result<()> 
     let out = lockstep(&ns.name, &["refresh", "web", "--wait", "--timeout", "60s"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).starts_with("OutOfSync"), "{}", text(&out));
+    Ok(())
+}
+
+const HOOK: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: migrate
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+data:
+  step: migrate
+";
+
+#[tokio::test]
+async fn sync_dry_run_prints_the_plan_by_phase_and_wave_and_writes_nothing() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-cli-plan").await?;
+    let repo = GitRepo::new();
+    repo.write("deploy/web.yaml", &deployment("registry.example/web:1"));
+    repo.write(
+        "deploy/config.yaml",
+        &CONFIG.replace("name: settings", "name: settings\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\""),
+    );
+    repo.write("deploy/hook.yaml", HOOK);
+    repo.commit("web with a wave and a hook");
+    let _controller = ControllerProcess::start(&ns.name, CONTROLLER_ARGS)?;
+    apply_app(&client, &ns.name, "web", spec(&repo, false)).await?;
+    wait_reason(&client, &ns.name, "web", "OutOfSync").await?;
+
+    let out = lockstep(&ns.name, &["sync", "web", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "a sync would write: {}", text(&out));
+    let ns_name = &ns.name;
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "PreSync hooks\n  create    ConfigMap {ns_name}/migrate: PreSync hook: runs once per sync operation\n\
+             wave -1\n  create    ConfigMap {ns_name}/settings: not in the cluster\n\
+             wave 0\n  create    Deployment {ns_name}/web: not in the cluster\n\
+             plan: 3 to create, 0 to update, 0 to replace, 0 to prune, 0 unchanged, 0 skipped\n"
+        )
+    );
+    let written = kubectl_ok(&["-n", ns_name, "get", "configmaps,deployments", "-o", "name"], None)?;
+    assert!(!written.contains("settings") && !written.contains("deployment"), "a dry run writes nothing: {written}");
+
+    let out = lockstep(&ns.name, &["sync", "web", "--wait", "--timeout", "90s"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Drift on one object, another removed from git: the plan says which is which, and prunes only
+    // when asked.
+    kubectl_ok(
+        &["-n", ns_name, "patch", "configmap", "settings", "--type=merge", "-p", r#"{"data":{"mode":"green"}}"#],
+        None,
+    )?;
+    repo.remove("deploy/web.yaml");
+    repo.commit("no more web");
+    let out = lockstep(&ns.name, &["refresh", "web", "--wait", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = lockstep(&ns.name, &["sync", "web", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let plan = stdout(&out);
+    assert!(plan.contains(&format!("update    ConfigMap {ns_name}/settings: differs from the live object")), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "left git\n  skip      Deployment {ns_name}/web: left git; only a sync with prune deletes it"
+        )),
+        "{plan}"
+    );
+    let out = lockstep(&ns.name, &["sync", "web", "--dry-run", "--prune"]);
+    let plan = stdout(&out);
+    assert!(plan.contains(&format!("prune     Deployment {ns_name}/web: left git")), "{plan}");
+    assert!(
+        plan.ends_with("plan: 1 to create, 1 to update, 0 to replace, 1 to prune, 0 unchanged, 0 skipped\n"),
+        "{plan}"
+    );
+    let live = kubectl_ok(&["-n", ns_name, "get", "configmap", "settings", "-o", "jsonpath={.data.mode}"], None)?;
+    assert_eq!(live.trim(), "green", "the drift is still there: nothing was written");
+    assert!(
+        kubectl_ok(&["-n", ns_name, "get", "deployment", "web", "-o", "name"], None)?.contains("web"),
+        "nothing pruned"
+    );
     Ok(())
 }
 

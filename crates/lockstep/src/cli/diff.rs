@@ -8,10 +8,11 @@ use anyhow::Context as _;
 use clap::Args;
 use kube::ResourceExt as _;
 use lockstep_api::Application;
-use lockstep_engine::{AppRef, Change, Engine, ObjectPreview, SyncOptions};
+use lockstep_engine::{Change, ObjectPreview, previews};
 
 use crate::cli::fields::mask_secrets;
-use crate::cli::local::{self, Origin, ToolArgs};
+use crate::cli::local::{Origin, ToolArgs};
+use crate::cli::plan;
 use crate::cli::style::{Colour, Style};
 use crate::cli::textdiff::{unified, yaml};
 use crate::cli::{Cluster, ClusterArgs, block_on};
@@ -91,39 +92,9 @@ pub(crate) async fn preview(
     origin: &Origin,
     tools: &ToolArgs,
 ) -> anyhow::Result<Vec<ObjectPreview>> {
-    if !app.spec.destination.is_in_cluster() {
-        anyhow::bail!(
-            "{} deploys to cluster {:?}; comparing with a remote destination cluster is not supported by the CLI yet \
-             (its status, written by the controller, shows what differs)",
-            app.name_any(),
-            app.spec.destination.name.as_deref().or(app.spec.destination.server.as_deref()).unwrap_or_default()
-        );
-    }
-    let snapshot = local::snapshot(app, origin, tools).await?;
-    let manifests = local::render(app, &snapshot, tools, Some(&cluster.client)).await?;
-    let engine = Engine::new(cluster.client.clone());
-    Ok(engine.preview(&manifests, &sync_options(app)).await)
-}
-
-/// The options a compare of `app` runs with: the controller's, without writing.
-pub(crate) fn sync_options(app: &Application) -> SyncOptions {
-    let policy = app.spec.sync_policy.as_ref();
-    let automated = policy.and_then(|p| p.automated.as_ref());
-    SyncOptions {
-        app: AppRef { namespace: app.namespace().unwrap_or_default(), name: app.name_any() },
-        default_namespace: lockstep_render::destination_namespace(app),
-        apply: false,
-        heal_only: false,
-        operation_recorded: false,
-        prune: automated.is_some_and(|a| a.prune),
-        allow_empty: automated.is_some_and(|a| a.allow_empty),
-        previous: app.status.as_ref().and_then(|s| s.inventory.clone()),
-        operation_id: String::new(),
-        hooks_done: Vec::new(),
-        timed_out: false,
-        ignore_differences: app.spec.ignore_differences.clone(),
-        sync_options: policy.map(|p| p.sync_options.clone()).unwrap_or_default(),
-    }
+    let prune = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.prune);
+    let plan = plan::plan(cluster, app, origin, tools, prune).await?;
+    Ok(previews(&plan, &app.spec.ignore_differences))
 }
 
 /// What a diff found, and its text.

@@ -9,6 +9,7 @@ pub mod explain;
 pub mod fields;
 pub mod get;
 pub mod local;
+pub mod plan;
 pub mod refresh;
 pub mod render;
 pub mod style;

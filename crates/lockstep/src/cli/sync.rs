@@ -1,5 +1,6 @@
 //! `lockstep sync NAME`: asks for one sync through `lockstep.dev/sync-request` and, with `--wait`,
-//! follows `status.operationState` until the operation answering that request finishes.
+//! follows `status.operationState` until the operation answering that request finishes. With
+//! `--dry-run` it asks nothing: it prints the plan the controller's engine makes for that sync.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use lockstep_api::{ApplicationStatus, OperationPhase, SYNC_REQUEST_ANNOTATION};
 
+use crate::cli::local::{Origin, ToolArgs};
+use crate::cli::plan;
 use crate::cli::style::{Colour, Style};
 use crate::cli::wait::{annotate, token, until};
 use crate::cli::{Cluster, ClusterArgs, block_on};
@@ -25,12 +28,26 @@ pub(crate) struct SyncArgs {
     /// How long to wait.
     #[arg(long, value_parser = parse_duration, default_value = "5m")]
     timeout: Duration,
+    /// Print what a sync would do to each object, and why, and write nothing: exit 0 when it would
+    /// write nothing, 1 when it would, 2 when an object cannot be synced.
+    #[arg(long, conflicts_with = "wait")]
+    dry_run: bool,
+    #[command(flatten)]
+    tools: ToolArgs,
 }
 
 pub(crate) fn run(args: SyncArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
         let cluster = Cluster::connect(cluster).await?;
-        cluster.app(&args.name).await?;
+        let app = cluster.app(&args.name).await?;
+        if args.dry_run {
+            let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
+            let prune = args.prune || automated.is_some_and(|a| a.prune);
+            let plan = plan::plan(&cluster, &app, &Origin::Current, &args.tools, prune).await?;
+            let shown = plan::show(&plan, Style::detect());
+            print!("{}", shown.text);
+            return Ok(ExitCode::from(shown.code));
+        }
         let request = if args.prune { format!("{},prune", token()) } else { token() };
         annotate(&cluster, &args.name, SYNC_REQUEST_ANNOTATION, &request).await?;
         eprintln!("sync requested ({SYNC_REQUEST_ANNOTATION}={request})");

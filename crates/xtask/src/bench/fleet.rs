@@ -51,7 +51,7 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
                 let peak = controller.usage()?.peak_rss_mib;
                 eprintln!("bench: cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB");
                 if hosts_more && plan.runs(Scenario::Idle) {
-                    idle::run(env, plan, &mut controller, baseline, n, out).await?;
+                    idle::run(env, plan, &mut controller, baseline, (&ns, n), out).await?;
                 }
                 if hosts_more && plan.runs(Scenario::Drift) {
                     drift::run(env, plan, &ns, n, &mut controller, out).await?;

@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 
 use super::Env;
 use super::apimetrics::{self, Counts};
+use super::fixtures::app_name;
 use super::floor::case;
 use super::gitserver::GitRequests;
 use super::plan::Plan;
@@ -42,7 +43,7 @@ pub async fn run(
     plan: &Plan,
     controller: &mut Controller,
     baseline: Option<Baseline>,
-    n: usize,
+    (ns, n): (&str, usize),
     out: &mut Vec<Measurement>,
 ) -> Result<()> {
     tokio::time::sleep(plan.settle).await;
@@ -76,7 +77,36 @@ pub async fn run(
     let git = |f: fn(&GitRequests) -> u64| (f(&git_after) - f(&git_before)) as f64 / minutes;
     out.push(m("git ref listings", "req/min", vec![git(|g| g.ref_listings)]));
     out.push(m("git fetches", "req/min", vec![git(|g| g.fetches)]));
+    let writes = planned_writes(env, ns, &app_name(0))?;
+    out.push(m("planned writes, one converged app (sync --dry-run)", "objects", vec![writes as f64]));
     Ok(())
+}
+
+/// What the controller's own plan (`lockstep sync APP --dry-run`, the value the controller carries
+/// out) would write for `app`: a converged Application's plan writes nothing.
+fn planned_writes(env: &Env, ns: &str, app: &str) -> Result<usize> {
+    let out = std::process::Command::new(&env.lockstep)
+        .args(["sync", app, "--dry-run", "-n", ns, "--kubeconfig"])
+        .arg(&env.cluster.kubeconfig)
+        .env("NO_COLOR", "1")
+        .env("LOCKSTEP_CLI_CACHE_DIR", env.run_dir.join("cli-cache"))
+        .output()
+        .context("running lockstep sync --dry-run")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text.lines().rev().find_map(|l| l.strip_prefix("plan: "));
+    let Some(writes) = summary.and_then(writes_in) else {
+        bail!("lockstep sync {app} --dry-run printed no plan: {text}{}", String::from_utf8_lossy(&out.stderr));
+    };
+    Ok(writes)
+}
+
+/// The writes a plan summary counts ("1 to create, 2 to update, 0 to replace, 0 to prune, …").
+fn writes_in(summary: &str) -> Option<usize> {
+    let counted = |what: &str| -> Option<usize> {
+        let part = summary.split(", ").find(|p| p.ends_with(what))?;
+        part.split(' ').next()?.parse().ok()
+    };
+    Some(counted("to create")? + counted("to update")? + counted("to replace")? + counted("to prune")?)
 }
 
 /// Per-minute rates by verb of `delta` over `minutes`, less the baseline (never below zero).
@@ -93,6 +123,13 @@ fn controller_rates(delta: &Counts, minutes: f64, baseline: Option<&Baseline>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_summary_counts_its_writes() {
+        let summary = "1 to create, 2 to update, 0 to replace, 3 to prune, 40 unchanged, 1 skipped";
+        assert_eq!(writes_in(summary), Some(6));
+        assert_eq!(writes_in("no plan"), None);
+    }
 
     #[test]
     fn rates_subtract_the_baseline() {

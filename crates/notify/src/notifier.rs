@@ -1,5 +1,5 @@
 //! The notifier: every poll, for each Application in the cache that subscribes to something, works
-//! out which notices are due ([`lockstep_notify::plan`]), records them in the
+//! out which notices are due ([`crate::compose`]), records them in the
 //! `notifications.lockstep.dev/state` annotation (a merge patch conditional on the
 //! resourceVersion, so two replicas or a restart can never send one notice twice), and only then
 //! queues the messages. Runs only while this replica leads.
@@ -14,28 +14,36 @@ use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use lockstep_api::Application;
 use lockstep_api::kube_error::one_line;
-use lockstep_notify::config::{CONFIG_NAME, STATE_ANNOTATION};
-use lockstep_notify::deliver::OutboxOptions;
-use lockstep_notify::{NotifyConfig, Outbox, compose};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use crate::metrics::metrics;
-use lockstep_lease::Leadership;
+use crate::config::{CONFIG_NAME, STATE_ANNOTATION};
+use crate::deliver::{OutboxOptions, Report};
+use crate::{NotifyConfig, Outbox, compose};
 
 /// How often the notifier looks at every Application.
 const POLL: Duration = Duration::from_secs(2);
 
-/// Runs the notifier until the process ends.
-pub(crate) async fn run(client: Client, namespace: String, apps: Store<Application>, leadership: Leadership) {
-    let report = Arc::new(|kind: &'static str, result: &'static str| metrics().notification(kind, result));
-    let outbox = Outbox::start(OutboxOptions::default(), report);
+/// What the notifier asks of the process it runs in.
+pub struct Wiring {
+    /// Whether this replica leads (only the leader notifies).
+    pub is_leading: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Counts each delivery by service and result.
+    pub delivered: Report,
+    /// Reports how many notifications wait for delivery.
+    pub queue_depth: Arc<dyn Fn(usize) + Send + Sync>,
+}
+
+/// Runs the notifier until the process ends: `client` reads the configuration in `namespace` and
+/// records notices on Applications; `apps` is the controller's cache of them.
+pub async fn run(client: Client, namespace: String, apps: Store<Application>, wiring: Wiring) {
+    let outbox = Outbox::start(OutboxOptions::default(), wiring.delivered.clone());
     let mut progressing: HashMap<String, Instant> = HashMap::new();
     let mut last_error = String::new();
     loop {
         tokio::time::sleep(POLL).await;
-        metrics().notification_queue_depth(outbox.depth());
-        if !leadership.is_leading() {
+        (wiring.queue_depth)(outbox.depth());
+        if !(wiring.is_leading)() {
             continue;
         }
         let config = match load(&client, &namespace).await {
