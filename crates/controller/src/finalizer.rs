@@ -5,7 +5,7 @@
 //! the finalizer the objects stay where they are.
 //!
 //! A pass never blocks for long: it deletes what it can, and looks again shortly while objects are
-//! still going away. [`finalizer_of`] and [`batches`] are pure.
+//! still going away. Which finalizer and in which order are decided by [`lockstep_policy::deletion`].
 
 use std::time::Duration;
 
@@ -21,16 +21,15 @@ use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::READY;
 use lockstep_api::kube_error::message;
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{Application, FIELD_MANAGER, RESOURCES_FINALIZER};
-use lockstep_engine::{AppRef, Engine, ResourceKey, inventory, order};
+use lockstep_api::{Application, FIELD_MANAGER};
+use lockstep_engine::{AppRef, Engine, ResourceKey, inventory};
+use lockstep_policy::deletion::{batches, finalizer_of};
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::ControllerError;
 
-/// Argo CD's name for the same finalizer; `/background` and `/foreground` variants are accepted too.
-pub const ARGO_RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 /// Reason of the Ready condition while the Application's objects are being deleted.
 pub const DELETING: &str = "Deleting";
 /// Objects deleted at once.
@@ -39,29 +38,6 @@ const CONCURRENCY: usize = 16;
 const POLL: Duration = Duration::from_secs(1);
 /// How soon to try again after the server refused a deletion.
 const RETRY: Duration = Duration::from_secs(10);
-
-/// The resources finalizer on the Application, if it has one.
-pub fn finalizer_of(finalizers: &[String]) -> Option<&str> {
-    finalizers.iter().map(String::as_str).find(|f| {
-        *f == RESOURCES_FINALIZER
-            || *f == ARGO_RESOURCES_FINALIZER
-            || f.starts_with(&format!("{ARGO_RESOURCES_FINALIZER}/"))
-    })
-}
-
-/// Objects to delete, grouped by stage and kind in reverse apply order: each group must be gone
-/// before the next is deleted.
-pub fn batches(keys: Vec<ResourceKey>) -> Vec<Vec<ResourceKey>> {
-    let mut out: Vec<Vec<ResourceKey>> = Vec::new();
-    let rank = |k: &ResourceKey| (order::stage(&k.kind), order::kind_rank(&k.kind));
-    for key in keys {
-        match out.last_mut() {
-            Some(batch) if batch.first().map(rank) == Some(rank(&key)) => batch.push(key),
-            _ => out.push(vec![key]),
-        }
-    }
-    out
-}
 
 /// What became of one object in a deletion pass.
 enum Fate {
@@ -237,41 +213,5 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
         if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
             warn!(app = %app.name_any(), err = %one_line(&err), "publishing event failed");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(kind: &str, name: &str) -> ResourceKey {
-        ResourceKey { version: "v1".into(), kind: kind.into(), name: name.into(), ..Default::default() }
-    }
-
-    #[test]
-    fn either_finalizer_name_counts() {
-        assert_eq!(finalizer_of(&["other".into(), RESOURCES_FINALIZER.into()]), Some(RESOURCES_FINALIZER));
-        assert_eq!(finalizer_of(&[ARGO_RESOURCES_FINALIZER.into()]), Some(ARGO_RESOURCES_FINALIZER));
-        let background = format!("{ARGO_RESOURCES_FINALIZER}/background");
-        assert_eq!(finalizer_of(std::slice::from_ref(&background)), Some(background.as_str()));
-        assert_eq!(finalizer_of(&["kubernetes".into()]), None);
-    }
-
-    #[test]
-    fn deletion_goes_kind_by_kind_in_reverse_apply_order() {
-        let listed =
-            inventory::of([key("Namespace", "ns"), key("ConfigMap", "a"), key("Service", "s"), key("ConfigMap", "b")]);
-        let order: Vec<Vec<String>> = batches(inventory::stale(Some(&listed), &[]))
-            .into_iter()
-            .map(|b| b.into_iter().map(|k| format!("{}/{}", k.kind, k.name)).collect())
-            .collect();
-        assert_eq!(
-            order,
-            vec![
-                vec!["Service/s".to_string()],
-                vec!["ConfigMap/a".into(), "ConfigMap/b".into()],
-                vec!["Namespace/ns".into()]
-            ]
-        );
     }
 }

@@ -71,7 +71,7 @@ pub(crate) async fn check_objects(
         let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
         let namespaced = match engine.is_namespaced(api_version, kind).await {
             Some(namespaced) => namespaced,
-            None => match scope_in_render(&objects, group, kind) {
+            None => match lockstep_policy::project::scope_in_render(&objects, group, kind) {
                 Some(namespaced) => namespaced,
                 None => continue,
             },
@@ -81,30 +81,4 @@ pub(crate) async fn check_objects(
         project.allows_object(cluster, &ObjectKind { group, kind, namespace })?;
     }
     Ok(())
-}
-
-/// Whether a kind is namespaced according to a CustomResourceDefinition among the rendered objects.
-fn scope_in_render(objects: &[&Value], group: &str, kind: &str) -> Option<bool> {
-    objects
-        .iter()
-        .find(|o| {
-            o["kind"] == "CustomResourceDefinition" && o["spec"]["group"] == group && o["spec"]["names"]["kind"] == kind
-        })
-        .map(|crd| crd["spec"]["scope"] != "Cluster")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_crd_in_the_render_gives_the_scope_of_its_kind() {
-        let crd = json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Widget"}, "scope": "Cluster"}});
-        let ns_crd = json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Gadget"}, "scope": "Namespaced"}});
-        let objects = [&crd, &ns_crd];
-        assert_eq!(scope_in_render(&objects, "x.dev", "Widget"), Some(false));
-        assert_eq!(scope_in_render(&objects, "x.dev", "Gadget"), Some(true));
-        assert_eq!(scope_in_render(&objects, "y.dev", "Widget"), None);
-    }
 }

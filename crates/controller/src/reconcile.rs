@@ -13,11 +13,9 @@ use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::{READY, reason};
 use lockstep_api::kube_error::one_line;
 use lockstep_api::{
-    Application, ApplicationStatus, FIELD_MANAGER, HealthStatusCode, Inventory, REFRESH_ANNOTATION,
-    SYNC_REQUEST_ANNOTATION,
+    Application, ApplicationStatus, FIELD_MANAGER, Inventory, REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION,
 };
-use lockstep_engine::{AppRef, Fault, HookRun, Progress, SyncOptions, SyncResult, Written, inventory};
-use lockstep_health::Health;
+use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, Written, inventory};
 use lockstep_render::RenderError;
 use lockstep_source::{Snapshot, SourceError};
 use serde_json::json;
@@ -31,7 +29,7 @@ use lockstep_policy::events::events_for;
 use lockstep_policy::impersonation::ServiceAccount;
 use lockstep_policy::project::Project;
 use lockstep_policy::source_status::SourceReport;
-use lockstep_policy::status::{AssessedResource, Outcome, changed, next_status};
+use lockstep_policy::status::{Outcome, changed, next_status};
 use lockstep_policy::sync_policy::{self as policy, SyncPass};
 use lockstep_policy::validate::invalid_spec;
 
@@ -182,7 +180,7 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         let revision = Some(snapshot.revision);
         return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision }.into();
     }
-    if let Some(denied) = denial(&result) {
+    if let Some(denied) = lockstep_policy::outcome::denial(&result) {
         let who = account.as_ref().map_or_else(|| "the controller".to_string(), ToString::to_string);
         let message = format!("as {who}: {denied}");
         return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: Some(snapshot.revision) }.into();
@@ -214,25 +212,12 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         inventory: managed,
         prune_blocked: result.prune_blocked.clone(),
         progress: if decision.apply { result.progress.clone() } else { Progress::Complete },
-        resources: assess(result),
+        resources: lockstep_policy::outcome::assessed(result),
         automated: automated.is_some(),
         operation: operation.map(Box::new),
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
     };
     Pass { outcome, source: None, written, look_again }
-}
-
-/// The first authorization denial of a sync, naming the object and (in the server's words) the verb
-/// and resource.
-fn denial(result: &SyncResult) -> Option<String> {
-    let by_object = result
-        .resources
-        .iter()
-        .find_map(|r| r.error.as_ref().filter(|e| e.fault == Fault::Forbidden).map(|e| format!("{}: {e}", r.key)));
-    by_object.or_else(|| match &result.progress {
-        Progress::Failed(why) if why.fault == Fault::Forbidden => Some(why.message.clone()),
-        _ => None,
-    })
 }
 
 /// Makes sure every kind the Application manages is watched, so drift and health changes trigger it.
@@ -262,8 +247,7 @@ async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError
 }
 
 fn fetch_failure(err: SourceError) -> Outcome {
-    let why = crate::sources::failure_reason(&err);
-    Outcome::Stopped { reason: why, message: err.to_string(), revision: None }
+    Outcome::Stopped { reason: err.reason().as_str(), message: err.to_string(), revision: None }
 }
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
@@ -279,37 +263,9 @@ async fn render(
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
-    let why = match err {
-        RenderError::PathNotFound { .. } => reason::PATH_NOT_FOUND,
-        RenderError::PathOutsideRepository { .. } => reason::INVALID_SPEC,
-        _ => reason::RENDER_FAILED,
-    };
+    let why = err.reason().as_str();
     let message = format!("{err} (revision {})", lockstep_policy::status::short(&snapshot.revision));
     Outcome::Stopped { reason: why, message, revision: Some(snapshot.revision.clone()) }
-}
-
-/// Every object after the sync with its health; an object that does not exist is Missing.
-fn assess(result: SyncResult) -> Vec<AssessedResource> {
-    result
-        .resources
-        .into_iter()
-        // What this pass pruned is gone: counted in the operation, no longer a resource of the app.
-        .filter(|r| r.action != lockstep_engine::Action::Prune)
-        .map(|r| {
-            // Assessed once, by the engine, when the object was last read or written.
-            let health = r.health.unwrap_or(Health { status: HealthStatusCode::Missing, message: None });
-            let ignore_health = r.live.as_ref().is_some_and(lockstep_health::ignored);
-            AssessedResource {
-                key: r.key,
-                sync: r.status,
-                error: r.error,
-                health,
-                ignore_health,
-                requires_pruning: r.requires_pruning,
-                shared_with: r.shared_with,
-            }
-        })
-        .collect()
 }
 
 /// Writes the status if it changed and publishes the Events that change deserves; returns the

@@ -92,7 +92,7 @@ fn stuck_after(ctx: &Context) -> Duration {
 }
 
 async fn healthz(State(probes): State<Probes>) -> (StatusCode, String) {
-    match crate::liveness::verdict(crate::liveness::liveness().facts(), probes.stuck_after) {
+    match lockstep_policy::liveness::verdict(crate::liveness::liveness().facts(), probes.stuck_after) {
         Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
         Err(why) => {
             warn!("liveness: {why}");

@@ -12,7 +12,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use lockstep_api::conditions::reason;
 use lockstep_api::kube_error::one_line;
 use lockstep_api::{Application, REFRESH_ANNOTATION};
 use lockstep_policy::source_status::{SourceOutage, SourceReport};
@@ -127,20 +126,6 @@ pub(crate) fn report_of(snapshot: &Snapshot) -> SourceReport {
     SourceReport {
         fetched_from: snapshot.fetched_from.clone(),
         unavailable: snapshot.unavailable.as_ref().map(|u| SourceOutage { since: u.since, error: u.error.to_string() }),
-    }
-}
-
-/// The Ready reason for a fetch that failed with no last good revision to fall back on.
-pub(crate) fn failure_reason(err: &SourceError) -> &'static str {
-    match err {
-        SourceError::RevisionNotFound { .. } | SourceError::NoMatchingTag { .. } => reason::REVISION_NOT_FOUND,
-        SourceError::AuthenticationFailed { .. } => reason::AUTHENTICATION_FAILED,
-        SourceError::ProxyAuthenticationFailed { .. } => reason::PROXY_AUTHENTICATION_FAILED,
-        SourceError::HostKey { .. } => reason::HOST_KEY_NOT_TRUSTED,
-        SourceError::Tls { .. } => reason::TLS_FAILED,
-        SourceError::NotARepository { .. } => reason::NOT_A_REPOSITORY,
-        SourceError::Timeout { .. } | SourceError::Unreachable { .. } => reason::SOURCE_UNAVAILABLE,
-        _ => reason::FETCH_FAILED,
     }
 }
 

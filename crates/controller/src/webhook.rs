@@ -17,7 +17,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use lockstep_api::Application;
 use lockstep_api::kube_error::one_line;
-use lockstep_webhook::{Outcome, Pending, Provider, Push, PushHandler, repo_identity, tracks};
+use lockstep_webhook::{Outcome, Pending, Provider, Push, PushHandler};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -71,15 +71,11 @@ async fn secret_for(ctx: &Context, provider: Provider) -> Result<Option<Vec<u8>>
 
 /// The Applications a push concerns, grouped by repository identity.
 fn concerned(apps: &[Arc<Application>], push: &Push) -> BTreeMap<String, Vec<Arc<Application>>> {
-    let pushed: Vec<String> = push.repo_urls.iter().map(|u| repo_identity(u)).collect();
-    let mut groups: BTreeMap<String, Vec<Arc<Application>>> = BTreeMap::new();
-    for app in apps {
-        let identity = repo_identity(&app.spec.source.repo_url);
-        if pushed.contains(&identity) && tracks(app.spec.source.target_revision.as_deref(), push) {
-            groups.entry(identity).or_default().push(app.clone());
-        }
-    }
-    groups
+    let sources = apps.iter().map(|app| {
+        let source = &app.spec.source;
+        (source.repo_url.as_str(), source.target_revision.as_deref(), app.clone())
+    });
+    lockstep_webhook::concerned(sources, push)
 }
 
 /// One fetch per repository with a fresh ref listing, then a reconcile of each Application (which

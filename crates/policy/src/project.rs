@@ -192,9 +192,29 @@ pub fn glob_matches(pattern: &str, value: &str) -> bool {
         .map_or(pattern == value, |m: &GlobMatcher| m.is_match(value))
 }
 
+/// Whether a kind is namespaced according to a CustomResourceDefinition among the rendered objects.
+pub fn scope_in_render(objects: &[&serde_json::Value], group: &str, kind: &str) -> Option<bool> {
+    objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "CustomResourceDefinition" && o["spec"]["group"] == group && o["spec"]["names"]["kind"] == kind
+        })
+        .map(|crd| crd["spec"]["scope"] != "Cluster")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crd_in_the_render_gives_the_scope_of_its_kind() {
+        let crd = serde_json::json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Widget"}, "scope": "Cluster"}});
+        let ns_crd = serde_json::json!({"kind": "CustomResourceDefinition", "spec": {"group": "x.dev", "names": {"kind": "Gadget"}, "scope": "Namespaced"}});
+        let objects = [&crd, &ns_crd];
+        assert_eq!(scope_in_render(&objects, "x.dev", "Widget"), Some(false));
+        assert_eq!(scope_in_render(&objects, "x.dev", "Gadget"), Some(true));
+        assert_eq!(scope_in_render(&objects, "y.dev", "Widget"), None);
+    }
 
     fn gk(group: &str, kind: &str) -> GroupKind {
         GroupKind { group: group.into(), kind: kind.into() }

@@ -60,8 +60,31 @@ pub enum RenderError {
 }
 
 impl RenderError {
+    /// The `Ready` reason of a render that failed: a path that is not there, a path that leaves
+    /// the repository (the spec is wrong), or the render itself.
+    pub fn reason(&self) -> lockstep_api::conditions::Reason {
+        match self {
+            Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
+            Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
+            _ => lockstep_api::conditions::Reason::RenderFailed,
+        }
+    }
+
     /// A scratch-space failure for `what`.
     pub(crate) fn scratch(what: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
         Self::Scratch { what: what.to_string(), message: err.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_api::conditions::Reason;
+
+    #[test]
+    fn a_wrong_path_is_told_apart_from_a_failed_render() {
+        assert_eq!(RenderError::PathNotFound { path: "deploy".into() }.reason(), Reason::PathNotFound);
+        assert_eq!(RenderError::PathOutsideRepository { path: "../x".into() }.reason(), Reason::InvalidSpec);
+        assert_eq!(RenderError::Timeout { tool: "helm", seconds: 60 }.reason(), Reason::RenderFailed);
     }
 }

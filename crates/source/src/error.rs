@@ -1,3 +1,4 @@
+use lockstep_api::conditions::Reason;
 use thiserror::Error;
 
 /// Why a source could not be turned into a snapshot; messages name the repository and revision and
@@ -55,6 +56,20 @@ impl SourceError {
         matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
     }
 
+    /// The `Ready` reason of a fetch that failed with no last good revision to fall back on.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::RevisionNotFound { .. } | Self::NoMatchingTag { .. } => Reason::RevisionNotFound,
+            Self::AuthenticationFailed { .. } => Reason::AuthenticationFailed,
+            Self::ProxyAuthenticationFailed { .. } => Reason::ProxyAuthenticationFailed,
+            Self::HostKey { .. } => Reason::HostKeyNotTrusted,
+            Self::Tls { .. } => Reason::TlsFailed,
+            Self::NotARepository { .. } => Reason::NotARepository,
+            Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
+            _ => Reason::FetchFailed,
+        }
+    }
+
     /// True for failures of the remote (any server, proxy or transport problem), as opposed to a
     /// missing revision or a broken local cache: those are the ones the last good revision rides out.
     pub fn is_remote(&self) -> bool {
@@ -65,5 +80,25 @@ impl SourceError {
                 | Self::Cache { .. }
                 | Self::Configuration { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_ready_reason() {
+        let repo = || "https://git.example/app.git".to_string();
+        let cases = [
+            (SourceError::RevisionNotFound { repo: repo(), revision: "v9".into() }, Reason::RevisionNotFound),
+            (SourceError::AuthenticationFailed { repo: repo(), message: "401".into() }, Reason::AuthenticationFailed),
+            (SourceError::Timeout { repo: repo(), seconds: 30 }, Reason::SourceUnavailable),
+            (SourceError::unreachable(&repo(), "connection refused"), Reason::SourceUnavailable),
+            (SourceError::Configuration { message: "bad".into() }, Reason::FetchFailed),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(error.reason(), reason, "{error}");
+        }
     }
 }

@@ -14,7 +14,7 @@ mod server;
 mod verify;
 
 pub use detect::{Event, Provider, detect};
-pub use matching::{repo_identity, tracks};
+pub use matching::{concerned, repo_identity, tracks};
 pub use parse::{ParseError, Push, parse_push};
 pub use server::{Outcome, PATH, Pending, PushHandler, router};
 pub use verify::{VerifyError, verify};

@@ -1,7 +1,26 @@
 //! Which Applications a push concerns: same repository (whatever the spelling) and a target
 //! revision that tracks one of the pushed refs.
 
+use std::collections::BTreeMap;
+
 use crate::parse::Push;
+
+/// The sources a push concerns, grouped by repository identity: each of `sources` is an
+/// Application's `(repoURL, targetRevision)`, given with the item it belongs to.
+pub fn concerned<'a, T: Clone>(
+    sources: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>,
+    push: &Push,
+) -> BTreeMap<String, Vec<T>> {
+    let pushed: Vec<String> = push.repo_urls.iter().map(|u| repo_identity(u)).collect();
+    let mut groups: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for (repo_url, target_revision, item) in sources {
+        let identity = repo_identity(repo_url);
+        if pushed.contains(&identity) && tracks(target_revision, push) {
+            groups.entry(identity).or_default().push(item);
+        }
+    }
+    groups
+}
 
 /// A spelling-independent identity of a repository: lower-case host (no user, no port) and path
 /// (no leading `/`, no `.git`, no trailing `/`). `https://h/team/app.git`, `git@h:team/app` and
@@ -56,6 +75,23 @@ fn is_version_range(target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_concerns_the_sources_of_its_repository_that_track_its_refs() {
+        let push = Push {
+            repo_urls: vec!["https://git.example/team/app.git".into()],
+            refs: vec!["refs/heads/main".into()],
+            ..push(&[], None)
+        };
+        let sources = [
+            ("git@git.example:team/app", Some("main"), "a"),
+            ("https://git.example/team/app", Some("release"), "b"),
+            ("https://git.example/team/other", Some("main"), "c"),
+            ("https://GIT.example/team/app/", None, "d"),
+        ];
+        let groups = concerned(sources, &push);
+        assert_eq!(groups.into_iter().collect::<Vec<_>>(), vec![("git.example/team/app".to_string(), vec!["a", "d"])]);
+    }
 
     fn push(refs: &[&str], default_branch: Option<&str>) -> Push {
         Push {
