@@ -7,6 +7,7 @@ pub mod conditions;
 mod inventory;
 pub mod kube_error;
 mod project;
+pub mod stable_hash;
 
 pub use application::*;
 pub use application_status::*;

@@ -28,18 +28,7 @@ fn mismatch(path: &[&str], want: &str, got: &Value) -> String {
 
 /// Walks `path`; a missing key or a null anywhere means absent, a non-object on the way is an error.
 pub(crate) fn strict<'a>(v: &'a Value, path: &[&str]) -> Res<Option<&'a Value>> {
-    let mut cur = v;
-    for (i, key) in path.iter().enumerate() {
-        match cur {
-            Value::Null => return Ok(None),
-            Value::Object(map) => match map.get(*key) {
-                Some(next) => cur = next,
-                None => return Ok(None),
-            },
-            other => return Err(mismatch(&path[..i], "object", other)),
-        }
-    }
-    Ok(if cur.is_null() { None } else { Some(cur) })
+    Ok(nested(v, path)?.filter(|leaf| !leaf.is_null()))
 }
 
 /// A string field; absent or null is `None`.

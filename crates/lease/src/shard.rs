@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use lockstep_api::Application;
+use lockstep_api::stable_hash::fnv1a64;
 use thiserror::Error;
 
 /// One shard out of `count`.
@@ -82,24 +83,10 @@ pub fn shard_of(namespace: &str, name: &str, count: u32) -> u32 {
     u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
 }
 
-/// 64-bit FNV-1a.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hasher = fnv::FnvHasher::default();
-    std::hash::Hasher::write(&mut hasher, bytes);
-    std::hash::Hasher::finish(&hasher)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use lockstep_api::ApplicationSpec;
-
-    #[test]
-    fn fnv1a_matches_the_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn every_application_has_exactly_one_shard_and_the_split_is_even_enough() {

@@ -40,14 +40,7 @@ pub(crate) fn cache_key(normalized: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(40)
         .collect();
-    format!("{readable}-{:016x}", fnv1a(normalized.as_bytes()))
-}
-
-/// FNV-1a: stable across builds and platforms, unlike `DefaultHasher`, so cache paths survive upgrades.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hasher = fnv::FnvHasher::default();
-    std::hash::Hasher::write(&mut hasher, bytes);
-    std::hash::Hasher::finish(&hasher)
+    format!("{readable}-{:016x}", lockstep_api::stable_hash::fnv1a64(normalized.as_bytes()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! `~/.cache/lockstep/go-builds`), so a fresh clone or a second worktree on the same machine
 //! links them instead of building again.
 
+pub use lockstep_api::stable_hash::fnv1a64;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -198,24 +199,4 @@ pub fn lock(path: &Path) -> Result<File> {
         }
     }
     Ok(file)
-}
-
-/// 64-bit FNV-1a: a stable content fingerprint for change detection (not a
-/// security boundary).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hasher = fnv::FnvHasher::default();
-    std::hash::Hasher::write(&mut hasher, bytes);
-    std::hash::Hasher::finish(&hasher)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a64_known_values() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 }

@@ -53,7 +53,7 @@ impl SourceRequest {
             .iter()
             .map(|e| format!("{} {}", e.url, e.credential_source.as_deref().unwrap_or("-")))
             .collect();
-        crate::url::fnv1a(text.join("\n").as_bytes())
+        lockstep_api::stable_hash::fnv1a64(text.join("\n").as_bytes())
     }
 
     /// Everything that can change the outcome of a listing attempt, credential values included.
@@ -80,7 +80,7 @@ impl SourceRequest {
             }
             text.push('\n');
         }
-        crate::url::fnv1a(text.as_bytes())
+        lockstep_api::stable_hash::fnv1a64(text.as_bytes())
     }
 
     /// Key of this request's last good revision in the state file.
