@@ -85,6 +85,7 @@ fn recipe(ws: &Workspace) -> GoBuild {
         stamp_path: base.join("stamp"),
         lock_path: base.join("build.lock"),
         ldflags: Some(ldflags()),
+        goflags: None,
         packages: PACKAGES,
     }
 }

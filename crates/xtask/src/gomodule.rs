@@ -34,6 +34,9 @@ pub struct GoBuild {
     pub lock_path: PathBuf,
     /// The `-ldflags` value, if any (recorded in the stamp).
     pub ldflags: Option<String>,
+    /// `GOFLAGS` for the build, if any (recorded in the stamp): `-mod=mod` for a module whose
+    /// go.sum cannot be tidied here.
+    pub goflags: Option<&'static str>,
     /// Main packages, with the name `go build` gives each binary and the name we keep it under.
     pub packages: &'static [(&'static str, &'static str, &'static str)],
 }
@@ -125,6 +128,9 @@ impl GoBuild {
         if let Some(ldflags) = &self.ldflags {
             cmd.arg("-ldflags").arg(ldflags);
         }
+        if let Some(goflags) = self.goflags {
+            cmd.env("GOFLAGS", goflags);
+        }
         cmd.args(self.packages.iter().map(|(pkg, _, _)| pkg));
         process::run(&mut cmd).with_context(|| format!("building the Go module {}", self.module.display()))?;
 
@@ -155,6 +161,9 @@ impl GoBuild {
         text.push_str(&format!("{go_version}\nCGO_ENABLED=0\n"));
         if let Some(ldflags) = &self.ldflags {
             text.push_str(&format!("ldflags {ldflags}\n"));
+        }
+        if let Some(goflags) = self.goflags {
+            text.push_str(&format!("GOFLAGS={goflags}\n"));
         }
         for (pkg, _, kept) in self.packages {
             text.push_str(&format!("{pkg} -> {kept}\n"));

@@ -81,6 +81,7 @@ fn recipe(ws: &Workspace) -> GoBuild {
         stamp_path: base.join("kwok.stamp"),
         lock_path: base.join("build.lock"),
         ldflags: None,
+        goflags: None,
         packages: PACKAGES,
     }
 }

@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn bench_smoke_matches_its_command_line() {
-        let cli = Cli::try_parse_from(["xtask", "bench", "--smoke"]).unwrap();
+        let cli = Cli::try_parse_from(["xtask", "bench", "--smoke", "--peer", "flux"]).unwrap();
         let Command::Bench(args) = cli.command else { panic!("not the bench command") };
         let smoke = bench::BenchArgs::smoke();
         assert_eq!(format!("{args:?}"), format!("{smoke:?}"));

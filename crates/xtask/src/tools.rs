@@ -44,6 +44,7 @@ fn recipe(ws: &Workspace) -> GoBuild {
         stamp_path: base.join("stamp"),
         lock_path: base.join("build.lock"),
         ldflags: Some(LDFLAGS.to_owned()),
+        goflags: None,
         packages: PACKAGES,
     }
 }

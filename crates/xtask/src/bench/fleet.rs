@@ -1,77 +1,214 @@
-//! Scenario 3, cold convergence: N Applications from one repository, from creation to all Synced
-//! and Healthy, with the controller's peak memory. At the largest N the converged fleet then hosts
-//! scenario 4 (idle cost) and scenario 5 (drift).
+//! Scenario 3, cold convergence: N apps from one repository, from creation to all converged, with
+//! the controllers' peak memory and the API requests each app cost. At the largest N the converged
+//! fleet then hosts scenario 4 (idle cost) and scenario 5 (drift). With `--peer flux`, Flux runs the
+//! same sizes from the same repository and commit in the same run, one system at a time.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
 
+use super::apimetrics;
 use super::fixtures::{app_name, app_path, fleet_repo};
 use super::floor::{APPLIED_AND_OBSERVED, case};
+use super::flux::{self, Flux};
+use super::idle::Baseline;
 use super::ingress::IngressAddresser;
 use super::plan::{Plan, Scenario};
+use super::proc::Measured;
 use super::report::Measurement;
 use super::{Env, drift, idle, k8s, lockstep};
 
 /// The scenario's name in the report.
 const SCENARIO: &str = "3 cold convergence";
+/// Drift trials of Flux: each waits for its interval ([`flux::DRIFT_INTERVAL`]) to come round.
+const FLUX_DRIFT_TRIALS: usize = 10;
+
+/// One cold trial's figures.
+struct Cold {
+    elapsed: f64,
+    peak: f64,
+    requests_per_app: f64,
+}
 
 /// Runs cold convergence for every size (only the largest when just idle or drift is selected).
 pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<()> {
     let cold = plan.runs(Scenario::Cold);
     let sizes = if cold { plan.sizes.clone() } else { vec![plan.largest()] };
+    let baseline = idle::baseline(env, plan).await?;
     for n in sizes {
         let (repo, sha) = fleet_repo(&env.git, &env.run_dir.join("work"), &format!("fleet-{n}"), n)?;
         let trials = if cold { plan.trials } else { 1 };
-        let (mut times, mut peaks) = (Vec::new(), Vec::new());
+        let mut systems: Vec<(&str, Vec<Cold>)> = Vec::new();
+        let mut lockstep_trials = Vec::new();
         for trial in 0..trials {
-            let ns = format!("bench-fleet-{n}-{trial}");
             let hosts_more = trial + 1 == trials && n == plan.largest();
-            k8s::create_namespace(&env.client, &ns).await?;
-            let result = async {
-                let _addresser = IngressAddresser::start(&env.client, &ns);
-                let baseline =
-                    if hosts_more && plan.runs(Scenario::Idle) { Some(idle::baseline(env, plan).await?) } else { None };
-                let metrics = lockstep::free_addr()?;
-                let listen = lockstep::Listen { webhook: None, metrics: Some(metrics) };
-                let mut controller = lockstep::start(env, &ns, &format!("fleet-{n}-{trial}"), listen)?;
-                lockstep::wait_readyz(&mut controller, metrics).await?;
-                let apps: Vec<Value> =
-                    (0..n).map(|i| lockstep::application(&ns, &app_name(i), &repo.url, &app_path(i))).collect();
-                let started = Instant::now();
-                k8s::apply_all(&env.client, &ns, &apps, k8s::MANAGER, 32).await?;
-                let api = k8s::applications(&env.client, &ns);
-                // Longer than the default resync period (3 min), so a missed trigger shows as a slow trial, not a failure.
-                let timeout = Duration::from_secs(240 + n as u64);
-                k8s::wait_ready(&api, n, timeout, &|a| lockstep::is_ready(a, Some(&sha)))
-                    .await
-                    .with_context(|| format!("controller log: {}", controller.log.display()))?;
-                let elapsed = started.elapsed().as_secs_f64();
-                let peak = controller.usage()?.peak_rss_mib;
-                eprintln!("bench: cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB");
-                if hosts_more && plan.runs(Scenario::Idle) {
-                    idle::run(env, plan, &mut controller, baseline, (&ns, n), out).await?;
-                }
-                if hosts_more && plan.runs(Scenario::Drift) {
-                    drift::run(env, plan, &ns, n, &mut controller, out).await?;
-                }
-                anyhow::Ok((elapsed, peak))
+            let ns = format!("bench-fleet-{n}-{trial}");
+            let run = lockstep_trial(env, plan, (ns.clone(), n, trial), (&repo.url, &sha), hosts_more, &baseline, out);
+            lockstep_trials.push(in_namespace(env, &ns, run).await?);
+        }
+        systems.push(("lockstep", lockstep_trials));
+        if env.flux.is_some() {
+            let mut flux_trials = Vec::new();
+            for trial in 0..trials {
+                let hosts_more = trial + 1 == trials && n == plan.largest();
+                let ns = format!("bench-flux-{n}-{trial}");
+                let at = (ns.clone(), n, trial);
+                let run = flux_trial(env, plan, at, (&repo.url, &sha), hosts_more, &baseline, out);
+                flux_trials.push(in_namespace(env, &ns, run).await?);
             }
-            .await;
-            k8s::delete_namespace(&env.client, &ns, Duration::from_secs(900)).await?;
-            let (elapsed, peak) = result?;
-            times.push(elapsed);
-            peaks.push(peak);
+            systems.push(("flux", flux_trials));
         }
         if cold {
             let case = case(n);
-            out.push(
-                Measurement::new(SCENARIO, &case, "all Synced and Healthy", "s", "lockstep", times)
-                    .vs_floor(&case, APPLIED_AND_OBSERVED),
-            );
-            out.push(Measurement::new(SCENARIO, &case, "controller peak RSS", "MiB", "lockstep", peaks));
+            for (system, trials) in systems {
+                // lockstep: every Application Synced and Healthy at the commit; Flux: every
+                // Kustomization Ready (applied and health-checked) at the commit.
+                let metric = "all converged at the commit";
+                let times = trials.iter().map(|t| t.elapsed).collect();
+                out.push(
+                    Measurement::new(SCENARIO, &case, metric, "s", system, times).vs_floor(&case, APPLIED_AND_OBSERVED),
+                );
+                let peaks = trials.iter().map(|t| t.peak).collect();
+                out.push(Measurement::new(SCENARIO, &case, "controller peak RSS", "MiB", system, peaks));
+                let requests = trials.iter().map(|t| t.requests_per_app).collect();
+                out.push(Measurement::new(SCENARIO, &case, "API requests per app", "req", system, requests));
+            }
         }
     }
     Ok(())
+}
+
+/// Runs `trial` in a fresh namespace `ns` with its Ingresses addressed, and deletes the namespace
+/// after (while the trial's controllers still run, so finalizers are honoured).
+async fn in_namespace<T>(
+    env: &Env,
+    ns: &str,
+    trial: impl Future<Output = Result<(T, Box<dyn Measured>)>>,
+) -> Result<T> {
+    k8s::create_namespace(&env.client, ns).await?;
+    let addresser = IngressAddresser::start(&env.client, ns);
+    let result = trial.await;
+    let deleted = k8s::delete_namespace(&env.client, ns, Duration::from_secs(900)).await;
+    drop(addresser);
+    let (figures, controllers) = result?;
+    drop(controllers);
+    deleted?;
+    Ok(figures)
+}
+
+/// The API requests of a cold start per app: everything the API server counted from the first
+/// apply to convergence, less what the cluster makes by itself in that time.
+fn per_app(before: &apimetrics::Counts, env: &Env, minutes: f64, baseline: &Baseline, n: usize) -> Result<f64> {
+    let after = apimetrics::read(&env.cluster)?;
+    Ok(idle::beyond_baseline(&apimetrics::delta(before, &after), minutes, Some(baseline)) / n as f64)
+}
+
+/// One lockstep trial: N Applications to Synced and Healthy; then, on the hosting trial, idle,
+/// the plan of a converged app, and drift.
+async fn lockstep_trial(
+    env: &Env,
+    plan: &Plan,
+    (ns, n, trial): (String, usize, usize),
+    (url, sha): (&str, &str),
+    hosts_more: bool,
+    baseline: &Baseline,
+    out: &mut Vec<Measurement>,
+) -> Result<(Cold, Box<dyn Measured>)> {
+    let metrics = lockstep::free_addr()?;
+    let listen = lockstep::Listen { webhook: None, metrics: Some(metrics) };
+    let mut controller = lockstep::start(env, &ns, &format!("fleet-{n}-{trial}"), listen)?;
+    lockstep::wait_readyz(&mut controller, metrics).await?;
+    let apps: Vec<Value> = (0..n).map(|i| lockstep::application(&ns, &app_name(i), url, &app_path(i))).collect();
+    let before = apimetrics::read(&env.cluster)?;
+    let started = Instant::now();
+    k8s::apply_all(&env.client, &ns, &apps, k8s::MANAGER, 32).await?;
+    let api = k8s::applications(&env.client, &ns);
+    // Longer than the default resync period (3 min), so a missed trigger shows as a slow trial, not a failure.
+    let timeout = Duration::from_secs(240 + n as u64);
+    k8s::wait_ready(&api, n, timeout, &|a| lockstep::is_ready(a, Some(sha)))
+        .await
+        .with_context(|| format!("controller log: {}", controller.log.display()))?;
+    let elapsed = started.elapsed();
+    let requests_per_app = per_app(&before, env, elapsed.as_secs_f64() / 60.0, baseline, n)?;
+    let peak = controller.usage()?.peak_rss_mib;
+    let elapsed = elapsed.as_secs_f64();
+    eprintln!(
+        "bench: lockstep cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB, {requests_per_app:.1} requests/app"
+    );
+    if hosts_more && plan.runs(Scenario::Idle) {
+        idle::run(env, plan, ("lockstep", &mut controller), Some(baseline), n, out).await?;
+        idle::record_planned_writes(env, &ns, n, out)?;
+    }
+    if hosts_more && plan.runs(Scenario::Drift) {
+        let targets = drift::Targets::spread(plan.latency_trials);
+        drift::run(env, (&ns, n), ("lockstep", &mut controller), targets, out).await?;
+    }
+    Ok((Cold { elapsed, peak, requests_per_app }, Box::new(controller)))
+}
+
+/// One Flux trial: one GitRepository and N Kustomizations to Ready at the commit; then, on the
+/// hosting trial, idle and drift (on one Kustomization given a short interval).
+async fn flux_trial(
+    env: &Env,
+    plan: &Plan,
+    (ns, n, trial): (String, usize, usize),
+    (url, sha): (&str, &str),
+    hosts_more: bool,
+    baseline: &Baseline,
+    out: &mut Vec<Measurement>,
+) -> Result<(Cold, Box<dyn Measured>)> {
+    let build = env.flux.as_ref().context("the Flux peer was not built")?;
+    let mut peer = Flux::start(env, build, &format!("fleet-{n}-{trial}"))?;
+    peer.wait_ready().await?;
+    let mut objects = vec![flux::git_repository(&ns, url)];
+    objects.extend((0..n).map(|i| flux::kustomization(&ns, &app_name(i), &app_path(i))));
+    let before = apimetrics::read(&env.cluster)?;
+    let started = Instant::now();
+    k8s::apply_all(&env.client, &ns, &objects, k8s::MANAGER, 32).await?;
+    let api = k8s::api(&env.client, &ns, "kustomize.toolkit.fluxcd.io/v1", "Kustomization");
+    let timeout = Duration::from_secs(600 + 2 * n as u64);
+    k8s::wait_ready(&api, n, timeout, &|k| flux::is_ready(k, sha))
+        .await
+        .with_context(|| format!("Flux logs: {}", peer.logs()))?;
+    let elapsed = started.elapsed();
+    let requests_per_app = per_app(&before, env, elapsed.as_secs_f64() / 60.0, baseline, n)?;
+    let peak = peer.usage()?.peak_rss_mib;
+    let elapsed = elapsed.as_secs_f64();
+    eprintln!(
+        "bench: flux cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB, {requests_per_app:.1} requests/app"
+    );
+    if hosts_more && plan.runs(Scenario::Idle) {
+        idle::run(env, plan, ("flux", &mut peer), Some(baseline), n, out).await?;
+    }
+    if hosts_more && plan.runs(Scenario::Drift) {
+        shorten_interval(&api, &app_name(0)).await?;
+        let targets = drift::Targets::first(plan.latency_trials.min(FLUX_DRIFT_TRIALS));
+        drift::run(env, (&ns, n), ("flux", &mut peer), targets, out).await?;
+    }
+    Ok((Cold { elapsed, peak, requests_per_app }, Box::new(peer)))
+}
+
+/// Gives Kustomization `name` the drift interval and waits until Flux reconciled the change.
+async fn shorten_interval(api: &kube::Api<kube::api::DynamicObject>, name: &str) -> Result<()> {
+    let patch = json!({"spec": {"interval": flux::DRIFT_INTERVAL}});
+    let edited = api
+        .patch(
+            name,
+            &PatchParams { field_manager: Some(k8s::MANAGER.into()), ..Default::default() },
+            &Patch::Merge(&patch),
+        )
+        .await
+        .with_context(|| format!("shortening the interval of Kustomization {name}"))?;
+    let generation = edited.metadata.generation;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        let live = api.get(name).await.with_context(|| format!("reading Kustomization {name}"))?;
+        if live.data["status"]["observedGeneration"].as_i64() == generation {
+            return Ok(());
+        }
+        tokio::time::sleep(flux::POLL).await;
+    }
+    anyhow::bail!("Flux did not reconcile the new interval of Kustomization {name} within 2 minutes")
 }

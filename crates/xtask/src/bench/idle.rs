@@ -13,7 +13,7 @@ use super::fixtures::app_name;
 use super::floor::case;
 use super::gitserver::GitRequests;
 use super::plan::Plan;
-use super::proc::Controller;
+use super::proc::Measured;
 use super::report::Measurement;
 
 /// The scenario's name in the report.
@@ -37,13 +37,13 @@ pub async fn baseline(env: &Env, plan: &Plan) -> Result<Baseline> {
     Ok(Baseline { per_minute })
 }
 
-/// Measures the idle window with `n` converged Applications.
+/// Measures the idle window of `system` with `n` converged apps.
 pub async fn run(
     env: &Env,
     plan: &Plan,
-    controller: &mut Controller,
-    baseline: Option<Baseline>,
-    (ns, n): (&str, usize),
+    (system, controller): (&str, &mut dyn Measured),
+    baseline: Option<&Baseline>,
+    n: usize,
     out: &mut Vec<Measurement>,
 ) -> Result<()> {
     tokio::time::sleep(plan.settle).await;
@@ -63,12 +63,11 @@ pub async fn run(
     let usage_after = controller.usage()?;
     let minutes = secs / 60.0;
     let case = case(n);
-    let m = |metric: &str, unit: &str, samples: Vec<f64>| {
-        Measurement::new(SCENARIO, &case, metric, unit, "lockstep", samples)
-    };
+    let m =
+        |metric: &str, unit: &str, samples: Vec<f64>| Measurement::new(SCENARIO, &case, metric, unit, system, samples);
     out.push(m("controller RSS", "MiB", rss));
     out.push(m("controller CPU", "% of a core", vec![(usage_after.cpu_secs - usage_before.cpu_secs) / secs * 100.0]));
-    let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline.as_ref());
+    let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline);
     let writes: f64 = rates.iter().filter(|(verb, _)| apimetrics::is_write(verb)).map(|(_, r)| r).sum();
     out.push(m("API writes (not dry-run)", "req/min", vec![writes]));
     for (verb, rate) in rates.into_iter().filter(|(_, rate)| *rate > 0.0) {
@@ -77,9 +76,21 @@ pub async fn run(
     let git = |f: fn(&GitRequests) -> u64| (f(&git_after) - f(&git_before)) as f64 / minutes;
     out.push(m("git ref listings", "req/min", vec![git(|g| g.ref_listings)]));
     out.push(m("git fetches", "req/min", vec![git(|g| g.fetches)]));
-    let writes = planned_writes(env, ns, &app_name(0))?;
-    out.push(m("planned writes, one converged app (sync --dry-run)", "objects", vec![writes as f64]));
     Ok(())
+}
+
+/// Records what lockstep's own plan of one converged Application in `ns` would write.
+pub fn record_planned_writes(env: &Env, ns: &str, n: usize, out: &mut Vec<Measurement>) -> Result<()> {
+    let writes = planned_writes(env, ns, &app_name(0))?;
+    let metric = "planned writes, one converged app (sync --dry-run)";
+    out.push(Measurement::new(SCENARIO, &case(n), metric, "objects", "lockstep", vec![writes as f64]));
+    Ok(())
+}
+
+/// Total API requests in `delta`, less what the cluster makes by itself in `minutes` without a
+/// controller (never below zero).
+pub fn beyond_baseline(delta: &Counts, minutes: f64, baseline: Option<&Baseline>) -> f64 {
+    controller_rates(delta, minutes, baseline).iter().map(|(_, rate)| rate * minutes).sum()
 }
 
 /// What the controller's own plan (`lockstep sync APP --dry-run`, the value the controller carries

@@ -13,6 +13,7 @@ mod drift;
 pub(crate) mod fixtures;
 mod fleet;
 mod floor;
+mod flux;
 pub(crate) mod gitserver;
 pub(crate) mod http;
 mod idle;
@@ -43,7 +44,8 @@ use report::{Measurement, Report};
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A tiny run of every scenario's code path (small N, 1–2 trials, debug build); what CI runs.
+    /// A tiny run of every scenario's code path (small N, 1–2 trials, debug build); what CI runs
+    /// (with `--peer flux`). A peer that cannot be built fails a smoke run.
     #[arg(long)]
     pub smoke: bool,
     /// Also run a peer side by side (`flux`).
@@ -86,7 +88,7 @@ impl BenchArgs {
     pub fn smoke() -> Self {
         Self {
             smoke: true,
-            peer: None,
+            peer: Some(peer::Peer::Flux),
             only: Vec::new(),
             sizes: Vec::new(),
             trials: None,
@@ -113,6 +115,8 @@ pub struct Env {
     pub run_dir: PathBuf,
     /// The lockstep binary under measurement.
     pub lockstep: PathBuf,
+    /// The Flux peer, when `--peer flux` was asked for and it built.
+    pub flux: Option<flux::FluxBuild>,
 }
 
 /// Runs the benchmark; see the module documentation.
@@ -127,11 +131,27 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         }
         None => lockstep::build(ws, &plan.profile)?,
     };
-    if let Some(Err(why)) = args.peer.map(|p| peer::prepare(ws, p)) {
-        let why = format!("{why:#}");
-        eprintln!("bench: the peer cannot run: {why}");
-        notes.push(format!("peer: {why}"));
-    }
+    let flux = match args.peer.map(|p| peer::prepare(ws, p)) {
+        Some(Ok(build)) => {
+            notes.push(format!(
+                "peer: Flux source-controller and kustomize-controller {} (tests/peers/flux); Kustomization interval {}, \
+                 retryInterval {}, wait (health checks) on, prune on; drift measured on one Kustomization with interval {}",
+                flux::VERSION,
+                flux::INTERVAL,
+                flux::RETRY_INTERVAL,
+                flux::DRIFT_INTERVAL
+            ));
+            Some(build)
+        }
+        Some(Err(why)) if args.smoke => return Err(why.context("the smoke run's peer could not be built")),
+        Some(Err(why)) => {
+            let why = format!("{why:#}");
+            eprintln!("bench: the peer cannot run: {why}");
+            notes.push(format!("peer: {why}"));
+            None
+        }
+        None => None,
+    };
     let cluster = cluster::up(ws, &args.cluster)?;
     install_crds(ws, &cluster)?;
     // One working directory per cluster, so runs on different clusters do not wipe each other's.
@@ -145,7 +165,10 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     let result = runtime.block_on(async {
         let client = k8s::client(&cluster.kubeconfig).await?;
         let git = GitServer::start(&run_dir.join("git"))?;
-        let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep };
+        let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep, flux };
+        if let Some(build) = &env.flux {
+            flux::install_crds(&env, build)?;
+        }
         scenarios(&env, &plan, &mut measurements).await
     });
     if args.cluster != cluster::DEFAULT_NAME

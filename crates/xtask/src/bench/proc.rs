@@ -70,6 +70,30 @@ impl Controller {
     }
 }
 
+/// What a scenario needs of the system under measurement, one process or several.
+pub trait Measured {
+    /// Fails with a log tail if a process exited.
+    fn check_alive(&mut self) -> Result<()>;
+    /// Resource use now (summed over the processes).
+    fn usage(&self) -> Result<Usage>;
+    /// Where its logs are.
+    fn logs(&self) -> String;
+}
+
+impl Measured for Controller {
+    fn check_alive(&mut self) -> Result<()> {
+        Controller::check_alive(self)
+    }
+
+    fn usage(&self) -> Result<Usage> {
+        Controller::usage(self)
+    }
+
+    fn logs(&self) -> String {
+        self.log.display().to_string()
+    }
+}
+
 impl Drop for Controller {
     fn drop(&mut self) {
         if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {

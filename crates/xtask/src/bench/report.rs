@@ -80,6 +80,15 @@ impl Report {
             .and_then(|m| m.summary.map(|s| s.p50))
     }
 
+    /// A measurement's p50 as a ratio to its floor, or `—`.
+    fn vs_floor(&self, x: &Measurement) -> String {
+        let floor = x.floor.as_ref().and_then(|(case, metric)| self.floor_p50(case, metric)).filter(|f| *f > 0.0);
+        match (x.summary, floor) {
+            (Some(s), Some(f)) => format!("{:.2}", s.p50 / f),
+            _ => "—".to_owned(),
+        }
+    }
+
     /// The Markdown rendering: machine facts, the table, the peer comparison and notes.
     pub fn markdown(&self) -> String {
         let m = &self.machine;
@@ -97,12 +106,7 @@ impl Report {
         rows.sort_by(|a, b| a.scenario.cmp(&b.scenario));
         for x in rows {
             let Some(s) = x.summary else { continue };
-            let ratio = x
-                .floor
-                .as_ref()
-                .and_then(|(case, metric)| self.floor_p50(case, metric))
-                .filter(|f| *f > 0.0)
-                .map_or_else(|| "—".to_owned(), |f| format!("{:.2}", s.p50 / f));
+            let ratio = self.vs_floor(x);
             let f = |v: f64| format_value(v, &x.unit);
             let _ = writeln!(
                 out,
@@ -123,25 +127,30 @@ impl Report {
         let peers: Vec<&Measurement> =
             self.measurements.iter().filter(|x| x.system != "lockstep" && x.scenario != FLOOR).collect();
         if !peers.is_empty() {
-            out.push_str("\n| scenario | case | metric | lockstep p50 | peer | peer p50 | peer ÷ lockstep |\n");
-            out.push_str("| --- | --- | --- | ---: | --- | ---: | ---: |\n");
+            out.push_str(
+                "\n| scenario | case | metric | lockstep p50 | peer | peer p50 | lockstep ÷ peer | lockstep × floor | peer × floor |\n",
+            );
+            out.push_str("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
             for p in peers {
                 let ours = self.measurements.iter().find(|x| {
                     x.system == "lockstep" && x.scenario == p.scenario && x.case == p.case && x.metric == p.metric
                 });
-                let (Some(ours), Some(theirs)) = (ours.and_then(|o| o.summary), p.summary) else { continue };
-                let ratio = if ours.p50 > 0.0 { format!("{:.2}", theirs.p50 / ours.p50) } else { "—".into() };
+                let Some(ours) = ours else { continue };
+                let (Some(our), Some(their)) = (ours.summary, p.summary) else { continue };
+                let ratio = if their.p50 > 0.0 { format!("{:.2}", our.p50 / their.p50) } else { "—".into() };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} ({}) | {} | {} | {} | {} |",
+                    "| {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |",
                     p.scenario,
                     p.case,
                     p.metric,
                     p.unit,
-                    format_value(ours.p50, &p.unit),
+                    format_value(our.p50, &p.unit),
                     p.system,
-                    format_value(theirs.p50, &p.unit),
-                    ratio
+                    format_value(their.p50, &p.unit),
+                    ratio,
+                    self.vs_floor(ours),
+                    self.vs_floor(p),
                 );
             }
         }
@@ -214,7 +223,7 @@ mod tests {
             md.contains("| 3 cold | N=5 | all ready (s) | lockstep | 1 | 3.000 | 3.000 | 3.000 | 3.000 | 3.00 |"),
             "{md}"
         );
-        assert!(md.contains("| 3 cold | N=5 | all ready (s) | 3.000 | flux | 9.000 | 3.00 |"), "{md}");
+        assert!(md.contains("| 3 cold | N=5 | all ready (s) | 3.000 | flux | 9.000 | 0.33 | 3.00 | 9.00 |"), "{md}");
         assert!(md.contains("2 cores") && md.contains("- a note"));
     }
 }

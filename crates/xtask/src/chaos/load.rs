@@ -109,7 +109,7 @@ pub fn run(ws: &Workspace, cluster: &Cluster, args: &LoadArgs, smoke: bool) -> R
     let report = runtime.block_on(async {
         let client = k8s::client(&cluster.kubeconfig).await?;
         let git = GitServer::start(&run_dir.join("git"))?;
-        let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep };
+        let env = Env { cluster: cluster.clone(), client, git, run_dir: run_dir.clone(), lockstep, flux: None };
         k8s::delete_namespace(&env.client, NAMESPACE, Duration::from_secs(900)).await?;
         k8s::create_namespace(&env.client, NAMESPACE).await?;
         let result = measure(&env, &plan).await;
