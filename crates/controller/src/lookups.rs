@@ -1,6 +1,7 @@
 //! What every reconcile reads besides its Application, kept in reflector stores instead of read per
-//! pass: the AppProjects and ConfigMaps of the controller's namespace, and the credential Secrets
-//! (by their label) of the namespaces Applications live in. A lookup is answered from a store once
+//! pass: the AppProjects and ConfigMaps of the controller's namespace, the credential Secrets (by
+//! their label) of the namespaces Applications live in, and the two Secrets of the controller's
+//! namespace it reads by name (the notification and the webhook Secret, each watched by name). A lookup is answered from a store once
 //! its watch has listed; until then, or when a watch cannot run (RBAC that allows reading but not
 //! watching), the caller reads directly, as before.
 
@@ -24,7 +25,12 @@ pub(crate) struct Lookups {
     config_maps: Store<ConfigMap>,
     /// Credential Secrets, with the namespace each store covers (`None`: every namespace).
     secrets: Vec<(Option<String>, Store<Secret>)>,
+    /// Secrets of the controller's namespace read by name, each with its own name-scoped watch.
+    named_secrets: Vec<(&'static str, Store<Secret>)>,
 }
+
+/// The Secrets of the controller's namespace the controller reads by name.
+pub(crate) const NAMED_SECRETS: [&str; 2] = [lockstep_notify::config::CONFIG_NAME, crate::webhook::WEBHOOK_SECRET];
 
 impl Lookups {
     /// Starts the watches. The stream yields once for every change of an AppProject, after the
@@ -59,7 +65,14 @@ impl Lookups {
                     .collect()
             }
         };
-        (Self { projects, config_maps, secrets }, project_changes)
+        let named_secrets = NAMED_SECRETS
+            .into_iter()
+            .map(|name| {
+                let api = Api::<Secret>::namespaced(client.clone(), controller_namespace);
+                (name, spawn_reflector(api, watcher::Config::default().fields(&format!("metadata.name={name}"))))
+            })
+            .collect();
+        (Self { projects, config_maps, secrets, named_secrets }, project_changes)
     }
 
     /// The AppProject `name` of the controller's namespace (`Some(None)`: there is none); `None`
@@ -71,6 +84,13 @@ impl Lookups {
     /// The ConfigMap `name` of the controller's namespace, as [`Lookups::project`].
     pub(crate) fn config_map(&self, namespace: &str, name: &str) -> Option<Option<Arc<ConfigMap>>> {
         ready(&self.config_maps).then(|| self.config_maps.get(&ObjectRef::new(name).within(namespace)))
+    }
+
+    /// The Secret `name` (one of [`NAMED_SECRETS`]) of the controller's namespace, as
+    /// [`Lookups::project`]; `None` also for a name that is not watched.
+    pub(crate) fn named_secret(&self, namespace: &str, name: &str) -> Option<Option<Arc<Secret>>> {
+        let (_, store) = self.named_secrets.iter().find(|(watched, store)| *watched == name && ready(store))?;
+        Some(store.get(&ObjectRef::new(name).within(namespace)))
     }
 
     /// The credential Secrets of `namespace`; `None` when no listed store covers it.
@@ -104,4 +124,52 @@ where
         .for_each(|_| std::future::ready(()));
     tokio::spawn(watch);
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector::store::Writer;
+
+    fn secret(name: &str, password: &str) -> Secret {
+        let mut secret = Secret::default();
+        secret.metadata.name = Some(name.into());
+        secret.metadata.namespace = Some("team".into());
+        secret.string_data = Some([("password".to_string(), password.to_string())].into());
+        secret
+    }
+
+    fn listed(writer: &mut Writer<Secret>, objects: Vec<Secret>) {
+        writer.apply_watcher_event(&watcher::Event::Init);
+        for object in objects {
+            writer.apply_watcher_event(&watcher::Event::InitApply(object));
+        }
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+    }
+
+    fn lookups(secrets: Store<Secret>) -> Lookups {
+        let (projects, _) = reflector::store();
+        let (config_maps, _) = reflector::store();
+        let (named, _) = reflector::store();
+        Lookups { projects, config_maps, secrets: vec![(None, secrets)], named_secrets: vec![("x", named)] }
+    }
+
+    fn passwords(lookups: &Lookups) -> Option<Vec<String>> {
+        let secrets = lookups.credential_secrets("team")?;
+        Some(secrets.iter().filter_map(|s| s.string_data.as_ref()?.get("password").cloned()).collect())
+    }
+
+    #[test]
+    fn a_changed_or_deleted_secret_is_seen_by_the_next_lookup() {
+        let (store, mut writer) = reflector::store();
+        let lookups = lookups(store);
+        assert_eq!(passwords(&lookups), None, "before the watch has listed, the caller reads directly");
+        listed(&mut writer, vec![secret("creds", "old")]);
+        assert_eq!(passwords(&lookups), Some(vec!["old".to_string()]));
+        writer.apply_watcher_event(&watcher::Event::Apply(secret("creds", "new")));
+        assert_eq!(passwords(&lookups), Some(vec!["new".to_string()]), "a rotated password is used at once");
+        writer.apply_watcher_event(&watcher::Event::Delete(secret("creds", "new")));
+        assert_eq!(passwords(&lookups), Some(vec![]), "a deleted Secret is gone at once");
+        assert_eq!(lookups.named_secret("team", "other"), None, "a name that is not watched is read directly");
+    }
 }

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -51,9 +52,23 @@ pub(crate) async fn start(
         is_leading: Arc::new(move || leadership.is_leading()),
         delivered: Arc::new(|kind: &'static str, result: &'static str| metrics().notification(kind, result)),
         queue_depth: Arc::new(|depth| metrics().notification_queue_depth(depth)),
+        cached: notification_config(ctx.clone()),
     };
     tokio::spawn(lockstep_notify::notifier::run(ctx.client.clone(), namespace, apps, wiring));
     Ok(())
+}
+
+/// The notification ConfigMap and Secret from the lookups' watches, once both have listed.
+fn notification_config(
+    ctx: Arc<Context>,
+) -> Arc<dyn Fn() -> Option<(Option<ConfigMap>, Option<Secret>)> + Send + Sync> {
+    use lockstep_notify::config::CONFIG_NAME;
+    Arc::new(move || {
+        let namespace = &ctx.config.controller_namespace;
+        let map = ctx.lookups.config_map(namespace, CONFIG_NAME)?;
+        let secret = ctx.lookups.named_secret(namespace, CONFIG_NAME)?;
+        Some((map.map(|m| m.as_ref().clone()), secret.map(|s| s.as_ref().clone())))
+    })
 }
 
 /// Marks the controller ready once the Application watch has listed everything (its first

@@ -58,10 +58,15 @@ impl PushHandler for WebhookState {
     }
 }
 
-/// The provider's secret from the `lockstep-webhook` Secret; `None` when the Secret or key is absent.
+/// The provider's secret from the `lockstep-webhook` Secret; `None` when the Secret or key is
+/// absent. It comes from the Secret's watch; only when that has not listed or holds no such Secret
+/// is it read directly, so a Secret created a moment before a push is never missed.
 async fn secret_for(ctx: &Context, provider: Provider) -> Result<Option<Vec<u8>>, kube::Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.controller_namespace);
-    let secret = api.get_opt(WEBHOOK_SECRET).await?;
+    let namespace = &ctx.config.controller_namespace;
+    let secret = match ctx.lookups.named_secret(namespace, WEBHOOK_SECRET) {
+        Some(Some(cached)) => Some(cached.as_ref().clone()),
+        _ => Api::<Secret>::namespaced(ctx.client.clone(), namespace).get_opt(WEBHOOK_SECRET).await?,
+    };
     Ok(secret
         .and_then(|s| s.data)
         .and_then(|mut data| data.remove(provider.secret_key()))

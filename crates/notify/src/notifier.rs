@@ -32,6 +32,9 @@ pub struct Wiring {
     pub delivered: Report,
     /// Reports how many notifications wait for delivery.
     pub queue_depth: Arc<dyn Fn(usize) + Send + Sync>,
+    /// The `lockstep-notifications` ConfigMap and Secret (each `None` when absent) from the
+    /// process's watch-fed caches; `None` until those have listed, when they are read directly.
+    pub cached: Arc<dyn Fn() -> Option<(Option<ConfigMap>, Option<Secret>)> + Send + Sync>,
 }
 
 /// Runs the notifier until the process ends: `client` reads the configuration in `namespace` and
@@ -46,7 +49,11 @@ pub async fn run(client: Client, namespace: String, apps: Store<Application>, wi
         if !(wiring.is_leading)() {
             continue;
         }
-        let config = match load(&client, &namespace).await {
+        let found = match (wiring.cached)() {
+            Some(cached) => Ok(cached),
+            None => read(&client, &namespace).await,
+        };
+        let config = match found.and_then(|(map, secret)| config_of(map, secret)) {
             Ok(Some(config)) => config,
             Ok(None) => continue,
             Err(err) => {
@@ -80,17 +87,23 @@ pub async fn run(client: Client, namespace: String, apps: Store<Application>, wi
     }
 }
 
-/// The ConfigMap and Secret `lockstep-notifications`; `None` without a ConfigMap.
-async fn load(client: &Client, namespace: &str) -> Result<Option<NotifyConfig>, String> {
+/// Reads the ConfigMap and Secret `lockstep-notifications` from the API server.
+async fn read(client: &Client, namespace: &str) -> Result<(Option<ConfigMap>, Option<Secret>), String> {
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let Some(map) =
-        maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {}", one_line(&e)))?
-    else {
-        return Ok(None);
-    };
+    let map =
+        maps.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading ConfigMap {CONFIG_NAME}: {}", one_line(&e)))?;
+    if map.is_none() {
+        return Ok((None, None));
+    }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret =
         secrets.get_opt(CONFIG_NAME).await.map_err(|e| format!("reading Secret {CONFIG_NAME}: {}", one_line(&e)))?;
+    Ok((map, secret))
+}
+
+/// The configuration the ConfigMap and Secret hold; `None` without a ConfigMap.
+fn config_of(map: Option<ConfigMap>, secret: Option<Secret>) -> Result<Option<NotifyConfig>, String> {
+    let Some(map) = map else { return Ok(None) };
     let secret_data: BTreeMap<String, String> = secret
         .and_then(|s| s.data)
         .unwrap_or_default()

@@ -170,6 +170,11 @@ async fn http_basic_auth_tls_and_bad_input() -> anyhow::Result<()> {
         revision(app) == Some(first.as_str()) && fetched_from(app).is_some()
     })
     .await?;
+    // Deleting it is seen by the next fetch too (the watch-fed cache drops it): the server refuses
+    // the anonymous listing again.
+    Api::<Secret>::namespaced(client.clone(), &ns.name).delete("wrong", &Default::default()).await?;
+    refresh(&client, &ns.name, "wrong-password").await?;
+    wait_reason(&client, &ns.name, "wrong-password", "AuthenticationFailed").await?;
 
     apply_app(
         &client,
