@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::apimetrics;
 use super::fixtures::{app_name, app_path, fleet_repo};
-use super::floor::{APPLIED_AND_OBSERVED, case};
+use super::floor::{APPLIED_AND_OBSERVED, REQUESTS_PER_APP, case};
 use super::flux::{self, Flux};
 use super::idle::Baseline;
 use super::ingress::IngressAddresser;
@@ -73,7 +73,10 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
                 let peaks = trials.iter().map(|t| t.peak).collect();
                 out.push(Measurement::new(SCENARIO, &case, "controller peak RSS", "MiB", system, peaks));
                 let requests = trials.iter().map(|t| t.requests_per_app).collect();
-                out.push(Measurement::new(SCENARIO, &case, "API requests per app", "req", system, requests));
+                out.push(
+                    Measurement::new(SCENARIO, &case, REQUESTS_PER_APP, "req", system, requests)
+                        .vs_floor(&case, REQUESTS_PER_APP),
+                );
             }
         }
     }

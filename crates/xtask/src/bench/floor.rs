@@ -11,6 +11,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::Env;
+use super::apimetrics;
 use super::fixtures::{app_objects, config_map};
 use super::ingress::IngressAddresser;
 use super::k8s;
@@ -27,6 +28,8 @@ pub const APPLY_ALL: &str = "apply all objects";
 pub const APPLIED_AND_OBSERVED: &str = "applied, Deployments observed, Ingresses addressed";
 /// Metric name of the one-object floor, referred to by the webhook and drift scenarios.
 pub const APPLY_ONE: &str = "apply one object";
+/// Metric: API requests per app, from the first apply until settled (every verb, every client).
+pub const REQUESTS_PER_APP: &str = "API requests per app";
 /// Case name of the one-object floor.
 pub const ONE: &str = "1 object";
 
@@ -39,12 +42,13 @@ pub fn case(n: usize) -> String {
 pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<()> {
     for &n in &plan.sizes {
         let objects: Vec<Value> = (0..n).flat_map(app_objects).collect();
-        let (mut samples, mut settled_samples) = (Vec::new(), Vec::new());
+        let (mut samples, mut settled_samples, mut requests) = (Vec::new(), Vec::new(), Vec::new());
         for trial in 0..plan.trials {
             let ns = format!("bench-floor-{n}-{trial}");
             k8s::create_namespace(&env.client, &ns).await?;
             let result = async {
                 let _addresser = IngressAddresser::start(&env.client, &ns);
+                let before = apimetrics::read(&env.cluster)?;
                 let started = Instant::now();
                 k8s::apply_all(&env.client, &ns, &objects, MANAGER, plan.floor_concurrency).await?;
                 let applied = started.elapsed().as_secs_f64();
@@ -59,11 +63,16 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
                     i.data["status"]["loadBalancer"]["ingress"].as_array().is_some_and(|a| !a.is_empty())
                 })
                 .await?;
-                anyhow::Ok((applied, started.elapsed().as_secs_f64()))
+                let settled = started.elapsed().as_secs_f64();
+                // Everything the API server counted meanwhile: the applies and what the control
+                // plane's controllers and the Ingress addresser do in answer, as for the systems.
+                let made = apimetrics::delta(&before, &apimetrics::read(&env.cluster)?).values().sum::<f64>();
+                anyhow::Ok((applied, settled, made / n as f64))
             }
             .await;
             k8s::delete_namespace(&env.client, &ns, Duration::from_secs(600)).await?;
-            let (applied, settled) = result?;
+            let (applied, settled, per_app) = result?;
+            requests.push(per_app);
             eprintln!(
                 "bench: floor N={n} trial {trial}: {applied:.3}s to apply {} objects, {settled:.3}s until observed",
                 objects.len()
@@ -73,6 +82,7 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
         }
         out.push(Measurement::new(FLOOR, &case(n), APPLY_ALL, "s", "floor", samples));
         out.push(Measurement::new(FLOOR, &case(n), APPLIED_AND_OBSERVED, "s", "floor", settled_samples));
+        out.push(Measurement::new(FLOOR, &case(n), REQUESTS_PER_APP, "req", "floor", requests));
     }
     let ns = "bench-floor-one";
     k8s::create_namespace(&env.client, ns).await?;
