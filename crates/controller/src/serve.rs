@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -61,7 +60,7 @@ pub(crate) async fn start(
 /// The notification ConfigMap and Secret from the lookups' watches, once both have listed.
 fn notification_config(
     ctx: Arc<Context>,
-) -> Arc<dyn Fn() -> Option<(Option<ConfigMap>, Option<Secret>)> + Send + Sync> {
+) -> Arc<dyn Fn() -> Option<lockstep_notify::notifier::Configuration> + Send + Sync> {
     use lockstep_notify::config::CONFIG_NAME;
     Arc::new(move || {
         let namespace = &ctx.config.controller_namespace;

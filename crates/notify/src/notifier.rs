@@ -24,6 +24,9 @@ use crate::{NotifyConfig, Outbox, compose};
 /// How often the notifier looks at every Application.
 const POLL: Duration = Duration::from_secs(2);
 
+/// The `lockstep-notifications` ConfigMap and Secret, each `None` when absent.
+pub type Configuration = (Option<ConfigMap>, Option<Secret>);
+
 /// What the notifier asks of the process it runs in.
 pub struct Wiring {
     /// Whether this replica leads (only the leader notifies).
@@ -32,9 +35,9 @@ pub struct Wiring {
     pub delivered: Report,
     /// Reports how many notifications wait for delivery.
     pub queue_depth: Arc<dyn Fn(usize) + Send + Sync>,
-    /// The `lockstep-notifications` ConfigMap and Secret (each `None` when absent) from the
-    /// process's watch-fed caches; `None` until those have listed, when they are read directly.
-    pub cached: Arc<dyn Fn() -> Option<(Option<ConfigMap>, Option<Secret>)> + Send + Sync>,
+    /// The configuration from the process's watch-fed caches; `None` until those have listed,
+    /// when it is read directly.
+    pub cached: Arc<dyn Fn() -> Option<Configuration> + Send + Sync>,
 }
 
 /// Runs the notifier until the process ends: `client` reads the configuration in `namespace` and
