@@ -2,6 +2,7 @@
 //! lockstep's public contract. Nothing here does I/O.
 
 mod application;
+mod application_set;
 mod application_status;
 pub mod conditions;
 mod inventory;
@@ -10,6 +11,7 @@ mod project;
 pub mod stable_hash;
 
 pub use application::*;
+pub use application_set::*;
 pub use application_status::*;
 pub use inventory::*;
 pub use project::*;
@@ -30,7 +32,7 @@ pub const RESOURCES_FINALIZER: &str = "resources-finalizer.lockstep.dev";
 /// The CustomResourceDefinitions lockstep installs: each one's name (`crds/<name>.yaml`) and YAML
 /// document (starting with `---`).
 pub fn crds() -> Vec<(String, String)> {
-    [Application::crd(), AppProject::crd()]
+    [Application::crd(), ApplicationSet::crd(), AppProject::crd()]
         .iter()
         .map(|crd| {
             // Serialising a CRD built from our own types cannot fail: every map key is a string.
@@ -68,7 +70,7 @@ mod tests {
         let names: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&text)
             .map(|doc| serde_json::Value::deserialize(doc).unwrap()["metadata"]["name"].clone())
             .collect();
-        assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);
+        assert_eq!(names, ["applications.lockstep.dev", "applicationsets.lockstep.dev", "appprojects.lockstep.dev"]);
     }
 
     #[test]
@@ -88,7 +90,7 @@ mod tests {
     #[test]
     fn every_crd_is_named_and_namespaced() {
         let names: Vec<String> = crds().into_iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["applications.lockstep.dev", "appprojects.lockstep.dev"]);
+        assert_eq!(names, ["applications.lockstep.dev", "applicationsets.lockstep.dev", "appprojects.lockstep.dev"]);
         assert_eq!(AppProject::crd().spec.scope, "Namespaced");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Decisions (validation, status, events, sync policy) are pure functions in `lockstep_policy`;
 //! `reconcile` strings the I/O together; [`run`] wires it into kube-runtime. Destination clusters
-//! and their watches are `lockstep_clusters`.
+//! and their watches are `lockstep_clusters`; ApplicationSets run alongside, from `lockstep_appset`.
 
 mod config;
 mod context;
@@ -19,6 +19,7 @@ mod queue_wait;
 mod reconcile;
 mod run;
 mod serve;
+mod set_sources;
 mod sources;
 mod trigger;
 mod undecodable;

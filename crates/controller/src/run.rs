@@ -37,7 +37,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     };
     let source = GitCache::with_options(&config.cache_dir, config.source.clone())?;
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
-    let reporter = Reporter { controller: "lockstep".into(), instance };
+    let reporter = Reporter { controller: "lockstep".into(), instance: instance.clone() };
     let workers = config.workers;
     let shard = config.shard;
     let (election, leadership, _always) = match config.leader_election.clone() {
@@ -97,7 +97,24 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     });
     let forgetting = Arc::downgrade(&context);
     let reporting = (Arc::downgrade(&context), leadership.clone());
-    crate::serve::start(context.clone(), reader.clone(), pushed, leadership.clone()).await?;
+    let (stop_sets, sets_stopping) = futures::channel::oneshot::channel::<()>();
+    let (set_refresh, set_refreshes) = futures::channel::mpsc::unbounded();
+    let (sets, set_controller) = lockstep_appset::start(
+        context.client.clone(),
+        lockstep_appset::Wiring {
+            watch_namespace: context.config.watch_namespace.clone(),
+            controller_namespace: context.config.controller_namespace.clone(),
+            leadership: leadership.clone(),
+            shard,
+            git: Arc::new(crate::set_sources::SetSources(context.clone())),
+            reporter: Reporter { controller: "lockstep-applicationset".into(), instance },
+            refresh: set_refreshes,
+            shutdown: sets_stopping,
+        },
+    );
+    tokio::spawn(set_controller);
+    let pushes = crate::webhook::Pushed { apps: pushed, sets, set_refresh };
+    crate::serve::start(context.clone(), reader.clone(), pushes, leadership.clone()).await?;
     let triggers = watcher(apps, watcher::Config::default())
         .default_backoff()
         .inspect(|event| crate::liveness::liveness().watch_result(event.is_ok()))
@@ -143,6 +160,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         shutdown_signal().await;
         info!("shutting down: finishing in-flight reconciles");
         let _ = stop.send(());
+        let _ = stop_sets.send(());
         shutdown_signal().await;
         warn!("second signal: exiting without waiting");
         std::process::exit(1);

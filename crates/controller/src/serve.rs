@@ -10,10 +10,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use lockstep_api::{Application, OperationPhase};
 use tracing::{info, warn};
 
@@ -27,7 +26,7 @@ use lockstep_lease::Leadership;
 pub(crate) async fn start(
     ctx: Arc<Context>,
     apps: Store<Application>,
-    trigger: UnboundedSender<ObjectRef<Application>>,
+    pushed: crate::webhook::Pushed,
     leadership: Leadership,
 ) -> Result<(), ControllerError> {
     let observer: lockstep_source::GitRequestObserver = Box::new(|request| metrics().git_request(request));
@@ -41,7 +40,7 @@ pub(crate) async fn start(
         serve(addr, "metrics", router).await?;
     }
     if let Some(addr) = ctx.config.webhook_addr {
-        let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), trigger, leadership: leadership.clone() };
+        let state = WebhookState { ctx: ctx.clone(), apps: apps.clone(), pushed, leadership: leadership.clone() };
         let router = lockstep_webhook::router(Arc::new(state));
         serve(addr, "webhook", router).await?;
     }

@@ -49,45 +49,19 @@ impl Sources {
         controller_namespace: &str,
         app: &Application,
     ) -> Result<SourceRequest, SourceError> {
-        let repo_url = app.spec.source.repo_url.trim().to_string();
         let app_namespace = app.namespace().unwrap_or_default();
-        let app_secrets = credential_secrets(client, lookups, &app_namespace).await?;
-        let shared_secrets = if controller_namespace == app_namespace {
-            Vec::new()
-        } else {
-            credential_secrets(client, lookups, controller_namespace).await?
-        };
-        let known_hosts = config_map(client, lookups, controller_namespace, KNOWN_HOSTS_CONFIG_MAP)
-            .await?
-            .and_then(|cm| cm.data.clone())
-            .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default();
-        let mirrors = match config_map(client, lookups, controller_namespace, MIRRORS_CONFIG_MAP)
-            .await?
-            .and_then(|cm| cm.data.clone())
-            .and_then(|mut data| data.remove(MIRRORS_KEY))
-        {
-            Some(yaml) => MirrorMap::parse(&yaml)
-                .map_err(|e| configuration(format!("ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {e}")))?,
-            None => MirrorMap::default(),
-        };
-        let scopes = [app_secrets.as_slice(), shared_secrets.as_slice()];
-        let endpoints = mirrors
-            .candidates(&repo_url)
-            .into_iter()
-            .map(|url| {
-                let secret = select_credentials(&url, &scopes);
-                let credentials = secret.map(|s| s.credentials.clone()).unwrap_or_default();
-                Endpoint { url, credentials, credential_source: secret.map(|s| s.origin.clone()) }
-            })
-            .collect();
-        Ok(SourceRequest {
-            repo_url,
-            target_revision: app.spec.source.target_revision.clone(),
-            endpoints,
-            known_hosts,
-            max_listing_age: self.explicit_refresh(app).then_some(Duration::ZERO),
-        })
+        let source = &app.spec.source;
+        let mut request = request_for(
+            client,
+            lookups,
+            controller_namespace,
+            &app_namespace,
+            &source.repo_url,
+            source.target_revision.clone(),
+        )
+        .await?;
+        request.max_listing_age = self.explicit_refresh(app).then_some(Duration::ZERO);
+        Ok(request)
     }
 
     /// True when the spec or the refresh annotation changed since this Application's last fetch.
@@ -119,6 +93,51 @@ impl Sources {
     fn len(&self) -> usize {
         self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
+}
+
+/// The request for `repo_url` at `target_revision` read from `namespace` (an Application's or an
+/// ApplicationSet's): mirrors then canonical URL, each with the credentials that namespace (then the
+/// controller's) holds for it, and the shared known hosts.
+pub(crate) async fn request_for(
+    client: &Client,
+    lookups: &Lookups,
+    controller_namespace: &str,
+    namespace: &str,
+    repo_url: &str,
+    target_revision: Option<String>,
+) -> Result<SourceRequest, SourceError> {
+    let repo_url = repo_url.trim().to_string();
+    let app_secrets = credential_secrets(client, lookups, namespace).await?;
+    let shared_secrets = if controller_namespace == namespace {
+        Vec::new()
+    } else {
+        credential_secrets(client, lookups, controller_namespace).await?
+    };
+    let known_hosts = config_map(client, lookups, controller_namespace, KNOWN_HOSTS_CONFIG_MAP)
+        .await?
+        .and_then(|cm| cm.data.clone())
+        .map(|data| data.into_values().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    let mirrors = match config_map(client, lookups, controller_namespace, MIRRORS_CONFIG_MAP)
+        .await?
+        .and_then(|cm| cm.data.clone())
+        .and_then(|mut data| data.remove(MIRRORS_KEY))
+    {
+        Some(yaml) => MirrorMap::parse(&yaml)
+            .map_err(|e| configuration(format!("ConfigMap {controller_namespace}/{MIRRORS_CONFIG_MAP}: {e}")))?,
+        None => MirrorMap::default(),
+    };
+    let scopes = [app_secrets.as_slice(), shared_secrets.as_slice()];
+    let endpoints = mirrors
+        .candidates(&repo_url)
+        .into_iter()
+        .map(|url| {
+            let secret = select_credentials(&url, &scopes);
+            let credentials = secret.map(|s| s.credentials.clone()).unwrap_or_default();
+            Endpoint { url, credentials, credential_source: secret.map(|s| s.origin.clone()) }
+        })
+        .collect();
+    Ok(SourceRequest { repo_url, target_revision, endpoints, known_hosts, max_listing_age: None })
 }
 
 /// What the fetch said about the source, for the status.

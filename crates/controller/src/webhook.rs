@@ -3,8 +3,11 @@
 //! each repository once with a fresh ref listing, then triggers their reconciles. A webhook only ever causes a
 //! fetch, so even an unverified one cannot deploy anything that is not in git.
 //!
+//! ApplicationSets whose git generators read the pushed repository are refreshed the same way:
+//! one fetch, then a pass of each set.
+//!
 //! Any replica accepts webhooks. One that does not lead sets `lockstep.dev/refresh` on each
-//! concerned Application instead, so the leader reconciles them with a fresh ref listing.
+//! concerned Application and ApplicationSet instead, so the leader reconciles them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,8 +18,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
-use lockstep_api::Application;
 use lockstep_api::kube_error::one_line;
+use lockstep_api::{Application, ApplicationSet};
 use lockstep_webhook::{Outcome, Pending, Provider, Push, PushHandler};
 use serde_json::json;
 use tracing::{info, warn};
@@ -32,8 +35,16 @@ pub const WEBHOOK_SECRET: &str = "lockstep-webhook";
 pub(crate) struct WebhookState {
     pub ctx: Arc<Context>,
     pub apps: Store<Application>,
-    pub trigger: UnboundedSender<ObjectRef<Application>>,
+    pub pushed: Pushed,
     pub leadership: lockstep_lease::Leadership,
+}
+
+/// Where a push goes: the Applications' trigger, and the ApplicationSets' cache and trigger.
+#[derive(Clone)]
+pub(crate) struct Pushed {
+    pub apps: UnboundedSender<ObjectRef<Application>>,
+    pub sets: Store<ApplicationSet>,
+    pub set_refresh: UnboundedSender<ObjectRef<ApplicationSet>>,
 }
 
 impl PushHandler for WebhookState {
@@ -48,9 +59,16 @@ impl PushHandler for WebhookState {
             .flatten()
             .map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()))
             .collect();
-        info!(provider = provider.as_str(), refs = ?push.refs, applications = ?names, "push received");
+        let set_groups = concerned_sets(&self.pushed.sets.state(), &push);
+        let set_names: Vec<String> = set_groups
+            .values()
+            .flatten()
+            .map(|s| format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any()))
+            .collect();
+        info!(provider = provider.as_str(), refs = ?push.refs, applications = ?names, applicationsets = ?set_names, "push received");
         tokio::spawn(refresh(self.clone(), groups));
-        names
+        tokio::spawn(refresh_sets(self.clone(), set_groups));
+        names.into_iter().chain(set_names).collect()
     }
 
     fn record(&self, provider: &str, outcome: Outcome) {
@@ -83,6 +101,58 @@ fn concerned(apps: &[Arc<Application>], push: &Push) -> BTreeMap<String, Vec<Arc
     lockstep_webhook::concerned(sources, push)
 }
 
+/// The ApplicationSets a push concerns (through any of their git generators), grouped by repository.
+fn concerned_sets(sets: &[Arc<ApplicationSet>], push: &Push) -> BTreeMap<String, Vec<Arc<ApplicationSet>>> {
+    let sources: Vec<(String, Option<String>, Arc<ApplicationSet>)> = lockstep_appset::concerned_sets(sets).collect();
+    let mut groups =
+        lockstep_webhook::concerned(sources.iter().map(|(r, v, s)| (r.as_str(), v.as_deref(), s.clone())), push);
+    for sets in groups.values_mut() {
+        sets.dedup_by(|a, b| a.metadata.uid == b.metadata.uid);
+    }
+    groups
+}
+
+/// One fetch per repository with a fresh ref listing (read from the first set's namespace), then
+/// a pass of each set.
+async fn refresh_sets(state: WebhookState, groups: BTreeMap<String, Vec<Arc<ApplicationSet>>>) {
+    if !state.leadership.is_leading() {
+        return ask_leader(&state.ctx, groups.into_values().flatten()).await;
+    }
+    for (repo, sets) in groups {
+        let first = sets.first().and_then(|set| {
+            let namespace = set.namespace().unwrap_or_default();
+            lockstep_appset::concerned_sets(std::slice::from_ref(set))
+                .find(|(url, _, _)| lockstep_webhook::repo_identity(url) == repo)
+                .map(|(url, revision, _)| (namespace, url, revision))
+        });
+        if let Some((namespace, url, revision)) = first {
+            let ctx = &state.ctx;
+            let controller_namespace = &ctx.config.controller_namespace;
+            match crate::sources::request_for(
+                &ctx.client,
+                &ctx.lookups,
+                controller_namespace,
+                &namespace,
+                &url,
+                revision,
+            )
+            .await
+            {
+                Ok(mut request) => {
+                    request.max_listing_age = Some(Duration::ZERO);
+                    if let Err(err) = ctx.source.snapshot(&request).await {
+                        warn!(%repo, %err, "fetch after push failed; generating anyway");
+                    }
+                }
+                Err(err) => warn!(%repo, %err, "cannot build the fetch request after push"),
+            }
+        }
+        for set in sets {
+            let _ = state.pushed.set_refresh.unbounded_send(ObjectRef::from_obj(set.as_ref()));
+        }
+    }
+}
+
 /// One fetch per repository with a fresh ref listing, then a reconcile of each Application (which
 /// reuses that listing).
 async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Application>>>) {
@@ -107,16 +177,22 @@ async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Applicati
             }
         }
         for app in apps {
-            let _ = state.trigger.unbounded_send(ObjectRef::from_obj(app.as_ref()));
+            let _ = state.pushed.apps.unbounded_send(ObjectRef::from_obj(app.as_ref()));
         }
     }
 }
 
 /// On a follower: asks the leader to refresh by setting `lockstep.dev/refresh`.
-async fn ask_leader(ctx: &Context, apps: impl Iterator<Item = Arc<Application>>) {
+async fn ask_leader<K>(ctx: &Context, apps: impl Iterator<Item = Arc<K>>)
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
     let value = format!("webhook-{}", k8s_openapi::jiff::Timestamp::now().as_nanosecond());
     for app in apps {
-        let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": {lockstep_api::REFRESH_ANNOTATION: value}}});
         if let Err(err) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             warn!(app = %app.name_any(), err = %one_line(&err), "asking the leader to refresh failed");

@@ -13,7 +13,7 @@ fn lockstep_crd(args: &[&str]) -> String {
 fn crds_directory_matches_lockstep_crd() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crds");
     let mut joined = String::new();
-    for name in ["applications.lockstep.dev", "appprojects.lockstep.dev"] {
+    for name in ["applications.lockstep.dev", "applicationsets.lockstep.dev", "appprojects.lockstep.dev"] {
         let printed = lockstep_crd(&[name]);
         let committed = std::fs::read_to_string(format!("{dir}/{name}.yaml")).unwrap_or_default();
         assert!(printed == committed, "crds/ is stale: run `cargo run -p lockstep -- crd {name} > crds/{name}.yaml`");
@@ -21,7 +21,7 @@ fn crds_directory_matches_lockstep_crd() {
     }
     assert_eq!(lockstep_crd(&[]), joined, "`lockstep crd` prints a CRD crds/ does not hold");
     let kustomization = std::fs::read_to_string(format!("{dir}/Kustomization")).expect("crds/Kustomization exists");
-    for name in ["applications.lockstep.dev", "appprojects.lockstep.dev"] {
+    for name in ["applications.lockstep.dev", "applicationsets.lockstep.dev", "appprojects.lockstep.dev"] {
         assert!(kustomization.contains(&format!("- {name}.yaml")), "crds/Kustomization does not list {name}.yaml");
     }
 }

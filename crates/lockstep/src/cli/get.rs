@@ -32,10 +32,13 @@ pub(crate) enum Format {
 
 #[derive(Args)]
 pub(crate) struct GetArgs {
-    /// One Application to show in detail; all of the namespace when absent.
+    /// One Application to show in detail; all of the namespace when absent. `applicationsets`
+    /// (or `appsets`) lists ApplicationSets instead, and `applicationset NAME` shows one.
     name: Option<String>,
-    /// List Applications of every namespace.
-    #[arg(short = 'A', long, conflicts_with = "name")]
+    /// With `applicationset`: the ApplicationSet to show.
+    set_name: Option<String>,
+    /// List Applications (or ApplicationSets) of every namespace.
+    #[arg(short = 'A', long)]
     all_namespaces: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
@@ -43,6 +46,15 @@ pub(crate) struct GetArgs {
 }
 
 pub(crate) fn run(args: GetArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCode> {
+    if args.name.as_deref().is_some_and(crate::cli::appset::is_set_word) {
+        return crate::cli::appset::get(args.set_name.as_deref(), args.all_namespaces, args.output, cluster);
+    }
+    if let Some(extra) = &args.set_name {
+        anyhow::bail!("unexpected argument {extra:?}: `lockstep get` takes one Application name");
+    }
+    if args.name.is_some() && args.all_namespaces {
+        anyhow::bail!("--all-namespaces lists Applications; it does not go with a NAME");
+    }
     block_on(async {
         let cluster = Cluster::connect(cluster).await?;
         let style = Style::detect();

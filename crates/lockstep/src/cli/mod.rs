@@ -3,6 +3,7 @@
 //! Each subcommand is one module; what they share lives here (cluster connection flags, the
 //! Application lookup) and in the pure helpers ([`style`], [`table`], [`textdiff`], [`fields`]).
 
+pub mod appset;
 pub mod completion;
 pub mod diff;
 pub mod explain;

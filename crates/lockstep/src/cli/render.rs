@@ -17,8 +17,15 @@ use crate::cli::{Cluster, ClusterArgs, block_on};
 #[derive(Args)]
 pub(crate) struct RenderArgs {
     /// The Application whose manifests to render; without it, `--path` is rendered on its own.
+    /// `applicationset -f FILE` prints the Applications an ApplicationSet file generates.
     #[arg(required_unless_present = "path")]
     name: Option<String>,
+    /// With `applicationset`: the ApplicationSet YAML file.
+    #[arg(short = 'f', long, requires = "name")]
+    file: Option<PathBuf>,
+    /// With `applicationset`: a local checkout for a git generator's repository, as `URL=DIR` (repeatable).
+    #[arg(long = "git", requires = "file")]
+    git: Vec<String>,
     /// With NAME: a local checkout of the Application's repository. Without: the directory to render.
     #[arg(long, conflicts_with = "revision")]
     path: Option<PathBuf>,
@@ -64,6 +71,13 @@ pub(crate) struct RenderOptions {
 }
 
 pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCode> {
+    match (&args.name, &args.file) {
+        (Some(word), Some(file)) if crate::cli::appset::is_set_word(word) => {
+            return crate::cli::appset::render_file(file, &args.git);
+        }
+        (Some(_), Some(_)) => anyhow::bail!("-f FILE goes with `lockstep render applicationset`"),
+        _ => {}
+    }
     block_on(async {
         let manifests = match &args.name {
             Some(name) => {
