@@ -286,10 +286,30 @@ pub struct ApplicationSetStrategy {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RollingSyncStrategy {
-    /// Each step selects Applications by label.
+    /// In order; an Application belongs to the first step whose expressions its labels match.
     #[serde(default)]
-    #[schemars(schema_with = "preserve_unknown_list")]
-    pub steps: Vec<serde_json::Value>,
+    pub steps: Vec<RollingSyncStep>,
+}
+
+/// One step of a `RollingSync`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollingSyncStep {
+    /// Label expressions (`In`, `NotIn`, `Exists`, `DoesNotExist`) an Application must match.
+    #[serde(default)]
+    pub match_expressions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement>,
+    /// How many of the step's Applications sync at once: a number, or a percentage such as `"25%"`
+    /// (at least one); all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_update: Option<k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>,
+}
+
+impl ApplicationSetSpec {
+    /// The steps when the set rolls out with `RollingSync`, else `None`.
+    pub fn rolling_steps(&self) -> Option<&[RollingSyncStep]> {
+        let strategy = self.strategy.as_ref().filter(|s| s.type_ == "RollingSync")?;
+        Some(strategy.rolling_sync.as_ref().map(|r| r.steps.as_slice()).unwrap_or_default())
+    }
 }
 
 /// Observed state of an ApplicationSet.
@@ -313,6 +333,27 @@ pub struct ApplicationSetStatus {
     /// How many of them are Healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_count: Option<i64>,
+    /// Where each Application stands in a `RollingSync`, as Argo's `status.applicationStatus[]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub application_status: Vec<ApplicationSetApplicationStatus>,
+}
+
+/// One Application's progress through a `RollingSync`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSetApplicationStatus {
+    /// The Application's name.
+    pub application: String,
+    /// `Waiting` (for its step, or for a change), `Progressing` (synced by the rollout, not yet
+    /// Healthy) or `Healthy`.
+    pub status: String,
+    /// Its step, counted from 1; empty when no step selects it.
+    pub step: String,
+    /// Why it is where it is.
+    pub message: String,
+    /// When `status` last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }
 
 /// How many generated Applications `status.resources` lists.

@@ -2,7 +2,8 @@
 //! parameter set, and the controller loop that keeps the generated Applications as generated.
 //!
 //! The decisions are pure: [`generate`] (which parameter sets), [`template`] (which
-//! Applications), [`set_plan`] (what to create, update and delete) and [`status`]. I/O lives in
+//! Applications), [`set_plan`] (what to create, update and delete), [`rollout`] (which to sync
+//! now, for `RollingSync`) and [`status`]. I/O lives in
 //! [`reconciler`] and [`run`], and reading git goes through [`generate::GitTrees`], which the
 //! controller implements over its shared cache.
 
@@ -13,6 +14,7 @@ mod git;
 mod gotemplate;
 pub mod params;
 pub mod reconciler;
+pub mod rollout;
 pub mod run;
 mod selector;
 pub mod set_plan;

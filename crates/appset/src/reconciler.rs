@@ -13,7 +13,10 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{APPLICATION_SET_LABEL, Application, ApplicationSet, ApplicationSetStatus};
+use lockstep_api::{
+    APPLICATION_SET_LABEL, Application, ApplicationSet, ApplicationSetApplicationStatus, ApplicationSetStatus,
+    SYNC_REQUEST_ANNOTATION,
+};
 use lockstep_lease::{Leadership, Shard};
 use serde_json::json;
 use tracing::{info, warn};
@@ -142,11 +145,48 @@ fn apply_body(app: &Application) -> serde_json::Value {
     })
 }
 
+/// Asks each Application whose step has come for one sync (`RollingSync`); returns where every
+/// Application stands, for the status. Nothing is synced while the pass failed.
+async fn roll_out(
+    ctx: &Context,
+    set: &ApplicationSet,
+    outcome: &Outcome,
+    owned: &[Arc<Application>],
+    now: &Time,
+    changed: &mut Vec<String>,
+) -> Vec<ApplicationSetApplicationStatus> {
+    let Some(steps) = set.spec.rolling_steps() else { return Vec::new() };
+    let previous = set.status.as_ref().map(|s| s.application_status.as_slice()).unwrap_or_default();
+    let mut decision = crate::rollout::rollout(steps, owned, previous, now);
+    if !matches!(outcome, Outcome::UpToDate) {
+        decision.sync.clear();
+    }
+    let prune = set.spec.template.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.prune);
+    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
+    for name in &decision.sync {
+        let value = format!("rollout-{}{}", now.0.as_nanosecond(), if prune { ",prune" } else { "" });
+        let patch = json!({"metadata": {"annotations": {SYNC_REQUEST_ANNOTATION: value}}});
+        match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => changed.push(format!("rollout: asked Application {name} to sync")),
+            Err(err) => {
+                warn!(set = %set.name_any(), app = %name, error = %one_line(&err), "asking for a sync");
+                if let Some(entry) = decision.statuses.iter_mut().find(|s| &s.application == name) {
+                    entry.status = crate::rollout::WAITING.into();
+                    entry.message = format!("asking for a sync failed: {}", one_line(&err));
+                }
+            }
+        }
+    }
+    decision.statuses
+}
+
 /// Writes the status when it changed, and an Event per change made and per failure.
 async fn report(ctx: &Context, set: &ApplicationSet, outcome: &Outcome, changed: &[String]) -> Result<(), AppSetError> {
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let owned = owned_apps(&ctx.apps, set);
-    let next = status(set, outcome, &owned, &now);
+    let mut changed = changed.to_vec();
+    let rollout = roll_out(ctx, set, outcome, &owned, &now, &mut changed).await;
+    let next = status(set, outcome, &owned, rollout, &now);
     if set.status.as_ref() != Some(&next) {
         write_status(ctx, set, &next).await?;
     }
@@ -174,7 +214,7 @@ async fn report(ctx: &Context, set: &ApplicationSet, outcome: &Outcome, changed:
             secondary: None,
         });
     }
-    for line in changed {
+    for line in &changed {
         info!(set = %set.name_any(), namespace = set.namespace().unwrap_or_default(), "{line}");
     }
     for event in events {

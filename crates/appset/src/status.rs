@@ -10,8 +10,8 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use lockstep_api::{
-    APPLICATION_SET_RESOURCES_LISTED, Application, ApplicationSet, ApplicationSetResource,
-    ApplicationSetResourceHealth, ApplicationSetStatus, HealthStatusCode,
+    APPLICATION_SET_RESOURCES_LISTED, Application, ApplicationSet, ApplicationSetApplicationStatus,
+    ApplicationSetResource, ApplicationSetResourceHealth, ApplicationSetStatus, HealthStatusCode,
 };
 
 /// Argo's condition types.
@@ -64,7 +64,14 @@ impl Outcome {
 }
 
 /// The status for `set` after a pass that ended in `outcome`, with `owned` its Applications now.
-pub fn status(set: &ApplicationSet, outcome: &Outcome, owned: &[Arc<Application>], now: &Time) -> ApplicationSetStatus {
+/// `rollout` is where each Application stands in a `RollingSync` (empty otherwise).
+pub fn status(
+    set: &ApplicationSet,
+    outcome: &Outcome,
+    owned: &[Arc<Application>],
+    rollout: Vec<ApplicationSetApplicationStatus>,
+    now: &Time,
+) -> ApplicationSetStatus {
     let previous = set.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let generation = set.metadata.generation;
     let ok = matches!(outcome, Outcome::UpToDate);
@@ -124,6 +131,7 @@ pub fn status(set: &ApplicationSet, outcome: &Outcome, owned: &[Arc<Application>
         resources,
         resources_count: Some(owned.len() as i64),
         healthy_count: Some(healthy as i64),
+        application_status: rollout,
     }
 }
 
@@ -161,7 +169,7 @@ mod tests {
     #[test]
     fn up_to_date_lists_and_counts_in_name_order() {
         let owned = [app("b", HealthStatusCode::Progressing), app("a", HealthStatusCode::Healthy)];
-        let status = status(&set(), &Outcome::UpToDate, &owned, &time(10));
+        let status = status(&set(), &Outcome::UpToDate, &owned, Vec::new(), &time(10));
         assert_eq!(status.resources.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!((status.resources_count, status.healthy_count), (Some(2), Some(1)));
         assert_eq!(find(&status, READY).status, "True");
@@ -173,16 +181,17 @@ mod tests {
     #[test]
     fn failures_name_their_reason_and_keep_transition_times_while_they_hold() {
         let failed = Outcome::ParamsFailed("generators[0]: repository r: unreachable".into());
-        let first = status(&set(), &failed, &[], &time(10));
+        let first = status(&set(), &failed, &[], Vec::new(), &time(10));
         assert_eq!(find(&first, ERROR_OCCURRED).status, "True");
         assert_eq!(find(&first, PARAMETERS_GENERATED).status, "False");
         assert_eq!(find(&first, READY).reason, "ApplicationParamsGenerationError");
         assert!(find(&first, READY).message.contains("kept"));
         let mut again = set();
         again.status = Some(first.clone());
-        let second = status(&again, &failed, &[], &time(99));
+        let second = status(&again, &failed, &[], Vec::new(), &time(99));
         assert_eq!(second, first, "the same failure later writes the same status");
-        let template = status(&again, &Outcome::TemplateFailed("parameter set 1: x".into()), &[], &time(99));
+        let template =
+            status(&again, &Outcome::TemplateFailed("parameter set 1: x".into()), &[], Vec::new(), &time(99));
         assert_eq!(find(&template, PARAMETERS_GENERATED).status, "True");
         assert_eq!(find(&template, PARAMETERS_GENERATED).last_transition_time, time(99));
         assert_eq!(find(&template, READY).last_transition_time, time(10), "Ready stayed False");

@@ -82,8 +82,9 @@ fn render_one(
     Ok(application(set, template))
 }
 
-/// The generated Application: in the set's namespace, labelled with and owned by the set, and
-/// carrying the resources finalizer unless the set preserves resources on deletion.
+/// The generated Application: in the set's namespace, labelled with and owned by the set,
+/// carrying the resources finalizer unless the set preserves resources on deletion, and without
+/// automated sync when the set rolls out step by step.
 fn application(set: &ApplicationSet, template: ApplicationSetTemplate) -> Application {
     let meta = template.metadata;
     let mut labels: BTreeMap<String, String> = meta.labels;
@@ -103,6 +104,13 @@ fn application(set: &ApplicationSet, template: ApplicationSetTemplate) -> Applic
         controller: Some(true),
         block_owner_deletion: Some(true),
     };
+    let mut spec = template.spec;
+    if set.spec.rolling_steps().is_some()
+        && let Some(policy) = spec.sync_policy.as_mut()
+    {
+        // The rollout syncs each Application when its step comes (crate::rollout).
+        policy.automated = None;
+    }
     Application {
         metadata: ObjectMeta {
             name: Some(meta.name),
@@ -113,7 +121,7 @@ fn application(set: &ApplicationSet, template: ApplicationSetTemplate) -> Applic
             owner_references: Some(vec![owner]),
             ..Default::default()
         },
-        spec: template.spec,
+        spec,
         status: None,
     }
 }

@@ -255,6 +255,44 @@ async fn a_list_set_creates_updates_and_deletes_by_policy_and_bad_input_changes_
         None,
     )?;
     assert!(events.contains("ApplicationSetChanged") && events.contains("CreateApplicationError"), "{events}");
+
+    // A Go template reading a missing key under missingkey=error, and a name the API would
+    // refuse: each a condition naming the parameter set, and no Application created.
+    let strict = json!({
+        "goTemplate": true,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": [{"list": {"elements": [{"name": "s1", "zone": "ccr"}, {"name": "s2"}]}}],
+        "template": {
+            "metadata": {"name": "{{ .name }}-{{ .zone }}"},
+            "spec": {"source": {"repoURL": repo.url(), "path": "apps/a"}, "destination": {"namespace": ns.name}}
+        }
+    });
+    apply_set(&client, &ns.name, "strict", strict).await?;
+    wait_condition(
+        &client,
+        &ns.name,
+        "strict",
+        "ErrorOccurred",
+        "True",
+        "ApplicationGenerationFromParamsError",
+        "parameter set 1",
+    )
+    .await?;
+    let mut invalid = list_set(&repo, &ns.name, json!([{"name": "Not_A_Name", "zone": "ccr"}]), "sync", "v1");
+    invalid["template"]["metadata"]["name"] = json!("{{name}}");
+    apply_set(&client, &ns.name, "invalid", invalid).await?;
+    wait_condition(
+        &client,
+        &ns.name,
+        "invalid",
+        "ResourcesUpToDate",
+        "False",
+        "ApplicationGenerationFromParamsError",
+        "is not a valid name",
+    )
+    .await?;
+    assert!(generated(&client, &ns.name, "strict").await?.is_empty());
+    assert!(generated(&client, &ns.name, "invalid").await?.is_empty());
     Ok(())
 }
 
@@ -425,5 +463,91 @@ async fn a_matrix_of_clusters_and_git_files_sends_each_application_to_its_cluste
     let patch = json!({"metadata": {"finalizers": null}});
     api.patch("east-guestbook", &PatchParams::default(), &Patch::Merge(&patch)).await?;
     wait_generated(&client, &ns.name, "guestbooks", &["in-cluster-guestbook"]).await?;
+    Ok(())
+}
+
+fn slow_deployment(name: &str) -> String {
+    // minReadySeconds keeps the rollout Progressing for a while after kwok makes the Pod Ready.
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  minReadySeconds: 12\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: main\n        image: registry.example/{name}:1\n"
+    )
+}
+
+#[tokio::test]
+async fn rolling_sync_starts_step_two_only_when_step_one_is_healthy() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-appset-rolling").await?;
+    let repo = GitRepo::new();
+    repo.write("apps/ccr/deploy.yaml", &slow_deployment("compute-ccr"));
+    repo.write("apps/513/deploy.yaml", &slow_deployment("compute-513"));
+    repo.commit("two zones");
+    let _controller = ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name])?;
+    let spec = json!({
+        "generators": [{"list": {"elements": [{"zone": "ccr"}, {"zone": "513"}]}}],
+        "strategy": {"type": "RollingSync", "rollingSync": {"steps": [
+            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["ccr"]}]},
+            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["513"]}]}
+        ]}},
+        "template": {
+            "metadata": {"name": "compute-{{zone}}", "labels": {"zone": "{{zone}}"}},
+            "spec": {
+                "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "apps/{{zone}}"},
+                "destination": {"namespace": ns.name},
+                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}
+            }
+        }
+    });
+    apply_set(&client, &ns.name, "compute", spec).await?;
+    wait_generated(&client, &ns.name, "compute", &["compute-513", "compute-ccr"]).await?;
+    let ccr = get_app(&client, &ns.name, "compute-ccr").await?;
+    assert!(
+        ccr.spec.sync_policy.as_ref().is_some_and(|p| p.automated.is_none()),
+        "the rollout, not automated sync, decides when an Application syncs"
+    );
+
+    // Step one syncs and is Progressing (minReadySeconds); step two has not been asked to sync.
+    wait_app(&client, &ns.name, "compute-ccr", "compute-ccr synced and Progressing", |app| {
+        app.status.as_ref().is_some_and(|s| {
+            s.sync.status == lockstep_api::SyncStatusCode::Synced
+                && s.health.status == lockstep_api::HealthStatusCode::Progressing
+        })
+    })
+    .await?;
+    let api: Api<ApplicationSet> = Api::namespaced(client.clone(), &ns.name);
+    let entry = |set: &ApplicationSet, name: &str| {
+        let entries = set.status.as_ref().map(|s| s.application_status.as_slice()).unwrap_or_default();
+        entries.iter().find(|e| e.application == name).map(|e| (e.step.clone(), e.status.clone()))
+    };
+    wait_for("the rollout status: step 1 Progressing, step 2 Waiting", TIMEOUT, || async {
+        let set = api.get("compute").await?;
+        let (ccr, z513) = (entry(&set, "compute-ccr"), entry(&set, "compute-513"));
+        if ccr == Some(("1".into(), "Progressing".into())) && z513 == Some(("2".into(), "Waiting".into())) {
+            Ok(Some(()))
+        } else {
+            anyhow::bail!("compute-ccr {ccr:?}, compute-513 {z513:?}")
+        }
+    })
+    .await?;
+    let z513 = get_app(&client, &ns.name, "compute-513").await?;
+    assert!(z513.status.as_ref().is_none_or(|s| s.operation_state.is_none()), "step two waits: {:?}", z513.status);
+    assert!(!kubectl_ok(&["get", "deployments", "-n", &ns.name, "-o", "name"], None)?.contains("compute-513"));
+
+    // Once step one is Healthy, step two syncs by itself (the Applications' status drives it).
+    wait_synced(&client, &ns.name, "compute-513").await?;
+    let set = api.get("compute").await?;
+    let entries = set.status.map(|s| s.application_status).unwrap_or_default();
+    let healthy_at = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.application == name && e.status == "Healthy")
+            .and_then(|e| e.last_transition_time.clone())
+    };
+    let z513 = get_app(&client, &ns.name, "compute-513").await?;
+    let started = z513.status.and_then(|s| s.operation_state).map(|o| o.started_at);
+    let ccr_healthy = healthy_at("compute-ccr").expect("step one recorded Healthy");
+    assert!(
+        started.as_ref().is_some_and(|s| s.0 >= ccr_healthy.0),
+        "step two started at {started:?}, step one Healthy at {ccr_healthy:?}"
+    );
     Ok(())
 }

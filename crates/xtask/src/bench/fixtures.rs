@@ -41,6 +41,13 @@ impl Repo {
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// Removes a file or directory of the working copy.
+    pub fn remove(&self, path: &str) -> Result<()> {
+        let path = self.dir.join(path);
+        let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+        removed.with_context(|| format!("removing {}", path.display()))
+    }
+
     /// Commits everything, pushes `main` to the server and returns the commit's SHA.
     pub fn commit_and_push(&self, message: &str) -> Result<String> {
         self.git(&["add", "-A"])?;

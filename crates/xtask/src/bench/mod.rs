@@ -2,13 +2,14 @@
 //!
 //! Scenarios (see docs/benchmarks.md): 1 the floor (a minimal concurrent server-side-apply client,
 //! no controller), 2 webhook to applied, 3 cold convergence, 4 idle cost, 5 drift correction, 6 git
-//! soak, 7 the Flux peer. Each reports the median and spread of repeated trials; the Markdown table
+//! soak, 7 the Flux peer, 8 one ApplicationSet generating N Applications. Each reports the median and spread of repeated trials; the Markdown table
 //! goes to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
 //!
 //! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
 //! nor are disturbed), a lighttpd git server and the controllers, and removes what it created.
 
 pub(crate) mod apimetrics;
+mod appset;
 mod drift;
 pub(crate) mod fixtures;
 mod fleet;
@@ -197,7 +198,13 @@ pub(crate) fn install_crds(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     };
     let crds = ws.root.join("crds").display().to_string();
     kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &crds]).context("installing the CRDs")?;
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd/applications.lockstep.dev"])?;
+    kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/applications.lockstep.dev",
+        "crd/applicationsets.lockstep.dev",
+    ])?;
     Ok(())
 }
 
@@ -214,6 +221,9 @@ async fn scenarios(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result
     }
     if plan.runs(Scenario::Soak) {
         soak::run(env, plan, out).await.context("scenario 6 (git soak)")?;
+    }
+    if plan.runs(Scenario::Appset) {
+        appset::run(env, plan, out).await.context("scenario 8 (ApplicationSet)")?;
     }
     Ok(())
 }

@@ -22,6 +22,8 @@ pub enum Scenario {
     Drift,
     /// 6: repeated fetches of a changing repository.
     Soak,
+    /// 8: one ApplicationSet generating the largest N Applications from git directories.
+    Appset,
 }
 
 /// Sizes, trials and durations of a run.
