@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -88,13 +88,24 @@ async fn execute(ctx: &Context, set: &ApplicationSet, plan: SetPlan) -> (Outcome
         entry.1.push(line);
     };
     for app in plan.create {
+        // Created by server-side apply, so that the set's one field manager owns every field it
+        // writes and a field later dropped from the template is removed. The name is looked up
+        // first: an Application the set did not create is never taken over.
         let name = app.name_any();
-        match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &app).await {
+        let created = match api.get_opt(&name).await {
+            Ok(Some(_)) => {
+                let why =
+                    format!("Application {name:?} already exists and does not belong to this set; it was left alone");
+                fail("CreateApplicationError", why);
+                continue;
+            }
+            Ok(None) => {
+                api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(apply_body(&app))).await
+            }
+            Err(err) => Err(err),
+        };
+        match created {
             Ok(_) => done.push(format!("created Application {name}")),
-            Err(kube::Error::Api(status)) if status.code == 409 => fail(
-                "CreateApplicationError",
-                format!("Application {name:?} already exists and does not belong to this set; it was left alone"),
-            ),
             Err(err) => fail("CreateApplicationError", format!("creating Application {name:?}: {}", one_line(&err))),
         }
     }

@@ -107,11 +107,13 @@ fn configmap_exists(ns: &str, name: &str) -> bool {
     kubectl_ok(&["get", "configmap", name, "-n", ns], None).is_ok()
 }
 
+/// A list set; `v1` templates label each Application with its zone too, later tiers do not.
 fn list_set(repo: &GitRepo, ns: &str, elements: Value, policy: &str, tier: &str) -> Value {
+    let labels = if tier == "v1" { json!({"tier": tier, "zone": "{{zone}}"}) } else { json!({"tier": tier}) };
     json!({
         "generators": [{"list": {"elements": elements}}],
         "template": {
-            "metadata": {"name": "{{name}}-app", "labels": {"tier": tier, "zone": "{{zone}}"}},
+            "metadata": {"name": "{{name}}-app", "labels": labels},
             "spec": {
                 "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "apps/{{name}}"},
                 "destination": {"namespace": ns},
@@ -162,8 +164,9 @@ async fn a_list_set_creates_updates_and_deletes_by_policy_and_bad_input_changes_
     let three = json!([{"name": "a", "zone": "ccr"}, {"name": "b", "zone": "513"}, {"name": "c", "zone": "513"}]);
     apply_set(&client, &ns.name, "zones", list_set(&repo, &ns.name, three.clone(), "create-update", "v2")).await?;
     for name in ["a-app", "b-app", "c-app"] {
-        wait_app(&client, &ns.name, name, "tier v2", |app| {
-            app.metadata.labels.as_ref().and_then(|l| l.get("tier")).is_some_and(|t| t == "v2")
+        wait_app(&client, &ns.name, name, "tier v2, and the zone label dropped with the template's", |app| {
+            let labels = app.metadata.labels.clone().unwrap_or_default();
+            labels.get("tier").is_some_and(|t| t == "v2") && !labels.contains_key("zone")
         })
         .await?;
     }
