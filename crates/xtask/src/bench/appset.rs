@@ -16,6 +16,7 @@ use super::fixtures::{app_name, app_path, fleet_repo};
 use super::idle::Baseline;
 use super::ingress::IngressAddresser;
 use super::plan::Plan;
+use super::proc::Controller;
 use super::report::Measurement;
 use super::{Env, apimetrics, idle, k8s, lockstep, webhook};
 
@@ -31,18 +32,27 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     let baseline = idle::baseline(env, plan).await?;
     k8s::create_namespace(&env.client, ns).await?;
     let addresser = IngressAddresser::start(&env.client, ns);
-    let result = measure(env, ns, n, &baseline, out).await;
+    webhook::create_secret(env, ns).await?;
+    let addr = lockstep::free_addr()?;
+    let mut controller = lockstep::start(env, ns, "appset", lockstep::Listen { webhook: Some(addr), metrics: None })?;
+    let result = measure(env, ns, n, (&mut controller, addr), &baseline, out).await;
+    // The controller still runs while the namespace goes, so the Applications' finalizers are honoured.
     let deleted = k8s::delete_namespace(&env.client, ns, Duration::from_secs(900)).await;
+    drop(controller);
     drop(addresser);
     result?;
     deleted
 }
 
-async fn measure(env: &Env, ns: &str, n: usize, baseline: &Baseline, out: &mut Vec<Measurement>) -> Result<()> {
+async fn measure(
+    env: &Env,
+    ns: &str,
+    n: usize,
+    (controller, addr): (&mut Controller, std::net::SocketAddr),
+    baseline: &Baseline,
+    out: &mut Vec<Measurement>,
+) -> Result<()> {
     let (repo, first) = fleet_repo(&env.git, &env.run_dir.join("work"), &format!("appset-{n}"), n)?;
-    webhook::create_secret(env, ns).await?;
-    let addr = lockstep::free_addr()?;
-    let mut controller = lockstep::start(env, ns, "appset", lockstep::Listen { webhook: Some(addr), metrics: None })?;
     webhook::wait_listening(addr).await?;
     let before_rss = controller.usage()?.rss_mib;
     let case = format!("N={n}");
