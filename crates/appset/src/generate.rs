@@ -58,16 +58,14 @@ pub struct GitTree {
     pub revision: String,
 }
 
+/// A checked-out commit on its way, or why it cannot be had.
+pub type PendingTree<'a> = Pin<Box<dyn Future<Output = Result<GitTree, String>> + Send + 'a>>;
+
 /// Reads git repositories for the git generator from the shared cache.
 pub trait GitTrees: Send + Sync {
     /// The commit `revision` resolves to in `repo_url`, checked out, with the credentials of
     /// `namespace`; the error says why not.
-    fn tree<'a>(
-        &'a self,
-        namespace: &'a str,
-        repo_url: &'a str,
-        revision: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<GitTree, String>> + Send + 'a>>;
+    fn tree<'a>(&'a self, namespace: &'a str, repo_url: &'a str, revision: &'a str) -> PendingTree<'a>;
 }
 
 /// What generators read besides the set itself.

@@ -1,6 +1,4 @@
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 
 use serde_json::json;
 
@@ -10,12 +8,7 @@ use super::*;
 struct Repos(BTreeMap<String, tempfile::TempDir>);
 
 impl GitTrees for Repos {
-    fn tree<'a>(
-        &'a self,
-        _namespace: &'a str,
-        repo_url: &'a str,
-        _revision: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<GitTree, String>> + Send + 'a>> {
+    fn tree<'a>(&'a self, _namespace: &'a str, repo_url: &'a str, _revision: &'a str) -> PendingTree<'a> {
         Box::pin(async move {
             match self.0.get(repo_url) {
                 Some(dir) => Ok(GitTree { root: dir.path().to_path_buf(), revision: "abc123".into() }),

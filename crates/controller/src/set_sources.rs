@@ -2,10 +2,9 @@
 //! ApplicationSet and its Applications both read is fetched once, with the same credentials,
 //! mirrors, known hosts and last-good rule (an outage serves the last good commit).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use lockstep_appset::generate::PendingTree;
 use lockstep_appset::{GitTree, GitTrees};
 
 use crate::context::Context;
@@ -15,12 +14,7 @@ use crate::sources::request_for;
 pub(crate) struct SetSources(pub Arc<Context>);
 
 impl GitTrees for SetSources {
-    fn tree<'a>(
-        &'a self,
-        namespace: &'a str,
-        repo_url: &'a str,
-        revision: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<GitTree, String>> + Send + 'a>> {
+    fn tree<'a>(&'a self, namespace: &'a str, repo_url: &'a str, revision: &'a str) -> PendingTree<'a> {
         Box::pin(async move {
             let ctx = &self.0;
             let revision = Some(revision.to_string()).filter(|r| !r.is_empty());

@@ -5,9 +5,7 @@
 //! checkouts given with `--git URL=DIR`, and the clusters generator as the local cluster alone.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -15,6 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt as _;
 use kube::api::{Api, ListParams};
 use lockstep_api::{ApplicationSet, ApplicationsSyncPolicy};
+use lockstep_appset::generate::PendingTree;
 use lockstep_appset::{ClusterInfo, GitTree, GitTrees, Inputs};
 
 use crate::cli::get::Format;
@@ -151,12 +150,7 @@ fn detail(set: &ApplicationSet, style: Style) -> String {
 struct LocalTrees(BTreeMap<String, PathBuf>);
 
 impl GitTrees for LocalTrees {
-    fn tree<'a>(
-        &'a self,
-        _namespace: &'a str,
-        repo_url: &'a str,
-        _revision: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<GitTree, String>> + Send + 'a>> {
+    fn tree<'a>(&'a self, _namespace: &'a str, repo_url: &'a str, _revision: &'a str) -> PendingTree<'a> {
         Box::pin(async move {
             match self.0.get(repo_url) {
                 Some(dir) => Ok(GitTree { root: dir.clone(), revision: "local".into() }),
