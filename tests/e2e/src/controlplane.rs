@@ -108,8 +108,8 @@ pub fn audited_writes(namespace: &str) -> anyhow::Result<Vec<AuditedWrite>> {
     Ok(writes)
 }
 
-/// The controller's API requests of `verb` so far (`lockstep_kube_requests_total`, all status codes),
-/// read from its metrics endpoint.
+/// The controller's API requests of `verb` that reached the API server so far
+/// (`lockstep_kube_requests_total`, every status code but `error`), read from its metrics endpoint.
 pub async fn kube_requests(metrics: SocketAddr, verb: &str) -> anyhow::Result<u64> {
     let response = crate::http::get(metrics, "/metrics").await?;
     if response.status != 200 {
@@ -119,7 +119,10 @@ pub async fn kube_requests(metrics: SocketAddr, verb: &str) -> anyhow::Result<u6
     Ok(response
         .body
         .lines()
-        .filter(|l| l.starts_with("lockstep_kube_requests_total{") && l.contains(&label))
+        // Attempts that never reached the API server (refused while it restarts) cost it nothing.
+        .filter(|l| {
+            l.starts_with("lockstep_kube_requests_total{") && l.contains(&label) && !l.contains("code=\"error\"")
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
         .sum())
