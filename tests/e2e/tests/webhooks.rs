@@ -292,6 +292,13 @@ async fn a_follower_replica_passes_a_push_to_the_leader() -> anyhow::Result<()> 
     let (follower_hook, follower_metrics) = (free_addr(), free_addr());
     let _follower = start_controller(&ns.name, follower_hook, follower_metrics)?;
     wait_webhook_ready(follower_hook).await?;
+    // Ready once its Application watch has listed, as a Service would route to it: before that
+    // its webhook finds no Application the push concerns.
+    lockstep_e2e::wait_for("the follower ready", Duration::from_secs(60), || async {
+        let r = get(follower_metrics, "/readyz").await?;
+        if r.status == 200 { Ok(Some(())) } else { anyhow::bail!("/readyz answered {}", r.status) }
+    })
+    .await?;
 
     repo.write("app/config.yaml", &config_map("cfg", "2"));
     let second = repo.commit("second");
