@@ -51,6 +51,35 @@ pub struct ApplicationStatus {
     /// Totals over every object, including those `resources` leaves out when there are too many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<ResourceSummary>,
+    /// The rollback asked for by `lockstep.dev/rollback`: what it deploys and when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackStatus>,
+}
+
+/// A rollback to a history entry. While `active`, automated sync of newer commits is paused and the
+/// entry's revision and source are deployed (and healed) instead.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackStatus {
+    /// The `lockstep.dev/rollback` value this rollback answers; a new value starts another.
+    pub request: String,
+    /// The history entry rolled back to.
+    pub id: i64,
+    /// Its full commit SHA.
+    pub revision: String,
+    /// Its source (repository, path, options), deployed instead of `spec.source`.
+    pub source: ApplicationSource,
+    /// The revision git's target resolved to when the rollback started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_at_start: Option<String>,
+    /// End the rollback when git's target moves past `headAtStart` (else only when the annotation
+    /// is removed).
+    #[serde(default)]
+    pub until_new_commit: bool,
+    /// False once ended by a new commit; the request is then spent.
+    pub active: bool,
+    /// When it started.
+    pub started_at: Time,
 }
 
 /// Counts of the Application's objects by sync and health, so a status that lists only some of
@@ -177,6 +206,12 @@ pub struct RevisionHistory {
     pub revision: String,
     /// When the sync of this revision finished.
     pub deployed_at: Time,
+    /// The source deployed (repository, path, options), so a rollback can deploy it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// Who or what asked for the sync: `automated`, `sync-request <value>` or `rollback <value>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<String>,
 }
 
 /// Where the revision came from.

@@ -11,6 +11,13 @@ pub const STALLED: &str = "Stalled";
 /// served from the cache (reason `SourceUnavailable`); absent otherwise.
 pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
 
+/// Present (True) while nothing is written because the Application (`lockstep.dev/paused`) or its
+/// destination cluster's Secret is paused; reason `Paused`.
+pub const PAUSED: &str = "Paused";
+/// Present (True) while a rollback deploys a history entry and automated sync of newer commits is
+/// paused; reason `RolledBack`, the message names the revision and how it ends.
+pub const ROLLED_BACK: &str = "RolledBack";
+
 /// The reasons of the `Ready` condition, one per way a reconcile can end, with what each implies:
 /// whether it may clear by itself (retried soon) and whether nothing changes without a new commit or
 /// spec (the `Stalled` condition). The string constants in [`reason`] are these names.
@@ -61,11 +68,20 @@ pub enum Reason {
     OutOfSync,
     /// Synced, but not every object is Healthy yet.
     NotHealthy,
+    /// A sync is held until the Applications in `spec.dependsOn` are ready, or a dependency is
+    /// missing or part of a cycle (the message names them).
+    DependencyNotReady,
+    /// A sync is held by a sync window of the project (the message names it and until when).
+    SyncWindowBlocked,
+    /// A sync is held because the Application or its destination cluster is paused.
+    Paused,
+    /// A rollback is deployed and synced; automated sync of newer commits waits.
+    RolledBack,
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 25] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -87,6 +103,10 @@ impl Reason {
         Reason::SyncFailed,
         Reason::OutOfSync,
         Reason::NotHealthy,
+        Reason::DependencyNotReady,
+        Reason::SyncWindowBlocked,
+        Reason::Paused,
+        Reason::RolledBack,
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -113,6 +133,10 @@ impl Reason {
             Reason::SyncFailed => "SyncFailed",
             Reason::OutOfSync => "OutOfSync",
             Reason::NotHealthy => "NotHealthy",
+            Reason::DependencyNotReady => "DependencyNotReady",
+            Reason::SyncWindowBlocked => "SyncWindowBlocked",
+            Reason::Paused => "Paused",
+            Reason::RolledBack => "RolledBack",
         }
     }
 
@@ -205,6 +229,14 @@ pub mod reason {
     pub const OUT_OF_SYNC: &str = Reason::OutOfSync.as_str();
     /// See [`Reason::NotHealthy`].
     pub const NOT_HEALTHY: &str = Reason::NotHealthy.as_str();
+    /// See [`Reason::DependencyNotReady`].
+    pub const DEPENDENCY_NOT_READY: &str = Reason::DependencyNotReady.as_str();
+    /// See [`Reason::SyncWindowBlocked`].
+    pub const SYNC_WINDOW_BLOCKED: &str = Reason::SyncWindowBlocked.as_str();
+    /// See [`Reason::Paused`].
+    pub const PAUSED: &str = Reason::Paused.as_str();
+    /// See [`Reason::RolledBack`].
+    pub const ROLLED_BACK: &str = Reason::RolledBack.as_str();
 
     /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
     pub fn retried_soon(reason: &str) -> bool {

@@ -26,6 +26,15 @@ pub const FIELD_MANAGER: &str = "lockstep";
 pub const REFRESH_ANNOTATION: &str = "lockstep.dev/refresh";
 /// Changing this annotation's value asks for one sync; a value ending in `,prune` also prunes.
 pub const SYNC_REQUEST_ANNOTATION: &str = "lockstep.dev/sync-request";
+/// Asks for a rollback to a `status.history` entry: `<id>` (empty: the entry before the deployed
+/// one), optionally `,until=commit` to end it at the next new commit; a new value starts a new
+/// rollback, removing the annotation resumes automated sync (`lockstep rollback`).
+pub const ROLLBACK_ANNOTATION: &str = "lockstep.dev/rollback";
+/// `"true"` on an Application or on a destination's cluster Secret: nothing is written (no apply,
+/// prune or hook); fetch, compare, drift and health reporting go on.
+pub const PAUSED_ANNOTATION: &str = "lockstep.dev/paused";
+/// Argo CD's name for the same pause, honoured so migrated Applications and cluster Secrets keep it.
+pub const ARGO_SKIP_RECONCILE_ANNOTATION: &str = "argocd.argoproj.io/skip-reconcile";
 /// On an Application, makes its deletion delete what it manages first.
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.lockstep.dev";
 

@@ -238,6 +238,25 @@ impl Clusters {
         self.target_for(&secret, parsed).await
     }
 
+    /// Why the destination's cluster is paused, when its cluster Secret carries `lockstep.dev/paused`
+    /// (or Argo CD's `argocd.argoproj.io/skip-reconcile`) set to `true`; read from the watch's store.
+    pub fn paused(&self, destination: &ApplicationDestination) -> Option<String> {
+        let name = destination.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let server = destination.server.as_deref().map(|s| s.trim().trim_end_matches('/')).filter(|s| !s.is_empty());
+        let secrets = self.secrets.state();
+        let secret = secrets.iter().find(|secret| {
+            crate::cluster_secret::parse(secret).is_ok_and(|parsed| match name {
+                Some(name) => parsed.name == name,
+                None => {
+                    server.is_some_and(|s| parsed.server == s)
+                        || (destination.is_in_cluster() && parsed.name == IN_CLUSTER_NAME)
+                }
+            })
+        })?;
+        let key = lockstep_policy::hold::pause_annotation(secret.metadata.annotations.as_ref())?;
+        Some(format!("paused: the cluster Secret {:?} has {key}=true", secret.name_any()))
+    }
+
     /// Drops the targets of cluster Secrets that no longer exist (stopping their watches once no
     /// reconcile holds them).
     async fn forget_removed(&self, secrets: &[Arc<Secret>]) {

@@ -9,6 +9,7 @@ mod config;
 mod context;
 mod error;
 pub mod finalizer;
+mod gates;
 mod identity;
 mod instrument;
 mod liveness;

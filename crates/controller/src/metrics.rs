@@ -96,6 +96,7 @@ pub struct Metrics {
     reconcile_queue: Histogram,
     sync_total: Family<SyncLabels, Counter>,
     outcomes: Family<OutcomeLabels, Counter>,
+    held: Family<OutcomeLabels, Counter>,
     git_requests: Family<GitLabels, Counter>,
     git_duration: Family<GitDurationLabels, Histogram>,
     kube_requests: Family<KubeLabels, Counter>,
@@ -142,6 +143,12 @@ impl Metrics {
             "Finished reconciles by outcome: the Ready condition's reason, or ControllerError when the \
              reconcile failed on the controller's side",
             outcomes.clone(),
+        );
+        let held = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "lockstep_sync_held",
+            "Passes whose writes were held, by reason: Paused, DependencyNotReady or SyncWindowBlocked",
+            held.clone(),
         );
         let sync_total = Family::<SyncLabels, Counter>::default();
         registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
@@ -193,6 +200,7 @@ impl Metrics {
             reconcile_queue,
             sync_total,
             outcomes,
+            held,
             git_requests,
             git_duration,
             kube_requests,
@@ -231,6 +239,12 @@ impl Metrics {
             "Unknown"
         };
         self.outcomes.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+    }
+
+    /// Records a pass whose writes a pause, a dependency or a sync window held (one of the `Ready`
+    /// reasons naming them).
+    pub fn held(&self, reason: &str) {
+        self.held.get_or_create(&OutcomeLabels { outcome: reason.into() }).inc();
     }
 
     /// Records how long a reconcile waited for a worker after it became due.

@@ -13,7 +13,8 @@ use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::{READY, reason};
 use lockstep_api::kube_error::one_line;
 use lockstep_api::{
-    Application, ApplicationStatus, FIELD_MANAGER, Inventory, REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION,
+    Application, ApplicationStatus, FIELD_MANAGER, Inventory, REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, RollbackStatus,
+    SYNC_REQUEST_ANNOTATION,
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, Written, inventory};
 use lockstep_render::RenderError;
@@ -26,10 +27,11 @@ use crate::error::ControllerError;
 use crate::trigger::jittered;
 use lockstep_clusters::{ClusterTarget, Deployer};
 use lockstep_policy::events::events_for;
+use lockstep_policy::hold::hold;
 use lockstep_policy::impersonation::ServiceAccount;
 use lockstep_policy::project::Project;
 use lockstep_policy::source_status::SourceReport;
-use lockstep_policy::status::{Outcome, changed, next_status};
+use lockstep_policy::status::{Marks, Outcome, changed, next_status};
 use lockstep_policy::sync_policy::{self as policy, SyncPass};
 use lockstep_policy::validate::invalid_spec;
 
@@ -74,11 +76,14 @@ struct Pass {
     written: Written,
     /// Look again sooner than the resync period (a sync waiting on a wave or hook, a retry due).
     look_again: Option<Duration>,
+    /// The rollback in force after this pass; `None` when the pass stopped before knowing (the
+    /// status keeps the previous one).
+    rollback: Option<Option<RollbackStatus>>,
 }
 
 impl From<Outcome> for Pass {
     fn from(outcome: Outcome) -> Self {
-        Self { outcome, source: None, written: Written::default(), look_again: None }
+        Self { outcome, source: None, written: Written::default(), look_again: None, rollback: None }
     }
 }
 
@@ -122,14 +127,66 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     };
     let source = crate::sources::report_of(&snapshot);
     let destination = Destination { target, project, account, deployer, namespace };
-    let mut pass = sync_revision(app, ctx, &destination, snapshot).await;
+    let mut pass = match rollback_of(app, &snapshot) {
+        Err(message) => {
+            let revision = Some(snapshot.revision);
+            Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision }.into()
+        }
+        Ok(Some(rollback)) if rollback.active => {
+            let mut pass = sync_rollback(app, ctx, &destination, &rollback).await;
+            pass.rollback = Some(Some(rollback));
+            pass
+        }
+        Ok(rollback) => {
+            let mut pass = sync_revision(app, ctx, &destination, snapshot, None).await;
+            pass.rollback = Some(rollback);
+            pass
+        }
+    };
     pass.source = Some(source);
     pass
 }
 
+/// The rollback in force, from the `lockstep.dev/rollback` annotation, the status and the revision
+/// git's target resolved to (which ends a rollback asked to last until a new commit).
+fn rollback_of(app: &Application, head: &Snapshot) -> Result<Option<RollbackStatus>, String> {
+    let status = app.status.as_ref();
+    lockstep_policy::rollback::rollback(
+        app.annotations().get(ROLLBACK_ANNOTATION).map(String::as_str),
+        status.and_then(|s| s.rollback.as_ref()),
+        status.map(|s| s.history.as_slice()).unwrap_or_default(),
+        &app.spec.source,
+        &head.revision,
+        &Time(Timestamp::now()),
+    )
+}
+
+/// Syncs a rollback's history entry instead of git's target: its source, pinned to its commit
+/// (served from the cache when the repository is unreachable), through the same pipeline, asked
+/// for once as a sync request so that automation and self-heal then keep it in place.
+async fn sync_rollback(app: &Application, ctx: &Context, destination: &Destination, rollback: &RollbackStatus) -> Pass {
+    let mut pinned = app.clone();
+    pinned.spec.source = lockstep_policy::rollback::pinned_source(rollback);
+    let snapshot = match fetch(&pinned, ctx).await {
+        Ok(snapshot) => snapshot,
+        Err(err) => return fetch_failure(err).into(),
+    };
+    let mut effective = app.clone();
+    effective.spec.source = rollback.source.clone();
+    let request = lockstep_policy::rollback::sync_request(rollback);
+    sync_revision(&effective, ctx, destination, snapshot, Some(request)).await
+}
+
 /// Renders the fetched revision, checks it against the project, then compares and (as the sync
-/// policy decides) applies and prunes it.
-async fn sync_revision(app: &Application, ctx: &Context, destination: &Destination, snapshot: Snapshot) -> Pass {
+/// policy and the gates decide) applies and prunes it. `request` stands in for the sync-request
+/// annotation (a rollback's).
+async fn sync_revision(
+    app: &Application,
+    ctx: &Context,
+    destination: &Destination,
+    snapshot: Snapshot,
+    request: Option<String>,
+) -> Pass {
     let Destination { target, project, account, deployer, namespace } = destination;
     let cluster = &target.identity;
     crate::instrument::record_revision(app, &snapshot.revision);
@@ -143,7 +200,8 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
     }
     let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-    let sync_request = app.annotations().get(SYNC_REQUEST_ANNOTATION).map(String::as_str);
+    let sync_request =
+        request.as_deref().or_else(|| app.annotations().get(SYNC_REQUEST_ANNOTATION).map(String::as_str));
     let now = Time(Timestamp::now());
     let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
     if !target.watches.knows(&ObjectRef::from_obj(app)) {
@@ -152,7 +210,18 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         watch_managed_kinds(app, ctx, target, &listed, &[]).await;
     }
     let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
-    let decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
+    let mut decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
+    let gates = match crate::gates::gates(app, ctx, target, project, now.0) {
+        Ok(gates) => gates,
+        Err(message) => {
+            let revision = Some(snapshot.revision);
+            return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
+        }
+    };
+    let held = hold(&mut decision, &gates);
+    if let Some(held) = &held {
+        crate::metrics::metrics().held(held.reason);
+    }
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     let elapsed = now.0.as_second() - decision.started_at.0.as_second();
     let options = SyncOptions {
@@ -205,6 +274,10 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         (Progress::Failed(why), true) if why.is_transient() => Some(jittered(ctx.config.fetch_retry_period)),
         _ => decision.retry_in.or_else(|| operation.as_ref().and_then(|op| policy::retry_delay(&app.spec, op))),
     };
+    let look_again = match held.as_ref().and_then(|h| h.until) {
+        Some(until) => Some(until_then(until).min(look_again.unwrap_or(Duration::MAX))),
+        None => look_again,
+    };
     let managed = inventory::managed(&result, &options.app, options.previous.as_ref());
     watch_managed_kinds(app, ctx, target, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
@@ -216,8 +289,15 @@ async fn sync_revision(app: &Application, ctx: &Context, destination: &Destinati
         automated: automated.is_some(),
         operation: operation.map(Box::new),
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
+        held,
     };
-    Pass { outcome, source: None, written, look_again }
+    Pass { outcome, source: None, written, look_again, rollback: None }
+}
+
+/// How long until `until` (a sync window's end), at least a second so a clock step cannot spin.
+fn until_then(until: Timestamp) -> Duration {
+    let seconds = until.as_second() - Timestamp::now().as_second();
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0).max(1))
 }
 
 /// Makes sure every kind the Application manages is watched, so drift and health changes trigger it.
@@ -275,6 +355,9 @@ async fn report(app: &Application, ctx: &Context, pass: &Pass) -> Result<String,
     let previous = app.status.as_ref();
     let mut status = next_status(previous, app.metadata.generation, &pass.outcome, &now);
     lockstep_policy::source_status::apply(previous, pass.source.as_ref(), &mut status, &now);
+    let rollback = pass.rollback.clone().unwrap_or_else(|| previous.and_then(|p| p.rollback.clone()));
+    let marks = Marks { paused: crate::gates::paused(app, ctx), rollback };
+    lockstep_policy::status::mark(&mut status, previous, &marks, &now);
     status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.clone()).unwrap_or_default();
     if !changed(previous, &status) {

@@ -5,15 +5,20 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use kube::ResourceExt;
-use lockstep_api::{Application, REFRESH_ANNOTATION, SYNC_REQUEST_ANNOTATION};
+use lockstep_api::{
+    ARGO_SKIP_RECONCILE_ANNOTATION, Application, PAUSED_ANNOTATION, REFRESH_ANNOTATION, ROLLBACK_ANNOTATION,
+    SYNC_REQUEST_ANNOTATION,
+};
 
-/// A hash of what should trigger a reconcile: the spec's generation, the refresh annotation and
-/// deletion. Status writes (ours included) do not change it, so they do not loop back.
+/// A hash of what should trigger a reconcile: the spec's generation, the refresh, sync-request,
+/// rollback and pause annotations, and deletion. Status writes (ours included) do not change it, so they do not loop back.
 pub(crate) fn trigger_hash(app: &Application) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     app.metadata.generation.hash(&mut hasher);
     app.annotations().get(REFRESH_ANNOTATION).hash(&mut hasher);
-    app.annotations().get(SYNC_REQUEST_ANNOTATION).hash(&mut hasher);
+    for key in [SYNC_REQUEST_ANNOTATION, ROLLBACK_ANNOTATION, PAUSED_ANNOTATION, ARGO_SKIP_RECONCILE_ANNOTATION] {
+        app.annotations().get(key).hash(&mut hasher);
+    }
     app.metadata.deletion_timestamp.is_some().hash(&mut hasher);
     Some(hasher.finish())
 }
@@ -41,6 +46,12 @@ mod tests {
         assert_ne!(refreshed, base);
         app.metadata.generation = Some(2);
         assert_ne!(trigger_hash(&app), refreshed);
+        let before = trigger_hash(&app);
+        app.annotations_mut().insert(ROLLBACK_ANNOTATION.into(), "3".into());
+        let rolled_back = trigger_hash(&app);
+        assert_ne!(rolled_back, before);
+        app.annotations_mut().insert(PAUSED_ANNOTATION.into(), "true".into());
+        assert_ne!(trigger_hash(&app), rolled_back);
     }
 
     #[test]

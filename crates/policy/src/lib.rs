@@ -1,5 +1,5 @@
 //! lockstep's decisions, as pure functions over data: when a pass may write and what its sync
-//! operation records ([`sync_policy`]), the status it reports ([`status`], [`bounded`]), the Events
+//! operation records ([`sync_policy`]), what holds its writes ([`hold`]), rollbacks ([`rollback`]), the status it reports ([`status`], [`bounded`]), the Events
 //! it publishes ([`events`]), what a sync's result means ([`outcome`]), deleting an Application's objects ([`deletion`]), whether the process is alive ([`liveness`]), what a spec may not say ([`validate`]), what a project allows
 //! ([`project`]) and whom an Application deploys as ([`impersonation`]).
 //!
@@ -9,10 +9,12 @@
 pub mod bounded;
 pub mod deletion;
 pub mod events;
+pub mod hold;
 pub mod impersonation;
 pub mod liveness;
 pub mod outcome;
 pub mod project;
+pub mod rollback;
 pub mod source_status;
 pub mod status;
 pub mod sync_policy;

@@ -1,7 +1,7 @@
 //! From what a reconcile found to the Application's status: pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use lockstep_api::conditions::{READY, RECONCILING, STALLED, reason};
+use lockstep_api::conditions::{PAUSED, READY, RECONCILING, ROLLED_BACK, STALLED, reason};
 use lockstep_api::{
     ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationPhase, OperationState, ResourceStatus,
     RevisionHistory, SyncStatus, SyncStatusCode,
@@ -42,6 +42,8 @@ pub enum Outcome {
         operation: Option<Box<OperationState>>,
         /// How many deployed revisions to keep.
         history_limit: usize,
+        /// What held this pass's writes (a pause, dependencies, a sync window), if anything did.
+        held: Option<crate::hold::Hold>,
     },
 }
 
@@ -165,16 +167,55 @@ fn history(
     let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
     let deployed = operation
         .filter(|op| op.phase == lockstep_api::OperationPhase::Succeeded)
-        .and_then(|op| Some((op.sync_result.as_ref()?.revision.clone(), op.finished_at.clone()?)));
-    if let Some((revision, deployed_at)) = deployed
-        && history.last().is_none_or(|h| h.revision != revision)
+        .and_then(|op| Some((op, op.sync_result.as_ref()?, op.finished_at.clone()?)));
+    if let Some((op, result, deployed_at)) = deployed
+        && history.last().is_none_or(|h| h.revision != result.revision || h.source.as_ref() != Some(&result.source))
     {
         let id = history.last().map_or(0, |h| h.id + 1);
-        history.push(RevisionHistory { id, revision, deployed_at });
+        history.push(RevisionHistory {
+            id,
+            revision: result.revision.clone(),
+            deployed_at,
+            source: Some(result.source.clone()),
+            initiated_by: Some(initiated_by(op.sync_request.as_deref())),
+        });
     }
     let excess = history.len().saturating_sub(limit.max(1));
     history.drain(..excess);
     history
+}
+
+/// Who asked for a sync, from its operation's sync request: a rollback, a person or automation.
+fn initiated_by(sync_request: Option<&str>) -> String {
+    match sync_request {
+        Some(request) if request.starts_with("rollback ") => request.to_string(),
+        Some(request) => format!("sync-request {request}"),
+        None => "automated".to_string(),
+    }
+}
+
+/// Conditions about the Application's state that hold beside `Ready`: `Paused` while nothing may
+/// be written, `RolledBack` while a rollback is deployed; each present only while True.
+pub fn mark(status: &mut ApplicationStatus, previous: Option<&ApplicationStatus>, marks: &Marks, now: &Time) {
+    let previous = previous.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let generation = status.observed_generation;
+    if let Some(paused) = &marks.paused {
+        status.conditions.push(condition(previous, PAUSED, true, reason::PAUSED, paused.clone(), generation, now));
+    }
+    if let Some(rollback) = marks.rollback.as_ref().filter(|r| r.active) {
+        let message = crate::rollback::message(rollback);
+        status.conditions.push(condition(previous, ROLLED_BACK, true, reason::ROLLED_BACK, message, generation, now));
+    }
+    status.rollback = marks.rollback.clone();
+}
+
+/// What [`mark`] reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Marks {
+    /// Why nothing may be written, when the Application or its cluster is paused.
+    pub paused: Option<String>,
+    /// The rollback in force (or spent), kept in `status.rollback`.
+    pub rollback: Option<lockstep_api::RollbackStatus>,
 }
 
 fn app_health(resources: &[AssessedResource]) -> HealthStatus {
@@ -199,10 +240,10 @@ fn resource_status(resource: &AssessedResource) -> ResourceStatus {
 }
 
 fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'static str, String) {
-    let (revision, resources, automated, prune_blocked, progress) = match outcome {
+    let (revision, resources, automated, prune_blocked, progress, held) = match outcome {
         Outcome::Stopped { reason, message, .. } => return (false, reason, message.clone()),
-        Outcome::Compared { revision, resources, automated, prune_blocked, progress, .. } => {
-            (short(revision), resources, *automated, prune_blocked, progress)
+        Outcome::Compared { revision, resources, automated, prune_blocked, progress, held, .. } => {
+            (short(revision), resources, *automated, prune_blocked, progress, held)
         }
     };
     let failures: Vec<String> =
@@ -247,6 +288,10 @@ fn ready_condition(outcome: &Outcome, status: &ApplicationStatus) -> (bool, &'st
         // A compare-only pass after a failed sync of this revision: the failure still explains the drift.
         let why = op.message.clone().unwrap_or_default();
         return (false, reason::SYNC_FAILED, format!("sync of {revision} failed: {why}"));
+    }
+    // A hold explains the drift it keeps; a missing dependency or a cycle is reported even in sync.
+    if let Some(held) = held.as_ref().filter(|h| status.sync.status != SyncStatusCode::Synced || h.always_reported) {
+        return (false, held.reason, held.message.clone());
     }
     if status.sync.status != SyncStatusCode::Synced {
         let drifted = resources.iter().filter(|r| r.sync != SyncStatusCode::Synced && !r.requires_pruning).count();
@@ -347,6 +392,7 @@ mod tests {
             progress: Progress::Complete,
             operation: None,
             history_limit: 10,
+            held: None,
         }
     }
 
@@ -453,5 +499,100 @@ mod tests {
         let status = next_status(None, Some(1), &mixed, &at(1));
         let ready = status.conditions.iter().find(|c| c.type_ == READY).unwrap();
         assert_eq!(ready.reason, "SyncFailed", "one refusal is the revision's failure");
+    }
+
+    #[test]
+    fn a_hold_explains_the_drift_it_keeps_and_a_broken_dependency_shows_even_in_sync() {
+        use crate::hold::Hold;
+        let held = |always_reported| Hold {
+            reason: reason::SYNC_WINDOW_BLOCKED,
+            message: "deny window".into(),
+            until: None,
+            always_reported,
+        };
+        let with = |sync, hold| {
+            let Outcome::Compared {
+                resources,
+                automated,
+                inventory,
+                prune_blocked,
+                progress,
+                operation,
+                history_limit,
+                ..
+            } = compared(vec![resource("a", sync, None, HealthStatusCode::Healthy)], true)
+            else {
+                unreachable!()
+            };
+            Outcome::Compared {
+                revision: SHA.into(),
+                resources,
+                automated,
+                inventory,
+                prune_blocked,
+                progress,
+                operation,
+                history_limit,
+                held: Some(hold),
+            }
+        };
+        let ready = |outcome: &Outcome| next_status(None, Some(1), outcome, &at(1)).conditions[0].clone();
+        let drifted = ready(&with(SyncStatusCode::OutOfSync, held(false)));
+        assert_eq!((drifted.reason.as_str(), drifted.message.as_str()), ("SyncWindowBlocked", "deny window"));
+        assert_eq!(ready(&with(SyncStatusCode::Synced, held(false))).reason, "Succeeded", "nothing was held");
+        assert_eq!(ready(&with(SyncStatusCode::Synced, held(true))).reason, "SyncWindowBlocked");
+    }
+
+    #[test]
+    fn history_records_the_source_and_who_asked() {
+        let op = |revision: &str, request: Option<&str>| OperationState {
+            phase: OperationPhase::Succeeded,
+            message: None,
+            sync_result: Some(lockstep_api::SyncOperationResult {
+                revision: revision.into(),
+                source: lockstep_api::ApplicationSource { repo_url: "r".into(), ..Default::default() },
+                hooks: Vec::new(),
+            }),
+            started_at: at(1),
+            finished_at: Some(at(2)),
+            retry_count: 0,
+            sync_request: request.map(Into::into),
+        };
+        let first = history(None, Some(&op("a", None)), 10);
+        let status = ApplicationStatus { history: first, ..Default::default() };
+        let second = history(Some(&status), Some(&op("b", Some("rollback 0"))), 10);
+        let third = history(
+            Some(&ApplicationStatus { history: second.clone(), ..Default::default() }),
+            Some(&op("c", Some("t1"))),
+            2,
+        );
+        let who: Vec<_> = third.iter().map(|h| (h.id, h.initiated_by.clone().unwrap_or_default())).collect();
+        assert_eq!(who, [(1, "rollback 0".to_string()), (2, "sync-request t1".to_string())]);
+        assert_eq!(second[0].source.as_ref().map(|s| s.repo_url.as_str()), Some("r"));
+    }
+
+    #[test]
+    fn paused_and_rolled_back_are_marked_while_true() {
+        let rollback = lockstep_api::RollbackStatus {
+            request: "3".into(),
+            id: 3,
+            revision: SHA.into(),
+            source: lockstep_api::ApplicationSource::default(),
+            head_at_start: None,
+            until_new_commit: false,
+            active: true,
+            started_at: at(1),
+        };
+        let mut status = ApplicationStatus::default();
+        let marks = Marks { paused: Some("paused by lockstep.dev/paused".into()), rollback: Some(rollback.clone()) };
+        mark(&mut status, None, &marks, &at(5));
+        let types: Vec<_> = status.conditions.iter().map(|c| (c.type_.as_str(), c.reason.as_str())).collect();
+        assert_eq!(types, [("Paused", "Paused"), ("RolledBack", "RolledBack")]);
+        assert!(status.conditions[1].message.contains("rolled back to history entry 3 (0123456789ab)"));
+        let spent = lockstep_api::RollbackStatus { active: false, ..rollback };
+        let mut status = ApplicationStatus::default();
+        mark(&mut status, None, &Marks { paused: None, rollback: Some(spent.clone()) }, &at(5));
+        assert!(status.conditions.is_empty());
+        assert_eq!(status.rollback, Some(spent), "a spent request stays recorded");
     }
 }

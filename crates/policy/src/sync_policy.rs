@@ -15,9 +15,27 @@ use lockstep_engine::{HookRun, HookStatus, Phase, Progress, ResourceKey, Written
 
 use crate::status::short;
 
+/// Who or what asked for the sync a decision applies: gates (windows, pause, dependencies) treat a
+/// person's request differently from automation, and never stop an operation already under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Initiator {
+    /// Nothing is applied.
+    None,
+    /// An operation recorded by an earlier pass goes on.
+    Continuing,
+    /// A `lockstep.dev/sync-request` (a person, the CLI, a rollback or a RollingSync step).
+    Request,
+    /// Automated sync of a new revision or spec, or a retry of a failed one.
+    Automated,
+    /// `selfHeal` of a revision that already synced.
+    SelfHeal,
+}
+
 /// What this pass does about syncing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyncDecision {
+    /// Why it applies.
+    pub initiator: Initiator,
     /// Run the sync operation (apply drift); otherwise only compare.
     pub apply: bool,
     /// `selfHeal` of a revision that synced: a sync operation (hooks, waves) only if something drifted.
@@ -58,6 +76,7 @@ pub fn decide(
 ) -> SyncDecision {
     let automated = spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     let mut decision = SyncDecision {
+        initiator: Initiator::None,
         apply: false,
         heal_only: false,
         prune: automated.is_some_and(|a| a.prune),
@@ -70,6 +89,7 @@ pub fn decide(
     };
     if let Some(last) = last.filter(|l| l.phase == OperationPhase::Running && same_target(spec, l, revision)) {
         decision.apply = true;
+        decision.initiator = Initiator::Continuing;
         decision.continuing = true;
         decision.request = last.sync_request.clone();
         decision.started_at = last.started_at.clone();
@@ -85,6 +105,7 @@ pub fn decide(
         .filter(|r| !r.is_empty() && last.and_then(|l| l.sync_request.as_deref()) != Some(*r));
     if let Some(request) = pending {
         decision.apply = true;
+        decision.initiator = Initiator::Request;
         decision.prune |= request_prunes(request);
         decision.request = Some(request.to_string());
         return decision;
@@ -98,10 +119,12 @@ pub fn decide(
     let failed_before = synced_before && last.is_some_and(|l| l.phase == OperationPhase::Failed);
     if !synced_before || (failed_before && spec_changed) {
         decision.apply = true;
+        decision.initiator = Initiator::Automated;
         return decision;
     }
     if automated.self_heal && !failed_before {
         decision.apply = true;
+        decision.initiator = Initiator::SelfHeal;
         decision.heal_only = true;
         return decision;
     }
@@ -110,6 +133,7 @@ pub fn decide(
         let wait = finished + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now.0.as_second();
         if wait <= 0 {
             decision.apply = true;
+            decision.initiator = Initiator::Automated;
             decision.retry_count = last.retry_count + 1;
         } else {
             decision.retry_in = Some(Duration::from_secs(wait.unsigned_abs()));
