@@ -61,11 +61,14 @@ pub enum Reason {
     OutOfSync,
     /// Synced, but not every object is Healthy yet.
     NotHealthy,
+    /// A `spec.dependsOn` Application is not ready, does not exist, or the dependencies form a
+    /// cycle; the message names which. Cleared by the dependency's own status change, not a timer.
+    DependencyNotReady,
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -87,6 +90,7 @@ impl Reason {
         Reason::SyncFailed,
         Reason::OutOfSync,
         Reason::NotHealthy,
+        Reason::DependencyNotReady,
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -113,6 +117,7 @@ impl Reason {
             Reason::SyncFailed => "SyncFailed",
             Reason::OutOfSync => "OutOfSync",
             Reason::NotHealthy => "NotHealthy",
+            Reason::DependencyNotReady => "DependencyNotReady",
         }
     }
 
@@ -205,6 +210,8 @@ pub mod reason {
     pub const OUT_OF_SYNC: &str = Reason::OutOfSync.as_str();
     /// See [`Reason::NotHealthy`].
     pub const NOT_HEALTHY: &str = Reason::NotHealthy.as_str();
+    /// See [`Reason::DependencyNotReady`].
+    pub const DEPENDENCY_NOT_READY: &str = Reason::DependencyNotReady.as_str();
 
     /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
     pub fn retried_soon(reason: &str) -> bool {
