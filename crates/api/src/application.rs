@@ -40,6 +40,10 @@ pub struct ApplicationSpec {
     /// Where the manifests go.
     #[serde(default)]
     pub destination: ApplicationDestination,
+    /// Applications that must be ready (reconciled, Synced and Healthy, no sync running) before this
+    /// one syncs, as Flux's `dependsOn`; each is looked up again whenever its status changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ApplicationDependency>,
     /// When and how to sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_policy: Option<SyncPolicy>,
@@ -56,6 +60,18 @@ pub struct ApplicationSpec {
     /// overwritten by a sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+}
+
+/// Another Application this one waits for, as Flux's `dependsOn[]` entry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationDependency {
+    /// The Application's name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The Application's namespace; default this Application's own namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// Fields to ignore on the objects one entry selects, as Argo CD's `spec.ignoreDifferences[]`.

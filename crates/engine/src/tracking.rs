@@ -14,7 +14,7 @@ pub const PRUNE_ANNOTATION: &str = "lockstep.dev/prune";
 pub const ARGO_SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
 
 /// The Application an engine run works for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AppRef {
     /// The Application's namespace.
     pub namespace: String,
@@ -34,6 +34,13 @@ impl AppRef {
             key.namespace.as_deref().unwrap_or_default(),
             key.name
         )
+    }
+}
+
+/// `<namespace>/<name>`, as messages and tracking ids name an Application.
+impl std::fmt::Display for AppRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
     }
 }
 

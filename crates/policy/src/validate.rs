@@ -16,6 +16,9 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
     {
         return Some(format!("spec.destination.namespace {ns:?} is not a valid namespace name"));
     }
+    if let Some(problem) = dependency_problem(spec) {
+        return Some(problem);
+    }
     if let Some(problem) = lockstep_engine::ignore::problems(&spec.ignore_differences) {
         return Some(problem);
     }
@@ -32,6 +35,27 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
     None
 }
 
+/// An entry of `spec.dependsOn` with no name or an invalid namespace, or one listed twice.
+fn dependency_problem(spec: &ApplicationSpec) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, dep) in spec.depends_on.iter().enumerate() {
+        if dep.name.trim().is_empty() {
+            return Some(format!("spec.dependsOn[{i}].name is empty"));
+        }
+        let namespace = dep.namespace.as_deref().filter(|ns| !ns.is_empty());
+        if let Some(ns) = namespace
+            && !is_dns_label(ns)
+        {
+            return Some(format!("spec.dependsOn[{i}].namespace {ns:?} is not a valid namespace name"));
+        }
+        if !seen.insert((namespace, dep.name.as_str())) {
+            let named = namespace.map_or_else(|| dep.name.clone(), |ns| format!("{ns}/{}", dep.name));
+            return Some(format!("spec.dependsOn lists {named} more than once"));
+        }
+    }
+    None
+}
+
 /// RFC 1123 label: what Kubernetes accepts as a namespace name.
 fn is_dns_label(name: &str) -> bool {
     name.len() <= 63
@@ -43,7 +67,7 @@ fn is_dns_label(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockstep_api::{ApplicationDestination, ApplicationSource};
+    use lockstep_api::{ApplicationDependency, ApplicationDestination, ApplicationSource};
 
     fn spec(repo: &str, path: Option<&str>, ns: Option<&str>) -> ApplicationSpec {
         ApplicationSpec {
@@ -79,5 +103,22 @@ mod tests {
         assert_eq!(invalid_spec(&s), None, "remote clusters are resolved from cluster Secrets");
         s.destination.server = Some("10.0.0.1:6443".into());
         assert!(invalid_spec(&s).unwrap().contains("not an http(s) URL"));
+    }
+
+    #[test]
+    fn a_dependency_has_a_name_and_is_listed_once() {
+        let dep =
+            |name: &str, ns: Option<&str>| ApplicationDependency { name: name.into(), namespace: ns.map(String::from) };
+        let mut s = spec("https://git/x", None, None);
+        s.depends_on = vec![dep("db", None), dep("db", Some("infra")), dep("cache", Some(""))];
+        assert_eq!(invalid_spec(&s), None, "the same name in another namespace is another Application");
+        s.depends_on = vec![dep("db", None), dep(" ", None)];
+        assert_eq!(invalid_spec(&s).as_deref(), Some("spec.dependsOn[1].name is empty"));
+        s.depends_on = vec![dep("db", Some("Infra_1"))];
+        assert!(invalid_spec(&s).unwrap().contains("spec.dependsOn[0].namespace"));
+        s.depends_on = vec![dep("db", None), dep("db", Some(""))];
+        assert_eq!(invalid_spec(&s).as_deref(), Some("spec.dependsOn lists db more than once"));
+        s.depends_on = vec![dep("db", Some("infra")), dep("db", Some("infra"))];
+        assert_eq!(invalid_spec(&s).as_deref(), Some("spec.dependsOn lists infra/db more than once"));
     }
 }
