@@ -53,6 +53,10 @@ pub struct AppProjectSpec {
     /// themselves (`spec.serviceAccountName`); the first matching entry wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_service_accounts: Vec<ApplicationDestinationServiceAccount>,
+    /// Times at which the project's Applications may or may not sync, as Argo CD's `syncWindows`.
+    /// Empty lets them sync at any time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_windows: Vec<SyncWindow>,
 }
 
 /// One allowed destination: each field is a glob; an empty or missing field matches anything, and a
@@ -96,4 +100,47 @@ pub struct ApplicationDestinationServiceAccount {
     pub namespace: Option<String>,
     /// The ServiceAccount: `name` (in the destination namespace) or `namespace:name`.
     pub default_service_account: String,
+}
+
+/// A recurring time window that allows or denies syncs of the Applications it matches, as one of
+/// Argo CD's `syncWindows[]`. It matches an Application when any of `applications`, `namespaces` or
+/// `clusters` does.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindow {
+    /// `allow`: matching Applications sync only while some such window is open; `deny`: they do not
+    /// sync while it is open.
+    pub kind: SyncWindowKind,
+    /// When the window opens: a five-field cron expression (minute hour day-of-month month
+    /// day-of-week), read in `timeZone`.
+    pub schedule: String,
+    /// How long the window stays open after each opening, such as `1h`, `30m` or `1h30m`.
+    pub duration: String,
+    /// Application names (globs, `*` matches anything) the window applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<String>,
+    /// Destination namespaces (globs) whose Applications the window applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Destination clusters (globs over the cluster's name or server URL) whose Applications the
+    /// window applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
+    /// Let manual syncs (`lockstep sync`, the sync-request annotation) through where this window
+    /// would block them; automated syncs stay blocked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual_sync: bool,
+    /// IANA time zone the schedule is read in, such as `Europe/Zurich`; UTC when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// Whether a sync window allows or denies syncs while it is open (Argo CD's values).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncWindowKind {
+    /// Syncs happen only while an allow window is open.
+    Allow,
+    /// No sync happens while the window is open.
+    Deny,
 }
