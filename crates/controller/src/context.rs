@@ -26,6 +26,8 @@ pub(crate) struct Context {
     pub lookups: crate::lookups::Lookups,
     /// Applications already reported as undecodable.
     pub undecodable: crate::undecodable::Reported,
+    /// The watch's cache of Applications (this shard's), where dependencies are looked up.
+    pub apps: kube::runtime::reflector::Store<lockstep_api::Application>,
 }
 
 impl Context {

@@ -7,6 +7,7 @@
 
 mod config;
 mod context;
+mod dependents;
 mod error;
 pub mod finalizer;
 mod gates;

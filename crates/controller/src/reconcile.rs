@@ -211,7 +211,7 @@ async fn sync_revision(
     }
     let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
     let mut decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
-    let gates = match crate::gates::gates(app, ctx, target, project, now.0) {
+    let gates = match crate::gates::gates(app, ctx, target, project, namespace, now.0).await {
         Ok(gates) => gates,
         Err(message) => {
             let revision = Some(snapshot.revision);

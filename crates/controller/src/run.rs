@@ -52,6 +52,9 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     };
     let (trigger, managed_changes) = futures::channel::mpsc::unbounded();
     let pushed = trigger.clone();
+    let (reader, writer) = reflector::store();
+    let dependents = Arc::new(crate::dependents::Dependents::new(reader.clone(), trigger.clone()));
+    let deleted_dependency = dependents.clone();
     let (cluster_secrets, cluster_changes) =
         lockstep_clusters::watch_secrets(client.clone(), &config.controller_namespace);
     let (lookups, project_changes) =
@@ -70,11 +73,11 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         sources: Default::default(),
         lookups,
         undecodable: Default::default(),
+        apps: reader.clone(),
         config,
         client,
     });
 
-    let (reader, writer) = reflector::store();
     let sweeping = Arc::downgrade(&context);
     let reporter_leadership = leadership.clone();
     let known = reader.clone();
@@ -139,6 +142,9 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .try_filter(move |event| std::future::ready(shard.keeps(event)))
         .inspect_ok(crate::serve::mark_ready)
         .inspect_ok(move |event| {
+            if let watcher::Event::Delete(app) = event {
+                deleted_dependency.deleted(app);
+            }
             if let (watcher::Event::Delete(app), Some(context)) = (event, forgetting.upgrade()) {
                 let app = ObjectRef::from_obj(app);
                 tokio::spawn(async move { context.forget(app).await });
@@ -147,6 +153,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         .modify(slim)
         .reflect(writer)
         .applied_objects()
+        .inspect_ok(move |app| dependents.changed(app))
         .predicate_filter(trigger_hash, PredicateConfig::default())
         .inspect_ok(crate::queue_wait::due_now);
     info!(
