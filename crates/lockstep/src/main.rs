@@ -40,6 +40,8 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// Ask for a fetch and compare now.
     Refresh(cli::refresh::RefreshArgs),
+    /// Deploy an earlier history entry again without touching git; `--resume` follows git again.
+    Rollback(cli::rollback::RollbackArgs),
     /// Print the manifests an Application (or a local directory) renders to.
     Render(cli::render::RenderArgs),
     /// Explain why an Application is OutOfSync or not Healthy, and what happens next.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cli::diff::run(args, cluster),
         Command::Sync(args) => cli::sync::run(args, cluster),
         Command::Refresh(args) => cli::refresh::run(args, cluster),
+        Command::Rollback(args) => cli::rollback::run(args, cluster),
         Command::Render(args) => cli::render::run(args, cluster),
         Command::Explain(args) => cli::explain::run(args, cluster),
         Command::Version(args) => cli::version::run(args, cluster),

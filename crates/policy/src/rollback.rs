@@ -60,7 +60,8 @@ pub fn rollback(
     }))
 }
 
-/// `<id>` or empty, optionally followed by `,until=commit` (or `,until=resume`, the default).
+/// `<id>` (or `previous`, or empty), then options: `until=commit` (or `until=resume`, the default)
+/// and `token=<anything>`, which makes a repeated request for the same entry a new one.
 fn parse(request: &str) -> Result<(Option<i64>, bool), String> {
     let mut parts = request.split(',').map(str::trim);
     let id = match parts.next().unwrap_or_default() {
@@ -72,6 +73,7 @@ fn parse(request: &str) -> Result<(Option<i64>, bool), String> {
         match option {
             "until=commit" => until_new_commit = true,
             "until=resume" => until_new_commit = false,
+            token if token.starts_with("token=") => {}
             other => {
                 return Err(format!("rollback {request:?}: unknown option {other:?} (until=commit or until=resume)"));
             }
@@ -141,7 +143,8 @@ mod tests {
 
     #[test]
     fn a_named_entry_and_until_commit() {
-        let r = rollback(Some("3,until=commit"), None, &history(), &source("x"), "head", &now()).unwrap().unwrap();
+        let r =
+            rollback(Some("3,token=1f,until=commit"), None, &history(), &source("x"), "head", &now()).unwrap().unwrap();
         assert_eq!((r.id, r.until_new_commit), (3, true));
         assert!(message(&r).contains("until a new commit"));
     }

@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod chat;
+pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod controlplane;

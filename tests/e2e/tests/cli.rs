@@ -2,36 +2,18 @@
 //! exactly the changed field, masked Secrets), `sync --dry-run` (the plan, writing nothing),
 //! `sync --wait`, `get -o json`, `explain` after a manual edit, and `refresh --wait`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use lockstep_api::{Application, SyncStatusCode};
 use lockstep_e2e::apps::{apply_app, wait_app, wait_reason};
-use lockstep_e2e::cluster::{kubeconfig, kubectl_ok};
-use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
+use lockstep_e2e::cli::{lockstep, lockstep_bin};
+use lockstep_e2e::cluster::kubectl_ok;
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::json;
 
 /// One controller process per test namespace: it always leads.
 const CONTROLLER_ARGS: &[&str] = &["--leader-elect=false"];
-
-fn lockstep_bin() -> PathBuf {
-    std::env::var_os("LOCKSTEP_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/lockstep"))
-}
-
-/// Runs `lockstep ARGS --kubeconfig … -n NS`, without colour.
-fn lockstep(ns: &str, args: &[&str]) -> Output {
-    Command::new(lockstep_bin())
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig())
-        .args(["-n", ns])
-        .env("NO_COLOR", "1")
-        .env("LOCKSTEP_CLI_CACHE_DIR", std::env::temp_dir().join(format!("lockstep-cli-e2e-{ns}")))
-        .output()
-        .expect("the lockstep binary runs (cargo build -p lockstep)")
-}
 
 fn text(out: &Output) -> String {
     format!(

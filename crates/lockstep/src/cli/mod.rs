@@ -13,6 +13,7 @@ pub mod local;
 pub mod plan;
 pub mod refresh;
 pub mod render;
+pub mod rollback;
 pub mod style;
 pub mod sync;
 pub mod table;
