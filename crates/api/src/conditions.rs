@@ -11,6 +11,12 @@ pub const STALLED: &str = "Stalled";
 /// served from the cache (reason `SourceUnavailable`); absent otherwise.
 pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
 
+/// Present (True, reason [`DRIFT_DETECTED`]) while objects under drift mode `warn` differ from git
+/// and are left so; its message names them. Absent otherwise.
+pub const DRIFTED: &str = "Drifted";
+/// The reason of the `Drifted` condition.
+pub const DRIFT_DETECTED: &str = "DriftDetected";
+
 /// The reasons of the `Ready` condition, one per way a reconcile can end, with what each implies:
 /// whether it may clear by itself (retried soon) and whether nothing changes without a new commit or
 /// spec (the `Stalled` condition). The string constants in [`reason`] are these names.

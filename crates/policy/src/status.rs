@@ -1,7 +1,7 @@
 //! From what a reconcile found to the Application's status: pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use lockstep_api::conditions::{READY, RECONCILING, STALLED, reason};
+use lockstep_api::conditions::{DRIFT_DETECTED, DRIFTED, READY, RECONCILING, STALLED, reason};
 use lockstep_api::{
     ApplicationStatus, HealthStatus, HealthStatusCode, Inventory, OperationPhase, OperationState, ResourceStatus,
     RevisionHistory, SyncStatus, SyncStatusCode,
@@ -9,7 +9,7 @@ use lockstep_api::{
 use lockstep_engine::{ObjectError, Progress, ResourceKey};
 use lockstep_health::Health;
 
-/// How many failing objects a condition message names before summarising the rest.
+/// How many failing (or drifted) objects a condition message names before summarising the rest.
 const NAMED_FAILURES: usize = 3;
 
 /// What one pass of the pipeline found: the only input besides the previous status.
@@ -42,6 +42,8 @@ pub enum Outcome {
         operation: Option<Box<OperationState>>,
         /// How many deployed revisions to keep.
         history_limit: usize,
+        /// Objects that differ from git and were left so by drift mode `warn`.
+        drifted: Vec<ResourceKey>,
     },
 }
 
@@ -123,8 +125,43 @@ pub fn next_status(
     if stalled(why, &status) {
         conditions.push(condition(previous_conditions, STALLED, true, why, message, generation, now));
     }
+    conditions.extend(drifted_condition(outcome, previous_conditions, generation, now));
     status.conditions = conditions;
     status
+}
+
+/// The `Drifted` condition: present (True) while objects under drift mode `warn` are left drifted;
+/// carried over when the pipeline stopped before comparing, as the resources are.
+fn drifted_condition(
+    outcome: &Outcome,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) -> Option<Condition> {
+    match outcome {
+        Outcome::Stopped { .. } => previous.iter().find(|c| c.type_ == DRIFTED).cloned(),
+        Outcome::Compared { drifted, .. } if drifted.is_empty() => None,
+        Outcome::Compared { drifted, .. } => {
+            Some(condition(previous, DRIFTED, true, DRIFT_DETECTED, drifted_message(drifted), generation, now))
+        }
+    }
+}
+
+/// The `Drifted` condition's message: how many objects, naming the first few.
+pub fn drifted_message(drifted: &[ResourceKey]) -> String {
+    let named: Vec<String> = drifted.iter().take(NAMED_FAILURES).map(ToString::to_string).collect();
+    let mut message =
+        format!("{} objects differ from git and are kept so (drift: warn): {}", drifted.len(), named.join(", "));
+    if drifted.len() > NAMED_FAILURES {
+        message.push_str(&format!(" and {} more", drifted.len() - NAMED_FAILURES));
+    }
+    message
+}
+
+/// How many objects the `Drifted` condition of `status` counts; 0 without one.
+pub fn drifted_count(status: &ApplicationStatus) -> usize {
+    let drifted = status.conditions.iter().find(|c| c.type_ == DRIFTED && c.status == "True");
+    drifted.and_then(|c| c.message.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }
 
 /// Why work is under way, if it is: a sync waiting on a wave or hook, or objects still Progressing.
@@ -347,6 +384,7 @@ mod tests {
             progress: Progress::Complete,
             operation: None,
             history_limit: 10,
+            drifted: vec![],
         }
     }
 
@@ -453,5 +491,47 @@ mod tests {
         let status = next_status(None, Some(1), &mixed, &at(1));
         let ready = status.conditions.iter().find(|c| c.type_ == READY).unwrap();
         assert_eq!(ready.reason, "SyncFailed", "one refusal is the revision's failure");
+    }
+
+    fn key(name: &str) -> ResourceKey {
+        ResourceKey {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drift_kept_under_warn_is_a_condition_naming_three_objects() {
+        let with = |keys: Vec<ResourceKey>| {
+            let mut outcome =
+                compared(vec![resource("a", SyncStatusCode::OutOfSync, None, HealthStatusCode::Healthy)], true);
+            if let Outcome::Compared { drifted, .. } = &mut outcome {
+                *drifted = keys;
+            }
+            outcome
+        };
+        let status = next_status(None, None, &with(vec![key("a")]), &at(1));
+        let drifted = status.conditions.iter().find(|c| c.type_ == DRIFTED).expect("a Drifted condition");
+        assert_eq!((drifted.status.as_str(), drifted.reason.as_str()), ("True", "DriftDetected"));
+        assert_eq!(drifted.message, "1 objects differ from git and are kept so (drift: warn): ConfigMap ns/a");
+        assert_eq!(drifted_count(&status), 1);
+        let many = with(["a", "b", "c", "d", "e"].map(key).to_vec());
+        let status = next_status(Some(&status), None, &many, &at(2));
+        let drifted = status.conditions.iter().find(|c| c.type_ == DRIFTED).expect("a Drifted condition");
+        assert!(
+            drifted.message.ends_with("ConfigMap ns/a, ConfigMap ns/b, ConfigMap ns/c and 2 more"),
+            "{}",
+            drifted.message
+        );
+        assert_eq!((drifted.last_transition_time.clone(), drifted_count(&status)), (at(1), 5));
+        let stopped = Outcome::Stopped { reason: "RenderFailed", message: "a.yaml:1".into(), revision: None };
+        let kept = next_status(Some(&status), None, &stopped, &at(3));
+        assert_eq!(drifted_count(&kept), 5, "carried over while nothing is compared");
+        let healed = next_status(Some(&status), None, &with(vec![]), &at(4));
+        assert!(!healed.conditions.iter().any(|c| c.type_ == DRIFTED), "absent once nothing is kept drifted");
+        assert_eq!(drifted_count(&healed), 0);
     }
 }
