@@ -323,6 +323,23 @@ pub struct SyncPolicy {
     /// (recreate an object whose immutable fields changed) and accepts the others it has no use for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
+    /// What a sync does with live changes made outside git (default `heal`); an object's
+    /// `lockstep.dev/drift` annotation overrides it for that object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftMode>,
+}
+
+/// What a sync does with drift: live changes made outside git.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftMode {
+    /// Overwrite drift: `selfHeal` restores git's object, a new revision applies all of it.
+    #[default]
+    Heal,
+    /// Report drift and never overwrite it: a new revision applies only the fields git changed.
+    Warn,
+    /// Create the object when missing, then leave it alone (never updated; still pruned).
+    Ignore,
 }
 
 /// Automated sync options.

@@ -17,6 +17,11 @@ pub const PAUSED: &str = "Paused";
 /// Present (True) while a rollback deploys a history entry and automated sync of newer commits is
 /// paused; reason `RolledBack`, the message names the revision and how it ends.
 pub const ROLLED_BACK: &str = "RolledBack";
+/// Present (True, reason [`DRIFT_DETECTED`]) while objects under drift mode `warn` differ from git
+/// and are left so; its message names them. Absent otherwise.
+pub const DRIFTED: &str = "Drifted";
+/// The reason of the `Drifted` condition.
+pub const DRIFT_DETECTED: &str = "DriftDetected";
 
 /// The reasons of the `Ready` condition, one per way a reconcile can end, with what each implies:
 /// whether it may clear by itself (retried soon) and whether nothing changes without a new commit or

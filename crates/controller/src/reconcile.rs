@@ -241,6 +241,8 @@ async fn sync_revision(
         timed_out: elapsed > i64::try_from(ctx.config.sync_timeout.as_secs()).unwrap_or(i64::MAX),
         ignore_differences: app.spec.ignore_differences.clone(),
         sync_options: app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default(),
+        drift: app.spec.sync_policy.as_ref().and_then(|p| p.drift).unwrap_or_default(),
+        previous_objects: Default::default(),
     };
     let engine = deployer.as_ref().map_or(&target.engine, |d| &d.engine);
     let result = engine.sync(&manifests, &options).await;
@@ -285,6 +287,7 @@ async fn sync_revision(
         inventory: managed,
         prune_blocked: result.prune_blocked.clone(),
         progress: if decision.apply { result.progress.clone() } else { Progress::Complete },
+        drifted: result.drifted(),
         resources: lockstep_policy::outcome::assessed(result),
         automated: automated.is_some(),
         operation: operation.map(Box::new),

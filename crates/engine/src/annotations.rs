@@ -12,6 +12,8 @@ pub const HOOK_DELETE_POLICY: [&str; 2] = ["lockstep.dev/hook-delete-policy", "a
 pub const SYNC_OPTIONS: [&str; 2] = ["lockstep.dev/sync-options", "argocd.argoproj.io/sync-options"];
 /// Comma-separated compare options (`IgnoreExtraneous`).
 pub const COMPARE_OPTIONS: [&str; 2] = ["lockstep.dev/compare-options", "argocd.argoproj.io/compare-options"];
+/// The object's drift mode, overriding `spec.syncPolicy.drift`: `heal`, `warn` or `ignore`.
+pub const DRIFT: &str = "lockstep.dev/drift";
 /// Identifies the sync operation that created a hook object, so each operation runs its hooks once.
 pub const HOOK_OPERATION: &str = "lockstep.dev/hook-operation";
 

@@ -1,12 +1,12 @@
 //! The engine of one cluster and identity: plans a sync ([`crate::observe`], then the pure
 //! [`crate::sync_plan`]) and carries the plan out ([`crate::execute`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use lockstep_api::Inventory;
+use lockstep_api::{DriftMode, Inventory};
 use lockstep_render::Manifest;
 use serde_json::Value;
 
@@ -55,6 +55,12 @@ pub struct SyncOptions {
     pub ignore_differences: Vec<lockstep_api::ResourceIgnoreDifferences>,
     /// `spec.syncPolicy.syncOptions`: Argo CD's `Key=value` options for every object.
     pub sync_options: Vec<String>,
+    /// `spec.syncPolicy.drift`: what a sync does with drift, unless an object's annotation says.
+    pub drift: DriftMode,
+    /// The previous revision's rendered objects, keyed as the engine addresses them (placed in their
+    /// namespace; a namespaced one may be keyed without it): under drift mode `warn` a new revision
+    /// applies only the fields git changed since. Empty when unknown: then no drift is overwritten.
+    pub previous_objects: BTreeMap<ResourceKey, Value>,
 }
 
 /// Applies rendered manifests to one cluster with server-side apply.

@@ -5,13 +5,14 @@
 use futures::{StreamExt, stream};
 use lockstep_render::Manifest;
 
+use crate::drift::Kept;
 use crate::engine::{CONCURRENCY, Engine, RenderFacts, SyncOptions, Target};
 use crate::error::{Fault, ObjectError};
 use crate::gates::step_progress;
 use crate::plan::{Action, Observation, Progress, ResourceResult, SyncResult};
 use crate::prune_plan::PruneStep;
 use crate::sync_object::Compared;
-use crate::sync_plan::{Origin, Planned, PlannedObject, PlannedStep, SyncPlan, plan_resource};
+use crate::sync_plan::{Origin, Planned, PlannedObject, PlannedStep, SyncPlan, plan_resource, unwritten_resource};
 
 impl Engine {
     /// Carries `plan` out under `options`. Without `options.apply` nothing is written: the result
@@ -105,7 +106,7 @@ impl Engine {
             } else {
                 (observed.as_ref(), planned.action)
             };
-        let unwritten = || ResourceResult::observed(observed.key.clone(), observed.compared.observation.clone());
+        let unwritten = || unwritten_resource(observed.key.clone(), &observed.compared);
         Some(match (action.action(), &observed.target) {
             (Action::Create | Action::Update | Action::Replace, Some(target)) => {
                 self.write(target, &observed.compared, action.action(), options).await
@@ -123,6 +124,10 @@ impl Engine {
     ) -> ResourceResult {
         let api = self.api_for(&target.key, &target.kind);
         match self.write_one(&api, target, compared, action).await {
+            Ok(live) if compared.kept_drift(&live) => {
+                self.verified.forget(&options.app, &target.key);
+                ResourceResult::written(target.key.clone(), action, live).kept_by(Kept::Reported)
+            }
             Ok(live) => {
                 self.verified.record(&options.app, &target.key, compared.desired, &live);
                 ResourceResult::written(target.key.clone(), action, live)

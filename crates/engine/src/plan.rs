@@ -5,6 +5,7 @@ use lockstep_health::Health;
 use serde_json::Value;
 
 use crate::compare::differs_ignoring;
+use crate::drift::Kept;
 use crate::error::ObjectError;
 use crate::ignore::Path;
 use crate::key::ResourceKey;
@@ -85,6 +86,8 @@ pub struct ResourceResult {
     pub shared_with: Option<String>,
     /// Health of the live object after the sync, assessed once; `None` when there is none.
     pub health: Option<Health>,
+    /// The live object differs from git and drift mode `warn` left it so.
+    pub drifted: bool,
 }
 
 impl ResourceResult {
@@ -104,14 +107,40 @@ impl ResourceResult {
             Observation::Rejected(message) => (SyncStatusCode::OutOfSync, Some(message), None),
         };
         let health = live.as_ref().map(lockstep_health::assess);
-        Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with, health }
+        let drifted = false;
+        Self { key, status, action: Action::None, error, live, requires_pruning: false, shared_with, health, drifted }
     }
 
     /// An object this sync wrote (`action`); `live` is what the server stored.
     pub fn written(key: ResourceKey, action: Action, live: Value) -> Self {
         let health = Some(lockstep_health::assess(&live));
         let status = SyncStatusCode::Synced;
-        Self { key, status, action, error: None, live: Some(live), requires_pruning: false, shared_with: None, health }
+        Self {
+            key,
+            status,
+            action,
+            error: None,
+            live: Some(live),
+            requires_pruning: false,
+            shared_with: None,
+            health,
+            drifted: false,
+        }
+    }
+
+    /// As its drift mode leaves it: under `warn` OutOfSync and drifted, under `ignore` Synced.
+    pub fn kept_by(mut self, kept: Kept) -> Self {
+        match kept {
+            Kept::Reported => {
+                self.status = SyncStatusCode::OutOfSync;
+                self.drifted = true;
+            }
+            Kept::LeftAlone => {
+                self.status = SyncStatusCode::Synced;
+                self.error = None;
+            }
+        }
+        self
     }
 
     /// Replaces the live object (one read again after the write) and assesses it anew.
@@ -134,6 +163,7 @@ impl ResourceResult {
             requires_pruning: true,
             shared_with: None,
             health,
+            drifted: false,
         }
     }
 
@@ -150,6 +180,7 @@ impl ResourceResult {
             requires_pruning: true,
             shared_with: None,
             health: None,
+            drifted: false,
         }
     }
 
@@ -165,6 +196,7 @@ impl ResourceResult {
             requires_pruning: false,
             shared_with: None,
             health: None,
+            drifted: false,
         }
     }
 }
@@ -234,6 +266,11 @@ impl SyncResult {
         self.resources.iter().filter_map(|r| r.error.as_ref().map(|e| (&r.key, e)))
     }
 
+    /// The objects that differ from git and were not overwritten because of drift mode `warn`.
+    pub fn drifted(&self) -> Vec<ResourceKey> {
+        self.resources.iter().filter(|r| r.drifted).map(|r| r.key.clone()).collect()
+    }
+
     /// How many objects were created, updated and pruned.
     pub fn written(&self) -> Written {
         let count = |action| self.resources.iter().filter(|r| r.action == action).count();
@@ -294,5 +331,26 @@ mod tests {
         assert_eq!(result.sync_status(), SyncStatusCode::OutOfSync);
         let failures: Vec<_> = result.failures().map(|(k, e)| (k.name.as_str(), e.message.as_str())).collect();
         assert_eq!(failures, vec![("b", "bad")]);
+    }
+
+    #[test]
+    fn objects_kept_by_warn_are_drifted_and_those_left_alone_are_synced() {
+        let key = |n: &str| ResourceKey {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: n.into(),
+            ..Default::default()
+        };
+        let drifted = || Observation::Drifted { live: Some(json!({})) };
+        let warned = ResourceResult::written(key("w"), Action::Update, json!({})).kept_by(Kept::Reported);
+        let immutable = Observation::Immutable { live: json!({}), error: ObjectError::refused("immutable") };
+        let ignored = ResourceResult::observed(key("i"), immutable).kept_by(Kept::LeftAlone);
+        assert_eq!((ignored.status, ignored.error.is_none(), ignored.drifted), (SyncStatusCode::Synced, true, false));
+        let result = SyncResult {
+            resources: vec![warned, ignored, ResourceResult::observed(key("d"), drifted())],
+            ..Default::default()
+        };
+        assert_eq!(result.drifted(), vec![key("w")], "only drift warn kept, not drift about to be healed");
+        assert_eq!(result.sync_status(), SyncStatusCode::OutOfSync);
     }
 }

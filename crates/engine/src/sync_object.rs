@@ -4,9 +4,10 @@
 //! is [`Engine::write_one`]'s, made by the executor for what the plan decided.
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use lockstep_api::FIELD_MANAGER;
+use lockstep_api::{DriftMode, FIELD_MANAGER};
 use serde_json::Value;
 
+use crate::drift;
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::error::ObjectError;
 use crate::ignore;
@@ -20,7 +21,8 @@ use crate::verified::desired_hash;
 pub(crate) struct Compared {
     /// What the comparison found.
     pub observation: Observation,
-    /// The object to apply: git's, with ignored fields set to their live values.
+    /// The object to apply: git's, with ignored fields set to their live values and, under drift
+    /// mode `warn`, drifted fields git did not change too ([`drift::preserve_drift`]).
     pub object: Value,
     /// Whether the object may be deleted and recreated when an immutable field blocks the apply.
     pub replace_allowed: bool,
@@ -31,12 +33,18 @@ pub(crate) struct Compared {
     /// The live object carries kubectl's client-side apply, whose fields lockstep takes over
     /// before it applies.
     pub take_over: bool,
+    /// The object's drift mode (its annotation, else the Application's).
+    pub drift: DriftMode,
+    /// Under drift mode `warn`: git changed, since the previous revision, fields the live object
+    /// does not hold yet, so an apply (of those fields only) is due.
+    pub git_change_due: bool,
 }
 
 impl Engine {
     /// Reads the live object and asks the server what applying git's object would store, comparing
-    /// outside ignored fields. No dry-run is made for an object to be created by a sync (`apply`)
-    /// or one unchanged since it was last found in sync ([`crate::verified`]). Writes nothing.
+    /// outside ignored fields. No dry-run is made for an object to be created by a sync (`apply`),
+    /// one unchanged since it was last found in sync ([`crate::verified`]), or one that exists under
+    /// drift mode `ignore`. Writes nothing.
     pub(crate) async fn compare_one(
         &self,
         api: &Api<DynamicObject>,
@@ -53,6 +61,12 @@ impl Engine {
             predicted: None,
             desired: desired_hash(&target.object, &options.ignore_differences),
             take_over: false,
+            drift: DriftMode::Heal,
+            git_change_due: false,
+        };
+        compared.drift = match drift::mode_of(&target.object, options.drift) {
+            Ok(mode) => mode,
+            Err(error) => return compared.with(Observation::Rejected(error)),
         };
         let name = &target.key.name;
         let live = match self.read(api, name).await {
@@ -69,6 +83,10 @@ impl Engine {
             }
             compared.take_over = migrate::upgrade(current, &target.object).is_some();
         }
+        if let (DriftMode::Ignore, Some(current)) = (compared.drift, &live) {
+            // Left alone after creation: what applying would change is never asked.
+            return compared.with(Observation::Drifted { live: Some(current.clone()) });
+        }
         if apply && live.is_none() {
             // Nothing to compare with: the apply that follows is both the server's check and its
             // answer, and fails with the same message a dry-run would have given.
@@ -83,6 +101,13 @@ impl Engine {
         }
         let ignored = ignore::ignored_paths(&options.ignore_differences, &target.key, live.as_ref());
         compared.object = ignore::respect(&target.object, live.as_ref(), &ignored);
+        // A heal of a revision that synced knows git changed nothing since: no drift is overwritten.
+        let previous =
+            if options.heal_only { None } else { drift::previous_of(&options.previous_objects, &target.key) };
+        let warned = live.as_ref().filter(|_| compared.drift == DriftMode::Warn);
+        if let Some(current) = warned {
+            compared.git_change_due = drift::git_change_due(previous, &compared.object, current);
+        }
         let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
         let predicted = match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
             Ok(predicted) => serde_json::to_value(predicted).ok(),
@@ -100,6 +125,9 @@ impl Engine {
             Err(err) => return compared.with(Observation::Rejected(ObjectError::of(&err))),
         };
         compared.predicted = predicted.clone();
+        if let Some(current) = warned {
+            compared.object = drift::preserve_drift(previous, &compared.object, current);
+        }
         let observation = Observation::of_dry_run(live, predicted.as_ref(), &ignored, compared.take_over);
         match &observation {
             Observation::InSync { live } => self.verified.record(&options.app, &target.key, desired, live),
@@ -151,7 +179,23 @@ impl Compared {
     /// What was compared for an object that could not be prepared (its kind is not served): git's
     /// object as rendered, and what is known instead of a comparison.
     pub(crate) fn unprepared(object: Value, observation: Observation) -> Self {
-        Self { observation, object, replace_allowed: false, predicted: None, desired: 0, take_over: false }
+        Self {
+            observation,
+            object,
+            replace_allowed: false,
+            predicted: None,
+            desired: 0,
+            take_over: false,
+            drift: DriftMode::Heal,
+            git_change_due: false,
+        }
+    }
+
+    /// Whether a write of this comparison left drift in place (drift mode `warn`): the server's
+    /// answer differs from what applying git's whole object would have stored.
+    pub(crate) fn kept_drift(&self, written: &Value) -> bool {
+        self.drift == DriftMode::Warn
+            && self.predicted.as_ref().is_some_and(|git| crate::compare::differs(written, git))
     }
 
     /// The live object this comparison read, if any.
@@ -167,5 +211,26 @@ impl Compared {
     fn with(mut self, observation: Observation) -> Self {
         self.observation = observation;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_write_under_warn_keeps_drift_only_when_it_stored_other_than_gits_object() {
+        let live = Observation::Drifted { live: Some(json!({"data": {"k": "edited"}})) };
+        let mut compared = Compared::unprepared(json!({}), live);
+        compared.predicted = Some(json!({"metadata": {"resourceVersion": "1"}, "data": {"k": "git"}}));
+        let kept = json!({"metadata": {"resourceVersion": "2"}, "data": {"k": "edited"}});
+        let healed = json!({"metadata": {"resourceVersion": "2"}, "data": {"k": "git"}});
+        assert!(!compared.kept_drift(&kept), "heal writes git's object");
+        compared.drift = DriftMode::Warn;
+        assert!(compared.kept_drift(&kept));
+        assert!(!compared.kept_drift(&healed), "nothing drifted was left");
+        compared.predicted = None;
+        assert!(!compared.kept_drift(&kept), "a created object has no drift");
     }
 }

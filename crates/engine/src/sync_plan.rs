@@ -3,8 +3,10 @@
 //! and the functions it is made of read data only. The executor ([`crate::execute`]) carries a
 //! plan out; `lockstep diff` and `lockstep sync --dry-run` show one.
 
+use lockstep_api::DriftMode;
 use serde_json::Value;
 
+use crate::drift::Kept;
 use crate::engine::{RenderFacts, Target};
 use crate::error::ObjectError;
 use crate::hooks::Phase;
@@ -13,6 +15,7 @@ use crate::observe::{Observations, Observed};
 use crate::plan::{Action, HookRun, HookStatus, Observation, ResourceResult};
 use crate::prune_plan::{PruneGuard, PruneStep, unwritten};
 use crate::steps::SyncOrder;
+use crate::sync_object::Compared;
 use crate::tracking::AppRef;
 
 /// What a sync does to one object.
@@ -110,7 +113,9 @@ impl PlannedObject {
         match &self.origin {
             Origin::Resource { observed, .. } => match &observed.compared.observation {
                 Observation::Rejected(error) => Some(error),
-                Observation::Immutable { error, .. } if self.action == Planned::Skip => Some(error),
+                Observation::Immutable { error, .. } if self.action == Planned::Skip && self.kept().is_none() => {
+                    Some(error)
+                }
                 _ => None,
             },
             Origin::Hook { error, .. } => error.as_ref(),
@@ -119,13 +124,19 @@ impl PlannedObject {
         }
     }
 
+    /// How its drift mode leaves a rendered object that exists and differs from git, when it does.
+    pub fn kept(&self) -> Option<Kept> {
+        match &self.origin {
+            Origin::Resource { observed, .. } => kept(&observed.compared),
+            _ => None,
+        }
+    }
+
     /// What the object leaves in a sync's result when nothing is written to it (`None` for hooks,
     /// which are reported as runs, and for what left git and is gone).
     pub(crate) fn unwritten(&self) -> Option<ResourceResult> {
         match &self.origin {
-            Origin::Resource { observed, .. } => {
-                Some(ResourceResult::observed(self.key.clone(), observed.compared.observation.clone()))
-            }
+            Origin::Resource { observed, .. } => Some(unwritten_resource(self.key.clone(), &observed.compared)),
             Origin::Hook { .. } => None,
             Origin::LeftGit(step) => unwritten(self.key.clone(), step.clone()),
         }
@@ -249,10 +260,10 @@ impl SyncPlan {
         self.steps.iter().filter(|s| !s.hooks).flat_map(|s| &s.objects)
     }
 
-    /// Whether any rendered resource differs from git or cannot be synced: a sync operation (with
-    /// its hooks and waves) has something to do beyond pruning.
+    /// Whether any rendered resource differs from git or cannot be synced, other than as its drift
+    /// mode leaves it: a sync operation (with its hooks and waves) has something to do beyond pruning.
     pub fn drifted(&self) -> bool {
-        self.resources().any(|o| o.action != Planned::Unchanged)
+        self.resources().any(|o| o.action != Planned::Unchanged && o.kept().is_none())
     }
 
     /// Whether the sync runs hooks.
@@ -277,9 +288,12 @@ impl SyncPlan {
     }
 }
 
-/// Decides one rendered resource from its observation.
+/// Decides one rendered resource from its observation, under its drift mode.
 pub(crate) fn plan_resource(observed: &Observed) -> (Planned, String) {
     let compared = &observed.compared;
+    if let Some(kept) = kept(compared) {
+        return (Planned::Skip, kept.reason().into());
+    }
     match &compared.observation {
         Observation::InSync { .. } => (Planned::Unchanged, "matches the live object".into()),
         Observation::Drifted { live: None } if observed.target.is_none() => {
@@ -296,6 +310,32 @@ pub(crate) fn plan_resource(observed: &Observed) -> (Planned, String) {
         }
         Observation::Immutable { error, .. } | Observation::Rejected(error) => (Planned::Skip, error.message.clone()),
         Observation::Shared { owner, .. } => (Planned::Skip, format!("already managed by Application {owner}")),
+    }
+}
+
+/// Whether the drift mode leaves an object that exists and differs from git as it is: under `ignore`
+/// always; under `warn` unless git changed fields it does not hold yet (or kubectl's client-side
+/// apply is to be taken over: an apply that keeps the drift).
+pub(crate) fn kept(compared: &Compared) -> Option<Kept> {
+    let due = compared.git_change_due;
+    match (compared.drift, &compared.observation) {
+        (DriftMode::Ignore, Observation::Drifted { live: Some(_) } | Observation::Immutable { .. }) => {
+            Some(Kept::LeftAlone)
+        }
+        (DriftMode::Warn, Observation::Drifted { live: Some(_) }) if !due && !compared.take_over => {
+            Some(Kept::Reported)
+        }
+        (DriftMode::Warn, Observation::Immutable { .. }) if !due => Some(Kept::Reported),
+        _ => None,
+    }
+}
+
+/// What a rendered object leaves in a sync's result when nothing is written to it.
+pub(crate) fn unwritten_resource(key: ResourceKey, compared: &Compared) -> ResourceResult {
+    let observed = ResourceResult::observed(key, compared.observation.clone());
+    match kept(compared) {
+        Some(kept) => observed.kept_by(kept),
+        None => observed,
     }
 }
 

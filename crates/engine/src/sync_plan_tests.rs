@@ -273,3 +273,109 @@ fn an_empty_render_blocks_prune_with_the_count() {
     assert_eq!(plan.prune[0].action, Planned::Skip);
     assert!(plan.prune_blocked.as_deref().is_some_and(|why| why.contains("not pruning 1")), "{:?}", plan.prune_blocked);
 }
+
+fn under(mode: DriftMode, observation: Observation) -> Observed {
+    let mut object = observed("a", observation);
+    object.compared.drift = mode;
+    object
+}
+
+fn planned(observed: Observed) -> PlannedObject {
+    let (action, reason) = plan_resource(&observed);
+    PlannedObject {
+        key: observed.key.clone(),
+        action,
+        reason,
+        origin: Origin::Resource { index: 0, observed: Box::new(observed) },
+    }
+}
+
+fn drifted_live() -> Observation {
+    Observation::Drifted { live: Some(config_map("a", json!({"k": "edited"}))) }
+}
+
+#[test]
+fn warn_reports_drift_and_never_overwrites_it_when_git_changed_nothing() {
+    let kept = planned(under(DriftMode::Warn, drifted_live()));
+    assert_eq!(
+        (kept.action, kept.reason.as_str()),
+        (Planned::Skip, "drift is reported, not overwritten (drift: warn)")
+    );
+    assert_eq!(kept.kept(), Some(Kept::Reported));
+    assert!(kept.error().is_none(), "drift kept is no failure");
+    let result = kept.unwritten().expect("a result");
+    assert_eq!((result.status, result.drifted), (lockstep_api::SyncStatusCode::OutOfSync, true));
+    let immutable =
+        Observation::Immutable { live: config_map("a", json!({})), error: ObjectError::refused("immutable") };
+    let kept = planned(under(DriftMode::Warn, immutable));
+    assert_eq!((kept.action, kept.kept()), (Planned::Skip, Some(Kept::Reported)));
+    assert!(kept.error().is_none());
+}
+
+#[test]
+fn warn_applies_when_git_changed_fields_or_kubectls_fields_are_taken_over() {
+    let mut due = under(DriftMode::Warn, drifted_live());
+    due.compared.git_change_due = true;
+    let due = planned(due);
+    assert_eq!((due.action, due.kept()), (Planned::Update, None));
+    let mut kubectls = under(DriftMode::Warn, drifted_live());
+    kubectls.compared.take_over = true;
+    assert_eq!(decided(&kubectls), Planned::Update);
+    assert_eq!(decided(&under(DriftMode::Warn, Observation::Drifted { live: None })), Planned::Create);
+    let unchanged = under(DriftMode::Warn, Observation::InSync { live: config_map("a", json!({})) });
+    assert_eq!(decided(&unchanged), Planned::Unchanged);
+}
+
+#[test]
+fn ignore_creates_a_missing_object_then_leaves_it_alone_as_synced() {
+    assert_eq!(decided(&under(DriftMode::Ignore, Observation::Drifted { live: None })), Planned::Create);
+    assert_eq!(decided(&under(DriftMode::Ignore, Observation::AwaitingNamespace)), Planned::Create);
+    let left = planned(under(DriftMode::Ignore, drifted_live()));
+    assert_eq!((left.action, left.reason.as_str()), (Planned::Skip, "left alone after creation (drift: ignore)"));
+    let result = left.unwritten().expect("a result");
+    assert_eq!((result.status, result.drifted), (lockstep_api::SyncStatusCode::Synced, false));
+    let immutable =
+        Observation::Immutable { live: config_map("a", json!({})), error: ObjectError::refused("immutable") };
+    let left = planned(under(DriftMode::Ignore, immutable));
+    assert_eq!(left.action, Planned::Skip);
+    assert!(left.error().is_none() && left.unwritten().is_some_and(|r| r.error.is_none()), "no failure either");
+    let shared = Observation::Shared { owner: "argo/other".into(), live: config_map("a", json!({})) };
+    assert_eq!(plan_resource(&under(DriftMode::Ignore, shared)).1, "already managed by Application argo/other");
+}
+
+#[test]
+fn the_objects_annotation_overrides_the_applications_mode() {
+    let annotated = |value: &str| {
+        let mut object = config_map("a", json!({}));
+        object["metadata"]["annotations"] = json!({"lockstep.dev/drift": value});
+        object
+    };
+    let mode = crate::drift::mode_of(&annotated("heal"), DriftMode::Warn).expect("a valid mode");
+    assert_eq!(decided(&under(mode, drifted_live())), Planned::Update, "heal overwrites the drift");
+    let mode = crate::drift::mode_of(&annotated("ignore"), DriftMode::Heal).expect("a valid mode");
+    assert_eq!(planned(under(mode, drifted_live())).kept(), Some(Kept::LeftAlone));
+}
+
+#[test]
+fn an_unknown_drift_annotation_is_the_objects_error() {
+    let mut object = config_map("a", json!({}));
+    object["metadata"]["annotations"] = json!({"lockstep.dev/drift": "loud"});
+    let error = crate::drift::mode_of(&object, DriftMode::Heal).expect_err("an unknown value");
+    let refused = planned(observed("a", Observation::Rejected(error)));
+    assert_eq!(refused.action, Planned::Skip);
+    assert!(refused.reason.contains("lockstep.dev/drift") && refused.reason.contains("\"loud\""), "{}", refused.reason);
+    assert!(refused.error().is_some());
+    let result = refused.unwritten().expect("a result");
+    assert!(result.error.is_some() && result.status == lockstep_api::SyncStatusCode::OutOfSync);
+}
+
+#[test]
+fn a_heal_pass_whose_only_drift_is_kept_is_no_sync_operation() {
+    let order = SyncOrder::of(&[config_map("a", json!({}))]);
+    let observations =
+        Observations { resources: HashMap::from([(0, under(DriftMode::Warn, drifted_live()))]), ..Default::default() };
+    let app = app();
+    let plan = SyncPlan::decide(&order, observations, RenderFacts::of(&[]), &rules(&app, false, &[]));
+    assert_eq!(plan.summary().skip, 1);
+    assert!(!plan.drifted(), "the kept drift is reported, not healed");
+}

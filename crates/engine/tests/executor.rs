@@ -170,6 +170,8 @@ fn options(previous: &[&str]) -> SyncOptions {
         timed_out: false,
         ignore_differences: vec![],
         sync_options: vec![],
+        drift: Default::default(),
+        previous_objects: Default::default(),
     }
 }
 
@@ -299,4 +301,84 @@ async fn an_immutable_change_is_recreated_only_with_replace() {
     );
     let delete = replaced.sent().into_iter().find(|s| s.method == Method::DELETE).unwrap();
     assert_eq!(delete.body["preconditions"]["uid"], "uid-a");
+}
+
+/// A ConfigMap with two keys: `value`, which git changes, and `other`, which someone may edit live.
+fn two_keys(value: &str, other: &str) -> Value {
+    let mut object = live("a", value);
+    object["data"]["other"] = json!(other);
+    object
+}
+
+fn warned(heal_only: bool, previous: Option<Value>) -> SyncOptions {
+    let mut options = options(&[]);
+    options.drift = lockstep_engine::DriftMode::Warn;
+    options.heal_only = heal_only;
+    let key = |object: &Value| lockstep_engine::ResourceKey::of(object);
+    options.previous_objects = previous.into_iter().map(|p| (key(&p), p)).collect();
+    options
+}
+
+#[tokio::test]
+async fn warn_applies_only_what_git_changed_and_reports_the_drift_it_kept() {
+    let api = Recorded::default();
+    api.answer(Method::GET, &format!("{CMS}/a"), 200, two_keys("1", "edited"))
+        .answer(Method::PATCH, &format!("{CMS}/a"), 200, two_keys("2", "git"))
+        .answer(Method::PATCH, &format!("{CMS}/a"), 200, two_keys("2", "edited"));
+    let git = |value: &str| {
+        let mut object = config_map("a", value);
+        object["data"]["other"] = json!("git");
+        object
+    };
+    let mut previous = git("1");
+    previous["metadata"]["namespace"] = json!("web");
+    let result = Engine::new(api.client()).sync(&manifests(&[git("2")]), &warned(false, Some(previous))).await;
+
+    assert_eq!(api.requests("a"), ["GET", "PATCH (dry-run)", "PATCH"]);
+    let apply = api.sent().into_iter().rfind(|s| s.method == Method::PATCH).unwrap();
+    assert_eq!(apply.body["data"], json!({"value": "2", "other": "edited"}), "git's change, the drift kept");
+    let a = &result.resources[0];
+    assert_eq!((a.action, a.status, a.drifted), (Action::Update, SyncStatusCode::OutOfSync, true));
+    assert_eq!(result.drifted(), vec![a.key.clone()]);
+}
+
+#[tokio::test]
+async fn warn_never_heals_drift_of_a_synced_revision() {
+    let api = Recorded::default();
+    api.answer(Method::GET, &format!("{CMS}/a"), 200, two_keys("1", "edited")).answer(
+        Method::PATCH,
+        &format!("{CMS}/a"),
+        200,
+        two_keys("1", "git"),
+    );
+    let mut git = config_map("a", "1");
+    git["data"]["other"] = json!("git");
+    let result = Engine::new(api.client()).sync(&manifests(&[git]), &warned(true, None)).await;
+
+    assert_eq!(api.requests("a"), ["GET", "PATCH (dry-run)"], "compared, not written");
+    assert_eq!(result.progress, Progress::Complete);
+    let a = &result.resources[0];
+    assert_eq!((a.action, a.status, a.drifted), (Action::None, SyncStatusCode::OutOfSync, true));
+}
+
+#[tokio::test]
+async fn ignore_creates_what_is_missing_and_leaves_what_exists() {
+    let api = Recorded::default();
+    api.answer(Method::GET, &format!("{CMS}/new"), 404, not_found("new"))
+        .answer(Method::PATCH, &format!("{CMS}/new"), 201, live("new", "1"))
+        .answer(Method::GET, &format!("{CMS}/edited"), 200, live("edited", "changed by hand"));
+    let mut options = options(&[]);
+    options.drift = lockstep_engine::DriftMode::Ignore;
+    let result = Engine::new(api.client())
+        .sync(&manifests(&[config_map("new", "1"), config_map("edited", "1")]), &options)
+        .await;
+
+    assert_eq!(api.requests("new"), ["GET", "PATCH"]);
+    assert_eq!(api.requests("edited"), ["GET"], "not even dry-run");
+    let outcomes: Vec<_> = result.resources.iter().map(|r| (r.key.name.as_str(), r.action, r.status)).collect();
+    assert_eq!(
+        outcomes,
+        [("new", Action::Create, SyncStatusCode::Synced), ("edited", Action::None, SyncStatusCode::Synced)]
+    );
+    assert!(result.drifted().is_empty());
 }

@@ -1,13 +1,13 @@
 //! Which Kubernetes Events a reconcile should publish: pure.
 //!
 //! Reasons (documented in docs/metrics.md): `Applied`, `SyncStarted`, `SyncSucceeded`,
-//! `SyncFailed`, `HealthChanged`, `SourceUnavailable`, `SourceRecovered`, and the `Ready`
-//! condition's reason whenever that condition changes.
+//! `SyncFailed`, `HealthChanged`, `SourceUnavailable`, `SourceRecovered`, `DriftDetected`, and the
+//! `Ready` condition's reason whenever that condition changes.
 
-use lockstep_api::conditions::{READY, SOURCE_AVAILABLE, reason};
+use lockstep_api::conditions::{DRIFTED, READY, SOURCE_AVAILABLE, reason};
 use lockstep_api::{ApplicationStatus, HealthStatusCode, OperationPhase};
 
-use crate::status::short;
+use crate::status::{drifted_count, short};
 use lockstep_engine::Written;
 
 /// One Event to publish on the Application.
@@ -35,16 +35,19 @@ pub mod event_reason {
     pub const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
     /// The repository answers again.
     pub const SOURCE_RECOVERED: &str = "SourceRecovered";
+    /// More objects than before differ from git and are kept so (drift mode `warn`).
+    pub const DRIFT_DETECTED: &str = lockstep_api::conditions::DRIFT_DETECTED;
 }
 
 /// Events for the change from `previous` to `next`: one when objects were written, one per sync
 /// operation start and end, one when health changes, one when the source becomes unavailable or
-/// recovers, and one when the Ready condition changed. Unchanged reconciles publish nothing, so
+/// recovers, one when more objects are kept drifted, and one when the Ready condition changed. Unchanged reconciles publish nothing, so
 /// repeats cannot flood.
 pub fn events_for(previous: Option<&ApplicationStatus>, next: &ApplicationStatus, written: Written) -> Vec<EventSpec> {
     let mut events = operation_events(previous, next);
     events.extend(health_event(previous, next));
     events.extend(source_event(previous, next));
+    events.extend(drift_event(previous, next));
     if written.any() {
         let Written { created, updated, pruned } = written;
         let revision = next.sync.revision.as_deref().map(short).unwrap_or("unknown revision");
@@ -134,6 +137,16 @@ fn source_event(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) 
         }),
         _ => None,
     }
+}
+
+/// `DriftDetected` (a Warning) when drift mode `warn` keeps more objects drifted than before, with
+/// the `Drifted` condition's message (which names them).
+fn drift_event(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -> Option<EventSpec> {
+    if drifted_count(next) <= previous.map_or(0, drifted_count) {
+        return None;
+    }
+    let message = next.conditions.iter().find(|c| c.type_ == DRIFTED).map(|c| c.message.clone())?;
+    Some(EventSpec { warning: true, reason: event_reason::DRIFT_DETECTED.into(), note: message })
 }
 
 fn is_warning(why: &str, status: &ApplicationStatus) -> bool {
@@ -228,5 +241,31 @@ mod tests {
         assert!(events[0].note.contains("3 objects"));
         assert_eq!((events[1].reason.as_str(), events[1].warning), ("RenderFailed", true));
         assert_eq!(events[1].note, "a.yaml:1: bad");
+    }
+
+    fn drifted(count: usize) -> ApplicationStatus {
+        let mut s = status("True", "Succeeded", "ok");
+        s.conditions.push(Condition {
+            type_: DRIFTED.into(),
+            status: "True".into(),
+            reason: "DriftDetected".into(),
+            message: format!("{count} objects differ from git and are kept so (drift: warn): ConfigMap ns/a"),
+            last_transition_time: Time(Timestamp::UNIX_EPOCH),
+            observed_generation: None,
+        });
+        s
+    }
+
+    #[test]
+    fn drift_detected_is_a_warning_when_more_objects_are_kept_drifted() {
+        let clean = status("True", "Succeeded", "ok");
+        let events = events_for(Some(&clean), &drifted(1), Written::default());
+        assert_eq!(reasons(&events), ["DriftDetected"]);
+        assert!(events[0].warning && events[0].note.contains("ConfigMap ns/a"), "{:?}", events[0]);
+        assert!(reasons(&events_for(None, &drifted(2), Written::default())).contains(&"DriftDetected"));
+        assert_eq!(reasons(&events_for(Some(&drifted(1)), &drifted(3), Written::default())), ["DriftDetected"]);
+        assert!(events_for(Some(&drifted(3)), &drifted(3), Written::default()).is_empty(), "unchanged: no repeat");
+        assert!(events_for(Some(&drifted(3)), &drifted(1), Written::default()).is_empty(), "fewer: no warning");
+        assert!(events_for(Some(&drifted(1)), &clean, Written::default()).is_empty());
     }
 }

@@ -51,6 +51,8 @@ pub(crate) fn sync_options(app: &Application, prune: bool) -> SyncOptions {
         timed_out: false,
         ignore_differences: app.spec.ignore_differences.clone(),
         sync_options: policy.map(|p| p.sync_options.clone()).unwrap_or_default(),
+        drift: policy.and_then(|p| p.drift).unwrap_or_default(),
+        previous_objects: Default::default(),
     }
 }
 
