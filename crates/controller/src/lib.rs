@@ -8,6 +8,7 @@
 mod config;
 mod context;
 mod dependents;
+mod drift;
 mod error;
 pub mod finalizer;
 mod gates;

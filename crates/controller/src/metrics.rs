@@ -4,12 +4,14 @@
 //! alerts depend on them. `lockstep_app_info` is rebuilt from the Application cache at each scrape,
 //! so it always describes exactly the Applications that exist.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use kube::ResourceExt;
 use lockstep_api::Application;
+use lockstep_engine::{AppRef, ResourceKey};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -46,6 +48,13 @@ pub struct AppInfoLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftLabels {
+    namespace: String,
+    name: String,
+    kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -97,6 +106,9 @@ pub struct Metrics {
     sync_total: Family<SyncLabels, Counter>,
     outcomes: Family<OutcomeLabels, Counter>,
     held: Family<OutcomeLabels, Counter>,
+    drift_objects: Family<DriftLabels, Gauge>,
+    /// The kinds each Application last reported drifted, so a kind no longer drifted drops to 0.
+    drifted_kinds: Mutex<HashMap<AppRef, BTreeSet<String>>>,
     git_requests: Family<GitLabels, Counter>,
     git_duration: Family<GitDurationLabels, Histogram>,
     kube_requests: Family<KubeLabels, Counter>,
@@ -150,6 +162,12 @@ impl Metrics {
             "Passes whose writes were held, by reason: Paused, DependencyNotReady or SyncWindowBlocked",
             held.clone(),
         );
+        let drift_objects = Family::<DriftLabels, Gauge>::default();
+        registry.register(
+            "lockstep_drift_objects",
+            "Objects that differ from git and are kept so by drift mode warn, by Application and kind",
+            drift_objects.clone(),
+        );
         let sync_total = Family::<SyncLabels, Counter>::default();
         registry.register("lockstep_app_sync", "Sync operations that ended, by phase", sync_total.clone());
         let git_requests = Family::<GitLabels, Counter>::default();
@@ -201,6 +219,8 @@ impl Metrics {
             sync_total,
             outcomes,
             held,
+            drift_objects,
+            drifted_kinds: Mutex::default(),
             git_requests,
             git_duration,
             kube_requests,
@@ -245,6 +265,27 @@ impl Metrics {
     /// reasons naming them).
     pub fn held(&self, reason: &str) {
         self.held.get_or_create(&OutcomeLabels { outcome: reason.into() }).inc();
+    }
+
+    /// Records the objects one Application keeps drifted (drift mode `warn`) after a pass.
+    pub fn drifted(&self, app: &AppRef, drifted: &[ResourceKey]) {
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for key in drifted {
+            *counts.entry(key.kind.clone()).or_default() += 1;
+        }
+        let mut known = self.drifted_kinds.lock().unwrap_or_else(|p| p.into_inner());
+        let before = known.remove(app).unwrap_or_default();
+        let labels =
+            |kind: &str| DriftLabels { namespace: app.namespace.clone(), name: app.name.clone(), kind: kind.into() };
+        for gone in before.iter().filter(|k| !counts.contains_key(*k)) {
+            self.drift_objects.remove(&labels(gone));
+        }
+        for (kind, count) in &counts {
+            self.drift_objects.get_or_create(&labels(kind)).set(*count);
+        }
+        if !counts.is_empty() {
+            known.insert(app.clone(), counts.into_keys().collect());
+        }
     }
 
     /// Records how long a reconcile waited for a worker after it became due.

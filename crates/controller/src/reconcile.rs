@@ -242,7 +242,7 @@ async fn sync_revision(
         ignore_differences: app.spec.ignore_differences.clone(),
         sync_options: app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default(),
         drift: app.spec.sync_policy.as_ref().and_then(|p| p.drift).unwrap_or_default(),
-        previous_objects: Default::default(),
+        previous_objects: crate::drift::previous_objects(app, ctx, target, &manifests, &snapshot.revision).await,
     };
     let engine = deployer.as_ref().map_or(&target.engine, |d| &d.engine);
     let result = engine.sync(&manifests, &options).await;
@@ -256,6 +256,7 @@ async fn sync_revision(
         let message = format!("as {who}: {denied}");
         return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: Some(snapshot.revision) }.into();
     }
+    crate::metrics::metrics().drifted(&app_ref(app), &result.drifted());
     let written = result.written();
     if written.any() {
         let Written { created, updated, pruned } = written;
@@ -292,7 +293,7 @@ async fn sync_revision(
         automated: automated.is_some(),
         operation: operation.map(Box::new),
         history_limit: app.spec.revision_history_limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(DEFAULT_HISTORY),
-        held,
+        held: held.map(Box::new),
     };
     Pass { outcome, source: None, written, look_again, rollback: None }
 }
@@ -324,7 +325,7 @@ async fn watch_managed_kinds(
     ctx.clusters.track(ObjectRef::from_obj(app), target, kinds).await;
 }
 
-async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
+pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
     let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
     ctx.source.snapshot(&request).await
 }
@@ -335,7 +336,7 @@ fn fetch_failure(err: SourceError) -> Outcome {
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
-async fn render(
+pub(crate) async fn render(
     ctx: &Context,
     target: &ClusterTarget,
     app: &Application,

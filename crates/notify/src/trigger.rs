@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use lockstep_api::conditions::DRIFTED;
 use lockstep_api::{ApplicationStatus, HealthStatusCode, OperationPhase, SyncStatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -22,17 +23,20 @@ pub enum Trigger {
     HealthProgressing,
     /// The sync status is Unknown (fetch or render failed).
     SyncStatusUnknown,
+    /// Drift mode `warn` keeps objects that differ from git (the `Drifted` condition).
+    DriftDetected,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 6] = [
+    pub const ALL: [Trigger; 7] = [
         Self::SyncSucceeded,
         Self::SyncFailed,
         Self::Deployed,
         Self::HealthDegraded,
         Self::HealthProgressing,
         Self::SyncStatusUnknown,
+        Self::DriftDetected,
     ];
 
     /// The name used in annotations, the ConfigMap and templates (`on-sync-failed`, …).
@@ -44,6 +48,7 @@ impl Trigger {
             Self::HealthDegraded => "on-health-degraded",
             Self::HealthProgressing => "on-health-progressing",
             Self::SyncStatusUnknown => "on-sync-status-unknown",
+            Self::DriftDetected => "on-drift-detected",
         }
     }
 
@@ -61,6 +66,7 @@ impl Trigger {
             Self::HealthDegraded => "App Degraded",
             Self::HealthProgressing => "App Progressing Too Long",
             Self::SyncStatusUnknown => "Sync Status Unknown",
+            Self::DriftDetected => "Drift Detected",
         }
     }
 
@@ -134,6 +140,7 @@ pub fn active(
         Trigger::HealthDegraded => status.health.status == HealthStatusCode::Degraded,
         Trigger::HealthProgressing => status.health.status == HealthStatusCode::Progressing && progressing_for >= delay,
         Trigger::SyncStatusUnknown => status.sync.status == SyncStatusCode::Unknown && !status.conditions.is_empty(),
+        Trigger::DriftDetected => status.conditions.iter().any(|c| c.type_ == DRIFTED && c.status == "True"),
     };
     holds.then_some(revision)
 }
@@ -234,6 +241,33 @@ mod tests {
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0].state, NoticeState::Resolved);
         assert!(plan(&triggers, &healthy, NO_DELAY, NO_DELAY, &mut record).is_empty());
+    }
+
+    #[test]
+    fn drift_detected_fires_while_the_drifted_condition_is_true() {
+        let triggers = [(Trigger::DriftDetected, true)];
+        let mut record = Record::new();
+        let mut drifted = status(SyncStatusCode::OutOfSync, HealthStatusCode::Healthy, None);
+        drifted.conditions.push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: DRIFTED.into(),
+            status: "True".into(),
+            reason: "DriftDetected".into(),
+            message: "1 objects differ from git".into(),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            observed_generation: None,
+        });
+        let fired = plan(&triggers, &drifted, Duration::ZERO, Duration::ZERO, &mut record);
+        assert_eq!(
+            fired.iter().map(|n| (n.trigger, n.state)).collect::<Vec<_>>(),
+            [(Trigger::DriftDetected, NoticeState::Firing)]
+        );
+        assert!(plan(&triggers, &drifted, Duration::ZERO, Duration::ZERO, &mut record).is_empty(), "once");
+        let clean = status(SyncStatusCode::Synced, HealthStatusCode::Healthy, None);
+        let resolved = plan(&triggers, &clean, Duration::ZERO, Duration::ZERO, &mut record);
+        assert_eq!(resolved.iter().map(|n| n.state).collect::<Vec<_>>(), [NoticeState::Resolved]);
+        assert_eq!(Trigger::from_name("on-drift-detected"), Some(Trigger::DriftDetected));
     }
 
     #[test]

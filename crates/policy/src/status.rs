@@ -43,7 +43,7 @@ pub enum Outcome {
         /// How many deployed revisions to keep.
         history_limit: usize,
         /// What held this pass's writes (a pause, dependencies, a sync window), if anything did.
-        held: Option<crate::hold::Hold>,
+        held: Option<Box<crate::hold::Hold>>,
         /// Objects that differ from git and were left so by drift mode `warn`.
         drifted: Vec<ResourceKey>,
     },

@@ -180,7 +180,7 @@ fn a_hold_explains_the_drift_it_keeps_and_a_broken_dependency_shows_even_in_sync
             progress,
             operation,
             history_limit,
-            held: Some(hold),
+            held: Some(Box::new(hold)),
             drifted: vec![],
         }
     };

@@ -98,7 +98,8 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
     assert!(Timestamp::now() >= ends, "synced only once the window ended");
 
     // A window that lets people sync: automation waits, `lockstep sync` goes through.
-    let always = json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "manualSync": true});
+    let always = json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"],
+                        "manualSync": true});
     set_windows(&client, &ns.name, json!([always])).await?;
     repo.write("cm.yaml", &config_map("3"));
     repo.commit("three");
