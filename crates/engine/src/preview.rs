@@ -26,6 +26,8 @@ pub enum Change {
     Prune,
     /// The object cannot be compared or applied (see `error`).
     Failed,
+    /// The object differs from git and a sync keeps it so (drift mode `warn`).
+    Drifted,
 }
 
 /// The comparison of one object, ready to show.
@@ -42,6 +44,9 @@ pub struct ObjectPreview {
     pub predicted: Option<Value>,
     /// Why it failed: the server's message, or the Application that already manages it.
     pub error: Option<String>,
+    /// Who else wrote the live object: each field manager but lockstep's, with its operation and
+    /// time, from `managedFields` (so a drift can be traced to a person or a controller).
+    pub managers: Vec<String>,
 }
 
 /// What `plan` shows a person: per rendered resource (in apply order) its change, and every object
@@ -56,6 +61,7 @@ pub fn previews(plan: &SyncPlan, ignore_differences: &[ResourceIgnoreDifferences
         live: planned.live().map(normalize),
         predicted: None,
         error: planned.error().map(|e| e.message.clone()),
+        managers: Vec::new(),
     }));
     previews
 }
@@ -64,12 +70,10 @@ fn preview_one(planned: &PlannedObject, ignore_differences: &[ResourceIgnoreDiff
     let live = planned.live();
     let ignored = ignore::ignored_paths(ignore_differences, &planned.key, live);
     let shown = |object: &Value| normalize(&ignore::strip(object, &ignored));
-    let (change, error) = match planned.action {
-        Planned::Create => (Change::Create, None),
-        Planned::Update => (Change::Update, None),
-        Planned::Replace => (Change::Replace, None),
-        Planned::Unchanged => (Change::Unchanged, None),
-        Planned::Prune | Planned::Skip => (Change::Failed, Some(planned.reason.clone())),
+    let (change, error) = match (planned.action, planned.kept()) {
+        (_, Some(crate::drift::Kept::Reported)) => (Change::Drifted, None),
+        (_, Some(crate::drift::Kept::LeftAlone)) => (Change::Unchanged, None),
+        (action, None) => change_of(action, planned),
     };
     let predicted = match (planned.predicted(), change) {
         (Some(predicted), _) => Some(shown(predicted)),
@@ -77,5 +81,30 @@ fn preview_one(planned: &PlannedObject, ignore_differences: &[ResourceIgnoreDiff
         (None, Change::Create | Change::Replace) => planned.desired().map(shown),
         (None, _) => None,
     };
-    ObjectPreview { key: planned.key.clone(), change, live: live.map(shown), predicted, error }
+    let managers = live.map(other_managers).unwrap_or_default();
+    ObjectPreview { key: planned.key.clone(), change, live: live.map(shown), predicted, error, managers }
+}
+
+fn change_of(action: Planned, planned: &PlannedObject) -> (Change, Option<String>) {
+    match action {
+        Planned::Create => (Change::Create, None),
+        Planned::Update => (Change::Update, None),
+        Planned::Replace => (Change::Replace, None),
+        Planned::Unchanged => (Change::Unchanged, None),
+        Planned::Prune | Planned::Skip => (Change::Failed, Some(planned.reason.clone())),
+    }
+}
+
+/// `manager (Operation, time)` for each entry of the live object's `managedFields` but lockstep's.
+pub fn other_managers(live: &Value) -> Vec<String> {
+    let entries = live["metadata"]["managedFields"].as_array().map(Vec::as_slice).unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let manager = entry["manager"].as_str().filter(|m| *m != lockstep_api::FIELD_MANAGER)?;
+            let operation = entry["operation"].as_str().unwrap_or("?");
+            let time = entry["time"].as_str().map(|t| format!(", {t}")).unwrap_or_default();
+            Some(format!("{manager} ({operation}{time})"))
+        })
+        .collect()
 }

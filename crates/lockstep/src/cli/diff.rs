@@ -106,6 +106,8 @@ pub(crate) struct Report {
     pub differences: usize,
     /// Objects that cannot be compared or applied.
     pub failures: usize,
+    /// Objects that differ from git and that a sync keeps so (drift mode `warn`).
+    pub kept: usize,
 }
 
 impl Report {
@@ -141,11 +143,13 @@ pub(crate) fn report(previews: &[ObjectPreview], show_prune: bool, style: Style)
             Change::Replace => ("replaced", Colour::Yellow),
             Change::Prune => ("pruned", Colour::Red),
             Change::Failed => ("failed", Colour::Red),
+            Change::Drifted => ("drifted", Colour::Yellow),
         };
         match preview.change {
             Change::Create => created += 1,
             Change::Update | Change::Replace => changed += 1,
             Change::Prune => pruned += 1,
+            Change::Drifted => report.kept += 1,
             _ => report.failures += 1,
         }
         let message = preview.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
@@ -158,7 +162,7 @@ pub(crate) fn report(previews: &[ObjectPreview], show_prune: bool, style: Style)
         report.text.push_str(&unified(&yaml(before.as_ref()), &yaml(after.as_ref()), &label, style));
     }
     report.differences = created + changed + pruned;
-    let summary = if report.differences + report.failures == 0 {
+    let summary = if report.differences + report.failures + report.kept == 0 {
         "no differences".to_string()
     } else {
         let mut parts = vec![format!("{created} created"), format!("{changed} changed")];
@@ -167,6 +171,9 @@ pub(crate) fn report(previews: &[ObjectPreview], show_prune: bool, style: Style)
         }
         if report.failures > 0 {
             parts.push(format!("{} failed", report.failures));
+        }
+        if report.kept > 0 {
+            parts.push(format!("{} drifted and kept (drift: warn)", report.kept));
         }
         parts.join(", ")
     };
@@ -197,7 +204,7 @@ mod tests {
         live: Option<serde_json::Value>,
         predicted: Option<serde_json::Value>,
     ) -> ObjectPreview {
-        ObjectPreview { key: key(kind, name), change, live, predicted, error: None }
+        ObjectPreview { key: key(kind, name), change, live, predicted, error: None, managers: Vec::new() }
     }
 
     #[test]

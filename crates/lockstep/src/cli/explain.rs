@@ -81,6 +81,12 @@ pub(crate) fn explain(app: &Application, compared: Result<&[ObjectPreview], &str
                     Change::Update => {
                         lines.push(format!("  {}: drifted", p.key));
                         lines.extend(drifted_fields(p).into_iter().map(|f| format!("    {f}")));
+                        lines.extend(changed_by(p));
+                    }
+                    Change::Drifted => {
+                        lines.push(format!("  {}: drifted, kept so (drift: warn); a sync leaves it", p.key));
+                        lines.extend(drifted_fields(p).into_iter().map(|f| format!("    {f}")));
+                        lines.extend(changed_by(p));
                     }
                     Change::Unchanged => {}
                 }
@@ -110,6 +116,11 @@ pub(crate) fn explain(app: &Application, compared: Result<&[ObjectPreview], &str
     lines.push(String::new());
     lines.push(format!("Next: {}", next_step(app, now)));
     lines
+}
+
+/// Who else wrote the drifted object, from its `managedFields`.
+fn changed_by(preview: &ObjectPreview) -> Option<String> {
+    (!preview.managers.is_empty()).then(|| format!("    written by: {}", preview.managers.join(", ")))
 }
 
 /// `path: live → git` for each drifted field (values masked in Secrets), at most [`MAX_FIELDS`].
@@ -311,12 +322,13 @@ mod tests {
                 json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"image": "nginx:1"}]}}}}),
             ),
             error: None,
+            managers: vec!["kubectl-edit (Update, 2026-12-05T10:00:00Z)".into()],
         }];
         let text = explain(&app(status, None), Ok(&previews), 60).join("\n");
         assert!(text.contains("Condition Ready is False (OutOfSync) for 60s: 1 object differs"), "{text}");
         assert!(
             text.contains(
-                "  Deployment team/web: drifted\n    spec.template.spec.containers[0].image: \"nginx:2\" → \"nginx:1\""
+                "  Deployment team/web: drifted\n    spec.template.spec.containers[0].image: \"nginx:2\" → \"nginx:1\"\n    written by: kubectl-edit (Update, 2026-12-05T10:00:00Z)"
             ),
             "{text}"
         );
@@ -365,6 +377,7 @@ mod tests {
             live: Some(secret("b2xk")),
             predicted: Some(secret("bmV3")),
             error: None,
+            managers: Vec::new(),
         }];
         let text = explain(&app(status, Some(policy)), Ok(&previews), 105).join("\n");
         assert!(text.contains("    data.p: *** → ***"), "{text}");
