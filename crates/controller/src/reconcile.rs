@@ -321,7 +321,7 @@ async fn watch_managed_kinds(
     ctx.clusters.track(ObjectRef::from_obj(app), target, kinds).await;
 }
 
-async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
+pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
     let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
     ctx.source.snapshot(&request).await
 }
@@ -332,7 +332,7 @@ fn fetch_failure(err: SourceError) -> Outcome {
 
 /// Renders through the shared renderer (cached per commit, path, options and tool version); the
 /// cluster's capabilities are looked up only for Helm sources.
-async fn render(
+pub(crate) async fn render(
     ctx: &Context,
     target: &ClusterTarget,
     app: &Application,
