@@ -54,6 +54,29 @@ pub struct ApplicationStatus {
     /// The rollback asked for by `lockstep.dev/rollback`: what it deploys and when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackStatus>,
+    /// While the Application is deleted: its PreDelete hooks' runs, which must succeed before its
+    /// objects are deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_delete: Option<PreDeleteStatus>,
+}
+
+/// The PreDelete hooks of an Application being deleted, so a restart does not run a succeeded one
+/// again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreDeleteStatus {
+    /// `Running` while a hook runs, `Failed` while one failed (the deletion waits), `Succeeded`
+    /// once every hook succeeded (or the revision has none) and the objects may go.
+    pub phase: OperationPhase,
+    /// What happened, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The revision whose PreDelete hooks ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Each hook's run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookResult>,
 }
 
 /// A rollback to a history entry. While `active`, automated sync of newer commits is paused and the
@@ -174,7 +197,7 @@ pub struct HookResult {
     pub namespace: Option<String>,
     /// Name.
     pub name: String,
-    /// The phase it ran in: `PreSync`, `Sync`, `PostSync` or `SyncFail`.
+    /// The phase it ran in: `PreSync`, `Sync`, `PostSync`, `SyncFail` or `PreDelete`.
     pub hook_type: HookType,
     /// Where it stands.
     pub hook_phase: OperationPhase,
@@ -194,6 +217,8 @@ pub enum HookType {
     PostSync,
     /// After a failed sync.
     SyncFail,
+    /// Before the Application's objects are deleted by its resources finalizer; never in a sync.
+    PreDelete,
 }
 
 /// One deployed revision.

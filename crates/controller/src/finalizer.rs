@@ -1,8 +1,9 @@
 //! Deleting an Application: with the finalizer `resources-finalizer.lockstep.dev` (or Argo CD's
-//! `resources-finalizer.argocd.argoproj.io`), what its inventory lists is deleted first, in reverse
-//! apply order, one kind group at a time and each group gone before the next; only objects that
-//! still carry the Application's tracking id are touched. Then the finalizer is removed. Without
-//! the finalizer the objects stay where they are.
+//! `resources-finalizer.argocd.argoproj.io`), the deployed revision's PreDelete hooks run and must
+//! succeed first ([`crate::pre_delete`]); then what its inventory lists is deleted, in reverse
+//! apply order, one kind group at a time and each group gone before the next, and the PreDelete
+//! hook objects last; only objects that still carry the Application's tracking id are touched.
+//! Then the finalizer is removed. Without the finalizer the objects stay where they are.
 //!
 //! A pass never blocks for long: it deletes what it can, and looks again shortly while objects are
 //! still going away. Which finalizer and in which order are decided by [`lockstep_policy::deletion`].
@@ -21,9 +22,10 @@ use kube::{Resource, ResourceExt};
 use lockstep_api::conditions::READY;
 use lockstep_api::kube_error::message;
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{Application, FIELD_MANAGER};
+use lockstep_api::{Application, FIELD_MANAGER, PreDeleteStatus};
 use lockstep_engine::{AppRef, Engine, ResourceKey, inventory};
 use lockstep_policy::deletion::{batches, finalizer_of};
+use lockstep_policy::sync_policy::hook_run;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -66,7 +68,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         Err(err) => {
             let message = format!("deleting the Application's objects: {}", err.message());
             warn!(app = %owner.name, namespace = %owner.namespace, %message);
-            report(app, ctx, &message, true).await;
+            report(app, ctx, &Deletion::refused(&message)).await;
             return Ok(Action::requeue(RETRY));
         }
     };
@@ -81,7 +83,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
                  destinationServiceAccounts decide who may delete (remove the finalizer to leave the objects)"
             );
             warn!(app = %owner.name, namespace = %owner.namespace, %message);
-            report(app, ctx, &message, true).await;
+            report(app, ctx, &Deletion::refused(&message)).await;
             return Ok(Action::requeue(RETRY));
         }
     };
@@ -89,12 +91,16 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
     let deployer = match crate::identity::deployer_for(app, ctx, &target, &project, &namespace).await {
         Ok((_, deployer)) => deployer,
         Err(message) => {
-            report(app, ctx, &format!("deleting the Application's objects: {message}"), true).await;
+            report(app, ctx, &Deletion::refused(&format!("deleting the Application's objects: {message}"))).await;
             return Ok(Action::requeue(RETRY));
         }
     };
     let deleter = deployer.as_ref().map_or((&target.client, &target.engine), |d| (&d.client, &d.engine));
-    for batch in batches(inventory::stale(Some(&listed), &[])) {
+    if let Some(later) = crate::pre_delete::hold_for_hooks(app, ctx, &target, &project, deleter.1, &namespace).await {
+        return Ok(Action::requeue(later));
+    }
+    let hooks = pre_delete_hooks(app.status.as_ref().and_then(|s| s.pre_delete.as_ref()));
+    for batch in batches(inventory::stale(Some(&listed), &[])).into_iter().chain([hooks]).filter(|b| !b.is_empty()) {
         let pending: Vec<_> = batch.iter().map(|key| delete_one(deleter, key, &owner, &propagation)).collect();
         let fates: Vec<Fate> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
         let refused: Vec<String> =
@@ -102,7 +108,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
         if let Some(first) = refused.first() {
             let message = format!("deleting the Application's objects: {} refused: {first}", refused.len());
             warn!(app = %owner.name, namespace = %owner.namespace, %message);
-            report(app, ctx, &message, true).await;
+            report(app, ctx, &Deletion::refused(&message)).await;
             return Ok(Action::requeue(RETRY));
         }
         let going = fates.iter().filter(|f| matches!(f, Fate::Going)).count();
@@ -110,7 +116,7 @@ pub(crate) async fn finalize(app: &Application, ctx: &Context) -> Result<Action,
             let kind = batch.first().map(|k| k.kind.clone()).unwrap_or_default();
             let message =
                 format!("deleting the Application's {total} objects: waiting for {going} {kind} objects to go");
-            report(app, ctx, &message, false).await;
+            report(app, ctx, &Deletion::waiting(&message)).await;
             return Ok(Action::requeue(POLL));
         }
     }
@@ -173,18 +179,53 @@ async fn remove_finalizer(app: &Application, ctx: &Context, finalizer: &str) -> 
     }
 }
 
-/// Says on the Application's Ready condition (and, for a refusal, in a Warning Event) what the
-/// deletion waits for. Failing to report does not stop the deletion.
-async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) {
+/// The PreDelete hook objects a deletion ran (deleted after the inventory, whatever their delete
+/// policy: no later run would ever replace them).
+fn pre_delete_hooks(recorded: Option<&PreDeleteStatus>) -> Vec<ResourceKey> {
+    recorded.map(|r| r.hooks.iter().map(|h| hook_run(h).key).collect()).unwrap_or_default()
+}
+
+/// What a deletion pass says on the Application's Ready condition.
+pub(crate) struct Deletion<'a> {
+    /// The condition's reason.
+    pub reason: &'a str,
+    /// Its message.
+    pub message: &'a str,
+    /// A Warning Event's reason, when the deletion is refused or blocked.
+    pub warning: Option<&'a str>,
+    /// The PreDelete hooks' record to write; `None` keeps the status's.
+    pub pre_delete: Option<&'a PreDeleteStatus>,
+}
+
+impl<'a> Deletion<'a> {
+    /// The server or the setup refused part of the deletion.
+    fn refused(message: &'a str) -> Self {
+        Self { reason: DELETING, message, warning: Some("DeletionFailed"), pre_delete: None }
+    }
+
+    /// The deletion waits for objects to go.
+    fn waiting(message: &'a str) -> Self {
+        Self { reason: DELETING, message, warning: None, pre_delete: None }
+    }
+}
+
+/// Says on the Application's Ready condition (and, for a warning, in an Event) what the deletion
+/// waits for; whether the status now says so (written, or already so). Failing to report does not
+/// stop the deletion.
+pub(crate) async fn report(app: &Application, ctx: &Context, deletion: &Deletion<'_>) -> bool {
+    let Deletion { reason, message, warning, pre_delete } = *deletion;
     let previous = app.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
-    if previous.is_some_and(|c| c.reason == DELETING && c.message == message) {
-        return;
+    let recorded = app.status.as_ref().and_then(|s| s.pre_delete.as_ref());
+    if previous.is_some_and(|c| c.reason == reason && c.message == message)
+        && pre_delete.is_none_or(|p| Some(p) == recorded)
+    {
+        return true;
     }
     let now = Time(Timestamp::now());
     let condition = Condition {
         type_: READY.into(),
         status: "False".into(),
-        reason: DELETING.into(),
+        reason: reason.into(),
         message: message.into(),
         last_transition_time: previous
             .filter(|c| c.status == "False")
@@ -195,17 +236,20 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
     let mut status = app.status.clone().unwrap_or_default();
     status.conditions.retain(|c| c.type_ != READY);
     status.conditions.push(condition);
+    if let Some(pre_delete) = pre_delete {
+        status.pre_delete = Some(pre_delete.clone());
+    }
     let body = json!({"apiVersion": Application::api_version(&()), "kind": Application::kind(&()), "status": status});
     let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
-    if let Err(err) =
-        api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await
-    {
-        warn!(app = %app.name_any(), err = %one_line(&err), "writing deletion status failed");
+    let written =
+        api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await;
+    if let Err(err) = &written {
+        warn!(app = %app.name_any(), err = %one_line(err), "writing deletion status failed");
     }
-    if refused {
+    if let Some(reason) = warning {
         let event = Event {
             type_: EventType::Warning,
-            reason: "DeletionFailed".into(),
+            reason: reason.into(),
             note: Some(message.chars().take(1000).collect()),
             action: "Delete".into(),
             secondary: None,
@@ -213,5 +257,31 @@ async fn report(app: &Application, ctx: &Context, message: &str, refused: bool) 
         if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
             warn!(app = %app.name_any(), err = %one_line(&err), "publishing event failed");
         }
+    }
+    written.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_api::{HookResult, HookType, OperationPhase};
+
+    #[test]
+    fn the_hooks_that_ran_are_deleted_too() {
+        assert!(pre_delete_hooks(None).is_empty(), "no PreDelete hooks ran");
+        let ran = HookResult {
+            group: "batch".into(),
+            version: "v1".into(),
+            kind: "Job".into(),
+            namespace: Some("web".into()),
+            name: "backup".into(),
+            hook_type: HookType::PreDelete,
+            hook_phase: OperationPhase::Succeeded,
+            message: None,
+        };
+        let recorded =
+            PreDeleteStatus { phase: OperationPhase::Succeeded, message: None, revision: None, hooks: vec![ran] };
+        let keys = pre_delete_hooks(Some(&recorded));
+        assert_eq!(keys.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["Job web/backup".to_string()]);
     }
 }

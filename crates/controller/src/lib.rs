@@ -17,6 +17,7 @@ mod instrument;
 mod liveness;
 mod lookups;
 pub mod metrics;
+mod pre_delete;
 mod projects;
 mod queue_wait;
 mod reconcile;

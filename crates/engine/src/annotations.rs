@@ -4,7 +4,8 @@ use serde_json::Value;
 
 /// Integer wave; lower waves apply first (default 0).
 pub const SYNC_WAVE: [&str; 2] = ["lockstep.dev/sync-wave", "argocd.argoproj.io/sync-wave"];
-/// Marks an object as a hook: `PreSync`, `Sync`, `PostSync`, `SyncFail` or `Skip` (comma-separated).
+/// Marks an object as a hook: `PreSync`, `Sync`, `PostSync`, `SyncFail`, `PreDelete` or `Skip`
+/// (comma-separated).
 pub const HOOK: [&str; 2] = ["lockstep.dev/hook", "argocd.argoproj.io/hook"];
 /// When a hook object is deleted: `HookSucceeded`, `HookFailed`, `BeforeHookCreation`.
 pub const HOOK_DELETE_POLICY: [&str; 2] = ["lockstep.dev/hook-delete-policy", "argocd.argoproj.io/hook-delete-policy"];

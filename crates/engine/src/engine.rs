@@ -167,12 +167,22 @@ impl Engine {
         manifest: &Manifest,
         options: &SyncOptions,
     ) -> Result<Target, (ResourceKey, ObjectError)> {
+        self.prepare_for(manifest, &options.app, &options.default_namespace).await
+    }
+
+    /// [`Engine::prepare`] for `app`, placing namespaced objects that name none in `default_namespace`.
+    pub(crate) async fn prepare_for(
+        &self,
+        manifest: &Manifest,
+        app: &AppRef,
+        default_namespace: &str,
+    ) -> Result<Target, (ResourceKey, ObjectError)> {
         let written = ResourceKey::of(&manifest.object);
         let gvk = GroupVersionKind::gvk(&written.group, &written.version, &written.kind);
         let kind = self.catalog.kind(&gvk).await.map_err(|err| (written, ObjectError::from(err)))?;
-        let object = place(manifest.object.clone(), kind.namespaced, &options.default_namespace);
+        let object = place(manifest.object.clone(), kind.namespaced, default_namespace);
         let key = ResourceKey::of(&object);
-        Ok(Target { object: mark(object, &options.app, &key), key, kind })
+        Ok(Target { object: mark(object, app, &key), key, kind })
     }
 
     /// Whether the Application `app` exists; on any error it is assumed to, so nothing is taken over.

@@ -62,11 +62,7 @@ impl Engine {
             Err(message) => return failed(target.key.clone(), phase, message),
         };
         let health = lockstep_health::assess(&live);
-        let status = match health.status {
-            HealthStatusCode::Healthy => HookStatus::Succeeded,
-            HealthStatusCode::Degraded => HookStatus::Failed,
-            _ => HookStatus::Running,
-        };
+        let status = hook_status(health.status);
         let policy = delete_policy(&target.object);
         if (status == HookStatus::Succeeded && policy.on_success) || (status == HookStatus::Failed && policy.on_failure)
         {
@@ -77,7 +73,12 @@ impl Engine {
 
     /// The hook object of this operation: the live one if this operation created it, else a new one
     /// (after deleting the previous run's).
-    async fn current_run(&self, api: &Api<DynamicObject>, target: &Target, marker: &str) -> Result<Value, String> {
+    pub(crate) async fn current_run(
+        &self,
+        api: &Api<DynamicObject>,
+        target: &Target,
+        marker: &str,
+    ) -> Result<Value, String> {
         let live = api.get_opt(&target.key.name).await.map_err(message)?;
         if let Some(live) = live.map(serde_json::to_value).transpose().map_err(|e| e.to_string())? {
             if annotation(&live, &[HOOK_OPERATION]) == Some(marker) {
@@ -111,6 +112,16 @@ impl Engine {
     }
 }
 
+/// Where a hook run stands from its object's health: a Job that completed or a Pod that succeeded
+/// (or any other kind once Healthy) succeeded, a Degraded one failed, anything else still runs.
+pub(crate) fn hook_status(health: HealthStatusCode) -> HookStatus {
+    match health {
+        HealthStatusCode::Healthy => HookStatus::Succeeded,
+        HealthStatusCode::Degraded => HookStatus::Failed,
+        _ => HookStatus::Running,
+    }
+}
+
 /// The server's own words for a failed request, without the client's wrapping.
 fn message(err: kube::Error) -> String {
     lockstep_api::kube_error::message(&err)
@@ -120,6 +131,20 @@ fn failed(key: ResourceKey, phase: Phase, message: String) -> HookRun {
     HookRun { key, phase, status: HookStatus::Failed, message: Some(message) }
 }
 
-fn background() -> DeleteParams {
+pub(crate) fn background() -> DeleteParams {
     DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hook_succeeds_when_healthy_and_fails_when_degraded() {
+        assert_eq!(hook_status(HealthStatusCode::Healthy), HookStatus::Succeeded);
+        assert_eq!(hook_status(HealthStatusCode::Degraded), HookStatus::Failed);
+        for running in [HealthStatusCode::Progressing, HealthStatusCode::Missing, HealthStatusCode::Unknown] {
+            assert_eq!(hook_status(running), HookStatus::Running);
+        }
+    }
 }

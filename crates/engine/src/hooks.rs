@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use crate::annotations::{HOOK, HOOK_DELETE_POLICY, annotation};
 
-/// The phases of a sync operation, in the order they run (`SyncFail` only when the sync failed).
+/// The phases of a sync operation, in the order they run (`SyncFail` only when the sync failed),
+/// and `PreDelete`, which no sync runs: only the deletion of the Application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
     /// Before any resource is applied.
@@ -15,6 +16,8 @@ pub enum Phase {
     PostSync,
     /// After a failed sync.
     SyncFail,
+    /// Before the Application's objects are deleted by its resources finalizer.
+    PreDelete,
 }
 
 /// What the hook annotation says about an object.
@@ -40,6 +43,7 @@ pub fn role(object: &Value) -> HookRole {
             "Sync" => phases.push(Phase::Sync),
             "PostSync" => phases.push(Phase::PostSync),
             "SyncFail" => phases.push(Phase::SyncFail),
+            "PreDelete" => phases.push(Phase::PreDelete),
             "Skip" => return HookRole::Skip,
             _ => {}
         }
@@ -93,6 +97,10 @@ mod tests {
             HookRole::Hook(vec![Phase::PreSync, Phase::PostSync])
         );
         assert_eq!(role(&with(json!({"argocd.argoproj.io/hook": "Skip"}))), HookRole::Skip);
+        assert_eq!(
+            role(&with(json!({"argocd.argoproj.io/hook": "PreDelete"}))),
+            HookRole::Hook(vec![Phase::PreDelete])
+        );
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub struct Step {
 }
 
 /// A sync operation's steps: PreSync hooks, then resources and Sync hooks by wave (Namespaces and
-/// CRDs first within a wave), then PostSync hooks; `on_failure` holds the SyncFail hooks.
+/// CRDs first within a wave), then PostSync hooks; `on_failure` holds the SyncFail hooks. PreDelete
+/// hooks are no part of a sync (only the Application's deletion runs them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncOrder {
     /// Steps in order.
@@ -46,7 +47,7 @@ impl SyncOrder {
                 HookRole::Skip => {}
                 HookRole::Resource => groups.entry((Phase::Sync, wave, false, stage(kind))).or_default().push(index),
                 HookRole::Hook(phases) => {
-                    for phase in phases {
+                    for phase in phases.into_iter().filter(|p| *p != Phase::PreDelete) {
                         groups.entry((phase, wave, true, stage(kind))).or_default().push(index);
                     }
                 }
@@ -104,6 +105,8 @@ mod tests {
             obj("Pod", json!({"lockstep.dev/hook": "PostSync"})),
             obj("Secret", json!({"lockstep.dev/hook": "SyncFail"})),
             obj("ServiceAccount", json!({"lockstep.dev/hook": "Skip"})),
+            obj("Job", json!({"argocd.argoproj.io/hook": "PreDelete"})),
+            obj("Pod", json!({"argocd.argoproj.io/hook": "PreDelete,PostSync"})),
         ];
         let plan = SyncOrder::of(&objects);
         let summary: Vec<_> = plan.steps.iter().map(|s| (s.phase, s.wave, s.items.clone(), s.gate)).collect();
@@ -115,11 +118,11 @@ mod tests {
                 (Phase::Sync, 0, vec![3], false),
                 (Phase::Sync, 0, vec![0], true),
                 (Phase::Sync, 2, vec![4], true),
-                (Phase::PostSync, 0, vec![5], false),
+                (Phase::PostSync, 0, vec![5, 9], false),
             ]
         );
         assert_eq!(plan.on_failure.len(), 1);
-        assert_eq!(plan.resources(), HashSet::from([0, 2, 3, 4]));
+        assert_eq!(plan.resources(), HashSet::from([0, 2, 3, 4]), "a PreDelete hook is neither resource nor step");
     }
 
     #[test]

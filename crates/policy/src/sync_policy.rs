@@ -241,8 +241,8 @@ pub fn record(decision: &SyncDecision, pass: SyncPass<'_>, last: Option<&Operati
     })
 }
 
-/// The engine's hook run as recorded in the operation state.
-fn hook_result(run: &HookRun) -> HookResult {
+/// The engine's hook run as recorded in the status (the operation state's, or a deletion's).
+pub fn hook_result(run: &HookRun) -> HookResult {
     HookResult {
         group: run.key.group.clone(),
         version: run.key.version.clone(),
@@ -254,6 +254,7 @@ fn hook_result(run: &HookRun) -> HookResult {
             Phase::Sync => HookType::Sync,
             Phase::PostSync => HookType::PostSync,
             Phase::SyncFail => HookType::SyncFail,
+            Phase::PreDelete => HookType::PreDelete,
         },
         hook_phase: match run.status {
             HookStatus::Running => OperationPhase::Running,
@@ -279,6 +280,7 @@ pub fn hook_run(result: &HookResult) -> HookRun {
             HookType::Sync => Phase::Sync,
             HookType::PostSync => Phase::PostSync,
             HookType::SyncFail => Phase::SyncFail,
+            HookType::PreDelete => Phase::PreDelete,
         },
         status: match result.hook_phase {
             OperationPhase::Running => HookStatus::Running,
