@@ -74,6 +74,10 @@ pub(crate) async fn hold_for_hooks(
         deletion_id: app.uid().unwrap_or_default(),
         hooks_done: recorded.map(|r| r.hooks.iter().map(hook_run).collect()).unwrap_or_default(),
     };
+    if manifests.is_empty() && recorded.is_none() {
+        // No PreDelete hooks: nothing to run or record, the deletion goes on at once.
+        return None;
+    }
     let run = engine.run_pre_delete_hooks(&manifests, &options).await;
     let record = record(&run.progress, &run.hooks, &revision);
     let verdict = verdict(&run.progress);
