@@ -2,7 +2,8 @@
 //!
 //! Scenarios (see docs/benchmarks.md): 1 the floor (a minimal concurrent server-side-apply client,
 //! no controller), 2 webhook to applied, 3 cold convergence, 4 idle cost, 5 drift correction, 6 git
-//! soak, 7 the Flux peer, 8 one ApplicationSet generating N Applications. Each reports the median and spread of repeated trials; the Markdown table
+//! soak, 7 the Flux peer, 8 one ApplicationSet generating N Applications, 9 chains of Applications
+//! depending on each other. Each reports the median and spread of repeated trials; the Markdown table
 //! goes to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
 //!
 //! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
@@ -10,6 +11,8 @@
 
 pub(crate) mod apimetrics;
 mod appset;
+mod chain_hops;
+mod chains;
 mod drift;
 pub(crate) mod fixtures;
 mod fleet;
@@ -224,6 +227,9 @@ async fn scenarios(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result
     }
     if plan.runs(Scenario::Appset) {
         appset::run(env, plan, out).await.context("scenario 8 (ApplicationSet)")?;
+    }
+    if plan.runs(Scenario::Chains) {
+        chains::run(env, plan, out).await.context("scenario 9 (dependency chains)")?;
     }
     Ok(())
 }
