@@ -28,7 +28,8 @@ impl Dependents {
         let view = DependencyView::of(app);
         let ready = view.is_ready();
         let before = self.ready.lock().unwrap_or_else(|p| p.into_inner()).insert(view.key.clone(), ready);
-        if before.is_some_and(|was| was != ready) || (before.is_none() && ready) {
+        // First sight (the watch's listing) needs no trigger: every Application is reconciled then.
+        if before.is_some_and(|was| was != ready) {
             self.trigger_dependents_of(&view.key);
         }
     }
@@ -41,7 +42,13 @@ impl Dependents {
     }
 
     fn trigger_dependents_of(&self, key: &AppRef) {
-        let views = self.apps.state().into_iter().map(|app| DependencyView::of(&app)).collect::<Vec<_>>();
+        let views = self
+            .apps
+            .state()
+            .into_iter()
+            .filter(|app| !app.spec.depends_on.is_empty())
+            .map(|app| DependencyView::of(&app))
+            .collect::<Vec<_>>();
         for dependent in dependents(key, views) {
             let _ = self.trigger.unbounded_send(ObjectRef::new(&dependent.name).within(&dependent.namespace));
         }

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod chat;
 pub mod cli;
 pub mod cluster;
+pub mod configmaps;
 pub mod controller;
 pub mod controlplane;
 pub mod faultproxy;

@@ -7,13 +7,10 @@ use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::{Application, PAUSED_ANNOTATION, SyncStatusCode};
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_app, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
+use lockstep_e2e::configmaps::{config_map, value, wait_value};
 use lockstep_e2e::remote::RemoteCluster;
-use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::{Value, json};
-
-fn config_map(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
-}
 
 fn spec(repo: &GitRepo, path: &str, destination: Value) -> Value {
     json!({
@@ -21,18 +18,6 @@ fn spec(repo: &GitRepo, path: &str, destination: Value) -> Value {
         "destination": destination,
         "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
     })
-}
-
-async fn value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
-    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??.data?.get("value").cloned()
-}
-
-async fn wait_value(client: &kube::Client, ns: &str, name: &str, want: &str) -> anyhow::Result<()> {
-    wait_for(&format!("{name} = {want}"), lockstep_e2e::apps::TIMEOUT, || async {
-        let now = value(client, ns, name).await;
-        if now.as_deref() == Some(want) { Ok(Some(())) } else { anyhow::bail!("{name} is {now:?}") }
-    })
-    .await
 }
 
 fn paused(app: &Application) -> bool {
@@ -84,7 +69,7 @@ async fn a_paused_application_reports_but_writes_nothing() -> anyhow::Result<()>
     assert_eq!(value(&client, &ns.name, "settings").await.as_deref(), Some("1"), "nothing written");
 
     annotate(&client, &ns.name, "application", "web", None).await?;
-    wait_value(&client, &ns.name, "settings", "2").await?;
+    wait_value(&client, &ns.name, "settings", Some("2")).await?;
     let app = wait_reason(&client, &ns.name, "web", "Succeeded").await?;
     assert!(!paused(&app));
     Ok(())
@@ -118,7 +103,7 @@ async fn a_paused_cluster_stops_writes_to_that_cluster_only() -> anyhow::Result<
     repo.commit("two");
     let asked = refresh(&client, &ns.name, "east").await?;
     refresh(&client, &ns.name, "local").await?;
-    wait_value(&client, &ns.name, "local", "2").await?;
+    wait_value(&client, &ns.name, "local", Some("2")).await?;
     let east = wait_compared(&client, &ns.name, "east", &asked).await?;
     assert_eq!(east.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::OutOfSync));
     assert_eq!(value(&remote_client, &ns.name, "east").await.as_deref(), Some("1"), "the paused cluster is untouched");
@@ -134,7 +119,7 @@ async fn a_paused_cluster_stops_writes_to_that_cluster_only() -> anyhow::Result<
     assert_eq!(value(&remote_client, &ns.name, "east").await.as_deref(), Some("by hand"));
 
     annotate(&client, &ns.name, "secret", "cluster-east", None).await?;
-    wait_value(&remote_client, &ns.name, "east", "2").await?;
+    wait_value(&remote_client, &ns.name, "east", Some("2")).await?;
     wait_reason(&client, &ns.name, "east", "Succeeded").await?;
     Ok(())
 }

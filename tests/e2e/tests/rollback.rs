@@ -3,29 +3,12 @@
 //! syncs git's newest commit; `--until-commit` ends at the next commit by itself. History records
 //! who asked for each sync.
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
 use lockstep_api::Application;
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_app};
 use lockstep_e2e::cli::lockstep_ok;
-use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use lockstep_e2e::configmaps::{config_map, value, wait_value};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::json;
-
-fn config_map(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
-}
-
-async fn value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
-    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??.data?.get("value").cloned()
-}
-
-async fn wait_value(client: &kube::Client, ns: &str, name: &str, want: Option<&str>) -> anyhow::Result<()> {
-    wait_for(&format!("{name} = {want:?}"), lockstep_e2e::apps::TIMEOUT, || async {
-        let now = value(client, ns, name).await;
-        if now.as_deref() == want { Ok(Some(())) } else { anyhow::bail!("{name} is {now:?}") }
-    })
-    .await
-}
 
 async fn wait_synced_at(client: &kube::Client, ns: &str, revision: &str) -> anyhow::Result<Application> {
     wait_app(client, ns, "web", &format!("synced at {revision}"), |app| {
@@ -78,6 +61,14 @@ async fn a_rollback_stays_until_resumed_and_new_commits_wait() -> anyhow::Result
     assert!(who.last().is_some_and(|w| w.starts_with("rollback ")), "{who:?}");
     let listed = lockstep_ok(&ns.name, &["rollback", "web", "--list"])?;
     assert!(listed.contains("rolled back to") && listed.contains("INITIATED BY"), "{listed}");
+
+    // A history id that does not exist is named, and changes nothing.
+    lockstep_ok(&ns.name, &["rollback", "web", "99"])?;
+    let app = lockstep_e2e::apps::wait_reason(&client, &ns.name, "web", "InvalidSpec").await?;
+    let message = lockstep_e2e::apps::ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("no entry 99"), "{message}");
+    assert_eq!(value(&client, &ns.name, "web").await.as_deref(), Some("1"));
+    lockstep_ok(&ns.name, &["rollback", "web", "0", "--wait", "--timeout", "60s"])?;
 
     // A new commit does not undo the rollback.
     repo.write("web.yaml", &config_map("web", "3"));

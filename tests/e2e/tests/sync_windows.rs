@@ -8,24 +8,9 @@ use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::{AppProject, SyncStatusCode};
 use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
 use lockstep_e2e::cli::lockstep_ok;
-use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use lockstep_e2e::configmaps::{config_map, value, wait_value};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::{Value, json};
-
-fn config_map(value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: \"{value}\"\n")
-}
-
-async fn value(client: &kube::Client, ns: &str) -> Option<String> {
-    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt("settings").await.ok()??.data?.get("value").cloned()
-}
-
-async fn wait_value(client: &kube::Client, ns: &str, want: &str) -> anyhow::Result<()> {
-    wait_for(&format!("settings.value = {want}"), lockstep_e2e::apps::TIMEOUT, || async {
-        let now = value(client, ns).await;
-        if now.as_deref() == Some(want) { Ok(Some(())) } else { anyhow::bail!("settings.value is {now:?}") }
-    })
-    .await
-}
 
 async fn set_windows(client: &kube::Client, ns: &str, windows: Value) -> anyhow::Result<()> {
     let project = json!({
@@ -49,7 +34,7 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-windows").await?;
     let repo = GitRepo::new();
-    repo.write("cm.yaml", &config_map("1"));
+    repo.write("cm.yaml", &config_map("settings", "1"));
     repo.commit("one");
     set_windows(&client, &ns.name, json!([])).await?;
     let _controller =
@@ -71,13 +56,13 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
     let deny = json!({"kind": "deny", "schedule": schedule, "duration": format!("{}s", started + 35),
                       "applications": ["windowed"], "manualSync": false});
     set_windows(&client, &ns.name, json!([deny])).await?;
-    repo.write("cm.yaml", &config_map("2"));
+    repo.write("cm.yaml", &config_map("settings", "2"));
     repo.commit("two, inside the window");
     refresh(&client, &ns.name, "windowed").await?;
     let held = wait_reason(&client, &ns.name, "windowed", "SyncWindowBlocked").await?;
     let message = ready(&held).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("deny") && message.contains(&schedule) && message.contains("until"), "{message}");
-    assert_eq!(value(&client, &ns.name).await.as_deref(), Some("1"), "the commit is held");
+    assert_eq!(value(&client, &ns.name, "settings").await.as_deref(), Some("1"), "the commit is held");
     assert_eq!(held.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::OutOfSync), "and reported");
 
     // Drift inside the window is reported, not healed.
@@ -89,11 +74,11 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
         app.status.as_ref().is_some_and(|s| s.resources.iter().any(|r| r.status == SyncStatusCode::OutOfSync))
     })
     .await?;
-    assert_eq!(value(&client, &ns.name).await.as_deref(), Some("by hand"), "self-heal is held");
+    assert_eq!(value(&client, &ns.name, "settings").await.as_deref(), Some("by hand"), "self-heal is held");
     assert!(Timestamp::now() < ends, "the checks above ran inside the window");
 
     // The window ends: the held commit syncs without a trigger (the controller looks again then).
-    wait_value(&client, &ns.name, "2").await?;
+    wait_value(&client, &ns.name, "settings", Some("2")).await?;
     wait_reason(&client, &ns.name, "windowed", "Succeeded").await?;
     assert!(Timestamp::now() >= ends, "synced only once the window ended");
 
@@ -101,12 +86,19 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
     let always = json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"],
                         "manualSync": true});
     set_windows(&client, &ns.name, json!([always])).await?;
-    repo.write("cm.yaml", &config_map("3"));
+    repo.write("cm.yaml", &config_map("settings", "3"));
     repo.commit("three");
     refresh(&client, &ns.name, "windowed").await?;
     wait_reason(&client, &ns.name, "windowed", "SyncWindowBlocked").await?;
-    assert_eq!(value(&client, &ns.name).await.as_deref(), Some("2"));
+    assert_eq!(value(&client, &ns.name, "settings").await.as_deref(), Some("2"));
     lockstep_ok(&ns.name, &["sync", "windowed", "--wait", "--timeout", "60s"])?;
-    wait_value(&client, &ns.name, "3").await?;
+    wait_value(&client, &ns.name, "settings", Some("3")).await?;
+
+    // A window that cannot be evaluated is the project's error, named on the Application.
+    let broken = json!({"kind": "deny", "schedule": "61 * * * *", "duration": "1h", "applications": ["*"]});
+    set_windows(&client, &ns.name, json!([broken])).await?;
+    let app = wait_reason(&client, &ns.name, "windowed", "ProjectViolation").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("syncWindows[0]") && message.contains("61 * * * *"), "{message}");
     Ok(())
 }
