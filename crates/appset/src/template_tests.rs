@@ -57,9 +57,11 @@ fn one_owned_labelled_application_per_parameter_set() {
 #[test]
 fn depends_on_in_the_template_orders_generated_applications() {
     let mut template = template();
-    template["spec"]["dependsOn"] = json!([{"name": "{{cluster}}-infra"}, {"name": "registry", "namespace": "platform"}]);
+    template["spec"]["dependsOn"] =
+        json!([{"name": "{{cluster}}-infra"}, {"name": "registry", "namespace": "platform"}]);
     let set = set(json!({"generators": [], "template": template}));
-    let apps = render_all(&set, &generated(json!([{"cluster": "ccr", "zone": "ccr", "url": "https://ccr:6443"}]))).unwrap();
+    let apps =
+        render_all(&set, &generated(json!([{"cluster": "ccr", "zone": "ccr", "url": "https://ccr:6443"}]))).unwrap();
     let deps: Vec<_> = apps[0].spec.depends_on.iter().map(|d| (d.name.as_str(), d.namespace.as_deref())).collect();
     assert_eq!(deps, [("ccr-infra", None), ("registry", Some("platform"))]);
 }
