@@ -46,6 +46,8 @@ enum Command {
     Render(cli::render::RenderArgs),
     /// Explain why an Application is OutOfSync or not Healthy, and what happens next.
     Explain(cli::explain::ExplainArgs),
+    /// Show the Application's objects and what they own, with health and sync per node.
+    Tree(cli::tree::TreeArgs),
     /// Print the version of lockstep and of the cluster.
     Version(cli::version::VersionArgs),
     /// Print a shell completion script.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cli::rollback::run(args, cluster),
         Command::Render(args) => cli::render::run(args, cluster),
         Command::Explain(args) => cli::explain::run(args, cluster),
+        Command::Tree(args) => cli::tree::run(args, cluster),
         Command::Version(args) => cli::version::run(args, cluster),
         Command::Completion(args) => cli::completion::run::<Cli>(args),
     };

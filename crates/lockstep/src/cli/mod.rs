@@ -10,6 +10,7 @@ pub mod explain;
 pub mod fields;
 pub mod get;
 pub mod local;
+pub mod object_tree;
 pub mod plan;
 pub mod refresh;
 pub mod render;
@@ -18,6 +19,7 @@ pub mod style;
 pub mod sync;
 pub mod table;
 pub mod textdiff;
+pub mod tree;
 pub mod version;
 pub mod wait;
 
