@@ -1,7 +1,8 @@
 //! Drift modes end to end: under `drift: warn` a hand edit stays (selfHeal or not), is reported by
 //! the `Drifted` condition, a `DriftDetected` Event and `lockstep_drift_objects`, and survives the
-//! next commit, which applies only what git changed; `lockstep explain` names who changed it; an
-//! object annotated `lockstep.dev/drift: ignore` is left alone after creation.
+//! next commit, which applies only what git changed; the `on-drift-detected` notification reaches a
+//! Slack stand-in; `lockstep explain` names who changed it; an object annotated
+//! `lockstep.dev/drift: ignore` is left alone after creation.
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::Application;
 use lockstep_e2e::apps::{apply_app, event_reasons, refresh, wait_app};
+use lockstep_e2e::chat::ChatServer;
 use lockstep_e2e::cli::lockstep;
+use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::http::{free_addr, get};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::json;
@@ -68,6 +71,17 @@ async fn warn_reports_drift_keeps_it_across_commits_and_ignore_leaves_objects_al
     wait_for("the DriftDetected Event", Duration::from_secs(30), || async {
         let reasons = event_reasons(&client, &ns.name, "web").await?;
         Ok(reasons.iter().any(|r| r == "DriftDetected").then_some(()))
+    })
+    .await?;
+    wait_for("the on-drift-detected notification", Duration::from_secs(60), || async {
+        let got = chat.accepted();
+        let drift =
+            got.iter().any(|r| r.service == "slack" && r.text().contains("Drift Detected") && r.text().contains("web"));
+        if drift {
+            Ok(Some(()))
+        } else {
+            anyhow::bail!("received {:?}", got.iter().map(|r| r.text()).collect::<Vec<_>>())
+        }
     })
     .await?;
     let series = format!(r#"lockstep_drift_objects{{namespace="{}",name="web",kind="ConfigMap"}} 1"#, ns.name);
