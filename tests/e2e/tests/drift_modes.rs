@@ -44,14 +44,23 @@ async fn warn_reports_drift_keeps_it_across_commits_and_ignore_leaves_objects_al
     repo.write("settings.yaml", &settings("1", "1"));
     repo.write("seeded.yaml", &seeded("from git"));
     repo.commit("one");
-    let addr = free_addr();
-    let _controller =
-        ControllerProcess::start(&ns.name, &["--resync-period", "1h", "--metrics-addr", &addr.to_string()])?;
+    let chat = ChatServer::start("unused", "unused", "unused").await?;
+    let notifications = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lockstep-notifications\n  namespace: {ns}\ndata:\n  service.slack: |\n    webhookUrl: {url}/services/T000/B000/XXXX\n",
+        ns = ns.name,
+        url = chat.url()
+    );
+    kubectl_ok(&["apply", "-f", "-"], Some(&notifications))?;
+    let addr = free_addr().to_string();
+    let args = ["--controller-namespace", &ns.name, "--resync-period", "1h", "--metrics-addr", &addr];
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
     let spec = json!({
         "source": {"repoURL": repo.url(), "targetRevision": "main"},
         "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "drift": "warn"},
     });
     apply_app(&client, &ns.name, "web", spec).await?;
+    let subscribe = "notifications.lockstep.dev/subscribe.on-drift-detected.slack=#ops";
+    kubectl_ok(&["annotate", "application", "web", "-n", &ns.name, subscribe], None)?;
     wait_app(&client, &ns.name, "web", "Synced", |app| {
         app.status.as_ref().is_some_and(|s| s.sync.status == lockstep_api::SyncStatusCode::Synced)
     })
@@ -86,7 +95,7 @@ async fn warn_reports_drift_keeps_it_across_commits_and_ignore_leaves_objects_al
     .await?;
     let series = format!(r#"lockstep_drift_objects{{namespace="{}",name="web",kind="ConfigMap"}} 1"#, ns.name);
     wait_for("lockstep_drift_objects", Duration::from_secs(30), || async {
-        let body = get(addr, "/metrics").await?.body;
+        let body = get(addr.parse()?, "/metrics").await?.body;
         if body.contains(&series) { Ok(Some(())) } else { anyhow::bail!("no {series}") }
     })
     .await?;
