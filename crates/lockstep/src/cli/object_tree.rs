@@ -122,7 +122,8 @@ pub(crate) fn render(nodes: &[TreeNode], style: Style) -> String {
 fn line(node: &TreeNode, lead: &str, branch: &str, style: Style, out: &mut String) {
     let place = node.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
     let sync = node.sync.map(|s| format!("  {}", style.sync(s))).unwrap_or_default();
-    let message = node.message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
+    let message = node.message.as_deref().filter(|_| node.health != HealthStatusCode::Healthy);
+    let message = message.map(|m| format!("  {m}")).unwrap_or_default();
     out.push_str(&format!(
         "{lead}{branch}{} {place}{}{sync}  {}{message}\n",
         node.kind,

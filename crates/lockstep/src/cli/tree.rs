@@ -92,5 +92,14 @@ async fn list(cluster: &Cluster, gvk: &GroupVersionKind, namespace: &str) -> any
     let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &api_resource);
     let listed =
         api.list(&ListParams::default()).await.with_context(|| format!("listing {} in {namespace}", gvk.kind))?;
-    listed.items.into_iter().map(|o| serde_json::to_value(o).map_err(Into::into)).collect()
+    // A list's items carry no apiVersion and kind of their own: they are the list's.
+    let api_version = api_resource.api_version.clone();
+    listed
+        .items
+        .into_iter()
+        .map(|mut object| {
+            object.types = Some(kube::core::TypeMeta { api_version: api_version.clone(), kind: gvk.kind.clone() });
+            serde_json::to_value(object).map_err(Into::into)
+        })
+        .collect()
 }
