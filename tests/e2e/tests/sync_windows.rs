@@ -51,7 +51,9 @@ async fn a_deny_window_holds_a_commit_until_it_ends_and_manual_sync_passes_when_
     let now = Timestamp::now();
     let zoned = now.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC);
     let started = zoned.second() as i64;
-    let ends = now + 35.seconds();
+    // Cron works in whole minutes and the duration in whole seconds: the window ends at this
+    // second's start plus 35 s, not at `now` plus 35 s.
+    let ends = Timestamp::from_second(now.as_second())? + 35.seconds();
     let schedule = format!("{} {} * * *", zoned.minute(), zoned.hour());
     let deny = json!({"kind": "deny", "schedule": schedule, "duration": format!("{}s", started + 35),
                       "applications": ["windowed"], "manualSync": false});
