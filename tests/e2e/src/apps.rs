@@ -80,3 +80,22 @@ pub async fn event_reasons(client: &kube::Client, namespace: &str, app: &str) ->
         .await?;
     Ok(events.items.into_iter().filter_map(|e| e.reason).collect())
 }
+
+/// Waits until every reason in `wanted` is among the Application's Events, returning all reasons.
+/// Events follow the status write that a test usually waits on, so a single list can miss them.
+pub async fn wait_event_reasons(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+    wanted: &[&str],
+) -> anyhow::Result<Vec<String>> {
+    wait_for(&format!("Events {wanted:?} on {app}"), TIMEOUT, || async {
+        let reasons = event_reasons(client, namespace, app).await?;
+        if wanted.iter().all(|w| reasons.iter().any(|r| r == w)) {
+            Ok(Some(reasons))
+        } else {
+            anyhow::bail!("Events so far: {reasons:?}")
+        }
+    })
+    .await
+}

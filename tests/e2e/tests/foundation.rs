@@ -5,7 +5,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use lockstep_api::{HealthStatusCode, SyncStatusCode};
-use lockstep_e2e::apps::{apply_app, event_reasons, get_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::apps::{
+    apply_app, event_reasons, get_app, ready, refresh, wait_app, wait_event_reasons, wait_reason,
+};
 use lockstep_e2e::cluster::kubectl;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::json;
@@ -96,8 +98,7 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     let history: Vec<_> =
         app.status.as_ref().map(|s| s.history.iter().map(|h| h.revision.clone()).collect()).unwrap_or_default();
     assert_eq!(history, vec![first.clone(), second.clone()]);
-    let reasons = event_reasons(&client, &ns.name, "web").await?;
-    assert!(reasons.iter().any(|r| r == "Applied") && reasons.iter().any(|r| r == "Succeeded"), "{reasons:?}");
+    wait_event_reasons(&client, &ns.name, "web", &["Applied", "Succeeded"]).await?;
     Ok(())
 }
 
@@ -154,8 +155,7 @@ async fn broken_yaml_is_named_and_nothing_from_that_revision_is_applied() -> any
         "the good file of a broken commit is not applied"
     );
     assert_eq!(config_map_value(&client, &ns.name, "b").await, None);
-    let reasons = event_reasons(&client, &ns.name, "broken").await?;
-    assert!(reasons.iter().any(|r| r == "RenderFailed"), "{reasons:?}");
+    wait_event_reasons(&client, &ns.name, "broken", &["RenderFailed"]).await?;
     assert!(controller.is_running(), "the controller must not crash");
 
     // Fixing the file recovers.
@@ -198,6 +198,12 @@ async fn missing_repo_revision_and_path_each_get_a_clear_reason() -> anyhow::Res
     assert!(ready(&app).is_some_and(|c| c.message.contains("\"no-such-branch\"")), "{:?}", ready(&app));
     let app = wait_reason(&client, &ns.name, "no-path", "PathNotFound").await?;
     assert!(ready(&app).is_some_and(|c| c.message.contains("\"not/here\"")), "{:?}", ready(&app));
+    for (name, reason) in
+        [("no-repo", "NotARepository"), ("no-revision", "RevisionNotFound"), ("no-path", "PathNotFound")]
+    {
+        wait_event_reasons(&client, &ns.name, name, &[reason]).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     for name in ["no-repo", "no-revision", "no-path"] {
         let reasons = event_reasons(&client, &ns.name, name).await?;
         assert_eq!(reasons.len(), 1, "{name}: one Warning Event, not a storm: {reasons:?}");
@@ -231,8 +237,7 @@ async fn rejected_objects_are_named_and_the_rest_still_apply() -> anyhow::Result
     assert_eq!(config_map_value(&client, &ns.name, "good").await.as_deref(), Some("1"));
     let status = app.status.as_ref().expect("status");
     assert_eq!(status.sync.status, SyncStatusCode::OutOfSync);
-    let reasons = event_reasons(&client, &ns.name, "mixed").await?;
-    assert!(reasons.iter().any(|r| r == "SyncFailed"), "{reasons:?}");
+    wait_event_reasons(&client, &ns.name, "mixed", &["SyncFailed"]).await?;
     Ok(())
 }
 

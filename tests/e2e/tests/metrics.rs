@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lockstep_api::HealthStatusCode;
-use lockstep_e2e::apps::{apply_app, event_reasons, wait_app};
+use lockstep_e2e::apps::{apply_app, event_reasons, wait_app, wait_event_reasons};
 use lockstep_e2e::http::{free_addr, get};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::json;
@@ -101,10 +101,8 @@ async fn metrics_describe_synced_and_degraded_apps_and_events_are_published() ->
         assert!(text.contains(&needle), "missing {needle} in\n{text}");
     }
 
-    let reasons = event_reasons(&client, &ns.name, "good").await?;
-    for reason in ["SyncStarted", "SyncSucceeded", "HealthChanged", "Applied"] {
-        assert!(reasons.iter().any(|r| r == reason), "{reason} not in {reasons:?}");
-    }
+    wait_event_reasons(&client, &ns.name, "good", &["SyncStarted", "SyncSucceeded", "HealthChanged", "Applied"])
+        .await?;
     let reasons = wait_for("HealthChanged to Degraded", Duration::from_secs(30), || async {
         let reasons = event_reasons(&client, &ns.name, "bad").await?;
         if reasons.iter().filter(|r| *r == "HealthChanged").count() >= 2 {

@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use lockstep_api::{Application, HookType, OperationPhase};
-use lockstep_e2e::apps::{apply_app, event_reasons, ready, wait_app, wait_reason};
+use lockstep_e2e::apps::{apply_app, ready, wait_app, wait_event_reasons, wait_reason};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::json;
 
@@ -145,8 +145,7 @@ async fn a_failed_pre_delete_hook_blocks_the_deletion() -> anyhow::Result<()> {
     })
     .await?;
     assert!(still.metadata.deletion_timestamp.is_some());
-    let reasons = event_reasons(&client, &ns.name, "blocked").await?;
-    assert!(reasons.iter().any(|r| r == "PreDeleteHookFailed"), "{reasons:?}");
+    wait_event_reasons(&client, &ns.name, "blocked", &["PreDeleteHookFailed"]).await?;
 
     // Removing the finalizer by hand lets the Application go and leaves its objects.
     let release = json!({"metadata": {"finalizers": null}});

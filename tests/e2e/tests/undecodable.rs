@@ -2,7 +2,7 @@
 //! check accepts but RFC 3339 does not) is left out with a condition and an Event; the other
 //! Applications keep syncing, and the broken one recovers once fixed.
 
-use lockstep_e2e::apps::{apply_app, event_reasons, refresh, wait_reason};
+use lockstep_e2e::apps::{apply_app, refresh, wait_event_reasons, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
 use serde_json::{Value, json};
@@ -66,8 +66,7 @@ async fn an_undecodable_application_is_reported_and_does_not_stall_the_others() 
     .await?;
     let message = condition["message"].as_str().unwrap_or_default();
     assert!(message.contains("cannot read this Application") && message.contains("--subresource=status"), "{message}");
-    let reasons = event_reasons(&client, &ns.name, "broken").await?;
-    assert!(reasons.iter().any(|r| r == "InvalidSpec"), "{reasons:?}");
+    wait_event_reasons(&client, &ns.name, "broken", &["InvalidSpec"]).await?;
     let broken_cm = kubectl_ok(&["get", "configmaps", "-n", &ns.name, "-o", "name"], None)?;
     assert!(!broken_cm.contains("configmap/broken"), "nothing is synced for it: {broken_cm}");
 
