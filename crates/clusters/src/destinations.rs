@@ -87,11 +87,12 @@ struct Connection {
 impl ClusterTarget {
     fn new(identity: Cluster, connection: Connection, home: Client, watches: WatchSettings, remote: bool) -> Self {
         let Connection { client, watch_client, config } = connection;
+        let watches = ManagedWatches::new(watch_client, watches.app_namespace, watches.trigger);
         Self {
             identity,
-            engine: Engine::with_home(client.clone(), home.clone()),
+            engine: Engine::with_home(client.clone(), home.clone()).with_live_versions(watches.live_versions()),
             capabilities: Capabilities::default(),
-            watches: ManagedWatches::new(watch_client, watches.app_namespace, watches.trigger),
+            watches,
             client,
             probe: remote.then(|| tokio::sync::Mutex::new(None)),
             home,
@@ -114,7 +115,9 @@ impl ClusterTarget {
         config.auth_info.impersonate = Some(user.clone());
         config.auth_info.impersonate_groups = None;
         let client = counted_client(config).map_err(|e| format!("cannot act as {account}: {}", one_line(&e)))?;
-        let deployer = Arc::new(Deployer { engine: Engine::with_home(client.clone(), self.home.clone()), client });
+        let engine =
+            Engine::with_home(client.clone(), self.home.clone()).with_live_versions(self.watches.live_versions());
+        let deployer = Arc::new(Deployer { engine, client });
         cached.insert(user, deployer.clone());
         Ok(deployer)
     }

@@ -2,6 +2,8 @@
 //! them. Prune works from the inventory in status; this index finds what the inventory lost (a
 //! status written by an older version, restored from a backup, or edited by hand), so such orphans
 //! are pruned or reported like any object that left git, as Argo CD finds resources by tracking.
+//! It also holds each watched object's `resourceVersion`, so the engine reads again only what changed
+//! since it was found in sync.
 
 use std::collections::HashMap;
 
@@ -14,12 +16,20 @@ pub type KindId = (String, String, String);
 /// One object of a watched kind: namespace and name.
 type ObjectName = (Option<String>, String);
 
-/// Owner of every tracked object, per watched kind.
+/// Owner and version of every watched object, per watched kind.
 #[derive(Debug, Default)]
 pub struct OwnedIndex {
-    by_kind: HashMap<KindId, HashMap<ObjectName, AppRef>>,
+    by_kind: HashMap<KindId, HashMap<ObjectName, Entry>>,
     /// A relisting in progress per kind: replaces the kind's entries when it completes.
-    relisting: HashMap<KindId, HashMap<ObjectName, AppRef>>,
+    relisting: HashMap<KindId, HashMap<ObjectName, Entry>>,
+}
+
+/// What the index keeps of one watched object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// The Application its tracking id names; `None` for hooks and untracked objects.
+    owner: Option<AppRef>,
+    resource_version: Option<String>,
 }
 
 /// What the watch saw of one object: its namespace, name, tracking id and whether it is a hook.
@@ -30,6 +40,7 @@ pub struct Seen<'a> {
     pub tracking_id: Option<&'a str>,
     /// Hooks carry the tracking id too, but belong to a sync operation, not to the inventory.
     pub hook: bool,
+    pub resource_version: Option<&'a str>,
 }
 
 impl OwnedIndex {
@@ -52,10 +63,8 @@ impl OwnedIndex {
             self.by_kind.entry(kind.clone()).or_default()
         };
         let name = (seen.namespace.map(str::to_string), seen.name.to_string());
-        match seen.tracking_id.filter(|_| !seen.hook).and_then(owner_of) {
-            Some(owner) => map.insert(name, owner),
-            None => map.remove(&name),
-        };
+        let owner = seen.tracking_id.filter(|_| !seen.hook).and_then(owner_of);
+        map.insert(name, Entry { owner, resource_version: seen.resource_version.map(str::to_string) });
     }
 
     /// An object of `kind` was deleted.
@@ -71,17 +80,25 @@ impl OwnedIndex {
             .by_kind
             .iter()
             .flat_map(|((group, version, kind), objects)| {
-                objects.iter().filter(|(_, owner)| *owner == app).map(|((namespace, name), _)| ResourceKey {
-                    group: group.clone(),
-                    version: version.clone(),
-                    kind: kind.clone(),
-                    namespace: namespace.clone(),
-                    name: name.clone(),
+                objects.iter().filter(|(_, entry)| entry.owner.as_ref() == Some(app)).map(|((namespace, name), _)| {
+                    ResourceKey {
+                        group: group.clone(),
+                        version: version.clone(),
+                        kind: kind.clone(),
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    }
                 })
             })
             .collect();
         keys.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
         keys
+    }
+
+    /// The `resourceVersion` the watch of `kind` last saw of the object, if it saw it.
+    pub fn resource_version(&self, kind: &KindId, namespace: Option<&str>, name: &str) -> Option<String> {
+        let objects = self.by_kind.get(kind)?;
+        objects.get(&(namespace.map(str::to_string), name.to_string()))?.resource_version.clone()
     }
 
     /// Drops a kind no Application uses any more.
@@ -100,7 +117,7 @@ mod tests {
     }
 
     fn seen<'a>(name: &'a str, tracking_id: Option<&'a str>, hook: bool) -> Seen<'a> {
-        Seen { namespace: Some("team"), name, tracking_id, hook }
+        Seen { namespace: Some("team"), name, tracking_id, hook, resource_version: Some("1") }
     }
 
     fn names(index: &OwnedIndex, app: &AppRef) -> Vec<String> {
@@ -136,5 +153,26 @@ mod tests {
         assert_eq!(names(&index, &web), ["still"]);
         index.forget_kind(&cm());
         assert!(names(&index, &web).is_empty());
+    }
+
+    #[test]
+    fn every_watched_object_has_its_last_seen_version() {
+        let mut index = OwnedIndex::default();
+        let at = |name, version| Seen { resource_version: Some(version), ..seen(name, None, false) };
+        index.applied(&cm(), at("untracked", "4"), false);
+        index.applied(&cm(), Seen { hook: true, ..at("hook", "5") }, false);
+        assert_eq!(index.resource_version(&cm(), Some("team"), "untracked").as_deref(), Some("4"));
+        assert_eq!(index.resource_version(&cm(), Some("team"), "hook").as_deref(), Some("5"));
+        index.applied(&cm(), at("untracked", "6"), false);
+        assert_eq!(index.resource_version(&cm(), Some("team"), "untracked").as_deref(), Some("6"));
+        assert_eq!(index.resource_version(&cm(), Some("other"), "untracked"), None);
+        index.relist_started(&cm());
+        index.applied(&cm(), at("untracked", "9"), true);
+        assert_eq!(index.resource_version(&cm(), Some("team"), "untracked").as_deref(), Some("6"));
+        index.relist_done(&cm());
+        assert_eq!(index.resource_version(&cm(), Some("team"), "untracked").as_deref(), Some("9"));
+        assert_eq!(index.resource_version(&cm(), Some("team"), "hook"), None, "not listed again: gone");
+        index.deleted(&cm(), Some("team"), "untracked");
+        assert_eq!(index.resource_version(&cm(), Some("team"), "untracked"), None);
     }
 }

@@ -16,6 +16,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use lockstep_api::Application;
 use lockstep_engine::annotations::{HOOK, HOOK_OPERATION};
 use lockstep_engine::tracking::{MANAGED_LABEL, TRACKING_ANNOTATION, owner_of};
+use lockstep_engine::{LiveVersions, ResourceKey};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -108,6 +109,11 @@ impl ManagedWatches {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).by_app.contains_key(app)
     }
 
+    /// What the watches saw of each object's version, for the engines of this cluster.
+    pub fn live_versions(&self) -> Arc<dyn LiveVersions> {
+        Arc::new(WatchedVersions { state: self.state.clone() })
+    }
+
     /// The objects of the watched kinds whose tracking id names `app`, in or out of its inventory.
     pub fn owned_by(&self, app: &lockstep_engine::AppRef) -> Vec<lockstep_engine::ResourceKey> {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).owned.owned_by(app)
@@ -121,6 +127,24 @@ impl Drop for ManagedWatches {
         for running in state.running.values() {
             running.task.abort();
         }
+    }
+}
+
+/// The versions the watches saw, shared with the engines.
+struct WatchedVersions {
+    state: Arc<Mutex<WatchState>>,
+}
+
+impl LiveVersions for WatchedVersions {
+    fn resource_version(&self, key: &ResourceKey) -> Option<String> {
+        let kind = (key.group.clone(), key.version.clone(), key.kind.clone());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // A kind's watch stopped or not listed yet knows nothing (its entries are the last listing's).
+        let running = state.running.get(&kind)?;
+        if !*running.ready.borrow() {
+            return None;
+        }
+        state.owned.resource_version(&kind, key.namespace.as_deref(), &key.name)
     }
 }
 
@@ -159,6 +183,7 @@ impl Triggers {
                 object.metadata.name.clone().unwrap_or_default(),
                 annotations.and_then(|a| a.get(TRACKING_ANNOTATION)).cloned(),
                 hook,
+                object.metadata.resource_version.clone(),
             )
         };
         match event {
@@ -166,9 +191,14 @@ impl Triggers {
             watcher::Event::InitDone => state.owned.relist_done(id),
             watcher::Event::InitApply(object) | watcher::Event::Apply(object) => {
                 let listing = matches!(event, watcher::Event::InitApply(_));
-                let (namespace, name, tracking_id, hook) = seen(object);
-                let seen =
-                    Seen { namespace: namespace.as_deref(), name: &name, tracking_id: tracking_id.as_deref(), hook };
+                let (namespace, name, tracking_id, hook, resource_version) = seen(object);
+                let seen = Seen {
+                    namespace: namespace.as_deref(),
+                    name: &name,
+                    tracking_id: tracking_id.as_deref(),
+                    hook,
+                    resource_version: resource_version.as_deref(),
+                };
                 state.owned.applied(id, seen, listing);
             }
             watcher::Event::Delete(object) => {

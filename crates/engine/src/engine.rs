@@ -2,6 +2,7 @@
 //! [`crate::sync_plan`]) and carries the plan out ([`crate::execute`]).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use kube::Client;
 use kube::api::{Api, DynamicObject};
@@ -18,7 +19,7 @@ use crate::steps::{SyncOrder, defined_kinds};
 use crate::sync_plan::{PlanRules, SyncPlan};
 use crate::target::place;
 use crate::tracking::{AppRef, mark};
-use crate::verified::Verified;
+use crate::verified::{LiveVersions, Verified};
 
 /// How many objects of one Application are dry-run or applied at once.
 pub(crate) const CONCURRENCY: usize = 8;
@@ -72,6 +73,8 @@ pub struct Engine {
     home: Client,
     /// Objects found in sync, so that unchanged ones skip the dry-run.
     pub(crate) verified: Verified,
+    /// What the managed-object watches saw, so that unchanged objects in sync are not read.
+    pub(crate) versions: Option<Arc<dyn LiveVersions>>,
 }
 
 /// One rendered object made ready to apply: where it goes and how to address it.
@@ -113,7 +116,20 @@ impl Engine {
     /// An engine writing through `client` (a remote cluster, or an impersonating client) that looks
     /// Applications up through `home`, the controller's own client.
     pub fn with_home(client: Client, home: Client) -> Self {
-        Self { catalog: ResourceCatalog::new(client.clone()), client, home, verified: Verified::default() }
+        Self {
+            catalog: ResourceCatalog::new(client.clone()),
+            client,
+            home,
+            verified: Verified::default(),
+            versions: None,
+        }
+    }
+
+    /// This engine, trusting `versions` (the cluster's managed-object watches) to say which objects
+    /// changed since they were last found in sync: the others are not read again.
+    pub fn with_live_versions(mut self, versions: Arc<dyn LiveVersions>) -> Self {
+        self.versions = Some(versions);
+        self
     }
 
     /// How to address a kind, from the discovery cache (asking the server on a miss).

@@ -49,3 +49,4 @@ pub use pre_delete::{PreDeleteOptions, PreDeleteProgress, PreDeleteRun};
 pub use preview::{Change, ObjectPreview, previews};
 pub use sync_plan::{PlanSummary, Planned, PlannedObject, PlannedStep, SyncPlan};
 pub use tracking::AppRef;
+pub use verified::LiveVersions;

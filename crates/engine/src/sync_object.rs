@@ -11,10 +11,11 @@ use crate::drift;
 use crate::engine::{Engine, RenderFacts, SyncOptions, Target};
 use crate::error::ObjectError;
 use crate::ignore;
+use crate::key::ResourceKey;
 use crate::migrate;
 use crate::plan::{Action, Observation};
 use crate::replace;
-use crate::tracking::{owner_of, tracking_id_of};
+use crate::tracking::{AppRef, owner_of, tracking_id_of};
 use crate::verified::desired_hash;
 
 /// What comparing one object found, and how to write it if it differs.
@@ -68,6 +69,9 @@ impl Engine {
             Ok(mode) => mode,
             Err(error) => return compared.with(Observation::Rejected(error)),
         };
+        if let Some(live) = self.unchanged_in_sync(&options.app, &target.key, compared.desired) {
+            return compared.with(Observation::InSync { live });
+        }
         let name = &target.key.name;
         let live = match self.read(api, name).await {
             Ok(live) => live,
@@ -97,6 +101,8 @@ impl Engine {
             && !compared.take_over
             && self.verified.holds(&options.app, &target.key, desired, current)
         {
+            // Kept at the version just read, so that the next pass need not read it.
+            self.verified.record(&options.app, &target.key, desired, current);
             return compared.with(Observation::InSync { live: current.clone() });
         }
         let ignored = ignore::ignored_paths(&options.ignore_differences, &target.key, live.as_ref());
@@ -167,6 +173,13 @@ impl Engine {
             }
         };
         serde_json::to_value(written).map_err(|e| ObjectError::refused(e.to_string()))
+    }
+
+    /// The live copy of an object found in sync with `desired` that the watch of its kind reports
+    /// unchanged since: no read is needed.
+    fn unchanged_in_sync(&self, app: &AppRef, key: &ResourceKey, desired: u64) -> Option<Value> {
+        let version = self.versions.as_ref()?.resource_version(key)?;
+        self.verified.unchanged(app, key, desired, &version)
     }
 
     async fn read(&self, api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ObjectError> {

@@ -1,5 +1,6 @@
 //! Objects found in sync, remembered with the state they were in, so that an object nobody changed
-//! since is not compared again by a server-side dry-run.
+//! since is not compared again by a server-side dry-run, nor read again while the managed-object
+//! watch reports the version it was read at.
 //!
 //! Every reconcile reads each managed object; without this, it also asked the server for a dry-run
 //! apply of each one, the largest part of an idle controller's API traffic (the periodic resync)
@@ -8,6 +9,10 @@
 //! have one: the API server bumps it on every change outside status and metadata); its metadata is
 //! compared whole, and kinds without a generation count any change of `resourceVersion`. A change
 //! to git's object or to the ignore rules makes a new fingerprint too.
+//!
+//! The live copy kept with each fingerprint (compact JSON without `managedFields`) answers a pass
+//! whose watch still reports the same `resourceVersion`: any change at all, status included, gives
+//! a new one, so health is assessed from the same object a read would have returned.
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -18,6 +23,13 @@ use serde_json::Value;
 
 use crate::key::ResourceKey;
 use crate::tracking::AppRef;
+
+/// The `resourceVersion` each managed object has now, as a watch of its kind last saw it; `None`
+/// when the object is not watched (yet), so it is read.
+pub trait LiveVersions: Send + Sync {
+    /// The current `resourceVersion` of `key`, if its kind is watched and the object was seen.
+    fn resource_version(&self, key: &ResourceKey) -> Option<String>;
+}
 
 /// What was in sync: git's object (with the rules it was compared under) and the live state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +47,22 @@ enum LiveState {
     Version { uid: String, resource_version: String },
 }
 
+/// One object found in sync: its fingerprint and the live copy it was taken from.
+#[derive(Debug)]
+struct InSync {
+    fingerprint: Fingerprint,
+    resource_version: String,
+    /// The live object as read, without `managedFields`, as compact JSON (a third of a parsed
+    /// value's memory).
+    live: Box<str>,
+}
+
 /// Fingerprints of the objects each Application last found in sync, per engine (one per cluster
 /// and identity), kept in memory only: after a restart every object is compared once again. An
-/// entry is a few hundred bytes per managed object, replaced on each comparison.
+/// entry is the object's compact JSON (about 1–2 KiB for a Deployment), replaced on each comparison.
 #[derive(Default)]
 pub(crate) struct Verified {
-    apps: Mutex<HashMap<AppRef, HashMap<ResourceKey, Fingerprint>>>,
+    apps: Mutex<HashMap<AppRef, HashMap<ResourceKey, InSync>>>,
 }
 
 impl Verified {
@@ -48,15 +70,26 @@ impl Verified {
     pub fn holds(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) -> bool {
         let Some(now) = fingerprint(desired, live) else { return false };
         let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
-        apps.get(app).and_then(|objects| objects.get(key)) == Some(&now)
+        apps.get(app).and_then(|objects| objects.get(key)).is_some_and(|entry| entry.fingerprint == now)
+    }
+
+    /// The live copy of `key` found in sync with `desired`, if the object is still at
+    /// `resource_version` (the watch's): then it is unchanged, and in sync, without a read.
+    pub fn unchanged(&self, app: &AppRef, key: &ResourceKey, desired: u64, resource_version: &str) -> Option<Value> {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = apps.get(app)?.get(key)?;
+        if entry.fingerprint.desired != desired || entry.resource_version != resource_version {
+            return None;
+        }
+        serde_json::from_str(&entry.live).ok()
     }
 
     /// Remembers that `live` is in sync with `desired` (compared, or just written).
     pub fn record(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) {
         let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
-        match fingerprint(desired, live) {
-            Some(now) => {
-                apps.entry(app.clone()).or_default().insert(key.clone(), now);
+        match in_sync(desired, live) {
+            Some(entry) => {
+                apps.entry(app.clone()).or_default().insert(key.clone(), entry);
             }
             None => {
                 if let Some(objects) = apps.get_mut(app) {
@@ -98,6 +131,17 @@ pub(crate) fn desired_hash(object: &Value, rules: &impl serde::Serialize) -> u64
     object.to_string().hash(&mut hasher);
     serde_json::to_string(rules).unwrap_or_default().hash(&mut hasher);
     hasher.finish()
+}
+
+/// The entry remembering `live` as in sync with `desired`; `None` when it has no fingerprint.
+fn in_sync(desired: u64, live: &Value) -> Option<InSync> {
+    let fingerprint = fingerprint(desired, live)?;
+    let resource_version = live.pointer("/metadata/resourceVersion")?.as_str()?.to_owned();
+    let mut copy = live.clone();
+    if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    Some(InSync { fingerprint, resource_version, live: copy.to_string().into_boxed_str() })
 }
 
 /// The fingerprint of `live` compared with `desired`; `None` for an object without identity or
@@ -165,6 +209,20 @@ mod tests {
         assert!(!verified.holds(&app(), &key(), changed_in_git, &deployment(1, "11", json!({"a": "b"}))));
         let other_rules = desired_hash(&json!({"spec": {"replicas": 0}}), &vec!["/spec/replicas"]);
         assert!(!verified.holds(&app(), &key(), other_rules, &deployment(1, "11", json!({"a": "b"}))));
+    }
+
+    #[test]
+    fn the_live_copy_answers_only_at_the_same_version_and_desired_state() {
+        let verified = Verified::default();
+        let live = deployment(1, "10", json!({"a": "b"}));
+        verified.record(&app(), &key(), 3, &live);
+        let copy = verified.unchanged(&app(), &key(), 3, "10").expect("unchanged");
+        assert_eq!(copy["status"], live["status"]);
+        assert!(copy["metadata"].get("managedFields").is_none(), "managedFields are not kept");
+        assert_eq!(verified.unchanged(&app(), &key(), 3, "11"), None, "any change gives a new version");
+        assert_eq!(verified.unchanged(&app(), &key(), 4, "10"), None, "git changed");
+        verified.forget(&app(), &key());
+        assert_eq!(verified.unchanged(&app(), &key(), 3, "10"), None);
     }
 
     #[test]

@@ -165,13 +165,83 @@ async fn a_reconcile_reads_credentials_and_projects_from_watches_not_per_pass() 
     lockstep_e2e::apps::wait_reason(&client, &ns.name, "quiet", "Succeeded").await?;
     let before = get(addr, "/metrics").await?.body;
     for _ in 0..5 {
-        let token = lockstep_e2e::apps::refresh(&client, &ns.name, "quiet").await?;
-        wait_app(&client, &ns.name, "quiet", "refresh observed", |app| {
-            app.status.as_ref().and_then(|s| s.observed_refresh.as_deref()) == Some(token.as_str())
-        })
-        .await?;
+        refreshed(&client, &ns.name, "quiet").await?;
     }
     let after = get(addr, "/metrics").await?.body;
     assert_eq!(requests(&after, "list"), requests(&before, "list"), "a pass listed something:\n{after}");
+    Ok(())
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 0
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: main
+        image: registry.invalid/web:1
+";
+
+/// Managed objects found in sync are not read again while their kinds' watches report them
+/// unchanged: passes over a converged Application (here five refreshes, each a full pass) make no
+/// GET at all. A change to one of them is still read, healed and reported.
+#[tokio::test]
+async fn a_pass_over_unchanged_objects_reads_none_of_them() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-unread").await?;
+    let repo = GitRepo::new();
+    repo.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  value: \"1\"\n");
+    repo.write("deployment.yaml", DEPLOYMENT);
+    repo.commit("one");
+    let addr = free_addr();
+    let _controller =
+        ControllerProcess::start(&ns.name, &["--metrics-addr", &addr.to_string(), "--leader-elect=false"])?;
+    let spec = json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}, "syncPolicy": {"automated": {"selfHeal": true}}});
+    apply_app(&client, &ns.name, "still", spec).await?;
+    wait_app(&client, &ns.name, "still", "Synced and Healthy", |app| {
+        app.status.as_ref().is_some_and(|s| {
+            s.sync.status == lockstep_api::SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy
+        })
+    })
+    .await?;
+    // One more pass, so that every object has been found in sync at the version its watch reports.
+    refreshed(&client, &ns.name, "still").await?;
+    let before = get(addr, "/metrics").await?.body;
+    for _ in 0..5 {
+        refreshed(&client, &ns.name, "still").await?;
+    }
+    let after = get(addr, "/metrics").await?.body;
+    assert_eq!(requests(&after, "get"), requests(&before, "get"), "a pass read something:\n{after}");
+
+    // Drift is still seen: the watch reports a new version, the object is read and healed.
+    let config_maps = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &ns.name);
+    let edit = json!({"data": {"value": "by hand"}});
+    config_maps.patch("cm", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&edit)).await?;
+    wait_for("the edit healed", Duration::from_secs(30), || async {
+        let value = config_maps.get("cm").await?.data.and_then(|d| d.get("value").cloned());
+        if value.as_deref() == Some("1") { Ok(Some(())) } else { anyhow::bail!("value is {value:?}") }
+    })
+    .await?;
+    let healed = get(addr, "/metrics").await?.body;
+    assert!(requests(&healed, "get") > requests(&after, "get"), "the changed object was read");
+    Ok(())
+}
+
+/// Refreshes the Application and waits until a pass has observed the refresh.
+async fn refreshed(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let token = lockstep_e2e::apps::refresh(client, namespace, name).await?;
+    wait_app(client, namespace, name, "refresh observed", |app| {
+        app.status.as_ref().and_then(|s| s.observed_refresh.as_deref()) == Some(token.as_str())
+    })
+    .await?;
     Ok(())
 }
