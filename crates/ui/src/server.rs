@@ -210,3 +210,7 @@ async fn shutdown_signal() {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -10,9 +10,10 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
 use lockstep_api::SYNC_REQUEST_ANNOTATION;
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_reason};
+use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::configmaps::config_map;
 use lockstep_e2e::ui::{UiProcess, http_client, service_account_token};
-use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::json;
@@ -202,5 +203,25 @@ async fn an_expired_session_goes_back_to_the_sign_in() -> anyhow::Result<()> {
     assert_eq!(response.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
     let (status, _) = get(&ui, &cookie, &format!("/events?namespace={}", ns.name)).await?;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the event stream refuses an expired session");
+    Ok(())
+}
+
+#[tokio::test]
+async fn deploy_ui_is_a_deployment_of_its_own_without_rbac() -> anyhow::Result<()> {
+    let rendered = kubectl_ok(&["kustomize", &workspace_root().join("deploy/ui").display().to_string()], None)?;
+    let objects: Vec<serde_json::Value> =
+        rendered.split("\n---\n").map(serde_yaml_ng::from_str).collect::<Result<_, _>>()?;
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    for kind in ["ServiceAccount", "Deployment", "Service", "NetworkPolicy"] {
+        assert!(kinds.contains(&kind), "{kind} in deploy/ui: {kinds:?}");
+    }
+    assert!(
+        !kinds.iter().any(|k| k.contains("Role")),
+        "the UI acts only with its users' tokens, so it has no RBAC of its own: {kinds:?}"
+    );
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment");
+    assert_eq!(deployment["metadata"]["namespace"], "lockstep-system");
+    assert_eq!(deployment["spec"]["template"]["spec"]["serviceAccountName"], "lockstep-ui");
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["args"][0], "ui");
     Ok(())
 }

@@ -29,7 +29,7 @@ pub(crate) async fn page(Caller(session): Caller, Query(filter): Query<ListFilte
         h1 { "Applications" }
         (reach_notice(&reach))
         (filter_form(&filter))
-        p.count { (apps.len()) " Applications" }
+        p.count { "Shown: " (apps.len()) }
         table.apps #apps data-live {
             thead { tr {
                 th scope="col" { "Name" } th scope="col" { "Namespace" } th scope="col" { "Project" }
