@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
-use lockstep_api::SYNC_REQUEST_ANNOTATION;
+use lockstep_api::{REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, SYNC_REQUEST_ANNOTATION};
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::configmaps::config_map;
@@ -18,10 +18,12 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::json;
 
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMg==\n";
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: registry.example/web:1\n";
 
-/// A ServiceAccount that may read Applications (and, with `patch`, write them) and view the
-/// namespace's objects; returns a token of it.
+/// A ServiceAccount that may read Applications (and, with `patch`, write them and read Secrets) and
+/// view the namespace's objects; returns a token of it.
 async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -> anyhow::Result<String> {
     let mut verbs = vec!["get", "list", "watch"];
     if patch {
@@ -29,10 +31,11 @@ async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -
     }
     let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
     Api::<ServiceAccount>::namespaced(client.clone(), namespace).create(&PostParams::default(), &sa).await?;
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "rules": [{"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs}],
-    }))?;
+    let mut rules = vec![json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
+    if patch {
+        rules.push(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}));
+    }
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
     Api::<Role>::namespaced(client.clone(), namespace).create(&PostParams::default(), &role).await?;
     let subject = json!([{"kind": "ServiceAccount", "name": name, "namespace": namespace}]);
     let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
@@ -82,6 +85,7 @@ async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> any
     let repo = GitRepo::new();
     repo.write("deploy.yaml", DEPLOYMENT);
     repo.write("cm.yaml", &config_map("settings", "1"));
+    repo.write("secret.yaml", SECRET);
     repo.commit("web");
     let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
     let spec = json!({
@@ -150,6 +154,11 @@ async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> any
     let (_, detail) = get(&ui, &cookie, &format!("/apps/{}/web", ns.name)).await?;
     assert!(detail.contains(r#"id="sync" type="submit">"#), "the operator's Sync is enabled");
     let csrf = csrf_of(&detail);
+    let secret_path = format!("/apps/{0}/web/object?group=&version=v1&kind=Secret&namespace={0}&name=db", ns.name);
+    let (status, secret) = get(&ui, &cookie, &secret_path).await?;
+    assert_eq!(status, StatusCode::OK, "{secret}");
+    assert!(secret.contains("password: '***'"), "{secret}");
+    assert!(!secret.contains("aHVudGVyMg"), "the Secret's value is masked: {secret}");
     let mut events = http.get(ui.url(&format!("/events?namespace={}", ns.name))).header(COOKIE, &cookie).send().await?;
     assert_eq!(events.status(), StatusCode::OK);
     let mut seen = String::new();
@@ -166,6 +175,32 @@ async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> any
     let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
     let request = annotations.get(SYNC_REQUEST_ANNOTATION).cloned().unwrap_or_default();
     assert!(request.ends_with(",prune"), "the sync request is written with prune: {request:?}");
+
+    // A second page of the session joins the same watch and starts from the current state.
+    let mut second = http.get(ui.url(&format!("/events?namespace={}", ns.name))).header(COOKIE, &cookie).send().await?;
+    let mut second_seen = String::new();
+    let current = read_until(&mut second, &mut second_seen, &format!(r#""revision":"{head}""#)).await;
+    assert!(current, "a joining page gets the current state: {second_seen}");
+
+    // A dry run writes nothing; Refresh and Rollback write what the CLI writes.
+    let (status, _) = post(&ui, &cookie, &sync_path, &[("csrf", &csrf), ("dry_run", "on")]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    assert_eq!(annotations.get(SYNC_REQUEST_ANNOTATION), Some(&request), "the dry run changed nothing");
+    let before = annotations.get(REFRESH_ANNOTATION).cloned();
+    let (status, _) = post(&ui, &cookie, &format!("/apps/{}/web/refresh", ns.name), &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    let after = annotations.get(REFRESH_ANNOTATION).cloned();
+    assert!(after.is_some() && after != before, "a new refresh is asked for: {before:?} then {after:?}");
+    let first_id = get_app(&client, &ns.name, "web").await?.status.and_then(|s| s.history.first().map(|h| h.id));
+    let first_id = first_id.expect("a history entry").to_string();
+    let rollback_path = format!("/apps/{}/web/rollback", ns.name);
+    let (status, _) = post(&ui, &cookie, &rollback_path, &[("csrf", &csrf), ("id", &first_id)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    let rollback = annotations.get(ROLLBACK_ANNOTATION).cloned().unwrap_or_default();
+    assert!(rollback.starts_with(&format!("{first_id},token=")), "the rollback names the entry: {rollback:?}");
 
     // Signing out ends the session.
     let (status, _) = post(&ui, &cookie, "/logout", &[("csrf", &csrf)]).await?;
