@@ -1,12 +1,19 @@
 //! `lockstep ui`: the web UI, a process of its own (see `lockstep_ui`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use lockstep_ui::{LoginMode, UiConfig};
+use futures::future::BoxFuture;
+use kube::ResourceExt as _;
+use lockstep_api::Application;
+use lockstep_ui::{DiffSource, LoginMode, UiConfig};
 
-use crate::cli::{ClusterArgs, block_on, load_config};
+use crate::cli::diff::{preview, report};
+use crate::cli::local::{Origin, ToolArgs};
+use crate::cli::style::Style;
+use crate::cli::{Cluster, ClusterArgs, block_on, load_config};
 use crate::duration::parse_duration;
 use crate::logging::{LogFormat, init_logging};
 
@@ -25,6 +32,9 @@ pub(crate) struct UiArgs {
     /// Log format: `json`, `text`, or `auto` (text on a terminal, JSON otherwise).
     #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
+    /// The renderers and the git cache of the diff page, as `lockstep diff` takes them.
+    #[command(flatten)]
+    tools: ToolArgs,
 }
 
 pub(crate) fn run(args: UiArgs, cluster: &ClusterArgs) -> anyhow::Result<()> {
@@ -34,7 +44,25 @@ pub(crate) fn run(args: UiArgs, cluster: &ClusterArgs) -> anyhow::Result<()> {
     let mode = if args.local { LoginMode::Local } else { LoginMode::Token };
     block_on(async {
         let base = load_config(cluster).await?;
-        lockstep_ui::serve(UiConfig { listen, mode, session_ttl: args.session_ttl, base }).await?;
+        let diff: Arc<dyn DiffSource> = Arc::new(CliDiff { tools: args.tools });
+        lockstep_ui::serve(UiConfig { listen, mode, session_ttl: args.session_ttl, base, diff: Some(diff) }).await?;
         Ok(())
     })
+}
+
+/// The diff page's diff: `lockstep diff NAME`'s, made with the signed-in user's client.
+struct CliDiff {
+    tools: ToolArgs,
+}
+
+impl DiffSource for CliDiff {
+    fn diff(&self, client: kube::Client, app: Application) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let cluster = Cluster { client, namespace: app.namespace().unwrap_or_default() };
+            let previews =
+                preview(&cluster, &app, &Origin::Current, &self.tools).await.map_err(|e| format!("{e:#}"))?;
+            let prune = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.prune);
+            Ok(report(&previews, prune, Style::default()).text)
+        })
+    }
 }

@@ -4,12 +4,13 @@
 //! decides what each user sees and may do. Sessions live in memory.
 //!
 //! Pure decisions have their own modules with unit tests: [`filter`], [`commit_link`], [`mask`],
-//! [`session`] (cookie, expiry, CSRF and origin checks) and [`object_tree`].
+//! [`session`] (cookie, expiry, CSRF and origin checks), [`object_tree`] and [`diff`]'s line kinds.
 
 mod actions;
 mod assets;
 pub mod auth;
 pub mod commit_link;
+pub mod diff;
 pub mod events;
 pub mod filter;
 pub mod live_tree;
@@ -20,4 +21,5 @@ mod pages;
 mod server;
 pub mod session;
 
+pub use diff::DiffSource;
 pub use server::{CONTENT_SECURITY_POLICY, LoginMode, UiConfig, UiError, serve};

@@ -43,6 +43,8 @@ pub struct UiConfig {
     pub session_ttl: Duration,
     /// The cluster: its URL and CA (and, in local mode only, its credentials).
     pub base: kube::Config,
+    /// The live-vs-git diff, when the binary supplies one.
+    pub diff: Option<Arc<dyn crate::DiffSource>>,
 }
 
 /// Why the server could not run.
@@ -72,6 +74,8 @@ pub(crate) struct Shared {
     pub sessions: Sessions,
     /// In local mode, the one identity every request acts as.
     pub local: Option<Arc<Session>>,
+    /// The live-vs-git diff, if supplied.
+    pub diff: Option<Arc<dyn crate::DiffSource>>,
 }
 
 /// The handlers' state.
@@ -86,7 +90,8 @@ pub async fn serve(config: UiConfig) -> Result<(), UiError> {
             Some(Arc::new(Session::local(client)))
         }
     };
-    let state = Arc::new(Shared { base: config.base, sessions: Sessions::new(config.session_ttl), local });
+    let sessions = Sessions::new(config.session_ttl);
+    let state = Arc::new(Shared { base: config.base, sessions, local, diff: config.diff });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| UiError::Listen { addr: config.listen, source })?;
@@ -102,6 +107,7 @@ fn router(state: AppState) -> Router {
         .route("/session", get(login::check))
         .route("/apps/{namespace}/{name}", get(pages::detail::page))
         .route("/apps/{namespace}/{name}/object", get(pages::detail::object))
+        .route("/apps/{namespace}/{name}/diff", get(pages::diff::page))
         .route("/apps/{namespace}/{name}/refresh", post(actions::refresh))
         .route("/apps/{namespace}/{name}/sync", post(actions::sync))
         .route("/apps/{namespace}/{name}/rollback", post(actions::rollback))

@@ -13,7 +13,7 @@ fn ui(mode: LoginMode) -> Router {
         LoginMode::Token => None,
         LoginMode::Local => Some(Arc::new(Session::local(kube::Client::try_from(base.clone()).expect("a client")))),
     };
-    router(Arc::new(Shared { base, sessions: Sessions::new(Duration::from_secs(60)), local }))
+    router(Arc::new(Shared { base, sessions: Sessions::new(Duration::from_secs(60)), local, diff: None }))
 }
 
 async fn send(router: Router, request: Request<Body>) -> Response {
@@ -84,8 +84,12 @@ async fn another_sites_origin_is_refused_even_with_the_right_token() {
     let base = kube::Config::new("http://127.0.0.1:9".parse().expect("a URL"));
     let session = Arc::new(Session::local(kube::Client::try_from(base.clone()).expect("a client")));
     let csrf = session.csrf.clone();
-    let router =
-        router(Arc::new(Shared { base, sessions: Sessions::new(Duration::from_secs(60)), local: Some(session) }));
+    let router = router(Arc::new(Shared {
+        base,
+        sessions: Sessions::new(Duration::from_secs(60)),
+        local: Some(session),
+        diff: None,
+    }));
     let form = format!("csrf={csrf}");
     let response = send(router.clone(), post("/logout", &[("origin", "https://evil.example")], &form)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use lockstep_api::{REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, SYNC_REQUEST_ANNOTATION};
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
-use lockstep_e2e::configmaps::config_map;
+use lockstep_e2e::configmaps::{config_map, wait_value};
 use lockstep_e2e::ui::{UiProcess, http_client, service_account_token};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
 use reqwest::StatusCode;
@@ -22,8 +22,9 @@ const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: registry.example/web:1\n";
 
-/// A ServiceAccount that may read Applications (and, with `patch`, write them and read Secrets) and
-/// view the namespace's objects; returns a token of it.
+/// A ServiceAccount that may read Applications and view the namespace's objects (the built-in
+/// `view` role), or with `patch` also write Applications and edit the objects (`edit`, which a
+/// diff's server-side dry run needs); returns a token of it.
 async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -> anyhow::Result<String> {
     let mut verbs = vec!["get", "list", "watch"];
     if patch {
@@ -31,19 +32,17 @@ async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -
     }
     let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
     Api::<ServiceAccount>::namespaced(client.clone(), namespace).create(&PostParams::default(), &sa).await?;
-    let mut rules = vec![json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
-    if patch {
-        rules.push(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}));
-    }
+    let rules = [json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
     let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
     Api::<Role>::namespaced(client.clone(), namespace).create(&PostParams::default(), &role).await?;
     let subject = json!([{"kind": "ServiceAccount", "name": name, "namespace": namespace}]);
+    let objects = if patch { "edit" } else { "view" };
     let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
     for (binding, role_ref) in [
         (name.to_string(), json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name})),
         (
-            format!("{name}-view"),
-            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}),
+            format!("{name}-objects"),
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": objects}),
         ),
     ] {
         let binding: RoleBinding =
@@ -258,5 +257,45 @@ async fn deploy_ui_is_a_deployment_of_its_own_without_rbac() -> anyhow::Result<(
     assert_eq!(deployment["metadata"]["namespace"], "lockstep-system");
     assert_eq!(deployment["spec"]["template"]["spec"]["serviceAccountName"], "lockstep-ui");
     assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["args"][0], "ui");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_diff_page_shows_a_kubectl_edit_against_git() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-ui-diff").await?;
+    let repo = GitRepo::new();
+    repo.write("cm.yaml", &config_map("settings", "from-git"));
+    repo.commit("settings");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    let spec = json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}});
+    apply_app(&client, &ns.name, "manual", spec).await?;
+    let operator = user(&client, &ns.name, "operator", true).await?;
+    let cache = tempfile::tempdir()?;
+    let cache_dir = cache.path().display().to_string();
+    let ui = UiProcess::start(&format!("{}-ui", ns.name), &["--cache-dir", &cache_dir]).await?;
+    let (cookie, _) = sign_in(&ui, &operator).await?;
+
+    // Not synced yet: the diff says the ConfigMap would be created.
+    let diff_path = format!("/apps/{}/manual/diff", ns.name);
+    let (status, page) = get(&ui, &cookie, &diff_path).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("created  ConfigMap {}/settings", ns.name)), "{page}");
+
+    // Synced from the UI, then edited by hand: the diff shows the edit against git.
+    let (_, detail) = get(&ui, &cookie, &format!("/apps/{}/manual", ns.name)).await?;
+    let csrf = csrf_of(&detail);
+    let (status, _) = post(&ui, &cookie, &format!("/apps/{}/manual/sync", ns.name), &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    wait_value(&client, &ns.name, "settings", Some("from-git")).await?;
+    let edit = json!({"data": {"value": "edited-by-hand"}});
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .patch("settings", &PatchParams::default(), &Patch::Merge(&edit))
+        .await?;
+    let (status, page) = get(&ui, &cookie, &diff_path).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("changed  ConfigMap {}/settings", ns.name)), "{page}");
+    assert!(page.contains(r#"<span class="d-del">-  value: edited-by-hand</span>"#), "{page}");
+    assert!(page.contains(r#"<span class="d-add">+  value: from-git</span>"#), "{page}");
     Ok(())
 }

@@ -202,7 +202,7 @@ fn objects(base: &str, resources: &[ResourceStatus]) -> Markup {
         section aria-labelledby="objects-h" {
             h2 #objects-h { "Objects" }
             p.hint { "Each object's sync status as the controller last compared it with git; open one for its live state (Secret values masked). "
-                "The field-by-field diff against git is " code { "lockstep diff NAME" } "." }
+                a #diff-link href=(format!("{base}/diff")) { "Diff against git" } " shows what a sync would change, field by field." }
             table.objects { thead { tr { th { "Kind" } th { "Object" } th { "Sync" } th { "Health" } th { "" } } }
                 tbody { @for r in resources {
                     tr {

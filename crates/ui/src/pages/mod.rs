@@ -2,6 +2,7 @@
 
 pub mod badges;
 pub mod detail;
+pub mod diff;
 pub mod layout;
 pub mod list;
 pub mod sets;
