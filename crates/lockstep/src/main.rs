@@ -6,6 +6,7 @@ mod controller_cmd;
 mod duration;
 mod health_cmd;
 mod logging;
+mod ui_cmd;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,8 @@ enum Command {
     Explain(cli::explain::ExplainArgs),
     /// Show the Application's objects and what they own, with health and sync per node.
     Tree(cli::tree::TreeArgs),
+    /// Serve the web UI (sign-in with a Kubernetes token, or --local with the kubeconfig).
+    Ui(ui_cmd::UiArgs),
     /// Print the version of lockstep and of the cluster.
     Version(cli::version::VersionArgs),
     /// Print a shell completion script.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Render(args) => cli::render::run(args, cluster),
         Command::Explain(args) => cli::explain::run(args, cluster),
         Command::Tree(args) => cli::tree::run(args, cluster),
+        Command::Ui(args) => done(ui_cmd::run(args, cluster)),
         Command::Version(args) => cli::version::run(args, cluster),
         Command::Completion(args) => cli::completion::run::<Cli>(args),
     };

@@ -17,6 +17,7 @@ pub mod gitserver;
 pub mod http;
 pub mod namespace;
 pub mod remote;
+pub mod ui;
 pub mod wait;
 
 pub use cluster::{client, kubectl, workspace_root};

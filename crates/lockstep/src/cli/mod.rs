@@ -56,22 +56,7 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// Connects as kubectl would with the same flags.
     pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Self> {
-        let options = KubeConfigOptions { context: args.context.clone(), ..Default::default() };
-        let config = match &args.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .with_context(|| format!("loading {}", path.display()))?
-            }
-            None => match kube::Config::from_kubeconfig(&options).await {
-                Ok(config) => config,
-                Err(_) if args.context.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
-                    kube::Config::incluster().context("loading the in-cluster configuration")?
-                }
-                Err(err) => return Err(err).context("loading the kubeconfig (KUBECONFIG or ~/.kube/config)"),
-            },
-        };
+        let config = load_config(args).await?;
         let namespace = args.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
         Ok(Self { client, namespace })
@@ -90,6 +75,28 @@ impl Cluster {
             .with_context(|| format!("reading Application {}/{name}", self.namespace))?
             .ok_or_else(|| anyhow::anyhow!("Application {}/{name} not found", self.namespace))
     }
+}
+
+/// The cluster configuration kubectl would use with the same flags: `--kubeconfig`, else
+/// KUBECONFIG or ~/.kube/config, else in-cluster.
+pub(crate) async fn load_config(args: &ClusterArgs) -> anyhow::Result<kube::Config> {
+    let options = KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("loading {}", path.display()))?
+        }
+        None => match kube::Config::from_kubeconfig(&options).await {
+            Ok(config) => config,
+            Err(_) if args.context.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+                kube::Config::incluster().context("loading the in-cluster configuration")?
+            }
+            Err(err) => return Err(err).context("loading the kubeconfig (KUBECONFIG or ~/.kube/config)"),
+        },
+    };
+    Ok(config)
 }
 
 /// Runs a future to completion on a fresh runtime: every subcommand is one short async job.

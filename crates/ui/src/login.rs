@@ -1,0 +1,90 @@
+//! Signing in with a Kubernetes bearer token, signing out, and the session check the page script
+//! makes when its event stream closes.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::auth::{client_for_token, who_is};
+use crate::pages::layout;
+use crate::server::{AppState, session_of};
+use crate::session::{COOKIE_NAME, cleared_cookie, cookie_value, session_cookie};
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    token: String,
+}
+
+/// GET /login: the form (local mode has no sign-in and goes to the list).
+pub(crate) async fn form(State(state): State<AppState>) -> Response {
+    if state.local.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_page(None).into_response()
+}
+
+fn login_page(error: Option<&str>) -> Markup {
+    let body = html! {
+        section.login {
+            h1 { "Sign in to lockstep" }
+            p { "Paste a Kubernetes bearer token: a ServiceAccount's, or one from "
+                code { "kubectl create token NAME" } ". Every request is then made with it, so the cluster's RBAC decides what you see and may do." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action="/login" {
+                label for="token" { "Token" }
+                textarea #token name="token" rows="6" required autocomplete="off" spellcheck="false" autofocus {}
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    layout::page("Sign in", None, body)
+}
+
+/// POST /login: checks the token with the API server and starts a session.
+pub(crate) async fn submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim();
+    if token.is_empty() {
+        return (StatusCode::UNAUTHORIZED, login_page(Some("Paste a token."))).into_response();
+    }
+    let client = match client_for_token(&state.base, token) {
+        Ok(client) => client,
+        Err(err) => {
+            let message = format!("That token cannot be used: {}", lockstep_api::kube_error::one_line(&err));
+            return (StatusCode::UNAUTHORIZED, login_page(Some(&message))).into_response();
+        }
+    };
+    let user = match who_is(&client).await {
+        Ok(user) => user,
+        Err(kube::Error::Api(status)) if status.code == 401 => {
+            return (StatusCode::UNAUTHORIZED, login_page(Some("The API server does not accept that token.")))
+                .into_response();
+        }
+        Err(err) => {
+            tracing::warn!(error = %lockstep_api::kube_error::one_line(&err), "checking a token failed");
+            let message = format!("The token could not be checked: {}", lockstep_api::kube_error::one_line(&err));
+            return (StatusCode::BAD_GATEWAY, login_page(Some(&message))).into_response();
+        }
+    };
+    tracing::info!(%user, "signed in");
+    let id = state.sessions.start(user, client);
+    let cookie = session_cookie(&id, state.sessions.ttl());
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+/// POST /logout: ends the session.
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let cookies = headers.get_all(header::COOKIE);
+    if let Some(id) = cookies.iter().filter_map(|v| v.to_str().ok()).find_map(|h| cookie_value(h, COOKIE_NAME)) {
+        state.sessions.end(id);
+    }
+    ([(header::SET_COOKIE, cleared_cookie())], Redirect::to("/login")).into_response()
+}
+
+/// GET /session: 204 while the session lives, else 401 (the page script then goes to the sign-in).
+pub(crate) async fn check(State(state): State<AppState>, headers: HeaderMap) -> StatusCode {
+    if session_of(&state, &headers).is_some() { StatusCode::NO_CONTENT } else { StatusCode::UNAUTHORIZED }
+}

@@ -1,0 +1,301 @@
+//! `lockstep ui` end to end, against the real control plane: token sign-in (cookie attributes), the
+//! list's badges, the detail page's tree, CSRF and origin refusals, RBAC deciding the buttons and
+//! refusing a forged write, an operator's sync request written, live changes over Server-Sent
+//! Events, and session expiry.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use lockstep_api::{REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, SYNC_REQUEST_ANNOTATION};
+use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_reason};
+use lockstep_e2e::cluster::kubectl_ok;
+use lockstep_e2e::configmaps::{config_map, wait_value};
+use lockstep_e2e::ui::{UiProcess, http_client, service_account_token};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use serde_json::json;
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMg==\n";
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: registry.example/web:1\n";
+
+/// A ServiceAccount that may read Applications and view the namespace's objects (the built-in
+/// `view` role), or with `patch` also write Applications and edit the objects (`edit`, which a
+/// diff's server-side dry run needs); returns a token of it.
+async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -> anyhow::Result<String> {
+    let mut verbs = vec!["get", "list", "watch"];
+    if patch {
+        verbs.push("patch");
+    }
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<ServiceAccount>::namespaced(client.clone(), namespace).create(&PostParams::default(), &sa).await?;
+    let rules = [json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
+    Api::<Role>::namespaced(client.clone(), namespace).create(&PostParams::default(), &role).await?;
+    let subject = json!([{"kind": "ServiceAccount", "name": name, "namespace": namespace}]);
+    let objects = if patch { "edit" } else { "view" };
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
+    for (binding, role_ref) in [
+        (name.to_string(), json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name})),
+        (
+            format!("{name}-objects"),
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": objects}),
+        ),
+    ] {
+        let binding: RoleBinding =
+            serde_json::from_value(json!({"metadata": {"name": binding}, "roleRef": role_ref, "subjects": subject}))?;
+        bindings.create(&PostParams::default(), &binding).await?;
+    }
+    service_account_token(client, namespace, name).await
+}
+
+/// Signs in with `token`; returns the `Cookie` header value and the raw `Set-Cookie`.
+async fn sign_in(ui: &UiProcess, token: &str) -> anyhow::Result<(String, String)> {
+    let response = http_client().post(ui.url("/login")).form(&[("token", token)]).send().await?;
+    anyhow::ensure!(response.status() == StatusCode::SEE_OTHER, "sign-in answered {}", response.status());
+    let set_cookie = response.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let pair = set_cookie.split(';').next().unwrap_or_default().to_string();
+    Ok((pair, set_cookie))
+}
+
+async fn get(ui: &UiProcess, cookie: &str, path: &str) -> anyhow::Result<(StatusCode, String)> {
+    let response = http_client().get(ui.url(path)).header(COOKIE, cookie).send().await?;
+    Ok((response.status(), response.text().await?))
+}
+
+async fn post(ui: &UiProcess, cookie: &str, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(StatusCode, String)> {
+    let response = http_client().post(ui.url(path)).header(COOKIE, cookie).form(form).send().await?;
+    Ok((response.status(), response.text().await?))
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(page: &str) -> String {
+    let start = page.find(r#"name="csrf" value=""#).map(|i| i + r#"name="csrf" value=""#.len()).expect("a CSRF field");
+    page[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-ui").await?;
+    let repo = GitRepo::new();
+    repo.write("deploy.yaml", DEPLOYMENT);
+    repo.write("cm.yaml", &config_map("settings", "1"));
+    repo.write("secret.yaml", SECRET);
+    repo.commit("web");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    let spec = json!({
+        "source": {"repoURL": repo.url(), "targetRevision": "main"},
+        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
+    });
+    apply_app(&client, &ns.name, "web", spec).await?;
+    wait_reason(&client, &ns.name, "web", "Succeeded").await?;
+    let viewer = user(&client, &ns.name, "viewer", false).await?;
+    let operator = user(&client, &ns.name, "operator", true).await?;
+    let ui = UiProcess::start(&format!("{}-ui", ns.name), &[]).await?;
+    let http = http_client();
+
+    // Signed out: pages go to the sign-in form, which carries the security headers.
+    let response = http.get(ui.url("/")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    let response = http.get(ui.url("/login")).send().await?;
+    let csp = response.headers().get(CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(response.headers().get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
+    let refused = http.post(ui.url("/login")).form(&[("token", "not-a-token")]).send().await?;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // The read-only user: the cookie's attributes, the list with its badges, the tree.
+    let (cookie, set_cookie) = sign_in(&ui, &viewer).await?;
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
+    }
+    let (status, list) = get(&ui, &cookie, &format!("/?namespace={}", ns.name)).await?;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let row_at = list.find(&format!(r#"data-app="{}/web""#, ns.name)).expect("a row for the Application");
+    let row = &list[row_at..list[row_at..].find("</tr>").map_or(list.len(), |end| row_at + end)];
+    assert!(row.contains("health-badge health-Healthy"), "{row}");
+    assert!(row.contains("sync-badge sync-Synced"), "{row}");
+    assert!(list.contains("may not list Applications in all namespaces"), "the fallback is said");
+    let (status, detail) = get(&ui, &cookie, &format!("/apps/{}/web", ns.name)).await?;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    for kind in ["Deployment", "ReplicaSet", "ConfigMap"] {
+        assert!(detail.contains(&format!(r#"data-kind="{kind}""#)), "{kind} in the tree");
+    }
+    assert!(detail.contains(r#"id="sync" type="submit" disabled"#), "the viewer's Sync is disabled");
+    let csrf = csrf_of(&detail);
+
+    // Refused by the UI: no CSRF token, or another site's origin. Refused by the API server: the
+    // viewer's forged POST with a valid token.
+    let sync_path = format!("/apps/{}/web/sync", ns.name);
+    let (status, _) = post(&ui, &cookie, &sync_path, &[("prune", "on")]).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a POST without a CSRF token");
+    let cross_site = http
+        .post(ui.url(&sync_path))
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, "https://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await?;
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN, "a POST from another origin");
+    let (status, body) = post(&ui, &cookie, &sync_path, &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("cannot patch resource"), "the API server's answer is shown: {body}");
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    assert!(!annotations.contains_key(SYNC_REQUEST_ANNOTATION), "nothing was written");
+
+    // The operator: live changes over the event stream, then a sync request written.
+    let (cookie, _) = sign_in(&ui, &operator).await?;
+    let (_, detail) = get(&ui, &cookie, &format!("/apps/{}/web", ns.name)).await?;
+    assert!(detail.contains(r#"id="sync" type="submit">"#), "the operator's Sync is enabled");
+    let csrf = csrf_of(&detail);
+    let secret_path = format!("/apps/{0}/web/object?group=&version=v1&kind=Secret&namespace={0}&name=db", ns.name);
+    let (status, secret) = get(&ui, &cookie, &secret_path).await?;
+    assert_eq!(status, StatusCode::OK, "{secret}");
+    assert!(secret.contains("password: '***'"), "{secret}");
+    assert!(!secret.contains("aHVudGVyMg"), "the Secret's value is masked: {secret}");
+    let mut events = http.get(ui.url(&format!("/events?namespace={}", ns.name))).header(COOKIE, &cookie).send().await?;
+    assert_eq!(events.status(), StatusCode::OK);
+    let mut seen = String::new();
+    let first = read_until(&mut events, &mut seen, r#""name":"web""#).await;
+    assert!(first, "the stream starts with the current state: {seen}");
+    repo.write("cm.yaml", &config_map("settings", "2"));
+    let head = repo.commit("settings 2");
+    refresh(&client, &ns.name, "web").await?;
+    let changed = read_until(&mut events, &mut seen, &format!(r#""revision":"{head}""#)).await;
+    assert!(changed, "the new revision arrives over the stream: {seen}");
+
+    let (status, body) = post(&ui, &cookie, &sync_path, &[("csrf", &csrf), ("prune", "on")]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    let request = annotations.get(SYNC_REQUEST_ANNOTATION).cloned().unwrap_or_default();
+    assert!(request.ends_with(",prune"), "the sync request is written with prune: {request:?}");
+
+    // A second page of the session joins the same watch and starts from the current state.
+    let mut second = http.get(ui.url(&format!("/events?namespace={}", ns.name))).header(COOKIE, &cookie).send().await?;
+    let mut second_seen = String::new();
+    let current = read_until(&mut second, &mut second_seen, &format!(r#""revision":"{head}""#)).await;
+    assert!(current, "a joining page gets the current state: {second_seen}");
+
+    // A dry run writes nothing; Refresh and Rollback write what the CLI writes.
+    let (status, _) = post(&ui, &cookie, &sync_path, &[("csrf", &csrf), ("dry_run", "on")]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    assert_eq!(annotations.get(SYNC_REQUEST_ANNOTATION), Some(&request), "the dry run changed nothing");
+    let before = annotations.get(REFRESH_ANNOTATION).cloned();
+    let (status, _) = post(&ui, &cookie, &format!("/apps/{}/web/refresh", ns.name), &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    let after = annotations.get(REFRESH_ANNOTATION).cloned();
+    assert!(after.is_some() && after != before, "a new refresh is asked for: {before:?} then {after:?}");
+    let first_id = get_app(&client, &ns.name, "web").await?.status.and_then(|s| s.history.first().map(|h| h.id));
+    let first_id = first_id.expect("a history entry").to_string();
+    let rollback_path = format!("/apps/{}/web/rollback", ns.name);
+    let (status, _) = post(&ui, &cookie, &rollback_path, &[("csrf", &csrf), ("id", &first_id)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
+    let rollback = annotations.get(ROLLBACK_ANNOTATION).cloned().unwrap_or_default();
+    assert!(rollback.starts_with(&format!("{first_id},token=")), "the rollback names the entry: {rollback:?}");
+
+    // Signing out ends the session.
+    let (status, _) = post(&ui, &cookie, "/logout", &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = get(&ui, &cookie, "/").await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+    Ok(())
+}
+
+/// Reads the event stream until `needle` shows up (true) or 60 s pass (false).
+async fn read_until(response: &mut reqwest::Response, seen: &mut String, needle: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !seen.contains(needle) {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn an_expired_session_goes_back_to_the_sign_in() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-ui-ttl").await?;
+    let token = user(&client, &ns.name, "viewer", false).await?;
+    let ui = UiProcess::start(&format!("{}-ui", ns.name), &["--session-ttl", "2s"]).await?;
+    let (cookie, set_cookie) = sign_in(&ui, &token).await?;
+    assert!(set_cookie.contains("Max-Age=2"), "{set_cookie}");
+    let (status, _) = get(&ui, &cookie, &format!("/?namespace={}", ns.name)).await?;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let response = http_client().get(ui.url("/")).header(COOKIE, &cookie).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    let (status, _) = get(&ui, &cookie, &format!("/events?namespace={}", ns.name)).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the event stream refuses an expired session");
+    Ok(())
+}
+
+#[tokio::test]
+async fn deploy_ui_is_a_deployment_of_its_own_without_rbac() -> anyhow::Result<()> {
+    let rendered = kubectl_ok(&["kustomize", &workspace_root().join("deploy/ui").display().to_string()], None)?;
+    let objects: Vec<serde_json::Value> =
+        rendered.split("\n---\n").map(serde_yaml_ng::from_str).collect::<Result<_, _>>()?;
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    for kind in ["ServiceAccount", "Deployment", "Service", "NetworkPolicy"] {
+        assert!(kinds.contains(&kind), "{kind} in deploy/ui: {kinds:?}");
+    }
+    assert!(
+        !kinds.iter().any(|k| k.contains("Role")),
+        "the UI acts only with its users' tokens, so it has no RBAC of its own: {kinds:?}"
+    );
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment");
+    assert_eq!(deployment["metadata"]["namespace"], "lockstep-system");
+    assert_eq!(deployment["spec"]["template"]["spec"]["serviceAccountName"], "lockstep-ui");
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["args"][0], "ui");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_diff_page_shows_a_kubectl_edit_against_git() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-ui-diff").await?;
+    let repo = GitRepo::new();
+    repo.write("cm.yaml", &config_map("settings", "from-git"));
+    repo.commit("settings");
+    let _controller = ControllerProcess::start(&ns.name, &["--resync-period", "1h"])?;
+    let spec = json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}});
+    apply_app(&client, &ns.name, "manual", spec).await?;
+    let operator = user(&client, &ns.name, "operator", true).await?;
+    let cache = tempfile::tempdir()?;
+    let cache_dir = cache.path().display().to_string();
+    let ui = UiProcess::start(&format!("{}-ui", ns.name), &["--cache-dir", &cache_dir]).await?;
+    let (cookie, _) = sign_in(&ui, &operator).await?;
+
+    // Not synced yet: the diff says the ConfigMap would be created.
+    let diff_path = format!("/apps/{}/manual/diff", ns.name);
+    let (status, page) = get(&ui, &cookie, &diff_path).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("created  ConfigMap {}/settings", ns.name)), "{page}");
+
+    // Synced from the UI, then edited by hand: the diff shows the edit against git.
+    let (_, detail) = get(&ui, &cookie, &format!("/apps/{}/manual", ns.name)).await?;
+    let csrf = csrf_of(&detail);
+    let (status, _) = post(&ui, &cookie, &format!("/apps/{}/manual/sync", ns.name), &[("csrf", &csrf)]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    wait_value(&client, &ns.name, "settings", Some("from-git")).await?;
+    let edit = json!({"data": {"value": "edited-by-hand"}});
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .patch("settings", &PatchParams::default(), &Patch::Merge(&edit))
+        .await?;
+    let (status, page) = get(&ui, &cookie, &diff_path).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("changed  ConfigMap {}/settings", ns.name)), "{page}");
+    assert!(page.contains(r#"<span class="d-del">-  value: edited-by-hand</span>"#), "{page}");
+    assert!(page.contains(r#"<span class="d-add">+  value: from-git</span>"#), "{page}");
+    Ok(())
+}
