@@ -1,7 +1,9 @@
 //! `/events`: Server-Sent Events with one small JSON per changed Application (namespace, name,
-//! health, sync, revision, or `deleted`). Each session has at most one Application watch, made
-//! with its user's token and shared by the session's open pages; it ends when no page listens or
-//! the session ends. A page that connects first gets the current state of every Application.
+//! health, sync, revision, or `deleted`), and whether it passes the page's filters (`shown`) with,
+//! when it does, the list row the page inserts if it has none yet. Each session has at most one
+//! Application watch, made with its user's token and shared by the session's open pages; it ends
+//! when no page listens or the session ends. A page that connects first gets the current state of
+//! every Application.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -14,12 +16,13 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt as _, stream};
 use kube::ResourceExt as _;
-use kube::api::Api;
+use kube::api::{Api, ObjectMeta};
 use kube::runtime::{WatchStreamExt as _, watcher};
-use lockstep_api::Application;
-use serde::{Deserialize, Serialize};
+use lockstep_api::{Application, ApplicationStatus};
+use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::filter::ListFilter;
 use crate::server::Caller;
 use crate::session::{Session, is_live};
 
@@ -28,11 +31,11 @@ const IDLE_CHECK: Duration = Duration::from_secs(15);
 /// How many changes a slow page may fall behind before it is told to reload.
 const BACKLOG: usize = 1024;
 
-/// A session's running watch: its scope, its changes and the last change of every Application.
+/// A session's running watch: its scope, its updates and the last update of every Application.
 pub struct SharedWatch {
     scope: Vec<String>,
-    sender: broadcast::Sender<String>,
-    current: Arc<Mutex<BTreeMap<String, String>>>,
+    sender: broadcast::Sender<Arc<Update>>,
+    current: Arc<Mutex<BTreeMap<String, Arc<Update>>>>,
 }
 
 /// What one message says about one Application.
@@ -65,32 +68,91 @@ impl Change {
     }
 }
 
-/// The stream's query: the namespaces to follow when the user may not watch all of them.
-#[derive(Deserialize)]
-pub(crate) struct StreamQuery {
-    #[serde(default)]
-    namespace: String,
+/// One Application's update as the watch publishes it to every page of the session: the change,
+/// what the list's filters look at, and its list row, rendered once for all pages.
+#[derive(Debug)]
+pub(crate) struct Update {
+    change: Change,
+    /// The Application cut down to what [`ListFilter::matches`] reads; `None` once deleted.
+    filtered: Option<Application>,
+    /// The list row (`<tr data-app=...>`), escaped by maud; empty once deleted.
+    row: String,
 }
 
-/// GET /events.
-pub(crate) async fn stream(Caller(session): Caller, Query(query): Query<StreamQuery>) -> Response {
+impl Update {
+    /// The update that `app` now is.
+    pub(crate) fn of(app: &Application) -> Self {
+        let row = crate::pages::list::row(app).into_string();
+        Self { change: Change::of(app, false), filtered: Some(for_filters(app)), row }
+    }
+
+    /// The update that `namespace/name` is gone.
+    fn deleted(namespace: &str, name: &str) -> Self {
+        let change = Change {
+            namespace: namespace.into(),
+            name: name.into(),
+            health: String::new(),
+            sync: String::new(),
+            revision: String::new(),
+            deleted: true,
+        };
+        Self { change, filtered: None, row: String::new() }
+    }
+
+    /// The message for a page whose list shows what `filter` passes: the change, whether this
+    /// Application belongs on the page and, if so, its row.
+    pub(crate) fn message(&self, filter: &ListFilter) -> String {
+        #[derive(Serialize)]
+        struct Message<'a> {
+            #[serde(flatten)]
+            change: &'a Change,
+            shown: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            row: Option<&'a str>,
+        }
+        let shown = self.filtered.as_ref().is_some_and(|app| filter.matches(app));
+        let message = Message { change: &self.change, shown, row: shown.then_some(self.row.as_str()) };
+        serde_json::to_string(&message).unwrap_or_default()
+    }
+}
+
+/// `app` with only what the list's filters read: name, namespace, labels, spec, health and sync.
+fn for_filters(app: &Application) -> Application {
+    let mut status = ApplicationStatus::default();
+    if let Some(full) = &app.status {
+        status.health.status = full.health.status;
+        status.sync.status = full.sync.status;
+    }
+    Application {
+        metadata: ObjectMeta {
+            name: app.metadata.name.clone(),
+            namespace: app.metadata.namespace.clone(),
+            labels: app.metadata.labels.clone(),
+            ..ObjectMeta::default()
+        },
+        spec: app.spec.clone(),
+        status: Some(status),
+    }
+}
+
+/// GET /events, with the list's filters as the query (`namespace` also names the namespaces to
+/// follow when the user may not watch all of them).
+pub(crate) async fn stream(Caller(session): Caller, Query(filter): Query<ListFilter>) -> Response {
     let all = crate::auth::may(&session.client, "watch", "", None).await;
-    let scope: Vec<String> = if all {
-        Vec::new()
-    } else {
-        query.namespace.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-    };
+    let scope: Vec<String> = if all { Vec::new() } else { filter.namespaces() };
     if !all && scope.is_empty() {
         return (StatusCode::FORBIDDEN, "you may not watch Applications in all namespaces; name some").into_response();
     }
     let (snapshot, receiver) = subscribe(&session, scope);
-    let first =
-        stream::iter(snapshot.into_iter().map(|data| Ok::<_, Infallible>(SseEvent::default().event("app").data(data))));
-    let live = stream::unfold(receiver, |mut receiver| async move {
+    let filter = Arc::new(filter);
+    let event = |update: &Update, filter: &ListFilter| SseEvent::default().event("app").data(update.message(filter));
+    let first_filter = filter.clone();
+    let first = stream::iter(snapshot).map(move |update| Ok::<_, Infallible>(event(&update, &first_filter)));
+    let live = stream::unfold((receiver, filter), move |(mut receiver, filter)| async move {
         match receiver.recv().await {
-            Ok(data) => Some((Ok(SseEvent::default().event("app").data(data)), receiver)),
+            Ok(update) => Some((Ok(event(&update, &filter)), (receiver, filter))),
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                Some((Ok(SseEvent::default().event("reload").data("behind")), receiver))
+                Some((Ok(SseEvent::default().event("reload").data("behind")), (receiver, filter)))
             }
             Err(broadcast::error::RecvError::Closed) => None,
         }
@@ -100,7 +162,7 @@ pub(crate) async fn stream(Caller(session): Caller, Query(query): Query<StreamQu
 }
 
 /// Joins the session's watch of `scope` (empty: all namespaces), starting one if none runs.
-fn subscribe(session: &Arc<Session>, scope: Vec<String>) -> (Vec<String>, broadcast::Receiver<String>) {
+fn subscribe(session: &Arc<Session>, scope: Vec<String>) -> (Vec<Arc<Update>>, broadcast::Receiver<Arc<Update>>) {
     let mut slot = session.watch.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(watch) = slot.as_ref().filter(|w| w.scope == scope) {
         let current = watch.current.lock().unwrap_or_else(PoisonError::into_inner);
@@ -118,8 +180,8 @@ async fn run(
     session: Weak<Session>,
     client: kube::Client,
     scope: Vec<String>,
-    sender: broadcast::Sender<String>,
-    current: Arc<Mutex<BTreeMap<String, String>>>,
+    sender: broadcast::Sender<Arc<Update>>,
+    current: Arc<Mutex<BTreeMap<String, Arc<Update>>>>,
 ) {
     let config = watcher::Config::default();
     let streams: Vec<_> = if scope.is_empty() {
@@ -149,7 +211,7 @@ async fn run(
 
 /// Whether the watch should end (then it also leaves the session, under the session's lock, so a
 /// page joining at that moment starts a new one).
-fn should_stop(session: &Weak<Session>, sender: &broadcast::Sender<String>) -> bool {
+fn should_stop(session: &Weak<Session>, sender: &broadcast::Sender<Arc<Update>>) -> bool {
     let Some(session) = session.upgrade() else { return true };
     if !is_live(session.expires_at, std::time::Instant::now()) {
         return true;
@@ -166,98 +228,42 @@ fn should_stop(session: &Weak<Session>, sender: &broadcast::Sender<String>) -> b
 
 fn publish(
     event: watcher::Event<Application>,
-    sender: &broadcast::Sender<String>,
-    current: &Mutex<BTreeMap<String, String>>,
+    sender: &broadcast::Sender<Arc<Update>>,
+    current: &Mutex<BTreeMap<String, Arc<Update>>>,
     relisted: &mut BTreeSet<String>,
 ) {
     let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
-    let send = |change: Change, current: &mut BTreeMap<String, String>| {
-        let Ok(data) = serde_json::to_string(&change) else { return };
-        if change.deleted {
-            current.remove(&change.key());
+    let send = |update: Update, current: &mut BTreeMap<String, Arc<Update>>| {
+        let update = Arc::new(update);
+        if update.change.deleted {
+            current.remove(&update.change.key());
         } else {
-            current.insert(change.key(), data.clone());
+            current.insert(update.change.key(), update.clone());
         }
         // No page listening is not an error: the idle check ends the watch.
-        let _ = sender.send(data);
+        let _ = sender.send(update);
     };
     match event {
         watcher::Event::Init => relisted.clear(),
         watcher::Event::InitApply(app) => {
-            let change = Change::of(&app, false);
-            relisted.insert(change.key());
-            send(change, &mut current);
+            let update = Update::of(&app);
+            relisted.insert(update.change.key());
+            send(update, &mut current);
         }
         watcher::Event::InitDone => {
             let gone: Vec<String> = current.keys().filter(|k| !relisted.contains(*k)).cloned().collect();
             for key in gone {
                 let (namespace, name) = key.split_once('/').unwrap_or_default();
-                let change = Change {
-                    namespace: namespace.into(),
-                    name: name.into(),
-                    health: String::new(),
-                    sync: String::new(),
-                    revision: String::new(),
-                    deleted: true,
-                };
-                send(change, &mut current);
+                send(Update::deleted(namespace, name), &mut current);
             }
         }
-        watcher::Event::Apply(app) => send(Change::of(&app, false), &mut current),
-        watcher::Event::Delete(app) => send(Change::of(&app, true), &mut current),
+        watcher::Event::Apply(app) => send(Update::of(&app), &mut current),
+        watcher::Event::Delete(app) => {
+            send(Update::deleted(&app.namespace().unwrap_or_default(), &app.name_any()), &mut current)
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lockstep_api::{ApplicationStatus, HealthStatusCode, SyncStatusCode};
-
-    fn app(name: &str, health: HealthStatusCode) -> Application {
-        let spec = serde_json::from_value(serde_json::json!({"source": {"repoURL": "https://g/r"}, "destination": {}}))
-            .unwrap();
-        let mut app = Application::new(name, spec);
-        app.metadata.namespace = Some("team".into());
-        let mut status = ApplicationStatus::default();
-        status.health.status = health;
-        status.sync.status = SyncStatusCode::Synced;
-        status.sync.revision = Some("abc".into());
-        app.status = Some(status);
-        app
-    }
-
-    #[test]
-    fn a_change_is_a_small_json() {
-        let json = serde_json::to_value(Change::of(&app("web", HealthStatusCode::Degraded), false)).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"namespace": "team", "name": "web", "health": "Degraded", "sync": "Synced",
-                               "revision": "abc", "deleted": false})
-        );
-    }
-
-    #[test]
-    fn a_relist_reports_what_vanished_while_the_watch_was_away() {
-        let (sender, mut receiver) = broadcast::channel(16);
-        let current = Mutex::new(BTreeMap::new());
-        let mut relisted = BTreeSet::new();
-        for event in [
-            watcher::Event::Init,
-            watcher::Event::InitApply(app("a", HealthStatusCode::Healthy)),
-            watcher::Event::InitApply(app("b", HealthStatusCode::Healthy)),
-            watcher::Event::InitDone,
-            watcher::Event::Init,
-            watcher::Event::InitApply(app("b", HealthStatusCode::Progressing)),
-            watcher::Event::InitDone,
-        ] {
-            publish(event, &sender, &current, &mut relisted);
-        }
-        let messages: Vec<serde_json::Value> =
-            std::iter::from_fn(|| receiver.try_recv().ok()).map(|m| serde_json::from_str(&m).unwrap()).collect();
-        assert_eq!(messages.len(), 4);
-        assert_eq!((messages[3]["name"].as_str(), messages[3]["deleted"].as_bool()), (Some("a"), Some(true)));
-        let current = current.lock().unwrap();
-        assert_eq!(current.keys().collect::<Vec<_>>(), ["team/b"]);
-        assert!(current["team/b"].contains("Progressing"));
-    }
-}
+#[path = "events_tests.rs"]
+mod tests;

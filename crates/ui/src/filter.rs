@@ -38,6 +38,22 @@ impl ListFilter {
         split(&self.namespace).map(String::from).collect()
     }
 
+    /// The filters as a query string (`project=a&q=web`), the empty ones left out: the list page's
+    /// event stream carries them so the server can say which Applications belong on the page.
+    pub fn query(&self) -> String {
+        let fields = [
+            ("project", &self.project),
+            ("namespace", &self.namespace),
+            ("cluster", &self.cluster),
+            ("health", &self.health),
+            ("sync", &self.sync),
+            ("labels", &self.labels),
+            ("q", &self.q),
+        ];
+        let set: Vec<(&str, &String)> = fields.into_iter().filter(|(_, value)| !value.is_empty()).collect();
+        serde_urlencoded::to_string(set).unwrap_or_default()
+    }
+
     /// Whether `app` passes every filter.
     pub fn matches(&self, app: &Application) -> bool {
         let status = app.status.clone().unwrap_or_default();

@@ -105,3 +105,18 @@ fn all_filters_must_pass_together() {
     assert!(filter("project=payments&health=Healthy&labels=team=a").matches(&web));
     assert!(!filter("project=payments&health=Healthy&labels=team=b").matches(&web));
 }
+
+#[test]
+fn the_query_string_carries_the_set_filters_and_reads_back_the_same() {
+    assert_eq!(ListFilter::default().query(), "");
+    let set = ListFilter {
+        namespace: "team-a,team-b".into(),
+        labels: "team=a,!legacy".into(),
+        q: "web & db".into(),
+        ..ListFilter::default()
+    };
+    let query = set.query();
+    assert_eq!(query, "namespace=team-a%2Cteam-b&labels=team%3Da%2C%21legacy&q=web+%26+db");
+    let back: ListFilter = serde_urlencoded::from_str(&query).unwrap();
+    assert_eq!(back, set);
+}

@@ -1,7 +1,7 @@
 //! `lockstep ui` end to end, against the real control plane: token sign-in (cookie attributes), the
 //! list's badges, the detail page's tree, CSRF and origin refusals, RBAC deciding the buttons and
 //! refusing a forged write, an operator's sync request written, live changes over Server-Sent
-//! Events, and session expiry.
+//! Events (a new Application's row for the pages whose filters pass it), and session expiry.
 
 use std::time::Duration;
 
@@ -169,6 +169,32 @@ async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> any
     let changed = read_until(&mut events, &mut seen, &format!(r#""revision":"{head}""#)).await;
     assert!(changed, "the new revision arrives over the stream: {seen}");
 
+    // An Application created after the page loaded: a page whose filters pass it gets its row to
+    // insert; a page filtering it out (`q=web`) is told it is not shown, without a row; its
+    // deletion reaches both.
+    let filtered_path = format!("/events?namespace={}&q=web", ns.name);
+    let mut filtered = http.get(ui.url(&filtered_path)).header(COOKIE, &cookie).send().await?;
+    let mut filtered_seen = String::new();
+    let web_first = next_message(&mut filtered, &mut filtered_seen, |m| m["name"] == "web").await;
+    assert_eq!(web_first.map(|m| m["shown"].clone()), Some(json!(true)), "{filtered_seen}");
+    apply_app(&client, &ns.name, "late", json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}})).await?;
+    let late = next_message(&mut events, &mut seen, |m| m["name"] == "late").await;
+    let late = late.unwrap_or_else(|| panic!("the new Application reaches the page: {seen}"));
+    assert_eq!(late["shown"], true, "{late}");
+    let row = late["row"].as_str().unwrap_or_default();
+    assert!(row.starts_with(&format!(r#"<tr data-app="{}/late">"#, ns.name)), "{row}");
+    assert!(row.contains(&format!(r#"<a href="/apps/{}/late">late</a>"#, ns.name)), "{row}");
+    assert!(row.contains("health-badge") && row.contains("sync-badge"), "{row}");
+    let late = next_message(&mut filtered, &mut filtered_seen, |m| m["name"] == "late").await;
+    let late = late.unwrap_or_else(|| panic!("the filtered page hears of it too: {filtered_seen}"));
+    assert_eq!((late["shown"].clone(), late.get("row")), (json!(false), None), "{late}");
+    Api::<lockstep_api::Application>::namespaced(client.clone(), &ns.name).delete("late", &Default::default()).await?;
+    for (stream, stream_seen) in [(&mut events, &mut seen), (&mut filtered, &mut filtered_seen)] {
+        let gone = next_message(stream, stream_seen, |m| m["name"] == "late" && m["deleted"] == true).await;
+        assert!(gone.is_some_and(|m| m["shown"] == false), "the deletion arrives: {stream_seen}");
+    }
+    drop(filtered);
+
     let (status, body) = post(&ui, &cookie, &sync_path, &[("csrf", &csrf), ("prune", "on")]).await?;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let annotations = get_app(&client, &ns.name, "web").await?.metadata.annotations.unwrap_or_default();
@@ -207,6 +233,32 @@ async fn token_users_see_what_rbac_allows_and_write_only_what_it_allows() -> any
     let (status, _) = get(&ui, &cookie, "/").await?;
     assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
     Ok(())
+}
+
+/// Reads the event stream until an `app` message that `wanted` accepts arrives (parsed), or 60 s
+/// pass (`None`). Messages before it, already in `seen`, are skipped.
+async fn next_message(
+    response: &mut reqwest::Response,
+    seen: &mut String,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut read = 0;
+    loop {
+        while let Some(end) = seen[read..].find('\n') {
+            let line = &seen[read..read + end];
+            read += end + 1;
+            let message = line.strip_prefix("data:").and_then(|d| serde_json::from_str(d.trim()).ok());
+            if let Some(message) = message.filter(&wanted) {
+                *seen = seen[read..].to_string();
+                return Some(message);
+            }
+        }
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return None,
+        }
+    }
 }
 
 /// Reads the event stream until `needle` shows up (true) or 60 s pass (false).

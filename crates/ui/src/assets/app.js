@@ -1,6 +1,9 @@
-// lockstep UI: live badges. Follows the page's event stream (body[data-events]) and updates the
-// health, sync and revision of each element marked data-app="namespace/name" in place, by cloning
-// the server-rendered badge templates. No framework, no inline script (see the CSP).
+// lockstep UI: live badges and rows. Follows the page's event stream (body[data-events]) and updates
+// the health, sync and revision of each element marked data-app="namespace/name" in place, by cloning
+// the server-rendered badge templates. On the list (#apps), a row the server says belongs on the
+// page (`shown`, with its server-rendered, escaped `row`) is inserted in order when missing, and a
+// row of an Application deleted or no longer passing the page's filters is removed. No framework,
+// no inline script (see the CSP).
 (function () {
   'use strict';
   var url = document.body && document.body.getAttribute('data-events');
@@ -26,9 +29,46 @@
     if (fresh) { old.replaceWith(fresh); }
   }
 
+  var list = document.querySelector('#apps > tbody');
+  var count = document.getElementById('shown-count');
+
+  function rowOf(html) {
+    var holder = document.createElement('template');
+    holder.innerHTML = html;
+    var row = holder.content.firstElementChild;
+    return row && row.matches('tr[data-app]') ? row : null;
+  }
+
+  // The list is sorted by namespace, then name, as the server sorts it.
+  function comesBefore(a, b) {
+    return a.namespace < b.namespace || (a.namespace === b.namespace && a.name < b.name);
+  }
+
+  function keyParts(row) {
+    var key = row.getAttribute('data-app') || '';
+    var slash = key.indexOf('/');
+    return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+  }
+
+  function updateList(change, present) {
+    if (!list) { return; }
+    if (change.deleted || !change.shown) {
+      present.forEach(function (row) { if (list.contains(row)) { row.remove(); } });
+    } else if (!present.some(function (row) { return list.contains(row); }) && change.row) {
+      var row = rowOf(change.row);
+      if (!row) { return; }
+      var next = Array.prototype.find.call(list.rows, function (other) {
+        return comesBefore(change, keyParts(other));
+      });
+      list.insertBefore(row, next || null);
+    }
+    if (count) { count.textContent = String(list.rows.length); }
+  }
+
   function apply(change) {
     var key = change.namespace + '/' + change.name;
-    var rows = document.querySelectorAll('[data-app="' + CSS.escape(key) + '"]');
+    var rows = Array.prototype.slice.call(document.querySelectorAll('[data-app="' + CSS.escape(key) + '"]'));
+    updateList(change, rows);
     rows.forEach(function (row) {
       if (change.deleted) { row.classList.add('deleted'); return; }
       row.classList.remove('deleted');

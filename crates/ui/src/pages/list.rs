@@ -24,12 +24,12 @@ pub(crate) async fn page(Caller(session): Caller, Query(filter): Query<ListFilte
     let (mut apps, reach) = list(&session.client, &filter.namespaces()).await?;
     apps.retain(|app| filter.matches(app));
     apps.sort_by_key(|app| (app.namespace().unwrap_or_default(), app.name_any()));
-    let events = format!("/events?namespace={}", url_encode(&filter.namespace));
+    let events = format!("/events?{}", filter.query());
     let body = html! {
         h1 { "Applications" }
         (reach_notice(&reach))
         (filter_form(&filter))
-        p.count { "Shown: " (apps.len()) }
+        p.count { "Shown: " span #shown-count { (apps.len()) } }
         table.apps #apps data-live {
             thead { tr {
                 th scope="col" { "Name" } th scope="col" { "Namespace" } th scope="col" { "Project" }
@@ -114,7 +114,9 @@ fn filter_form(filter: &ListFilter) -> Markup {
     }
 }
 
-fn row(app: &Application) -> Markup {
+/// One Application's row of the list: the page renders it, and the event stream carries it for an
+/// Application the page does not show yet.
+pub(crate) fn row(app: &Application) -> Markup {
     let namespace = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let status = app.status.clone().unwrap_or_default();
