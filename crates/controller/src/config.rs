@@ -33,4 +33,6 @@ pub struct ControllerConfig {
     pub default_service_account: Option<String>,
     /// Which share of the Applications this process handles.
     pub shard: lockstep_lease::shard::Shard,
+    /// The web UI's base URL; notification messages link to each Application's page there.
+    pub ui_url: Option<String>,
 }

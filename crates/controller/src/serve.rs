@@ -51,6 +51,7 @@ pub(crate) async fn start(
         delivered: Arc::new(|kind: &'static str, result: &'static str| metrics().notification(kind, result)),
         queue_depth: Arc::new(|depth| metrics().notification_queue_depth(depth)),
         cached: notification_config(ctx.clone()),
+        ui_url: ctx.config.ui_url.clone(),
     };
     tokio::spawn(lockstep_notify::notifier::run(ctx.client.clone(), namespace, apps, wiring));
     Ok(())

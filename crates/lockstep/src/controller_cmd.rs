@@ -105,6 +105,25 @@ pub(crate) struct ControllerArgs {
     /// its project names another: impersonation becomes mandatory.
     #[arg(long, env = "LOCKSTEP_DEFAULT_SERVICE_ACCOUNT")]
     default_service_account: Option<String>,
+    /// The web UI's URL (`lockstep ui`, e.g. `https://lockstep.example/`): notification messages
+    /// link to each Application's page there.
+    #[arg(long, env = "LOCKSTEP_UI_URL", value_parser = parse_ui_url)]
+    ui_url: Option<String>,
+}
+
+/// An `http` or `https` URL with a host and no query or fragment, since templates append paths.
+fn parse_ui_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| format!("{value:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{value:?} names no host"));
+    }
+    if rest.contains(['?', '#']) || rest.contains(char::is_whitespace) {
+        return Err(format!("{value:?} has a query, fragment or space: give the UI's base URL"));
+    }
+    Ok(value.to_string())
 }
 
 /// This process's identity in leader election: the pod name (or host name) and the process id, so
@@ -160,6 +179,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         metrics_addr: args.metrics_addr,
         webhook_addr: args.webhook_addr,
         default_service_account: args.default_service_account.filter(|sa| !sa.is_empty()),
+        ui_url: args.ui_url,
         render,
         cache_dir: args.cache_dir,
         resync_period: args.resync_period,
@@ -184,4 +204,17 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .context("connecting to the cluster (KUBECONFIG or in-cluster)")?;
         lockstep_controller::run(client, config).await.context("controller")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ui_url_is_an_http_base_url() {
+        for good in ["https://lockstep.example/", "http://127.0.0.1:8080", "https://ops.example/lockstep"] {
+            assert_eq!(super::parse_ui_url(good).as_deref(), Ok(good));
+        }
+        for bad in ["lockstep.example", "ftp://x", "https://", "https:///apps", "https://x/?a=1", "https://x/#top"] {
+            assert!(super::parse_ui_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub fn compose(config: &NotifyConfig, app: &Application, progressing_for: Durati
     if notices.is_empty() {
         return None;
     }
-    let message = message_of(app);
+    let message = message_of(app, config.ui_url.as_deref());
     let mut composed = Composed { record, deliveries: Vec::new(), unknown_services: Vec::new() };
     for notice in notices.iter().filter(|n| n.send) {
         let template_key = match notice.state {
@@ -79,8 +79,8 @@ pub fn compose(config: &NotifyConfig, app: &Application, progressing_for: Durati
     Some(composed)
 }
 
-/// What messages may say about `app`.
-pub fn message_of(app: &Application) -> Message {
+/// What messages may say about `app`, with links to its page when the UI is at `ui_url`.
+pub fn message_of(app: &Application, ui_url: Option<&str>) -> Message {
     let status = app.status.clone().unwrap_or_default();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone());
     let op = status.operation_state.as_ref().and_then(|o| o.message.clone());
@@ -88,6 +88,7 @@ pub fn message_of(app: &Application) -> Message {
         [status.health.message.clone(), op, ready].into_iter().flatten().find(|m| !m.is_empty()).unwrap_or_default();
     let namespace = app.metadata.namespace.clone().unwrap_or_default();
     let name = app.metadata.name.clone().unwrap_or_default();
+    let url = ui_url.map(|base| crate::template::app_url(base, &namespace, &name)).unwrap_or_default();
     Message {
         app: format!("{namespace}/{name}"),
         name,
@@ -97,6 +98,8 @@ pub fn message_of(app: &Application) -> Message {
         revision: status.sync.revision.clone().unwrap_or_default(),
         repo: app.spec.source.repo_url.clone(),
         message,
+        ui_url: ui_url.map(crate::template::ui_base).unwrap_or_default().to_string(),
+        url,
     }
 }
 
@@ -148,6 +151,23 @@ mod tests {
         let mut no_status = app(&[(DEGRADED, "")], HealthStatusCode::Degraded);
         no_status.status = None;
         assert!(compose(&config(), &no_status, Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn with_the_uis_url_every_message_links_the_applications_page() {
+        let subscribed = app(&[(DEGRADED, "")], HealthStatusCode::Degraded);
+        let body = |config: &NotifyConfig| {
+            let composed = compose(config, &subscribed, Duration::ZERO).expect("due");
+            serde_json::from_slice::<serde_json::Value>(&composed.deliveries[0].request.body).unwrap()
+        };
+        let without = body(&config());
+        assert!(!without["text"].as_str().unwrap().contains("Link:"), "{without}");
+        assert_eq!(without.get("url"), None);
+        let mut linked = config();
+        linked.ui_url = Some("http://ui.example/".into());
+        let with = body(&linked);
+        assert!(with["text"].as_str().unwrap().ends_with("\nLink: http://ui.example/apps/team/web"), "{with}");
+        assert_eq!(with["url"], "http://ui.example/apps/team/web");
     }
 
     #[test]

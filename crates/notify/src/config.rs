@@ -116,6 +116,9 @@ pub struct NotifyConfig {
     pub progressing_delay: Duration,
     /// Per-trigger override of whether its end is announced.
     pub send_resolved: BTreeMap<Trigger, bool>,
+    /// The web UI's base URL (`lockstep controller --ui-url`), for links to each Application's
+    /// page; set by the controller, not read from the ConfigMap.
+    pub ui_url: Option<String>,
 }
 
 impl Default for NotifyConfig {
@@ -126,6 +129,7 @@ impl Default for NotifyConfig {
             templates: BTreeMap::new(),
             progressing_delay: Duration::from_secs(300),
             send_resolved: BTreeMap::new(),
+            ui_url: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Wiring {
     /// The configuration from the process's watch-fed caches; `None` until those have listed,
     /// when it is read directly.
     pub cached: Arc<dyn Fn() -> Option<Configuration> + Send + Sync>,
+    /// The web UI's base URL (`--ui-url`), for links in messages.
+    pub ui_url: Option<String>,
 }
 
 /// Runs the notifier until the process ends: `client` reads the configuration in `namespace` and
@@ -57,7 +59,7 @@ pub async fn run(client: Client, namespace: String, apps: Store<Application>, wi
             None => read(&client, &namespace).await,
         };
         let config = match found.and_then(|(map, secret)| config_of(map, secret)) {
-            Ok(Some(config)) => config,
+            Ok(Some(config)) => NotifyConfig { ui_url: wiring.ui_url.clone(), ..config },
             Ok(None) => continue,
             Err(err) => {
                 if err != last_error {

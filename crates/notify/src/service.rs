@@ -62,7 +62,7 @@ pub fn request(service: &Service, recipient: &str, text: &str, about: About<'_>)
         Service::Slack { url } => (url.clone(), vec![], with_recipient(json!({"text": text}), "channel")),
         Service::Webhook { url, headers, .. } => {
             let m = about.message;
-            let body = json!({
+            let mut body = json!({
                 "trigger": about.trigger.name(),
                 "state": match about.state { NoticeState::Firing => "firing", NoticeState::Resolved => "resolved" },
                 "application": {"namespace": m.namespace, "name": m.name},
@@ -73,6 +73,9 @@ pub fn request(service: &Service, recipient: &str, text: &str, about: About<'_>)
                 "message": m.message,
                 "text": text,
             });
+            if !m.url.is_empty() {
+                body["url"] = json!(m.url);
+            }
             (url.clone(), headers.clone(), with_recipient(body, "recipient"))
         }
     };

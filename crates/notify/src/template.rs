@@ -21,16 +21,38 @@ pub struct Message {
     pub repo: String,
     /// What the status says (operation, health or Ready message).
     pub message: String,
+    /// The web UI's base URL, without a trailing slash; empty when the UI's URL is not configured.
+    pub ui_url: String,
+    /// The Application's page in the web UI (`<ui_url>/apps/<namespace>/<name>`); empty when the
+    /// UI's URL is not configured.
+    pub url: String,
+}
+
+/// `ui_url` as templates join it, without trailing slashes.
+pub fn ui_base(ui_url: &str) -> &str {
+    ui_url.trim_end_matches('/')
+}
+
+/// The web UI's page of Application `namespace/name` when the UI is at `ui_url`.
+pub fn app_url(ui_url: &str, namespace: &str, name: &str) -> String {
+    format!("{}/apps/{namespace}/{name}", ui_base(ui_url))
 }
 
 /// The default firing template; the resolved one starts with `RESOLVED` instead of `FIRING`.
 pub const DEFAULT_TEMPLATE: &str = "{{state}}: {{title}}\nApp: {{app}}\nHealth: {{health}}\nSync: {{sync}}\nRevision: {{shortRevision}}\nMessage: {{message}}";
 
+/// The default template when the UI's URL is known: [`DEFAULT_TEMPLATE`] and a link to the
+/// Application's page.
+pub const DEFAULT_TEMPLATE_WITH_LINK: &str = "{{state}}: {{title}}\nApp: {{app}}\nHealth: {{health}}\nSync: {{sync}}\nRevision: {{shortRevision}}\nMessage: {{message}}\nLink: {{url}}";
+
 /// Renders the message for `trigger` in `state` with the template `custom` (else the default).
 /// Placeholders: `app`, `namespace`, `name`, `health`, `sync`, `revision`, `shortRevision`, `repo`,
-/// `message`, `trigger`, `title`, `state` (`FIRING` or `RESOLVED`).
+/// `message`, `trigger`, `title`, `state` (`FIRING` or `RESOLVED`), `url` (also `app.url`: the
+/// Application's UI page), `context.uiUrl` (the UI's base URL), and Argo CD's
+/// `context.argocdUrl` (the same), `app.metadata.name` and `app.metadata.namespace`.
 pub fn render(custom: Option<&str>, trigger: Trigger, state: NoticeState, m: &Message) -> String {
-    let template = custom.unwrap_or(DEFAULT_TEMPLATE);
+    let default = if m.url.is_empty() { DEFAULT_TEMPLATE } else { DEFAULT_TEMPLATE_WITH_LINK };
+    let template = custom.unwrap_or(default);
     let short: String = m.revision.chars().take(7).collect();
     let state = match state {
         NoticeState::Firing => "FIRING",
@@ -50,6 +72,12 @@ pub fn render(custom: Option<&str>, trigger: Trigger, state: NoticeState, m: &Me
         ("trigger", trigger.name()),
         ("title", trigger.title()),
         ("state", state),
+        ("url", &m.url),
+        ("app.url", &m.url),
+        ("context.uiUrl", &m.ui_url),
+        ("context.argocdUrl", &m.ui_url),
+        ("app.metadata.name", &m.name),
+        ("app.metadata.namespace", &m.namespace),
     ];
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
@@ -97,5 +125,32 @@ mod tests {
         let resolved =
             render(Some("{{ state }} {{app}} {{unknown}} {{"), Trigger::HealthDegraded, NoticeState::Resolved, &m);
         assert_eq!(resolved, "RESOLVED team/guestbook {{unknown}} {{");
+        assert!(!text.contains("Link:"), "no link without the UI's URL: {text}");
+    }
+
+    #[test]
+    fn with_the_uis_url_the_default_links_the_application_and_templates_may_too() {
+        let m = Message {
+            app: "team/guestbook".into(),
+            namespace: "team".into(),
+            name: "guestbook".into(),
+            ui_url: ui_base("https://ui.example/lockstep/").into(),
+            url: app_url("https://ui.example/lockstep/", "team", "guestbook"),
+            ..Default::default()
+        };
+        assert_eq!(m.url, "https://ui.example/lockstep/apps/team/guestbook");
+        let text = render(None, Trigger::HealthDegraded, NoticeState::Firing, &m);
+        assert!(text.ends_with("\nLink: https://ui.example/lockstep/apps/team/guestbook"), "{text}");
+        let ours =
+            render(Some("{{.app.url}} {{url}} {{.context.uiUrl}}"), Trigger::HealthDegraded, NoticeState::Firing, &m);
+        assert_eq!(
+            ours,
+            "https://ui.example/lockstep/apps/team/guestbook https://ui.example/lockstep/apps/team/guestbook https://ui.example/lockstep"
+        );
+        let argo = "{{.context.argocdUrl}}/applications/{{.app.metadata.namespace}}/{{.app.metadata.name}}";
+        assert_eq!(
+            render(Some(argo), Trigger::HealthDegraded, NoticeState::Firing, &m),
+            "https://ui.example/lockstep/applications/team/guestbook"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -111,6 +111,8 @@ fn router(state: AppState) -> Router {
         .route("/apps/{namespace}/{name}/refresh", post(actions::refresh))
         .route("/apps/{namespace}/{name}/sync", post(actions::sync))
         .route("/apps/{namespace}/{name}/rollback", post(actions::rollback))
+        .route("/applications/{namespace}/{name}", get(argo_app_link))
+        .route("/applications/{name}", get(argo_name_link))
         .route("/applicationsets", get(pages::sets::application_sets))
         .route("/projects", get(pages::sets::projects))
         .route("/events", get(events::stream))
@@ -119,6 +121,17 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Argo CD's page of an Application in a namespace (a link from a notification template written
+/// for Argo CD: `{{.context.argocdUrl}}/applications/{{.app.metadata.namespace}}/...`): its page here.
+async fn argo_app_link(Path((namespace, name)): Path<(String, String)>) -> Redirect {
+    Redirect::to(&format!("/apps/{}/{}", pages::list::url_encode(&namespace), pages::list::url_encode(&name)))
+}
+
+/// Argo CD's page of an Application by name alone: the list, searched for that name.
+async fn argo_name_link(Path(name): Path<String>) -> Redirect {
+    Redirect::to(&format!("/?q={}", pages::list::url_encode(&name)))
 }
 
 /// Adds the security headers to every response.

@@ -112,3 +112,16 @@ async fn assets_are_served_with_a_long_cache() {
     assert_eq!(response.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
     assert_eq!(send(ui(LoginMode::Token), get("/assets/other.js")).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn argo_cd_style_links_from_notification_templates_land_on_the_application() {
+    for (path, to) in [
+        ("/applications/team-a/web", "/apps/team-a/web"),
+        ("/applications/web", "/?q=web"),
+        ("/applications/a%20b", "/?q=a+b"),
+    ] {
+        let response = send(ui(LoginMode::Token), get(path)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()), Some(to), "{path}");
+    }
+}

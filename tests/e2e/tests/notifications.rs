@@ -1,6 +1,6 @@
 //! Notifications sent by the controller to local stand-ins of Mattermost, Telegram, Slack and a
-//! signed generic webhook: firing and resolved messages, once only across a restart, and a
-//! hanging endpoint that does not slow reconciles.
+//! signed generic webhook: firing and resolved messages, once only across a restart, a hanging
+//! endpoint that does not slow reconciles, and links to the UI's page with `--ui-url`.
 
 use std::time::{Duration, Instant};
 
@@ -198,7 +198,8 @@ async fn degraded_fires_once_across_a_restart_then_resolves_and_deploys() -> any
 }
 
 #[tokio::test]
-async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> anyhow::Result<()> {
+async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear_with_links_to_the_ui() -> anyhow::Result<()>
+{
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-notify-hang").await?;
     let chat = ChatServer::start(MATTERMOST_TOKEN, TELEGRAM_TOKEN, SIGNING_KEY).await?;
@@ -210,7 +211,8 @@ async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> 
     let repo = GitRepo::new();
     repo.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: \"1\"\n");
     repo.commit("first");
-    let _controller = start(&ns.name)?;
+    let args = ["--controller-namespace", &ns.name, "--ui-url", "http://ui.example/"];
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
     let spec = json!({
         "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "app"},
         "syncPolicy": {"automated": {"prune": true}},
@@ -226,6 +228,12 @@ async fn a_hanging_endpoint_does_not_slow_reconciles_and_others_still_hear() -> 
     let audit = got.iter().find(|m| m.service == "webhook" && m.body["trigger"] == "on-deployed").expect("webhook");
     assert_eq!(audit.body["application"]["name"], "pay");
     assert_eq!(audit.body["state"], "firing");
+    // With --ui-url, the messages link to the Application's page in the UI.
+    let page = format!("http://ui.example/apps/{}/pay", ns.name);
+    assert_eq!(audit.body["url"], page.as_str());
+    let slack = got.iter().find(|m| m.service == "slack" && m.text().contains("FIRING: App Deployed"));
+    let slack = slack.map(|m| m.text()).unwrap_or_default();
+    assert!(slack.contains(&format!("\nLink: {page}")), "the Slack message links the UI page: {slack}");
 
     // Several commits in a row while the hanging endpoint holds its deliveries: each reconcile is prompt.
     let mut last = String::new();
