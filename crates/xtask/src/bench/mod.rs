@@ -3,7 +3,7 @@
 //! Scenarios (see docs/benchmarks.md): 1 the floor (a minimal concurrent server-side-apply client,
 //! no controller), 2 webhook to applied, 3 cold convergence, 4 idle cost, 5 drift correction, 6 git
 //! soak, 7 the Flux peer, 8 one ApplicationSet generating N Applications, 9 chains of Applications
-//! depending on each other. Each reports the median and spread of repeated trials; the Markdown table
+//! depending on each other, 10 the web UI's list with N Applications. Each reports the median and spread of repeated trials; the Markdown table
 //! goes to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
 //!
 //! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
@@ -31,6 +31,7 @@ pub(crate) mod proc;
 mod report;
 mod soak;
 mod stats;
+mod ui;
 mod webhook;
 
 use std::path::PathBuf;
@@ -58,7 +59,8 @@ pub struct BenchArgs {
     /// Run only these scenarios (comma-separated; default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Scenario>,
-    /// App counts for the floor and cold convergence (default 100,500,1000); idle and drift use the largest.
+    /// App counts for the floor and cold convergence (default 100,500,1000); idle, drift, the
+    /// ApplicationSet and the web UI use the largest.
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<usize>,
     /// Trials of the floor and of cold convergence per size (default 3).
@@ -230,6 +232,9 @@ async fn scenarios(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result
     }
     if plan.runs(Scenario::Chains) {
         chains::run(env, plan, out).await.context("scenario 9 (dependency chains)")?;
+    }
+    if plan.runs(Scenario::Ui) {
+        ui::run(env, plan, out).await.context("scenario 10 (web UI list)")?;
     }
     Ok(())
 }

@@ -26,6 +26,8 @@ pub enum Scenario {
     Appset,
     /// 9: chains of three Applications, each depending on the one before (`spec.dependsOn`).
     Chains,
+    /// 10: the web UI's list (`lockstep ui --local`) with the largest N Applications.
+    Ui,
 }
 
 /// Sizes, trials and durations of a run.
