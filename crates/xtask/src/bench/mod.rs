@@ -63,7 +63,7 @@ pub struct BenchArgs {
     /// ApplicationSet and the web UI use the largest.
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<usize>,
-    /// Trials of the floor and of cold convergence per size (default 3).
+    /// Trials of the floor and of cold convergence per size, and of the web UI (default 3).
     #[arg(long)]
     pub trials: Option<usize>,
     /// Trials of webhook-to-applied and of drift (default 100).
