@@ -5,6 +5,7 @@
 //! driver's log instead of hanging it.
 
 use std::future::Future;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -42,7 +43,9 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
 ];
 
-/// A running `chromedriver`: killed on drop, its log printed when a test panics.
+/// A running `chromedriver` in a process group of its own, which the Chromium it starts joins:
+/// the whole group is killed on drop, so a failed test leaves no browser behind. Its log is
+/// printed when a test panics.
 struct Driver {
     child: Child,
     url: String,
@@ -57,6 +60,7 @@ impl Driver {
         let output = std::fs::File::create(logs.join(format!("{log_name}-chromedriver.out")))?;
         let port = free_addr().port();
         let child = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .args(["--log-level=INFO", "--enable-chrome-logs"])
@@ -98,6 +102,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
