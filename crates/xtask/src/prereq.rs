@@ -1,5 +1,6 @@
 //! What `cargo xtask test` and `cargo xtask demo` need from the machine before they build anything:
-//! Debian packages (installed when we are root and apt is there, else we stop with the exact command),
+//! Debian packages (installed when we are root and apt is there, else we stop with the exact command;
+//! the test task's set includes headless Chromium and its WebDriver for the web UI's browser tests),
 //! Go at the version the pinned modules ask for, and rustfmt/clippy for the lint phase.
 //!
 //! The decisions ([`package_plan`], [`go_is_recent_enough`]) are pure; the probing and installing
@@ -39,6 +40,12 @@ const TEST_SERVERS: &[Package] = &[
     Package { name: "squid", why: "the password-protected proxy in tests/e2e" },
 ];
 
+/// Packages the browser tests of `lockstep ui` add: headless Chromium driven over WebDriver.
+const BROWSER: &[Package] = &[
+    Package { name: "chromium", why: "the web UI's browser tests in tests/e2e (headless, /usr/bin/chromium)" },
+    Package { name: "chromium-driver", why: "WebDriver for Chromium in tests/e2e (/usr/bin/chromedriver)" },
+];
+
 /// Which task asks, deciding the package set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
@@ -52,7 +59,7 @@ pub enum Task {
 pub fn packages(task: Task) -> Vec<Package> {
     match task {
         Task::Demo => BUILD.to_vec(),
-        Task::Test => BUILD.iter().chain(TEST_SERVERS).copied().collect(),
+        Task::Test => BUILD.iter().chain(TEST_SERVERS).chain(BROWSER).copied().collect(),
     }
 }
 
@@ -230,7 +237,7 @@ mod tests {
     fn the_test_task_needs_the_test_servers_and_the_demo_does_not() {
         let test: Vec<_> = packages(Task::Test).iter().map(|p| p.name).collect();
         let demo: Vec<_> = packages(Task::Demo).iter().map(|p| p.name).collect();
-        for server in ["lighttpd", "lighttpd-mod-openssl", "openssh-server", "squid"] {
+        for server in ["lighttpd", "lighttpd-mod-openssl", "openssh-server", "squid", "chromium", "chromium-driver"] {
             assert!(test.contains(&server), "{server} missing from the test set");
             assert!(!demo.contains(&server), "{server} is not needed by the demo");
         }

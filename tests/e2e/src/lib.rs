@@ -5,6 +5,7 @@
 //! run in parallel against one control plane without seeing each other.
 
 pub mod apps;
+pub mod browser;
 pub mod chat;
 pub mod cli;
 pub mod cluster;

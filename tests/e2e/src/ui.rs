@@ -1,5 +1,6 @@
 //! The real `lockstep ui` process for UI tests, a browser-like HTTP client of it (cookies by hand,
-//! no redirects followed), and tokens for ServiceAccounts from the TokenRequest API.
+//! no redirects followed), and ServiceAccount users with Application RBAC and their tokens from the
+//! TokenRequest API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +9,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
+use serde_json::json;
 
 use crate::cluster::{kubeconfig, workspace_root};
 use crate::http::free_addr;
@@ -107,4 +110,34 @@ pub async fn service_account_token(client: &kube::Client, namespace: &str, name:
         .status
         .and_then(|s| s.token)
         .ok_or_else(|| anyhow::anyhow!("the TokenRequest of {namespace}/{name} has no status"))
+}
+
+/// A ServiceAccount that may read Applications and view the namespace's objects (the built-in
+/// `view` role), or with `patch` also write Applications and edit the objects (`edit`, which a
+/// diff's server-side dry run needs); returns a token of it.
+pub async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -> anyhow::Result<String> {
+    let mut verbs = vec!["get", "list", "watch"];
+    if patch {
+        verbs.push("patch");
+    }
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<ServiceAccount>::namespaced(client.clone(), namespace).create(&PostParams::default(), &sa).await?;
+    let rules = [json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
+    Api::<Role>::namespaced(client.clone(), namespace).create(&PostParams::default(), &role).await?;
+    let subject = json!([{"kind": "ServiceAccount", "name": name, "namespace": namespace}]);
+    let objects = if patch { "edit" } else { "view" };
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
+    for (binding, role_ref) in [
+        (name.to_string(), json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name})),
+        (
+            format!("{name}-objects"),
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": objects}),
+        ),
+    ] {
+        let binding: RoleBinding =
+            serde_json::from_value(json!({"metadata": {"name": binding}, "roleRef": role_ref, "subjects": subject}))?;
+        bindings.create(&PostParams::default(), &binding).await?;
+    }
+    service_account_token(client, namespace, name).await
 }

@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::{REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, SYNC_REQUEST_ANNOTATION};
 use lockstep_e2e::apps::{apply_app, get_app, refresh, wait_reason};
 use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::configmaps::{config_map, wait_value};
-use lockstep_e2e::ui::{UiProcess, http_client, service_account_token};
+use lockstep_e2e::ui::{UiProcess, http_client, user};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, workspace_root};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
@@ -21,36 +20,6 @@ use serde_json::json;
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMg==\n";
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: registry.example/web:1\n";
-
-/// A ServiceAccount that may read Applications and view the namespace's objects (the built-in
-/// `view` role), or with `patch` also write Applications and edit the objects (`edit`, which a
-/// diff's server-side dry run needs); returns a token of it.
-async fn user(client: &kube::Client, namespace: &str, name: &str, patch: bool) -> anyhow::Result<String> {
-    let mut verbs = vec!["get", "list", "watch"];
-    if patch {
-        verbs.push("patch");
-    }
-    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
-    Api::<ServiceAccount>::namespaced(client.clone(), namespace).create(&PostParams::default(), &sa).await?;
-    let rules = [json!({"apiGroups": ["lockstep.dev"], "resources": ["applications"], "verbs": verbs})];
-    let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
-    Api::<Role>::namespaced(client.clone(), namespace).create(&PostParams::default(), &role).await?;
-    let subject = json!([{"kind": "ServiceAccount", "name": name, "namespace": namespace}]);
-    let objects = if patch { "edit" } else { "view" };
-    let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
-    for (binding, role_ref) in [
-        (name.to_string(), json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name})),
-        (
-            format!("{name}-objects"),
-            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": objects}),
-        ),
-    ] {
-        let binding: RoleBinding =
-            serde_json::from_value(json!({"metadata": {"name": binding}, "roleRef": role_ref, "subjects": subject}))?;
-        bindings.create(&PostParams::default(), &binding).await?;
-    }
-    service_account_token(client, namespace, name).await
-}
 
 /// Signs in with `token`; returns the `Cookie` header value and the raw `Set-Cookie`.
 async fn sign_in(ui: &UiProcess, token: &str) -> anyhow::Result<(String, String)> {

@@ -2,10 +2,50 @@
 // the health, sync and revision of each element marked data-app="namespace/name" in place, by cloning
 // the server-rendered badge templates. On the list (#apps), a row the server says belongs on the
 // page (`shown`, with its server-rendered, escaped `row`) is inserted in order when missing, and a
-// row of an Application deleted or no longer passing the page's filters is removed. No framework,
-// no inline script (see the CSP).
+// row of an Application deleted or no longer passing the page's filters is removed. The action
+// forms (form.inplace) post without leaving the page, so the badges can be watched changing. No
+// framework, no inline script (see the CSP).
 (function () {
   'use strict';
+  var result = document.getElementById('action-result');
+
+  function tell(text, failed) {
+    if (!result) { return; }
+    result.textContent = text;
+    result.classList.toggle('error', failed);
+    result.hidden = false;
+  }
+
+  // Asks for JSON (the server answers a plain form with a redirect); the hidden CSRF field is in
+  // the body as for a plain post. Without JavaScript the forms post as they are.
+  function postInPlace(event) {
+    var form = event.currentTarget;
+    var button = form.querySelector('button[type="submit"]');
+    event.preventDefault();
+    if (button) { button.disabled = true; }
+    fetch(form.action, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Accept': 'application/json' },
+      body: new URLSearchParams(new FormData(form))
+    }).then(function (response) {
+      var json = (response.headers.get('content-type') || '').indexOf('application/json') === 0;
+      var answer = json ? response.json() : Promise.resolve({});
+      return answer.then(function (body) {
+        if (response.ok) { tell(body.notice || 'Done.', false); return; }
+        if (response.status === 401) { window.location.assign('/login'); return; }
+        tell(body.error || (response.status + ' ' + response.statusText), true);
+      });
+    }, function () {
+      tell('The request could not be sent; try again.', true);
+    }).then(function () {
+      if (button) { button.disabled = false; }
+    });
+  }
+  document.querySelectorAll('form.inplace').forEach(function (form) {
+    form.addEventListener('submit', postInPlace);
+  });
+
   var url = document.body && document.body.getAttribute('data-events');
   var status = document.getElementById('live-status');
   if (!url || !window.EventSource) { return; }

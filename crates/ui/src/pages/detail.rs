@@ -44,13 +44,7 @@ pub(crate) async fn page(
         .await
         .map(|list| list.items)
         .map_err(|err| lockstep_api::kube_error::one_line(&err));
-    let notice = match done.done.as_str() {
-        "refresh" => Some("Refresh requested."),
-        "sync" => Some("Sync requested."),
-        "sync-dry-run" => Some("Dry run: the API server would accept this sync request; nothing was written."),
-        "rollback" => Some("Rollback requested."),
-        _ => None,
-    };
+    let notice = crate::actions::notice(&done.done);
     let base = format!("/apps/{namespace}/{name}");
     let body = html! {
         div.app-head data-app=(format!("{namespace}/{name}")) {
@@ -131,17 +125,18 @@ fn actions(session: &Session, base: &str, status: &ApplicationStatus, may_patch:
             @if !may_patch {
                 p.notice #no-patch { "Your RBAC does not allow patching this Application, so these buttons are disabled." }
             }
-            form method="post" action=(format!("{base}/refresh")) {
+            p.notice #action-result role="status" aria-live="polite" hidden {}
+            form.inplace method="post" action=(format!("{base}/refresh")) {
                 input type="hidden" name="csrf" value=(session.csrf);
                 button #refresh type="submit" disabled[!may_patch] { "Refresh" }
             }
-            form method="post" action=(format!("{base}/sync")) {
+            form.inplace method="post" action=(format!("{base}/sync")) {
                 input type="hidden" name="csrf" value=(session.csrf);
                 label { input type="checkbox" name="prune" value="on"; " Prune" }
                 label { input type="checkbox" name="dry_run" value="on"; " Dry run" }
                 button #sync type="submit" disabled[!may_patch] { "Sync" }
             }
-            form method="post" action=(format!("{base}/rollback")) {
+            form.inplace method="post" action=(format!("{base}/rollback")) {
                 input type="hidden" name="csrf" value=(session.csrf);
                 label { "History entry "
                     select name="id" disabled[rollback_ids.is_empty()] {
