@@ -120,6 +120,19 @@ async fn the_ui_in_chromium_signs_in_shows_the_tree_and_the_diff_and_syncs_live(
     assert_badge(&seen, "health", &expected_health);
     assert_badge(&seen, "sync", "OutOfSync");
 
+    // An Application created while the list is open appears in it, and leaves it when deleted,
+    // without a reload.
+    browser.script("window.__marker = 1; return true").await?;
+    apply_app(&client, &ns.name, "late", json!({"source": {"repoURL": repo.url(), "targetRevision": "main"}})).await?;
+    let late = format!(r#"tr[data-app="{}/late"]"#, ns.name);
+    let rows = format!("return document.querySelectorAll('{late}').length");
+    browser.wait_script("the new Application's row", &rows, |v| *v == json!(1)).await?;
+    Api::<Application>::namespaced(client.clone(), &ns.name)
+        .delete("late", &kube::api::DeleteParams::default())
+        .await?;
+    browser.wait_script("the deleted Application's row gone", &rows, |v| *v == json!(0)).await?;
+    assert_eq!(browser.script("return window.__marker").await?, json!(1), "the list was not reloaded");
+
     // Open the Application by its link: the tree shows the managed objects and what they own.
     browser.find(&format!("{row} td.name a")).await?.click().await?;
     browser.find("ul.tree#tree").await?;
