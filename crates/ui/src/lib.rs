@@ -9,12 +9,15 @@
 mod actions;
 mod assets;
 pub mod auth;
+pub mod cluster_rows;
 pub mod commit_link;
 pub mod diff;
 pub mod events;
 pub mod filter;
 pub mod live_tree;
 mod login;
+pub mod oidc;
+mod oidc_login;
 pub mod mask;
 pub mod object_tree;
 mod pages;

@@ -1,5 +1,6 @@
-//! Signing in with a Kubernetes bearer token, signing out, and the session check the page script
-//! makes when its event stream closes.
+//! Signing in with a Kubernetes bearer token (and the sign-in page, which also offers OIDC when an
+//! issuer is configured), signing out, and the session check the page script makes when its event
+//! stream closes.
 
 use axum::Form;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::auth::{client_for_token, who_is};
+use crate::oidc::Availability;
 use crate::pages::layout;
 use crate::server::{AppState, session_of};
 use crate::session::{COOKIE_NAME, cleared_cookie, cookie_value, session_cookie};
@@ -24,13 +26,33 @@ pub(crate) async fn form(State(state): State<AppState>) -> Response {
     if state.local.is_some() {
         return Redirect::to("/").into_response();
     }
-    login_page(None).into_response()
+    login_page(&state, None).await.into_response()
 }
 
-fn login_page(error: Option<&str>) -> Markup {
+/// The sign-in page: the SSO button when an issuer is configured and answers (else a notice that
+/// SSO is unavailable), and always the token form, with `error` above it.
+pub(crate) async fn login_page(state: &AppState, error: Option<&str>) -> Markup {
+    let sso = match &state.oidc {
+        Some(oidc) => Some((oidc.issuer().to_owned(), oidc.availability().await)),
+        None => None,
+    };
     let body = html! {
         section.login {
             h1 { "Sign in to lockstep" }
+            @if let Some((issuer, availability)) = &sso {
+                @match availability {
+                    Availability::Available => {
+                        p { a.button.sso #sso href="/oidc/start" { "Sign in with SSO" } }
+                        p { "Or with a Kubernetes token:" }
+                    }
+                    Availability::Unavailable(reason) => {
+                        p.notice.sso-unavailable #sso-unavailable role="status" {
+                            "SSO unavailable: the identity provider " code { (issuer) } " cannot be reached ("
+                            (reason) "). Sign in with a Kubernetes token below."
+                        }
+                    }
+                }
+            }
             p { "Paste a Kubernetes bearer token: a ServiceAccount's, or one from "
                 code { "kubectl create token NAME" } ". Every request is then made with it, so the cluster's RBAC decides what you see and may do." }
             @if let Some(error) = error { p.error role="alert" { (error) } }
@@ -44,29 +66,33 @@ fn login_page(error: Option<&str>) -> Markup {
     layout::page("Sign in", None, body)
 }
 
+/// The sign-in page with `error`, answered with `status`.
+pub(crate) async fn refused(state: &AppState, status: StatusCode, error: &str) -> Response {
+    (status, login_page(state, Some(error)).await).into_response()
+}
+
 /// POST /login: checks the token with the API server and starts a session.
 pub(crate) async fn submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let token = form.token.trim();
     if token.is_empty() {
-        return (StatusCode::UNAUTHORIZED, login_page(Some("Paste a token."))).into_response();
+        return refused(&state, StatusCode::UNAUTHORIZED, "Paste a token.").await;
     }
     let client = match client_for_token(&state.base, token) {
         Ok(client) => client,
         Err(err) => {
             let message = format!("That token cannot be used: {}", lockstep_api::kube_error::one_line(&err));
-            return (StatusCode::UNAUTHORIZED, login_page(Some(&message))).into_response();
+            return refused(&state, StatusCode::UNAUTHORIZED, &message).await;
         }
     };
     let user = match who_is(&client).await {
         Ok(user) => user,
         Err(kube::Error::Api(status)) if status.code == 401 => {
-            return (StatusCode::UNAUTHORIZED, login_page(Some("The API server does not accept that token.")))
-                .into_response();
+            return refused(&state, StatusCode::UNAUTHORIZED, "The API server does not accept that token.").await;
         }
         Err(err) => {
             tracing::warn!(error = %lockstep_api::kube_error::one_line(&err), "checking a token failed");
             let message = format!("The token could not be checked: {}", lockstep_api::kube_error::one_line(&err));
-            return (StatusCode::BAD_GATEWAY, login_page(Some(&message))).into_response();
+            return refused(&state, StatusCode::BAD_GATEWAY, &message).await;
         }
     };
     tracing::info!(%user, "signed in");

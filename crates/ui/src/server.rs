@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use futures::FutureExt as _;
 
 use crate::session::{COOKIE_NAME, Session, Sessions, cookie_value, csrf_matches, origin_allowed};
-use crate::{actions, assets, events, login, pages};
+use crate::{actions, assets, events, login, oidc_login, pages};
 
 /// The Content-Security-Policy of every page: only this origin's own script, style and requests.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -45,6 +45,8 @@ pub struct UiConfig {
     pub base: kube::Config,
     /// The live-vs-git diff, when the binary supplies one.
     pub diff: Option<Arc<dyn crate::DiffSource>>,
+    /// OIDC sign-in beside the token form, when an issuer is configured.
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 /// Why the server could not run.
@@ -61,6 +63,9 @@ pub enum UiError {
     /// The local mode's client could not be built from the kubeconfig.
     #[error("building the Kubernetes client from the kubeconfig: {0}")]
     Client(#[source] kube::Error),
+    /// The OIDC settings are unusable (the issuer itself is not contacted before a sign-in).
+    #[error("{0}")]
+    Oidc(#[source] crate::oidc::OidcError),
     /// The server stopped with an error.
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
@@ -76,6 +81,8 @@ pub(crate) struct Shared {
     pub local: Option<Arc<Session>>,
     /// The live-vs-git diff, if supplied.
     pub diff: Option<Arc<dyn crate::DiffSource>>,
+    /// OIDC sign-in, if configured.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 /// The handlers' state.
@@ -91,7 +98,18 @@ pub async fn serve(config: UiConfig) -> Result<(), UiError> {
         }
     };
     let sessions = Sessions::new(config.session_ttl);
-    let state = Arc::new(Shared { base: config.base, sessions, local, diff: config.diff });
+    let oidc = match (config.mode, config.oidc) {
+        (LoginMode::Token, Some(settings)) => {
+            let oidc = Arc::new(crate::oidc::Oidc::new(settings).map_err(UiError::Oidc)?);
+            // Discovery in the background: the first sign-in page is then quick, and an issuer that
+            // is down neither delays nor stops the start.
+            let early = oidc.clone();
+            tokio::spawn(async move { early.availability().await });
+            Some(oidc)
+        }
+        _ => None,
+    };
+    let state = Arc::new(Shared { base: config.base, sessions, local, diff: config.diff, oidc });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| UiError::Listen { addr: config.listen, source })?;
@@ -105,6 +123,9 @@ fn router(state: AppState) -> Router {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/session", get(login::check))
+        .route("/oidc/start", get(oidc_login::start))
+        .route("/oidc/callback", get(oidc_login::callback))
+        .route("/clusters", get(pages::clusters::page))
         .route("/apps/{namespace}/{name}", get(pages::detail::page))
         .route("/apps/{namespace}/{name}/object", get(pages::detail::object))
         .route("/apps/{namespace}/{name}/diff", get(pages::diff::page))

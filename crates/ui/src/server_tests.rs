@@ -13,7 +13,7 @@ fn ui(mode: LoginMode) -> Router {
         LoginMode::Token => None,
         LoginMode::Local => Some(Arc::new(Session::local(kube::Client::try_from(base.clone()).expect("a client")))),
     };
-    router(Arc::new(Shared { base, sessions: Sessions::new(Duration::from_secs(60)), local, diff: None }))
+    router(Arc::new(Shared { base, sessions: Sessions::new(Duration::from_secs(60)), local, diff: None, oidc: None }))
 }
 
 async fn send(router: Router, request: Request<Body>) -> Response {
@@ -89,6 +89,7 @@ async fn another_sites_origin_is_refused_even_with_the_right_token() {
         sessions: Sessions::new(Duration::from_secs(60)),
         local: Some(session),
         diff: None,
+        oidc: None,
     }));
     let form = format!("csrf={csrf}");
     let response = send(router.clone(), post("/logout", &[("origin", "https://evil.example")], &form)).await;

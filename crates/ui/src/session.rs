@@ -60,12 +60,18 @@ impl Sessions {
 
     /// Starts a session for `user`; returns its id (for the cookie).
     pub fn start(&self, user: String, client: kube::Client) -> String {
+        self.start_lasting(user, client, self.ttl)
+    }
+
+    /// Starts a session for `user` that lasts `lifetime` (shorter than the TTL when the user's
+    /// token expires sooner); returns its id.
+    pub fn start_lasting(&self, user: String, client: kube::Client, lifetime: Duration) -> String {
         let id = random_hex(32);
         let session = Session {
             user,
             csrf: random_hex(32),
             client,
-            expires_at: Instant::now() + self.ttl,
+            expires_at: Instant::now() + lifetime,
             watch: Mutex::new(None),
         };
         let mut by_id = self.by_id.write().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -47,6 +47,11 @@ pub struct Pki {
     pub admin_cert_pem: String,
     /// PEM of the admin client key.
     pub admin_key_pem: String,
+    /// Serving certificate of the tests' OIDC issuer on loopback (signed by the CA, which the API
+    /// server's JWT authenticator trusts for it).
+    pub oidc_cert: PathBuf,
+    /// Its key.
+    pub oidc_key: PathBuf,
 }
 
 /// Generates a fresh PKI into `dir` (created if needed).
@@ -82,6 +87,15 @@ pub fn generate(dir: &Path) -> Result<Pki> {
 
     let sa_key = KeyPair::generate().context("generating the service-account key")?;
 
+    let mut oidc_params = leaf_params("lockstep-test-oidc", None);
+    oidc_params.subject_alt_names = vec![
+        SanType::DnsName("localhost".try_into().context("the OIDC issuer's DNS name")?),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    ];
+    oidc_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let oidc_key = KeyPair::generate().context("generating the OIDC issuer key")?;
+    let oidc_cert = oidc_params.signed_by(&oidc_key, &ca).context("signing the OIDC issuer certificate")?;
+
     let pki = Pki {
         ca_cert: dir.join("ca.crt"),
         apiserver_cert: dir.join("apiserver.crt"),
@@ -91,6 +105,8 @@ pub fn generate(dir: &Path) -> Result<Pki> {
         ca_cert_pem,
         admin_cert_pem: admin_cert.pem(),
         admin_key_pem: admin_key.serialize_pem(),
+        oidc_cert: dir.join("oidc.crt"),
+        oidc_key: dir.join("oidc.key"),
     };
     write(&pki.ca_cert, &pki.ca_cert_pem)?;
     write(&dir.join("ca.key"), &ca.key().serialize_pem())?;
@@ -100,6 +116,8 @@ pub fn generate(dir: &Path) -> Result<Pki> {
     write(&dir.join("admin.key"), &pki.admin_key_pem)?;
     write(&pki.sa_key, &sa_key.serialize_pem())?;
     write(&pki.sa_pub, &sa_key.public_key_pem())?;
+    write(&pki.oidc_cert, &oidc_cert.pem())?;
+    write(&pki.oidc_key, &oidc_key.serialize_pem())?;
     Ok(pki)
 }
 
@@ -172,7 +190,7 @@ mod tests {
     fn generates_all_files() {
         let dir = std::env::temp_dir().join(format!("xtask-certs-test-{}", std::process::id()));
         let pki = generate(&dir).unwrap();
-        for path in [&pki.ca_cert, &pki.apiserver_cert, &pki.apiserver_key, &pki.sa_key, &pki.sa_pub] {
+        for path in [&pki.ca_cert, &pki.apiserver_cert, &pki.apiserver_key, &pki.sa_key, &pki.sa_pub, &pki.oidc_cert, &pki.oidc_key] {
             let text = fs::read_to_string(path).unwrap();
             assert!(text.starts_with("-----BEGIN "), "{}", path.display());
         }

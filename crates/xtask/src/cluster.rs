@@ -10,6 +10,7 @@
 //! the same ports and arguments ([`restart`]), for the chaos scenarios.
 
 mod audit;
+mod oidc;
 mod kubeconfig;
 mod restart;
 
@@ -270,7 +271,7 @@ pub fn up(ws: &Workspace, name: &str) -> Result<Cluster> {
     let _lock = layout.lock()?;
     let bins = gobuild::ensure(ws)?;
     let kwok = kwok::ensure(ws)?;
-    let build = format!("{}-{}-{}", bins.fingerprint, kwok.fingerprint, audit::LAYOUT);
+    let build = format!("{}-{}-{}-{}", bins.fingerprint, kwok.fingerprint, audit::LAYOUT, oidc::LAYOUT);
     let cluster = Cluster { kubeconfig: layout.kubeconfig.clone(), kubectl: bins.kubectl.clone() };
 
     if let Some(state) = State::load(&layout) {
@@ -333,11 +334,12 @@ fn start(layout: &Layout, bins: &Binaries, kwok: &Kwok, build: &str, cluster: &C
     // etcd warns about a data directory others can read.
     fs::set_permissions(&layout.etcd, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {}", layout.etcd.display()))?;
-    let [etcd_client, etcd_peer, apiserver, controller_manager, scheduler] =
-        <[u16; 5]>::try_from(process::free_ports(5)?).expect("asked for five ports");
+    let [etcd_client, etcd_peer, apiserver, controller_manager, scheduler, oidc_port] =
+        <[u16; 6]>::try_from(process::free_ports(6)?).expect("asked for six ports");
     let ports = Ports { etcd_client, etcd_peer, apiserver, controller_manager, scheduler };
     let pki =
         certs::generate(&layout.pki).with_context(|| format!("generating certificates in {}", layout.pki.display()))?;
+    oidc::write(layout, &pki, oidc_port)?;
     let kubeconfig = kubeconfig(&layout.name, ports.apiserver, &pki);
     for path in [&layout.kubeconfig, &layout.components_kubeconfig] {
         fs::write(path, &kubeconfig).with_context(|| format!("writing {}", path.display()))?;
@@ -420,6 +422,7 @@ fn commands(
             ]
             .into_iter()
             .chain(audit::apiserver_args(layout))
+            .chain(oidc::apiserver_args(layout))
             .collect(),
         ),
         (

@@ -26,6 +26,8 @@ pub struct Tools {
     pub kustomize: PathBuf,
     /// helm.
     pub helm: PathBuf,
+    /// The OIDC provider of the UI's sign-in tests ([`crate::oidc_provider`]).
+    pub oidc_provider: PathBuf,
 }
 
 /// The Go module that pins the rendering tools.
@@ -54,7 +56,8 @@ fn recipe(ws: &Workspace) -> GoBuild {
 pub fn ensure(ws: &Workspace) -> Result<Tools> {
     let recipe = recipe(ws);
     recipe.ensure()?;
-    Ok(Tools { kustomize: recipe.out_dir.join("kustomize"), helm: recipe.out_dir.join("helm") })
+    let oidc_provider = crate::oidc_provider::ensure(ws)?;
+    Ok(Tools { kustomize: recipe.out_dir.join("kustomize"), helm: recipe.out_dir.join("helm"), oidc_provider })
 }
 
 #[cfg(test)]

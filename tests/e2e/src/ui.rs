@@ -28,7 +28,11 @@ pub struct UiProcess {
 impl UiProcess {
     /// Starts the UI with extra `args` and waits until it answers.
     pub async fn start(log_name: &str, args: &[&str]) -> anyhow::Result<Self> {
-        let addr = free_addr();
+        Self::start_on(log_name, free_addr(), args).await
+    }
+
+    /// Starts the UI on `addr` (known before it starts, as an OIDC redirect URL needs).
+    pub async fn start_on(log_name: &str, addr: SocketAddr, args: &[&str]) -> anyhow::Result<Self> {
         let bin = std::env::var_os("LOCKSTEP_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target/debug/lockstep"));

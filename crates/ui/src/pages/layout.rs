@@ -32,6 +32,7 @@ pub(crate) fn page_with_events(title: &str, session: Option<&Session>, events: O
                             a href="/" { "Applications" }
                             a href="/applicationsets" { "ApplicationSets" }
                             a href="/projects" { "Projects" }
+                            a href="/clusters" { "Clusters" }
                         }
                         span.user title="Signed in as" { (session.user) }
                         span #live-status.live-status aria-live="polite" {}

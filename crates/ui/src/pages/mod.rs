@@ -1,6 +1,7 @@
 //! The pages, rendered on the server with maud, and the error page every handler answers with.
 
 pub mod badges;
+pub mod clusters;
 pub mod detail;
 pub mod diff;
 pub mod layout;
