@@ -30,7 +30,7 @@ pub struct ClusterRow {
 /// A cluster's connection, as the last reconcile of the Applications deploying to it saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Connection {
-    /// No Application the user can see deploys to it.
+    /// No Application the user can see deploys to it (or none has been reconciled yet).
     Unknown,
     /// At least one Application deploying to it reports it unreachable.
     Unreachable {
@@ -39,7 +39,7 @@ pub enum Connection {
         /// Its condition's message.
         message: String,
     },
-    /// Applications deploy to it and none reports it unreachable.
+    /// Reconciled Applications deploy to it and none reports it unreachable.
     Reachable {
         /// How many.
         applications: usize,
@@ -120,8 +120,12 @@ fn deploys_to(app: &Application, name: &str, server: &str) -> bool {
 pub fn connection(name: &str, server: &str, apps: &[Application]) -> Connection {
     let mut count = 0;
     for app in apps.iter().filter(|app| deploys_to(app, name, server)) {
-        count += 1;
         let conditions = app.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        if conditions.is_empty() {
+            // Not reconciled yet: it says nothing about the cluster.
+            continue;
+        }
+        count += 1;
         if let Some(condition) = conditions
             .iter()
             .find(|c| c.reason == lockstep_api::conditions::reason::CLUSTER_UNREACHABLE && c.status == "False")

@@ -14,7 +14,8 @@ fn app(name: &str, destination: serde_json::Value, unreachable: Option<&str>) ->
     let conditions = match unreachable {
         Some(message) => json!([{"type": "Ready", "status": "False", "reason": "ClusterUnreachable",
             "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"}]),
-        None => json!([]),
+        None => json!([{"type": "Ready", "status": "True", "reason": "Succeeded",
+            "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]),
     };
     serde_json::from_value(json!({
         "apiVersion": "lockstep.dev/v1alpha1", "kind": "Application",
@@ -74,4 +75,7 @@ fn the_connection_is_what_the_applications_deploying_there_report() {
     );
     let local = app("e", json!({"namespace": "x"}), None);
     assert_eq!(in_cluster_row(&[local]).connection, Connection::Reachable { applications: 1 });
+    let mut never_reconciled = app("f", json!({"name": "east"}), None);
+    never_reconciled.status = None;
+    assert_eq!(connection("east", server, &[never_reconciled]), Connection::Unknown);
 }

@@ -129,6 +129,7 @@ fn router(state: AppState) -> Router {
         .route("/apps/{namespace}/{name}", get(pages::detail::page))
         .route("/apps/{namespace}/{name}/object", get(pages::detail::object))
         .route("/apps/{namespace}/{name}/diff", get(pages::diff::page))
+        .route("/apps/{namespace}/{name}/status", get(pages::live_status::fragment))
         .route("/apps/{namespace}/{name}/refresh", post(actions::refresh))
         .route("/apps/{namespace}/{name}/sync", post(actions::sync))
         .route("/apps/{namespace}/{name}/rollback", post(actions::rollback))

@@ -165,6 +165,8 @@ async fn the_ui_in_chromium_signs_in_shows_the_tree_and_the_diff_and_syncs_live(
         .await?;
     assert_badge(&badges(&browser, ".app-head").await?, "sync", "OutOfSync");
     browser.script("window.__marker = 1; return true").await?;
+    let operation_script = "const o = document.getElementById('last-operation'); return o ? o.textContent : ''";
+    let operation_before = browser.script(operation_script).await?;
     let sync = browser.find("button#sync").await?;
     assert!(sync.is_enabled().await?, "the operator's Sync is enabled");
     sync.click().await?;
@@ -179,6 +181,14 @@ async fn the_ui_in_chromium_signs_in_shows_the_tree_and_the_diff_and_syncs_live(
     assert_eq!(turned, "Synced");
     assert_eq!(browser.script("return window.__marker").await?, json!(1), "the page was not reloaded");
     assert_badge(&badges(&browser, ".app-head").await?, "sync", "Synced");
+    // The last operation section follows too: the new operation replaces the first, no reload.
+    let operation = browser
+        .wait_script("the last operation to show the new sync", operation_script, |v| {
+            *v != operation_before && v.as_str().is_some_and(|t| t.contains("Succeeded"))
+        })
+        .await?;
+    assert_ne!(operation, operation_before);
+    assert_eq!(browser.script("return window.__marker").await?, json!(1), "the page was not reloaded");
     let notice = browser.find("#action-result").await?.text().await?;
     assert_eq!(notice, "Sync requested.");
     wait_value(&client, &ns.name, "settings", Some("from-git")).await?;

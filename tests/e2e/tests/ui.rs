@@ -320,3 +320,62 @@ async fn the_diff_page_shows_a_kubectl_edit_against_git() -> anyhow::Result<()> 
     assert!(page.contains(r#"<span class="d-add">+  value: from-git</span>"#), "{page}");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_clusters_page_lists_destinations_and_their_connection_without_credentials() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-ui-clusters").await?;
+    let repo = GitRepo::new();
+    repo.write("cm.yaml", &config_map("settings", "1"));
+    repo.commit("settings");
+    // A cluster nobody serves: its Applications turn ClusterUnreachable.
+    let dead = format!("https://{}", lockstep_e2e::http::free_addr());
+    let token_secret = "s3cr3t-cluster-token-never-shown";
+    let config = json!({"bearerToken": token_secret, "tlsClientConfig": {"insecure": true}}).to_string();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "east-secret", "namespace": ns.name, "labels": {"lockstep.dev/secret-type": "cluster"}},
+        "stringData": {"name": "east", "server": dead, "namespaces": "shop,web", "project": "default", "config": config}});
+    kubectl_ok(&["apply", "-f", "-"], Some(&secret.to_string()))?;
+    let _controller =
+        ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name, "--resync-period", "1h"])?;
+    let source = json!({"repoURL": repo.url(), "targetRevision": "main"});
+    let east = json!({"source": source, "destination": {"name": "east", "namespace": "shop"},
+        "syncPolicy": {"automated": {}}});
+    let local = json!({"source": source, "destination": {"namespace": ns.name}, "syncPolicy": {"automated": {}}});
+    apply_app(&client, &ns.name, "east-app", east).await?;
+    apply_app(&client, &ns.name, "local-app", local).await?;
+    wait_reason(&client, &ns.name, "east-app", "ClusterUnreachable").await?;
+    wait_reason(&client, &ns.name, "local-app", "Succeeded").await?;
+    // `edit` in the namespace reads its Secrets; `view` does not.
+    let operator = user(&client, &ns.name, "operator", true).await?;
+    let viewer = user(&client, &ns.name, "viewer", false).await?;
+    let ui = UiProcess::start(&format!("{}-ui", ns.name), &[]).await?;
+
+    let (cookie, _) = sign_in(&ui, &operator).await?;
+    let (status, page) = get(&ui, &cookie, "/").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"href="/clusters""#), "the navigation links the clusters page");
+    let (status, page) = get(&ui, &cookie, &format!("/clusters?namespace={}", ns.name)).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let row = |name: &str| {
+        let start = page.find(&format!(r#"data-cluster="{name}""#)).unwrap_or_else(|| panic!("no row {name}: {page}"));
+        page[start..].split("</tr>").next().unwrap_or_default().to_string()
+    };
+    let east_row = row("east");
+    assert!(east_row.contains(&dead), "{east_row}");
+    assert!(east_row.contains("shop, web") && east_row.contains("default"), "{east_row}");
+    assert!(east_row.contains("Unreachable") && east_row.contains(&format!("{}/east-app", ns.name)), "{east_row}");
+    assert!(east_row.contains(&format!("{}/east-secret", ns.name)), "{east_row}");
+    let local_row = row("in-cluster");
+    assert!(local_row.contains("https://kubernetes.default.svc") && local_row.contains("Reachable"), "{local_row}");
+    assert!(!page.contains(token_secret) && !page.contains("bearerToken"), "no credentials on the page");
+    assert!(page.contains("You may not list Secrets in all namespaces"), "the page says whose Secrets it read");
+
+    // A user who may not read the Secrets sees the own cluster and the refusal, nothing more.
+    let (cookie, _) = sign_in(&ui, &viewer).await?;
+    let (status, page) = get(&ui, &cookie, &format!("/clusters?namespace={}", ns.name)).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("Refused: {}", ns.name)), "{page}");
+    assert!(page.contains(r#"data-cluster="in-cluster""#) && !page.contains(r#"data-cluster="east""#), "{page}");
+    Ok(())
+}

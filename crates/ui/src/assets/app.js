@@ -2,7 +2,8 @@
 // the health, sync and revision of each element marked data-app="namespace/name" in place, by cloning
 // the server-rendered badge templates. On the list (#apps), a row the server says belongs on the
 // page (`shown`, with its server-rendered, escaped `row`) is inserted in order when missing, and a
-// row of an Application deleted or no longer passing the page's filters is removed. The action
+// row of an Application deleted or no longer passing the page's filters is removed. On the detail
+// page, the last operation and conditions are fetched again when its Application changes. The action
 // forms (form.inplace) post without leaving the page, so the badges can be watched changing. No
 // framework, no inline script (see the CSP).
 (function () {
@@ -105,8 +106,25 @@
     if (count) { count.textContent = String(list.rows.length); }
   }
 
+  // The detail page's last operation and conditions: fetched again (server-rendered, escaped)
+  // after any change of its Application, at most every 300 ms.
+  var live = document.querySelector('[data-live-for]');
+  var liveTimer = null;
+  function refreshLive() {
+    liveTimer = null;
+    fetch(live.getAttribute('data-live'), { credentials: 'same-origin' }).then(function (response) {
+      if (response.status === 401) { window.location.assign('/login'); return null; }
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (html !== null) { live.innerHTML = html; }
+    }, function () { /* the next change tries again */ });
+  }
+
   function apply(change) {
     var key = change.namespace + '/' + change.name;
+    if (live && !change.deleted && live.getAttribute('data-live-for') === key && !liveTimer) {
+      liveTimer = setTimeout(refreshLive, 300);
+    }
     var rows = Array.prototype.slice.call(document.querySelectorAll('[data-app="' + CSS.escape(key) + '"]'));
     updateList(change, rows);
     rows.forEach(function (row) {

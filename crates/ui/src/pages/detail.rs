@@ -1,5 +1,5 @@
 //! `/apps/{namespace}/{name}`: one Application: summary, the buttons the user's RBAC allows,
-//! conditions, the resource tree, each object's sync status with its live state (Secrets masked),
+//! the last operation and conditions (kept live, [`live_status`]), the resource tree, each object's sync status with its live state (Secrets masked),
 //! Events and the sync history linked to the forge's commit pages.
 
 use axum::extract::{Path, Query};
@@ -13,7 +13,7 @@ use crate::commit_link::commit_url;
 use crate::live_tree;
 use crate::mask::{mask_secret, without_managed_fields};
 use crate::object_tree::TreeNode;
-use crate::pages::{PageError, badges, layout, short};
+use crate::pages::{PageError, badges, layout, live_status, short};
 use crate::server::Caller;
 use crate::session::Session;
 
@@ -58,7 +58,9 @@ pub(crate) async fn page(
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
         (summary(&app, &status))
         (actions(&session, &base, &status, may_patch))
-        (conditions(&status))
+        div #live-sections data-live=(format!("{base}/status")) data-live-for=(format!("{namespace}/{name}")) {
+            (live_status::sections(&status))
+        }
         section aria-labelledby="tree-h" {
             h2 #tree-h { "Resource tree" }
             @match &tree {
@@ -106,9 +108,6 @@ fn summary(app: &Application, status: &ApplicationStatus) -> Markup {
                         None => "off",
                     }
                 }
-                @if let Some(op) = &status.operation_state {
-                    dt { "Last operation" } dd { (format!("{:?}", op.phase)) @if let Some(m) = &op.message { ": " (m) } }
-                }
                 @if let Some(rollback) = status.rollback.as_ref().filter(|r| r.active) {
                     dt { "Rollback" } dd { "to history entry " (rollback.id) " (" (short(&rollback.revision)) ")" }
                 }
@@ -144,21 +143,6 @@ fn actions(session: &Session, base: &str, status: &ApplicationStatus, may_patch:
                     }
                 }
                 button #rollback type="submit" disabled[!may_patch || rollback_ids.is_empty()] { "Rollback" }
-            }
-        }
-    }
-}
-
-fn conditions(status: &ApplicationStatus) -> Markup {
-    html! {
-        section aria-labelledby="conditions-h" {
-            h2 #conditions-h { "Conditions" }
-            @if status.conditions.is_empty() { p { "None." } } @else {
-                table { thead { tr { th { "Type" } th { "Status" } th { "Reason" } th { "Message" } th { "Since" } } }
-                    tbody { @for c in &status.conditions {
-                        tr { td { (c.type_) } td { (c.status) } td { (c.reason) } td { (c.message) } td { (c.last_transition_time.0.to_string()) } }
-                    } }
-                }
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod detail;
 pub mod diff;
 pub mod layout;
 pub mod list;
+pub mod live_status;
 pub mod sets;
 
 use axum::http::StatusCode;
