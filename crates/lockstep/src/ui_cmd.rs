@@ -83,10 +83,8 @@ impl OidcArgs {
         if client_secret.is_empty() {
             anyhow::bail!("the OIDC client secret file {} is empty", secret_file.display());
         }
-        let redirect_url = self
-            .oidc_redirect_url
-            .clone()
-            .unwrap_or_else(|| default_redirect_url(self.ui_url.as_deref(), listen));
+        let redirect_url =
+            self.oidc_redirect_url.clone().unwrap_or_else(|| default_redirect_url(self.ui_url.as_deref(), listen));
         Ok(Some(OidcSettings {
             issuer: issuer.clone(),
             client_id: self.oidc_client_id.clone(),

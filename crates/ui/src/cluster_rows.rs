@@ -99,10 +99,17 @@ fn kubeconfig_server(secret: &Secret) -> Option<String> {
     let text = secret.data.as_ref()?.get("kubeconfig")?;
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&text.0).ok()?;
     let current = config.get("current-context")?.as_str()?;
-    let context = config.get("contexts")?.as_sequence()?.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(current))?;
+    let context = config
+        .get("contexts")?
+        .as_sequence()?
+        .iter()
+        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(current))?;
     let cluster_name = context.get("context")?.get("cluster")?.as_str()?;
-    let cluster =
-        config.get("clusters")?.as_sequence()?.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(cluster_name))?;
+    let cluster = config
+        .get("clusters")?
+        .as_sequence()?
+        .iter()
+        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(cluster_name))?;
     Some(cluster.get("cluster")?.get("server")?.as_str()?.to_owned())
 }
 

@@ -8,10 +8,10 @@ use maud::{DOCTYPE, html};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
+use crate::assets;
 use crate::auth::{client_for_token, who_is};
 use crate::login::refused;
 use crate::oidc::{STATE_COOKIE, cleared_state_cookie, session_lifetime, state_cookie};
-use crate::assets;
 use crate::server::AppState;
 use crate::session::{cookie_value, session_cookie};
 

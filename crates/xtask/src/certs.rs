@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    PublicKeyData as _, SanType,
 };
+use sha2::{Digest as _, Sha256};
 
 /// DNS names the API server's certificate is valid for.
 const APISERVER_DNS_NAMES: &[&str] = &[
@@ -52,6 +53,9 @@ pub struct Pki {
     pub oidc_cert: PathBuf,
     /// Its key.
     pub oidc_key: PathBuf,
+    /// Base64 of the SHA-256 of its public key (SubjectPublicKeyInfo), as Chromium's
+    /// `--ignore-certificate-errors-spki-list` takes it: the browser test trusts this key alone.
+    pub oidc_spki_sha256: String,
 }
 
 /// Generates a fresh PKI into `dir` (created if needed).
@@ -107,6 +111,7 @@ pub fn generate(dir: &Path) -> Result<Pki> {
         admin_key_pem: admin_key.serialize_pem(),
         oidc_cert: dir.join("oidc.crt"),
         oidc_key: dir.join("oidc.key"),
+        oidc_spki_sha256: base64(&Sha256::digest(oidc_key.subject_public_key_info())),
     };
     write(&pki.ca_cert, &pki.ca_cert_pem)?;
     write(&dir.join("ca.key"), &ca.key().serialize_pem())?;
@@ -190,7 +195,15 @@ mod tests {
     fn generates_all_files() {
         let dir = std::env::temp_dir().join(format!("xtask-certs-test-{}", std::process::id()));
         let pki = generate(&dir).unwrap();
-        for path in [&pki.ca_cert, &pki.apiserver_cert, &pki.apiserver_key, &pki.sa_key, &pki.sa_pub, &pki.oidc_cert, &pki.oidc_key] {
+        for path in [
+            &pki.ca_cert,
+            &pki.apiserver_cert,
+            &pki.apiserver_key,
+            &pki.sa_key,
+            &pki.sa_pub,
+            &pki.oidc_cert,
+            &pki.oidc_key,
+        ] {
             let text = fs::read_to_string(path).unwrap();
             assert!(text.starts_with("-----BEGIN "), "{}", path.display());
         }

@@ -10,8 +10,8 @@
 //! the same ports and arguments ([`restart`]), for the chaos scenarios.
 
 mod audit;
-mod oidc;
 mod kubeconfig;
+mod oidc;
 mod restart;
 
 use std::fs;

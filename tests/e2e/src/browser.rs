@@ -126,6 +126,11 @@ impl Browser {
     /// Starts `chromedriver` and a Chromium session; fails within [`STEP_TIMEOUT`] each, with the
     /// driver's log, if either does not come up.
     pub async fn start(log_name: &str) -> anyhow::Result<Self> {
+        Self::start_with_args(log_name, &[]).await
+    }
+
+    /// Like [`Browser::start`], with extra Chromium `args` (e.g. a TLS key to trust).
+    pub async fn start_with_args(log_name: &str, extra_args: &[String]) -> anyhow::Result<Self> {
         for binary in [CHROMIUM, CHROMEDRIVER] {
             anyhow::ensure!(
                 Path::new(binary).is_file(),
@@ -138,6 +143,7 @@ impl Browser {
         let profile = tempfile::Builder::new().prefix("lockstep-chromium-").tempdir()?;
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra_args.iter().cloned());
         let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",

@@ -28,6 +28,9 @@ pub struct IssuerInfo {
     pub tls_key: PathBuf,
     /// The cluster's CA (which the UI needs to trust the issuer).
     pub ca: PathBuf,
+    /// Base64 SHA-256 of the serving key's SubjectPublicKeyInfo (Chromium's
+    /// `--ignore-certificate-errors-spki-list`).
+    pub spki_sha256: String,
     /// The client id the API server takes as the ID tokens' audience.
     pub client_id: String,
     /// The prefix of user names (`oidc:`).

@@ -9,6 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
 use lockstep_e2e::apps::apply_app;
+use lockstep_e2e::browser::Browser;
 use lockstep_e2e::http::free_addr;
 use lockstep_e2e::oidc::{OidcProvider, OidcUser};
 use lockstep_e2e::ui::{UiProcess, http_client, user};
@@ -186,6 +187,38 @@ async fn an_oidc_user_signs_in_through_the_issuer_and_sees_what_their_rbac_allow
     assert_eq!(status, StatusCode::OK);
     let (status, _) = get(&ui, &cookie, &format!("/apps/{}/hidden", other.name)).await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "the API server refuses the other namespace's Application");
+
+    // The same in headless Chromium, clicking: the SSO button, the issuer's form, and back on the
+    // list, signed in (the callback's page moves on by itself, so the SameSite=Strict session
+    // cookie set on the issuer's cross-site redirect is sent). Chromium trusts the issuer's key only.
+    let spki = format!("--ignore-certificate-errors-spki-list={}", provider.info.spki_sha256);
+    let browser = Browser::start_with_args(&format!("{}-chromium", allowed.name), &[spki]).await?;
+    browser.goto(&ui.url("/login")).await?;
+    browser.find("a#sso").await?.click().await?;
+    browser.find("input#username").await?.send_keys(&id).await?;
+    browser.find("input#password").await?.send_keys("correct horse").await?;
+    browser.find("button[type=submit]").await?.click().await?;
+    let signed_in_as = browser
+        .wait_script(
+            "the list, signed in through SSO",
+            "const u = document.querySelector('header .user'); return location.pathname === '/' && u ? u.textContent : ''",
+            |v| v.as_str().is_some_and(|t| !t.is_empty()),
+        )
+        .await?;
+    assert_eq!(signed_in_as.as_str(), Some(api_user.as_str()));
+    browser.goto(&ui.url(&format!("/?namespace={},{}", allowed.name, other.name))).await?;
+    let rows = browser
+        .script(
+            "return Array.from(document.querySelectorAll('#apps tr[data-app]')).map(r => r.getAttribute('data-app'))",
+        )
+        .await?;
+    assert_eq!(rows, json!([format!("{}/visible", allowed.name)]), "only what RBAC allows");
+    let requested = browser.requested_urls().await?;
+    assert!(requested.iter().any(|url| url.starts_with(&provider.info.issuer)), "the browser went to the issuer");
+    for url in requested.iter().filter(|url| url.starts_with("http")) {
+        assert!(url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"), "left loopback: {url}");
+    }
+    browser.close().await?;
 
     // A callback replayed (its state already used) starts no session.
     let http = http_client();

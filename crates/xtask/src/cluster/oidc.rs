@@ -50,7 +50,8 @@ jwt:
 }
 
 /// Writes the authentication configuration and `oidc-issuer.json` (issuer URL, listen address,
-/// serving certificate and key, CA, client id, user prefix) for an issuer on `port`.
+/// serving certificate and key and its public key's hash, CA, client id, user prefix) for an
+/// issuer on `port`.
 pub(super) fn write(layout: &Layout, pki: &Pki, port: u16) -> Result<()> {
     let issuer = format!("https://127.0.0.1:{port}");
     let path = config_path(layout);
@@ -62,6 +63,7 @@ pub(super) fn write(layout: &Layout, pki: &Pki, port: u16) -> Result<()> {
         "tlsCert": pki.oidc_cert,
         "tlsKey": pki.oidc_key,
         "ca": pki.ca_cert,
+        "spkiSha256": pki.oidc_spki_sha256,
         "clientId": CLIENT_ID,
         "userPrefix": PREFIX,
     });
@@ -85,6 +87,9 @@ mod tests {
         let text = authentication_config("https://127.0.0.1:4443", pem);
         assert!(text.contains("    url: https://127.0.0.1:4443\n    audiences: [lockstep-ui]\n"), "{text}");
         assert!(text.contains("    certificateAuthority: |\n      -----BEGIN CERTIFICATE-----\n      AAA\n"), "{text}");
-        assert!(text.contains("  claimMappings:\n    username:\n      claim: sub\n      prefix: \"oidc:\"\n"), "{text}");
+        assert!(
+            text.contains("  claimMappings:\n    username:\n      claim: sub\n      prefix: \"oidc:\"\n"),
+            "{text}"
+        );
     }
 }
