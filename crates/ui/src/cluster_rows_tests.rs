@@ -64,7 +64,7 @@ fn the_connection_is_what_the_applications_deploying_there_report() {
     let elsewhere = app("c", json!({"name": "west"}), Some("no route"));
     let down = app("d", json!({"name": "east"}), Some("dial tcp: connection refused"));
     let server = "https://10.0.0.9:6443";
-    assert_eq!(connection("east", server, &[elsewhere.clone()]), Connection::Unknown);
+    assert_eq!(connection("east", server, std::slice::from_ref(&elsewhere)), Connection::Unknown);
     assert_eq!(
         connection("east", server, &[by_name.clone(), by_server.clone(), elsewhere.clone()]),
         Connection::Reachable { applications: 2 }
