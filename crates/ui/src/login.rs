@@ -33,7 +33,7 @@ pub(crate) async fn form(State(state): State<AppState>) -> Response {
 /// SSO is unavailable), and always the token form, with `error` above it.
 pub(crate) async fn login_page(state: &AppState, error: Option<&str>) -> Markup {
     let sso = match &state.oidc {
-        Some(oidc) => Some((oidc.issuer().to_owned(), oidc.availability().await)),
+        Some(oidc) => Some((oidc.issuer().to_owned(), oidc.availability())),
         None => None,
     };
     let body = html! {
@@ -41,7 +41,7 @@ pub(crate) async fn login_page(state: &AppState, error: Option<&str>) -> Markup 
             h1 { "Sign in to lockstep" }
             @if let Some((issuer, availability)) = &sso {
                 @match availability {
-                    Availability::Available => {
+                    Availability::Available | Availability::Checking => {
                         p { a.button.sso #sso href="/oidc/start" { "Sign in with SSO" } }
                         p { "Or with a Kubernetes token:" }
                     }

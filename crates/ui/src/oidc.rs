@@ -1,5 +1,5 @@
-//! OIDC sign-in: the issuer's discovery document (fetched lazily, cached, never needed to start
-//! the server or to sign in with a token), the authorization-code flow with PKCE, state and nonce,
+//! OIDC sign-in: the issuer's discovery document (kept fresh in the background, never waited for
+//! by the sign-in page, never needed to start the server or to sign in with a token), the authorization-code flow with PKCE, state and nonce,
 //! and the ID token's checks. The ID token then becomes the session's bearer token, so the API
 //! server must trust the same issuer (its `--authentication-config` JWT authenticator).
 
@@ -13,7 +13,6 @@ use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, TokenResponse as _,
 };
-use tokio::sync::Mutex as AsyncMutex;
 
 /// How `lockstep ui` talks to the identity provider.
 #[derive(Clone, Debug)]
@@ -55,11 +54,10 @@ pub enum OidcError {
 /// How long a started sign-in may take before its callback is refused.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 
-/// How long a fetched discovery document (and its keys) is used before it is fetched again.
+/// How often the discovery document (and the issuer's keys) is fetched again while it answers.
 const DISCOVERY_TTL: Duration = Duration::from_secs(300);
 
-/// After a failed discovery, how long pages say "unavailable" before the issuer is asked again,
-/// so an unreachable issuer does not slow every sign-in page down.
+/// How often an issuer that did not answer is asked again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// The longest a discovery or token request may take.
@@ -78,10 +76,11 @@ struct Pending {
     started: Instant,
 }
 
+/// What the last discovery found.
 enum Discovery {
     Unknown,
     Found { metadata: Box<CoreProviderMetadata>, at: Instant },
-    Failed { reason: String, at: Instant },
+    Failed { reason: String },
 }
 
 /// The OIDC side of the UI: settings, the issuer's HTTP client, the cached discovery and the
@@ -91,7 +90,7 @@ pub struct Oidc {
     redirect: RedirectUrl,
     issuer: IssuerUrl,
     http: reqwest::Client,
-    discovery: AsyncMutex<Discovery>,
+    discovery: Mutex<Discovery>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
@@ -105,6 +104,8 @@ pub struct SignedIn {
 
 /// Whether the issuer can be used for sign-in now, as the sign-in page shows it.
 pub enum Availability {
+    /// The first discovery has not finished yet (the button is offered; pressing it asks).
+    Checking,
     /// Discovery succeeded.
     Available,
     /// It failed, with the reason.
@@ -124,7 +125,7 @@ impl Oidc {
             redirect,
             issuer,
             http,
-            discovery: AsyncMutex::new(Discovery::Unknown),
+            discovery: Mutex::new(Discovery::Unknown),
             pending: Mutex::new(HashMap::new()),
         })
     }
@@ -139,28 +140,43 @@ impl Oidc {
         &self.settings.client_id
     }
 
-    /// Whether sign-in through the issuer can start now (asks the issuer at most once per
-    /// [`RETRY_AFTER_FAILURE`] while it is down).
-    pub async fn availability(&self) -> Availability {
-        match self.metadata().await {
-            Ok(_) => Availability::Available,
-            Err(err) => Availability::Unavailable(err.to_string()),
+    /// Whether sign-in through the issuer can start, as last found out: never waits for the
+    /// issuer, so the sign-in page is as quick with the issuer down as up.
+    pub fn availability(&self) -> Availability {
+        match &*self.discovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            Discovery::Unknown => Availability::Checking,
+            Discovery::Found { .. } => Availability::Available,
+            Discovery::Failed { reason, .. } => Availability::Unavailable(reason.clone()),
         }
     }
 
-    /// The discovery document, fetched when missing or stale.
+    /// Keeps the discovery document fresh in the background: every [`DISCOVERY_TTL`] while the
+    /// issuer answers, every [`RETRY_AFTER_FAILURE`] while it does not. Ends with the server.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        let oidc = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(strong) = oidc.upgrade() else { return };
+                let pause = if strong.discover().await.is_ok() { DISCOVERY_TTL } else { RETRY_AFTER_FAILURE };
+                drop(strong);
+                tokio::time::sleep(pause).await;
+            }
+        });
+    }
+
+    /// The discovery document: the cached one while fresh, else fetched now.
     async fn metadata(&self) -> Result<CoreProviderMetadata, OidcError> {
-        let mut discovery = self.discovery.lock().await;
-        let now = Instant::now();
-        match &*discovery {
-            Discovery::Found { metadata, at } if now.duration_since(*at) < DISCOVERY_TTL => {
-                return Ok((**metadata).clone());
-            }
-            Discovery::Failed { reason, at } if now.duration_since(*at) < RETRY_AFTER_FAILURE => {
-                return Err(OidcError::Unavailable(reason.clone()));
-            }
-            _ => {}
+        if let Discovery::Found { metadata, at } =
+            &*self.discovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+            && at.elapsed() < DISCOVERY_TTL + RETRY_AFTER_FAILURE
+        {
+            return Ok((**metadata).clone());
         }
+        self.discover().await
+    }
+
+    /// Fetches the discovery document and the issuer's keys, and records the outcome.
+    async fn discover(&self) -> Result<CoreProviderMetadata, OidcError> {
         let fetched = tokio::time::timeout(
             REQUEST_TIMEOUT,
             CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http),
@@ -171,14 +187,19 @@ impl Oidc {
             Ok(Err(err)) => Err(error_chain(&err)),
             Err(_) => Err(format!("no answer from {} within {}s", self.settings.issuer, REQUEST_TIMEOUT.as_secs())),
         };
+        let mut discovery = self.discovery.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = Instant::now();
         match result {
             Ok(metadata) => {
-                *discovery = Discovery::Found { metadata: Box::new(metadata.clone()), at: now };
+                if !matches!(*discovery, Discovery::Found { .. }) {
+                    tracing::info!(issuer = %self.settings.issuer, "OIDC issuer found");
+                }
+                *discovery = Discovery::Found { metadata: Box::new(metadata.clone()), at };
                 Ok(metadata)
             }
             Err(reason) => {
                 tracing::warn!(issuer = %self.settings.issuer, %reason, "OIDC discovery failed");
-                *discovery = Discovery::Failed { reason: reason.clone(), at: now };
+                *discovery = Discovery::Failed { reason: reason.clone() };
                 Err(OidcError::Unavailable(reason))
             }
         }

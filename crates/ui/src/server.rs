@@ -101,10 +101,9 @@ pub async fn serve(config: UiConfig) -> Result<(), UiError> {
     let oidc = match (config.mode, config.oidc) {
         (LoginMode::Token, Some(settings)) => {
             let oidc = Arc::new(crate::oidc::Oidc::new(settings).map_err(UiError::Oidc)?);
-            // Discovery in the background: the first sign-in page is then quick, and an issuer that
-            // is down neither delays nor stops the start.
-            let early = oidc.clone();
-            tokio::spawn(async move { early.availability().await });
+            // Discovery in the background: an issuer that is down neither delays nor stops the
+            // start, nor any sign-in page.
+            oidc.spawn_refresher();
             Some(oidc)
         }
         _ => None,

@@ -243,10 +243,14 @@ async fn with_the_issuer_down_the_page_says_sso_is_unavailable_and_token_sign_in
     // The UI starts although discovery fails.
     let ui = UiProcess::start(&format!("{}-ui", ns.name), &args).await?;
     let http = http_client();
-    let page = http.get(ui.url("/login")).send().await?;
-    assert_eq!(page.status(), StatusCode::OK);
-    let page = page.text().await?;
-    assert!(page.contains("SSO unavailable"), "{page}");
+    // The sign-in page never waits for the issuer: it says what the background discovery found.
+    let page = wait_for("the sign-in page to say SSO is unavailable", Duration::from_secs(15), || async {
+        let page = http_client().get(ui.url("/login")).send().await?;
+        anyhow::ensure!(page.status() == StatusCode::OK, "/login answered {}", page.status());
+        let page = page.text().await?;
+        Ok(page.contains("SSO unavailable").then_some(page))
+    })
+    .await?;
     assert!(page.contains(&dead), "the notice names the issuer: {page}");
     assert!(!page.contains("Sign in with SSO"), "no SSO button while the issuer is down");
     assert!(page.contains(r#"name="token""#));
