@@ -54,8 +54,9 @@ pub enum OidcError {
 /// How long a started sign-in may take before its callback is refused.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 
-/// How often the discovery document (and the issuer's keys) is fetched again while it answers.
-const DISCOVERY_TTL: Duration = Duration::from_secs(300);
+/// How often the discovery document (and the issuer's keys) is fetched again while it answers:
+/// often enough that the sign-in page stops offering SSO soon after the issuer goes down.
+const DISCOVERY_TTL: Duration = Duration::from_secs(15);
 
 /// How often an issuer that did not answer is asked again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);

@@ -225,6 +225,24 @@ async fn an_oidc_user_signs_in_through_the_issuer_and_sees_what_their_rbac_allow
     let replay = http.get(ui.url("/oidc/callback?code=forged&state=forged")).send().await?;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     assert!(cookie_from(&replay, "lockstep_session").is_none());
+
+    // The issuer goes down: the sign-in page soon says SSO is unavailable, token sign-in works,
+    // and the signed-in OIDC user goes on (the API server checks ID tokens with the keys it has).
+    provider.stop();
+    wait_for("the sign-in page to say SSO is unavailable", Duration::from_secs(45), || async {
+        let page = http_client().get(ui.url("/login")).send().await?.text().await?;
+        Ok((page.contains("SSO unavailable") && !page.contains("Sign in with SSO")).then_some(()))
+    })
+    .await?;
+    let token = user(&client, &allowed.name, "viewer", false).await?;
+    let signed_in = http.post(ui.url("/login")).form(&[("token", token.as_str())]).send().await?;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let token_cookie = cookie_from(&signed_in, "lockstep_session").ok_or_else(|| anyhow::anyhow!("no session"))?;
+    let (status, list) = get(&ui, &token_cookie, &format!("/?namespace={}", allowed.name)).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains(&format!("/apps/{}/visible", allowed.name)));
+    let (status, _) = get(&ui, &cookie, &format!("/apps/{}/visible", allowed.name)).await?;
+    assert_eq!(status, StatusCode::OK, "the OIDC session outlives the issuer's outage");
     Ok(())
 }
 
