@@ -32,10 +32,7 @@ pub(crate) async fn form(State(state): State<AppState>) -> Response {
 /// The sign-in page: the SSO button when an issuer is configured and answers (else a notice that
 /// SSO is unavailable), and always the token form, with `error` above it.
 pub(crate) async fn login_page(state: &AppState, error: Option<&str>) -> Markup {
-    let sso = match &state.oidc {
-        Some(oidc) => Some((oidc.issuer().to_owned(), oidc.availability())),
-        None => None,
-    };
+    let sso = state.oidc.as_ref().map(|oidc| (oidc.issuer().to_owned(), oidc.availability()));
     let body = html! {
         section.login {
             h1 { "Sign in to lockstep" }
