@@ -108,10 +108,14 @@ pub struct ResourceIgnoreDifferences {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSource {
-    /// URL of the git repository.
+    /// URL of the git repository, or of the Helm repository when `chart` is set.
     #[schemars(length(min = 1))]
     #[serde(rename = "repoURL")]
     pub repo_url: String,
+    /// Name of a chart in the Helm repository at `repoURL` (whose `index.yaml` lists it); with it,
+    /// `targetRevision` is the chart's version or a semver range, and `path` is unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
     /// Branch, tag or commit to deploy; empty or `HEAD` means the default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_revision: Option<String>,

@@ -82,11 +82,21 @@ pub enum Reason {
     Paused,
     /// A rollback is deployed and synced; automated sync of newer commits waits.
     RolledBack,
+    /// The Helm repository's index lists no chart of that name, or not the exact version asked for.
+    ChartNotFound,
+    /// No version of the chart satisfies the semver range in `targetRevision`.
+    NoMatchingVersion,
+    /// An index or chart archive exceeds the controller's size cap.
+    ArtifactTooLarge,
+    /// An index or chart archive is malformed, unsafe (`../` paths, links) or fails its digest.
+    InvalidArtifact,
+    /// A dependency of a chart (`Chart.yaml` `dependencies`) could not be resolved.
+    DependencyNotResolved,
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 30] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -112,6 +122,11 @@ impl Reason {
         Reason::SyncWindowBlocked,
         Reason::Paused,
         Reason::RolledBack,
+        Reason::ChartNotFound,
+        Reason::NoMatchingVersion,
+        Reason::ArtifactTooLarge,
+        Reason::InvalidArtifact,
+        Reason::DependencyNotResolved,
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -142,6 +157,11 @@ impl Reason {
             Reason::SyncWindowBlocked => "SyncWindowBlocked",
             Reason::Paused => "Paused",
             Reason::RolledBack => "RolledBack",
+            Reason::ChartNotFound => "ChartNotFound",
+            Reason::NoMatchingVersion => "NoMatchingVersion",
+            Reason::ArtifactTooLarge => "ArtifactTooLarge",
+            Reason::InvalidArtifact => "InvalidArtifact",
+            Reason::DependencyNotResolved => "DependencyNotResolved",
         }
     }
 
@@ -175,6 +195,8 @@ impl Reason {
             self,
             Reason::InvalidSpec
                 | Reason::RevisionNotFound
+                | Reason::ChartNotFound
+                | Reason::NoMatchingVersion
                 | Reason::PathNotFound
                 | Reason::RenderFailed
                 | Reason::SyncFailed

@@ -14,6 +14,8 @@ pub(crate) struct Context {
     pub client: Client,
     pub config: ControllerConfig,
     pub source: GitCache,
+    /// Helm repository indexes and unpacked charts, shared by every Application.
+    pub helm_repos: lockstep_source::HelmRepoCache,
     pub recorder: EventRecorder,
     /// Renders sources through the render cache.
     pub renderer: lockstep_render::Renderer,

@@ -5,6 +5,7 @@
 //! `reconcile` strings the I/O together; [`run`] wires it into kube-runtime. Destination clusters
 //! and their watches are `lockstep_clusters`; ApplicationSets run alongside, from `lockstep_appset`.
 
+mod chart_dependencies;
 mod config;
 mod context;
 mod dependents;

@@ -325,9 +325,14 @@ async fn watch_managed_kinds(
     ctx.clusters.track(ObjectRef::from_obj(app), target, kinds).await;
 }
 
+/// The Application's source: a chart from its Helm repository when `spec.source.chart` is set,
+/// else a commit of its git repository.
 pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
     let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
-    ctx.source.snapshot(&request).await
+    match lockstep_render::chart_name(&app.spec.source) {
+        Some(chart) => ctx.helm_repos.chart(&request, chart).await,
+        None => ctx.source.snapshot(&request).await,
+    }
 }
 
 fn fetch_failure(err: SourceError) -> Outcome {
@@ -343,7 +348,9 @@ pub(crate) async fn render(
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
     let caps = || target.capabilities.get(&target.client);
-    lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await
+    let identity = lockstep_render::render_identity(&app.spec.source, &snapshot.revision, &snapshot.root);
+    let dependencies = crate::chart_dependencies::resolve(ctx, app, snapshot).await?;
+    lockstep_render::render_application(&ctx.renderer, app, &identity, &snapshot.root, caps, &dependencies).await
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {

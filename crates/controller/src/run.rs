@@ -36,6 +36,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         None => Api::all(client.clone()),
     };
     let source = GitCache::with_options(&config.cache_dir, config.source.clone())?;
+    let helm_repos = lockstep_source::HelmRepoCache::new(&config.cache_dir, config.helm_repos.clone())?;
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
     let reporter = Reporter { controller: "lockstep".into(), instance: instance.clone() };
     let workers = config.workers;
@@ -70,6 +71,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         recorder: EventRecorder::new(client.clone(), reporter),
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
+        helm_repos,
         sources: Default::default(),
         lookups,
         undecodable: Default::default(),

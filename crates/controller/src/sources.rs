@@ -221,6 +221,7 @@ fn credential_secret(namespace: &str, secret: Secret) -> Option<CredentialSecret
         proxy: take("proxy"),
         no_proxy: take("noProxy"),
         known_hosts: take("knownHosts"),
+        bearer_token: take("bearerToken"),
     };
     Some(CredentialSecret { origin, kind, url, credentials })
 }

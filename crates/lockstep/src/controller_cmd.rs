@@ -43,6 +43,13 @@ pub(crate) struct ControllerArgs {
     /// How many repositories are listed or fetched at once.
     #[arg(long, default_value_t = 8)]
     max_concurrent_fetches: usize,
+    /// Most bytes of a Helm repository's `index.yaml` read; a larger index fails the Applications
+    /// that use it with `ArtifactTooLarge` instead of exhausting memory.
+    #[arg(long, default_value_t = lockstep_source::DEFAULT_MAX_INDEX_BYTES)]
+    max_helm_index_bytes: u64,
+    /// Most bytes of one Helm chart archive downloaded.
+    #[arg(long, default_value_t = lockstep_source::DEFAULT_MAX_CHART_BYTES)]
+    max_helm_chart_bytes: u64,
     /// How long one listing plus fetch of a repo may take.
     #[arg(long, value_parser = parse_duration, default_value = "2m")]
     fetch_timeout: Duration,
@@ -173,6 +180,19 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let source = lockstep_source::CacheOptions {
+        listing_ttl: args.ref_listing_ttl.unwrap_or(args.resync_period * 3 / 4),
+        max_concurrent_fetches: args.max_concurrent_fetches,
+        fetch_timeout: args.fetch_timeout,
+        default_proxy: args.https_proxy.or_else(|| std::env::var("https_proxy").ok()).filter(|p| !p.is_empty()),
+        default_no_proxy: args.no_proxy.or_else(|| std::env::var("no_proxy").ok()).filter(|p| !p.is_empty()),
+        snapshot_retention: lockstep_source::SnapshotRetention::default(),
+    };
+    let helm_repos = lockstep_source::HelmRepoOptions {
+        max_index_bytes: args.max_helm_index_bytes,
+        max_chart_bytes: args.max_helm_chart_bytes,
+        ..lockstep_source::HelmRepoOptions::from_cache_options(&source)
+    };
     let config = ControllerConfig {
         leader_election,
         shard,
@@ -188,14 +208,8 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         watch_namespace: args.watch_namespace,
         controller_namespace,
         workers: args.workers,
-        source: lockstep_source::CacheOptions {
-            listing_ttl: args.ref_listing_ttl.unwrap_or(args.resync_period * 3 / 4),
-            max_concurrent_fetches: args.max_concurrent_fetches,
-            fetch_timeout: args.fetch_timeout,
-            default_proxy: args.https_proxy.or_else(|| std::env::var("https_proxy").ok()).filter(|p| !p.is_empty()),
-            default_no_proxy: args.no_proxy.or_else(|| std::env::var("no_proxy").ok()).filter(|p| !p.is_empty()),
-            snapshot_retention: lockstep_source::SnapshotRetention::default(),
-        },
+        source,
+        helm_repos,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -34,7 +34,7 @@ pub fn render_request(
     RenderRequest {
         revision: revision.to_string(),
         root: root.to_path_buf(),
-        path: source.path.clone().unwrap_or_default().trim().to_string(),
+        path: source_path(source).unwrap_or_default().trim().to_string(),
         kind: explicit_kind(source),
         directory: source
             .directory
@@ -59,30 +59,62 @@ pub fn destination_namespace(app: &Application) -> String {
 }
 
 /// Renders `app` at `revision` with its own options, as the controller does. `capabilities` is
-/// asked for the destination's version and API versions only when the source is a Helm chart.
+/// asked for the destination's version and API versions only when the source is a Helm chart;
+/// `dependencies` are the chart's remote dependencies the caller resolved.
 pub async fn render_application<F, Fut>(
     renderer: &Renderer,
     app: &Application,
     revision: &str,
     root: &Path,
     capabilities: F,
+    dependencies: &[crate::ResolvedDependency],
 ) -> Result<Rendered, RenderError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ClusterCapabilities>,
 {
     let namespace = destination_namespace(app);
-    let dir = resolve_source_path(root, app.spec.source.path.as_deref())?;
+    let dir = resolve_source_path(root, source_path(&app.spec.source))?;
     let caps = match detect_kind(&dir, explicit_kind(&app.spec.source)) {
         SourceKind::Helm => capabilities().await,
         _ => ClusterCapabilities::default(),
     };
-    renderer.render(&render_request(app, revision, root, &namespace, &caps)).await
+    let mut request = render_request(app, revision, root, &namespace, &caps);
+    request.helm.dependencies = dependencies.to_vec();
+    renderer.render(&request).await
 }
 
-/// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit type).
+/// The directory the source renders from inside its snapshot (the chart's root for a chart from a
+/// Helm repository).
+pub fn source_dir(source: &ApplicationSource, root: &Path) -> Result<std::path::PathBuf, RenderError> {
+    resolve_source_path(root, source_path(source))
+}
+
+/// The chart a source names in its Helm repository (`spec.source.chart`), if it is one.
+pub fn chart_name(source: &ApplicationSource) -> Option<&str> {
+    source.chart.as_deref().map(str::trim).filter(|c| !c.is_empty())
+}
+
+/// What identifies the rendered files in the render cache: the commit for git, and for a chart
+/// from a Helm repository its unpacked directory (one per archive digest) with its version, since
+/// versions of different charts look alike.
+pub fn render_identity(source: &ApplicationSource, revision: &str, root: &Path) -> String {
+    match chart_name(source) {
+        Some(_) => format!("{revision}@{}", root.display()),
+        None => revision.to_string(),
+    }
+}
+
+/// The path inside the snapshot: the source's `path` for git, the chart's root for a Helm
+/// repository chart (whose snapshot is the chart).
+fn source_path(source: &ApplicationSource) -> Option<&str> {
+    if chart_name(source).is_some() { None } else { source.path.as_deref() }
+}
+
+/// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit
+/// type); a chart from a Helm repository is always Helm.
 fn explicit_kind(source: &ApplicationSource) -> Option<SourceKind> {
-    if source.helm.is_some() {
+    if source.helm.is_some() || chart_name(source).is_some() {
         Some(SourceKind::Helm)
     } else if source.kustomize.is_some() {
         Some(SourceKind::Kustomize)
@@ -129,6 +161,7 @@ fn helm_options(
         skip_crds: helm.skip_crds,
         kube_version: non_empty(helm.kube_version).or_else(|| caps.kube_version.clone()),
         api_versions: if helm.api_versions.is_empty() { caps.api_versions.clone() } else { helm.api_versions },
+        dependencies: Vec::new(),
     }
 }
 

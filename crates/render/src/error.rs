@@ -19,11 +19,13 @@ pub enum RenderError {
     /// A Kustomize base or component that would be fetched over the network.
     #[error("{file}: remote base {url:?} is not supported (rendering is offline; vendor it into the repository)")]
     RemoteBase { file: String, url: String },
-    /// A chart dependency that is neither vendored in `charts/` nor a local `file://` chart.
-    #[error(
-        "{file}: dependency {name:?} from {repository:?} is not vendored in charts/ (rendering is offline; vendor it or use file://)"
-    )]
+    /// A chart dependency that is neither vendored in `charts/`, nor a local `file://` chart, nor
+    /// resolved from its repository.
+    #[error("{file}: dependency {name:?} from {repository:?} is not vendored in charts/ and was not resolved")]
     RemoteChart { file: String, name: String, repository: String },
+    /// A remote chart dependency could not be resolved from its repository.
+    #[error("dependency {name:?} {version:?} from {repository}: {message}")]
+    Dependency { name: String, version: String, repository: String, message: String },
     /// A Helm values file that does not exist (and `ignoreMissingValueFiles` is off).
     #[error("values file {file} does not exist")]
     MissingValueFile { file: String },
@@ -66,6 +68,9 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
+            Self::RemoteChart { .. } | Self::Dependency { .. } => {
+                lockstep_api::conditions::Reason::DependencyNotResolved
+            }
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::chart_dependencies::ResolvedDependency;
 use crate::error::RenderError;
 use crate::options::HelmOptions;
 use crate::sandbox::{check_symlinks, looks_remote, relative, resolve_inside};
@@ -14,17 +15,29 @@ use crate::sandbox::{check_symlinks, looks_remote, relative, resolve_inside};
 const MAX_DEPENDENCY_DEPTH: usize = 8;
 
 /// Copies the chart at `chart_dir` to `scratch/chart` and vendors its `file://` dependencies, each
-/// after refusing symlinks out of the repository in it; a dependency that is neither vendored nor
-/// local fails with [`RenderError::RemoteChart`].
-pub fn prepare_chart(root: &Path, chart_dir: &Path, scratch: &Path) -> Result<PathBuf, RenderError> {
+/// after refusing symlinks out of the repository in it, and the remote ones the caller resolved
+/// (`resolved`, from the Helm repository cache); a dependency that is none of these fails with
+/// [`RenderError::RemoteChart`].
+pub fn prepare_chart(
+    root: &Path,
+    chart_dir: &Path,
+    scratch: &Path,
+    resolved: &[ResolvedDependency],
+) -> Result<PathBuf, RenderError> {
     let target = scratch.join("chart");
     check_symlinks(root, &[chart_dir.to_path_buf()])?;
     copy_dir(root, chart_dir, &target)?;
-    vendor_dependencies(root, chart_dir, &target, 0)?;
+    vendor_dependencies(root, chart_dir, &target, 0, resolved)?;
     Ok(target)
 }
 
-fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) -> Result<(), RenderError> {
+fn vendor_dependencies(
+    root: &Path,
+    original: &Path,
+    copy: &Path,
+    depth: usize,
+    resolved: &[ResolvedDependency],
+) -> Result<(), RenderError> {
     let chart_file = original.join("Chart.yaml");
     let display = relative(root, &chart_file);
     let text = std::fs::read_to_string(&chart_file)
@@ -42,6 +55,10 @@ fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) 
         }
         let remote =
             || RenderError::RemoteChart { file: display.clone(), name: name.into(), repository: repository.into() };
+        if let Some(found) = crate::chart_dependencies::resolved(resolved, name, repository) {
+            copy_dir(&found.dir, &found.dir, &copy.join("charts").join(name))?;
+            continue;
+        }
         let Some(local) = repository.strip_prefix("file://") else {
             return Err(remote());
         };
@@ -61,13 +78,13 @@ fn vendor_dependencies(root: &Path, original: &Path, copy: &Path, depth: usize) 
         let dep_copy = copy.join("charts").join(name);
         check_symlinks(root, std::slice::from_ref(&dep_dir))?;
         copy_dir(root, &dep_dir, &dep_copy)?;
-        vendor_dependencies(root, &dep_dir, &dep_copy, depth + 1)?;
+        vendor_dependencies(root, &dep_dir, &dep_copy, depth + 1, resolved)?;
     }
     Ok(())
 }
 
 /// True when `charts/` holds the dependency unpacked (`charts/<name>/`) or packed (`<name>-<version>.tgz`).
-fn is_vendored(charts: &Path, name: &str) -> bool {
+pub(crate) fn is_vendored(charts: &Path, name: &str) -> bool {
     let Ok(entries) = std::fs::read_dir(charts) else { return false };
     entries.flatten().any(|e| {
         let file = e.file_name().to_string_lossy().into_owned();
@@ -256,7 +273,7 @@ mod tests {
             ("lib/templates/cm.yaml", "kind: ConfigMap"),
         ]);
         let scratch = tempfile::tempdir().unwrap();
-        let chart = prepare_chart(dir.path(), &dir.path().join("app"), scratch.path()).unwrap();
+        let chart = prepare_chart(dir.path(), &dir.path().join("app"), scratch.path(), &[]).unwrap();
         assert!(chart.join("charts/lib/templates/cm.yaml").is_file());
         assert!(!dir.path().join("app/charts").exists(), "the snapshot is not written");
 
@@ -266,12 +283,15 @@ mod tests {
         )
         .unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        let err = prepare_chart(dir.path(), &dir.path().join("app"), scratch.path()).unwrap_err();
+        let err = prepare_chart(dir.path(), &dir.path().join("app"), scratch.path(), &[]).unwrap_err();
         assert!(matches!(&err, RenderError::RemoteChart { name, .. } if name == "redis"), "{err}");
         std::fs::create_dir_all(dir.path().join("app/charts")).unwrap();
         std::fs::write(dir.path().join("app/charts/redis-1.0.0.tgz"), "").unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        assert!(prepare_chart(dir.path(), &dir.path().join("app"), scratch.path()).is_ok(), "vendored tgz is enough");
+        assert!(
+            prepare_chart(dir.path(), &dir.path().join("app"), scratch.path(), &[]).is_ok(),
+            "vendored tgz is enough"
+        );
     }
 
     #[test]
@@ -285,14 +305,14 @@ mod tests {
         std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", root.join("elsewhere/passwd.yaml")).unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        assert!(prepare_chart(root, &root.join("charts/web"), scratch.path()).is_ok());
+        assert!(prepare_chart(root, &root.join("charts/web"), scratch.path(), &[]).is_ok());
         let options = HelmOptions { value_files: vec!["../../elsewhere/passwd.yaml".into()], ..Default::default() };
         let err = value_files(root, &root.join("charts/api"), &options).unwrap_err();
         assert!(matches!(&err, RenderError::SymlinkOutsideRepository { .. }), "{err}");
         std::os::unix::fs::symlink("/etc", root.join("lib/templates")).unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        let err = prepare_chart(root, &root.join("charts/web"), scratch.path()).unwrap_err();
+        let err = prepare_chart(root, &root.join("charts/web"), scratch.path(), &[]).unwrap_err();
         assert!(matches!(&err, RenderError::SymlinkOutsideRepository { file } if file == "lib/templates"), "{err}");
-        assert!(prepare_chart(root, &root.join("charts/api"), scratch.path()).is_ok());
+        assert!(prepare_chart(root, &root.join("charts/api"), scratch.path(), &[]).is_ok());
     }
 }

@@ -6,6 +6,7 @@
 
 mod application;
 mod cache;
+mod chart_dependencies;
 mod detect;
 mod directory;
 mod error;
@@ -17,7 +18,11 @@ mod renderer;
 mod sandbox;
 mod tool;
 
-pub use application::{ClusterCapabilities, destination_namespace, render_application, render_request};
+pub use application::{
+    ClusterCapabilities, chart_name, destination_namespace, render_application, render_identity, render_request,
+    source_dir,
+};
+pub use chart_dependencies::{RemoteDependency, ResolvedDependency, remote_dependencies};
 pub use detect::detect_kind;
 pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;

@@ -100,6 +100,8 @@ pub struct HelmOptions {
     pub kube_version: Option<String>,
     /// `.Capabilities.APIVersions`.
     pub api_versions: Vec<String>,
+    /// Remote dependencies the caller resolved, placed under `charts/` of the scratch copy.
+    pub dependencies: Vec<crate::ResolvedDependency>,
 }
 
 /// Everything the renderer needs to know about one source at one commit.

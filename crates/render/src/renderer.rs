@@ -203,7 +203,7 @@ impl Renderer {
         let root = &request.root;
         let options = &request.helm;
         let scratch = scratch_dir()?;
-        let chart = helm::prepare_chart(root, dir, scratch.path())?;
+        let chart = helm::prepare_chart(root, dir, scratch.path(), &options.dependencies)?;
         let mut values = helm::value_files(root, dir, options)?;
         if let Some(inline) = helm::inline_values(options)? {
             let file = scratch.path().join("inline-values.yaml");

@@ -26,6 +26,8 @@ pub struct Credentials {
     pub no_proxy: Option<String>,
     /// Extra `known_hosts` lines for SSH.
     pub known_hosts: Option<String>,
+    /// Bearer token for HTTP (Helm repositories; sent instead of basic auth when set).
+    pub bearer_token: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -37,6 +39,7 @@ impl fmt::Debug for Credentials {
             .field("ssh_private_key", &set(&self.ssh_private_key))
             .field("tls_client_cert_key", &set(&self.tls_client_cert_key))
             .field("ca_data", &set(&self.ca_data))
+            .field("bearer_token", &set(&self.bearer_token))
             .field("proxy", &self.proxy.as_deref().map(strip_userinfo))
             .field("no_proxy", &self.no_proxy)
             .finish_non_exhaustive()
@@ -47,7 +50,11 @@ impl Credentials {
     /// Every secret value in these credentials, for [`redact`].
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> =
-            [&self.password, &self.ssh_private_key, &self.tls_client_cert_key].into_iter().flatten().cloned().collect();
+            [&self.password, &self.ssh_private_key, &self.tls_client_cert_key, &self.bearer_token]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
         if let Some(password) = self.proxy.as_deref().and_then(userinfo_password) {
             secrets.push(password);
         }

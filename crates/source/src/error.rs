@@ -35,6 +35,21 @@ pub enum SourceError {
     /// Credentials, known hosts or the mirror map could not be read or parsed.
     #[error("source configuration: {message}")]
     Configuration { message: String },
+    /// The Helm repository's index lists no chart of that name.
+    #[error("the index of {repo} lists no chart {chart:?}")]
+    ChartNotFound { repo: String, chart: String },
+    /// The index lists the chart, but not the exact version asked for.
+    #[error("the index of {repo} lists no version {version:?} of chart {chart:?} (versions: {versions})")]
+    ChartVersionNotFound { repo: String, chart: String, version: String, versions: String },
+    /// No listed version of the chart satisfies the semver range.
+    #[error("no version of chart {chart:?} in {repo} matches {range:?} (versions: {versions})")]
+    NoMatchingVersion { repo: String, chart: String, range: String, versions: String },
+    /// A download exceeded its size cap and was abandoned.
+    #[error("{what} at {url} exceeds the {limit}-byte cap")]
+    TooLarge { url: String, what: String, limit: u64 },
+    /// An index or archive is malformed, unsafe or does not match its digest.
+    #[error("{url}: {message}")]
+    InvalidArtifact { url: String, message: String },
     /// The local cache could not be written or read.
     #[error("git cache at {path}: {message}")]
     Cache { path: String, message: String },
@@ -65,6 +80,11 @@ impl SourceError {
             Self::HostKey { .. } => Reason::HostKeyNotTrusted,
             Self::Tls { .. } => Reason::TlsFailed,
             Self::NotARepository { .. } => Reason::NotARepository,
+            Self::ChartNotFound { .. } => Reason::ChartNotFound,
+            Self::ChartVersionNotFound { .. } => Reason::RevisionNotFound,
+            Self::NoMatchingVersion { .. } => Reason::NoMatchingVersion,
+            Self::TooLarge { .. } => Reason::ArtifactTooLarge,
+            Self::InvalidArtifact { .. } => Reason::InvalidArtifact,
             Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
             _ => Reason::FetchFailed,
         }
@@ -77,6 +97,11 @@ impl SourceError {
             self,
             Self::RevisionNotFound { .. }
                 | Self::NoMatchingTag { .. }
+                | Self::ChartNotFound { .. }
+                | Self::ChartVersionNotFound { .. }
+                | Self::NoMatchingVersion { .. }
+                | Self::TooLarge { .. }
+                | Self::InvalidArtifact { .. }
                 | Self::Cache { .. }
                 | Self::Configuration { .. }
         )

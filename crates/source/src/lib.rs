@@ -1,4 +1,4 @@
-//! Git sources: one bare repository per normalised URL in an on-disk cache, revision resolution
+//! Git sources and Helm repository charts (`helm_repo`): one bare repository per normalised URL in an on-disk cache, revision resolution
 //! against the remote's refs, and read-only snapshots of exactly one commit for rendering.
 //!
 //! The cache is what later stages read from; everything here is blocking git work run on tokio's
@@ -9,6 +9,7 @@
 mod cache;
 mod credentials;
 mod error;
+mod helm_repo;
 mod mirror;
 mod observe;
 mod revision;
@@ -22,6 +23,7 @@ mod url;
 pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters, SourceRequest};
 pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
 pub use error::SourceError;
+pub use helm_repo::{DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES, HelmRepoCache, HelmRepoOptions};
 pub use mirror::{MirrorEntry, MirrorMap};
 pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use revision::{RemoteRef, RevisionSpec};

@@ -15,6 +15,7 @@ pub mod controlplane;
 pub mod faultproxy;
 pub mod git;
 pub mod gitserver;
+pub mod helmrepo;
 pub mod http;
 pub mod namespace;
 pub mod oidc;

@@ -118,7 +118,7 @@ pub(crate) async fn render(
             None => lockstep_render::ClusterCapabilities::default(),
         }
     };
-    let rendered = lockstep_render::render_application(&renderer, app, &snapshot.revision, &snapshot.root, caps)
+    let rendered = lockstep_render::render_application(&renderer, app, &snapshot.revision, &snapshot.root, caps, &[])
         .await
         .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
     Ok(rendered.manifests.as_ref().clone())

@@ -38,7 +38,7 @@ pub struct Endpoint {
 
 impl SourceRequest {
     /// The endpoints to try: the given ones, else the canonical URL anonymously.
-    pub(super) fn effective_endpoints(&self) -> Vec<Endpoint> {
+    pub(crate) fn effective_endpoints(&self) -> Vec<Endpoint> {
         if self.endpoints.is_empty() {
             vec![Endpoint { url: self.repo_url.clone(), ..Default::default() }]
         } else {
@@ -47,7 +47,7 @@ impl SourceRequest {
     }
 
     /// Who is asking, as far as access goes: the URLs tried and the Secrets used (never their values).
-    pub(super) fn access_identity(&self) -> u64 {
+    pub(crate) fn access_identity(&self) -> u64 {
         let text: Vec<String> = self
             .effective_endpoints()
             .iter()
@@ -72,6 +72,7 @@ impl SourceRequest {
                 &c.known_hosts,
                 &c.tls_client_cert_data,
                 &c.tls_client_cert_key,
+                &c.bearer_token,
             ];
             text.push_str(&e.url);
             for field in fields {
