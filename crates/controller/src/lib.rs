@@ -7,6 +7,7 @@
 
 mod config;
 mod context;
+mod decryption;
 mod dependents;
 mod drift;
 mod error;

@@ -334,8 +334,9 @@ fn fetch_failure(err: SourceError) -> Outcome {
     Outcome::Stopped { reason: err.reason().as_str(), message: err.to_string(), revision: None }
 }
 
-/// Renders through the shared renderer (cached per commit, path, options and tool version); the
-/// cluster's capabilities are looked up only for Helm sources.
+/// Renders through the shared renderer (cached per commit, path, options and tool version), then
+/// decrypts SOPS-encrypted objects in memory (never cached); the cluster's capabilities are looked
+/// up only for Helm sources.
 pub(crate) async fn render(
     ctx: &Context,
     target: &ClusterTarget,
@@ -343,7 +344,9 @@ pub(crate) async fn render(
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
     let caps = || target.capabilities.get(&target.client);
-    lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await
+    let rendered =
+        lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await?;
+    crate::decryption::decrypt(ctx, app, &snapshot.root, rendered).await
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {

@@ -54,6 +54,10 @@ pub enum RenderError {
     /// The tool wrote more than the output cap and was killed.
     #[error("{tool} output exceeds the {limit}-byte cap")]
     OutputTooLarge { tool: &'static str, limit: usize },
+    /// A SOPS-encrypted file could not be decrypted: no key opens it, or its MAC does not match.
+    /// The message never holds a value.
+    #[error("{file}: SOPS decryption failed: {message}")]
+    Decryption { file: String, message: String },
     /// The render's scratch space could not be prepared.
     #[error("preparing the render ({what}): {message}")]
     Scratch { what: String, message: String },
@@ -66,6 +70,7 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
+            Self::Decryption { .. } => lockstep_api::conditions::Reason::DecryptionFailed,
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

@@ -6,6 +6,7 @@
 
 mod application;
 mod cache;
+pub mod decrypt;
 mod detect;
 mod directory;
 mod error;
