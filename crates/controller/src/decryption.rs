@@ -36,12 +36,21 @@ pub(crate) fn key_secret(
     if decryption.provider != SOPS_PROVIDER {
         return Err(format!("decryption provider {:?} is not supported (only {SOPS_PROVIDER:?})", decryption.provider));
     }
-    Ok(decryption.secret_ref.as_ref().filter(|r| !r.name.is_empty()).map(|r| KeySecret { namespace, name: r.name.clone() }))
+    Ok(decryption
+        .secret_ref
+        .as_ref()
+        .filter(|r| !r.name.is_empty())
+        .map(|r| KeySecret { namespace, name: r.name.clone() }))
 }
 
 /// `rendered` with its SOPS-encrypted objects decrypted; untouched (and no Secret read) when it has
 /// none. Every failure names the file, or the Secret, never a value.
-pub(crate) async fn decrypt(ctx: &Context, app: &Application, root: &std::path::Path, rendered: Rendered) -> Result<Rendered, RenderError> {
+pub(crate) async fn decrypt(
+    ctx: &Context,
+    app: &Application,
+    root: &std::path::Path,
+    rendered: Rendered,
+) -> Result<Rendered, RenderError> {
     if !needs_decryption(&rendered.manifests) {
         return Ok(rendered);
     }

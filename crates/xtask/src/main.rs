@@ -81,7 +81,13 @@ fn main() -> Result<()> {
         Command::Test(args) => test::run(&ws, &args),
         Command::Tools => tools::ensure(&ws).and_then(|t| {
             let sops = sops_tools::ensure(&ws)?;
-            println!("{}\n{}\n{}\n{}", t.kustomize.display(), t.helm.display(), sops.sops.display(), sops.age_keygen.display());
+            println!(
+                "{}\n{}\n{}\n{}",
+                t.kustomize.display(),
+                t.helm.display(),
+                sops.sops.display(),
+                sops.age_keygen.display()
+            );
             Ok(())
         }),
         Command::Demo(args) => demo::run(&ws, &args),

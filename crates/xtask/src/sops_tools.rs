@@ -9,8 +9,10 @@ use crate::Workspace;
 use crate::gomodule::GoBuild;
 
 /// Main packages built, with the binary name `go build` gives each; versions are go.mod's.
-const PACKAGES: &[(&str, &str, &str)] =
-    &[("github.com/getsops/sops/v3/cmd/sops", "sops", "sops"), ("filippo.io/age/cmd/age-keygen", "age-keygen", "age-keygen")];
+const PACKAGES: &[(&str, &str, &str)] = &[
+    ("github.com/getsops/sops/v3/cmd/sops", "sops", "sops"),
+    ("filippo.io/age/cmd/age-keygen", "age-keygen", "age-keygen"),
+];
 
 /// Absolute paths of the built SOPS tools.
 #[derive(Debug, Clone)]

@@ -80,8 +80,10 @@ async fn no_secret_reaches_logs_events_status_metrics_or_notifications() -> anyh
     configure_notifications(&ns.name, &chat)?;
 
     let metrics = free_addr();
-    let controller =
-        ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name, "--metrics-addr", &metrics.to_string()])?;
+    let controller = ControllerProcess::start(
+        &ns.name,
+        &["--controller-namespace", &ns.name, "--metrics-addr", &metrics.to_string()],
+    )?;
     let spec = json!({
         "source": {"repoURL": server.private_url("app"), "targetRevision": "main", "path": "app"},
         "destination": {"namespace": ns.name},
@@ -140,6 +142,10 @@ async fn no_secret_reaches_logs_events_status_metrics_or_notifications() -> anyh
         .map(|v| String::from_utf8_lossy(&v.0).into_owned())
         .collect();
     let control = BTreeMap::from([("the applied Secret", decoded)]);
-    assert_eq!(leaks(&control, &secrets_searched), vec!["the SOPS plaintext in the applied Secret".to_string()], "{applied}");
+    assert_eq!(
+        leaks(&control, &secrets_searched),
+        vec!["the SOPS plaintext in the applied Secret".to_string()],
+        "{applied}"
+    );
     Ok(())
 }

@@ -71,7 +71,8 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
 
     // Tampered: a clear value changed (the MAC covers it), a ConfigMap added and one removed in
     // the same commit: nothing is applied and nothing is pruned.
-    let tampered = std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.replace("version: \"1\"", "version: \"2\"");
+    let tampered =
+        std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.replace("version: \"1\"", "version: \"2\"");
     repo.write("app/db.enc.yaml", &tampered);
     repo.write("app/added.yaml", &config_map("added"));
     repo.remove("app/keep.yaml");

@@ -83,7 +83,10 @@ fn a_changed_clear_value_is_a_mac_mismatch_naming_the_file() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("name: api", "name: evil", 1)).unwrap();
     let err = decrypt_manifests(root.path(), &render(root.path()), &test_keys()).unwrap_err();
-    assert!(matches!(&err, RenderError::Decryption { file, message } if file == "apps/api.yaml" && message.contains("MAC mismatch")), "{err}");
+    assert!(
+        matches!(&err, RenderError::Decryption { file, message } if file == "apps/api.yaml" && message.contains("MAC mismatch")),
+        "{err}"
+    );
     assert_eq!(err.reason(), lockstep_api::conditions::Reason::DecryptionFailed);
 }
 

@@ -49,7 +49,10 @@ pub fn decrypt_manifests(
                 failed(&manifest.file, "no file in the repository carries this object's SOPS metadata".into())
             })?;
             if keys.is_empty() {
-                return Err(failed(&file, "no decryption keys: set spec.decryption.secretRef (an .agekey entry)".into()));
+                return Err(failed(
+                    &file,
+                    "no decryption keys: set spec.decryption.secretRef (an .agekey entry)".into(),
+                ));
             }
             let file_opened = open_file(&text, keys).map_err(|e| failed(&file, e))?;
             opened.insert(mac.to_string(), file_opened);
@@ -118,7 +121,10 @@ fn substitute(
 fn locate(root: &Path, file: &str, mac: &str) -> Option<(String, String)> {
     let own = Path::new(file);
     let plain_relative = own.components().all(|c| matches!(c, Component::Normal(_)));
-    if plain_relative && let Some(text) = read_small(&root.join(own)) && carries_mac(&text, mac) {
+    if plain_relative
+        && let Some(text) = read_small(&root.join(own))
+        && carries_mac(&text, mac)
+    {
         return Some((file.to_string(), text));
     }
     let mut files = Vec::new();

@@ -87,7 +87,8 @@ enum Rule {
 impl Rule {
     fn of(metadata: &Metadata) -> Result<Self, String> {
         let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-        if non_empty(&metadata.unencrypted_comment_regex).is_some() || non_empty(&metadata.encrypted_comment_regex).is_some()
+        if non_empty(&metadata.unencrypted_comment_regex).is_some()
+            || non_empty(&metadata.encrypted_comment_regex).is_some()
         {
             return Err("encrypted_comment_regex/unencrypted_comment_regex are not supported".into());
         }

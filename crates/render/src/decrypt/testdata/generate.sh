@@ -13,5 +13,8 @@ sops secret.yaml > secret.enc.yaml
 sops --encrypted-regex '^(data|stringData)$' regex.yaml > regex.enc.yaml
 sops secret.json > secret.enc.json
 sops multi.yaml > multi.enc.yaml
-sops --encrypted-suffix _secret --mac-only-encrypted suffix.yaml > suffix.enc.yaml
+# mac_only_encrypted is a creation-rule setting only.
+printf 'creation_rules:\n  - age: %s\n    encrypted_suffix: _secret\n    mac_only_encrypted: true\n' "$recipient" > mac-only.sops.yaml
+"$bin/sops" --config mac-only.sops.yaml encrypt suffix.yaml > suffix.enc.yaml
+rm mac-only.sops.yaml
 sops --unencrypted-regex '^(apiVersion|kind|metadata)$' regex.yaml > unencrypted-regex.enc.yaml
