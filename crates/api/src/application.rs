@@ -60,6 +60,10 @@ pub struct ApplicationSpec {
     /// overwritten by a sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+    /// How SOPS-encrypted files are decrypted (keys from a Secret in the Application's namespace);
+    /// default: the project's `decryption`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<crate::Decryption>,
 }
 
 /// Another Application this one waits for, as Flux's `dependsOn[]` entry.

@@ -63,6 +63,10 @@ pub enum Reason {
     PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
     RenderFailed,
+    /// A SOPS-encrypted file could not be decrypted: no key in the decryption Secret opens it, the
+    /// Secret is missing, or its MAC does not match (the file was altered); the message names the
+    /// file. Nothing was applied.
+    DecryptionFailed,
     /// An object is already managed by another Application; it was left alone.
     SharedResource,
     /// A sync operation is under way: waiting for a wave to be healthy or a hook to finish.
@@ -96,7 +100,11 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in documentation order.
+<<<<<<< HEAD
     pub const ALL: [Reason; 30] = [
+=======
+    pub const ALL: [Reason; 26] = [
+>>>>>>> feat-sops
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -113,6 +121,7 @@ impl Reason {
         Reason::RevisionNotFound,
         Reason::PathNotFound,
         Reason::RenderFailed,
+        Reason::DecryptionFailed,
         Reason::SharedResource,
         Reason::SyncInProgress,
         Reason::SyncFailed,
@@ -148,6 +157,7 @@ impl Reason {
             Reason::RevisionNotFound => "RevisionNotFound",
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
+            Reason::DecryptionFailed => "DecryptionFailed",
             Reason::SharedResource => "SharedResource",
             Reason::SyncInProgress => "SyncInProgress",
             Reason::SyncFailed => "SyncFailed",
@@ -177,6 +187,7 @@ impl Reason {
         matches!(
             self,
             Reason::FetchFailed
+                | Reason::DecryptionFailed
                 | Reason::SourceUnavailable
                 | Reason::AuthenticationFailed
                 | Reason::ProxyAuthenticationFailed
@@ -246,6 +257,8 @@ pub mod reason {
     pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
     /// See [`Reason::RenderFailed`].
     pub const RENDER_FAILED: &str = Reason::RenderFailed.as_str();
+    /// See [`Reason::DecryptionFailed`].
+    pub const DECRYPTION_FAILED: &str = Reason::DecryptionFailed.as_str();
     /// See [`Reason::SharedResource`].
     pub const SHARED_RESOURCE: &str = Reason::SharedResource.as_str();
     /// See [`Reason::SyncInProgress`].

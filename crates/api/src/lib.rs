@@ -5,6 +5,7 @@ mod application;
 mod application_set;
 mod application_status;
 pub mod conditions;
+mod decryption;
 mod inventory;
 pub mod kube_error;
 mod project;
@@ -13,6 +14,7 @@ pub mod stable_hash;
 pub use application::*;
 pub use application_set::*;
 pub use application_status::*;
+pub use decryption::*;
 pub use inventory::*;
 pub use project::*;
 

@@ -57,6 +57,10 @@ pub struct AppProjectSpec {
     /// Empty lets them sync at any time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_windows: Vec<SyncWindow>,
+    /// The default decryption of the project's Applications that set no `spec.decryption` (keys from
+    /// a Secret in the project's namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<crate::Decryption>,
 }
 
 /// One allowed destination: each field is a glob; an empty or missing field matches anything, and a

@@ -8,6 +8,7 @@
 mod chart_dependencies;
 mod config;
 mod context;
+mod decryption;
 mod dependents;
 mod drift;
 mod error;

@@ -339,8 +339,9 @@ fn fetch_failure(err: SourceError) -> Outcome {
     Outcome::Stopped { reason: err.reason().as_str(), message: err.to_string(), revision: None }
 }
 
-/// Renders through the shared renderer (cached per commit, path, options and tool version); the
-/// cluster's capabilities are looked up only for Helm sources.
+/// Renders through the shared renderer (cached per commit, path, options and tool version), then
+/// decrypts SOPS-encrypted objects in memory (never cached); the cluster's capabilities are looked
+/// up only for Helm sources.
 pub(crate) async fn render(
     ctx: &Context,
     target: &ClusterTarget,
@@ -348,9 +349,15 @@ pub(crate) async fn render(
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
     let caps = || target.capabilities.get(&target.client);
+<<<<<<< HEAD
     let identity = lockstep_render::render_identity(&app.spec.source, &snapshot.revision, &snapshot.root);
     let dependencies = crate::chart_dependencies::resolve(ctx, app, snapshot).await?;
     lockstep_render::render_application(&ctx.renderer, app, &identity, &snapshot.root, caps, &dependencies).await
+=======
+    let rendered =
+        lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await?;
+    crate::decryption::decrypt(ctx, app, &snapshot.root, rendered).await
+>>>>>>> feat-sops
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {

@@ -56,6 +56,10 @@ pub enum RenderError {
     /// The tool wrote more than the output cap and was killed.
     #[error("{tool} output exceeds the {limit}-byte cap")]
     OutputTooLarge { tool: &'static str, limit: usize },
+    /// A SOPS-encrypted file could not be decrypted: no key opens it, or its MAC does not match.
+    /// The message never holds a value.
+    #[error("{file}: SOPS decryption failed: {message}")]
+    Decryption { file: String, message: String },
     /// The render's scratch space could not be prepared.
     #[error("preparing the render ({what}): {message}")]
     Scratch { what: String, message: String },
@@ -68,9 +72,13 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
+<<<<<<< HEAD
             Self::RemoteChart { .. } | Self::Dependency { .. } => {
                 lockstep_api::conditions::Reason::DependencyNotResolved
             }
+=======
+            Self::Decryption { .. } => lockstep_api::conditions::Reason::DecryptionFailed,
+>>>>>>> feat-sops
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

@@ -6,7 +6,11 @@
 
 mod application;
 mod cache;
+<<<<<<< HEAD
 mod chart_dependencies;
+=======
+pub mod decrypt;
+>>>>>>> feat-sops
 mod detect;
 mod directory;
 mod error;

@@ -31,6 +31,7 @@ mod kwok;
 mod oidc_provider;
 mod prereq;
 mod process;
+mod sops_tools;
 mod test;
 mod tools;
 
@@ -57,8 +58,8 @@ enum Command {
     },
     /// Lint, start the cluster, build the controller and run the whole test suite.
     Test(test::TestArgs),
-    /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/, and the
-    /// tests' OIDC provider from tests/oidc.
+    /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/, the tests'
+    /// OIDC provider from tests/oidc, and sops and age-keygen from tests/sops into target/sops-tools/bin/.
     Tools,
     /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
     Demo(demo::DemoArgs),
@@ -79,8 +80,22 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Cluster { action } => cluster::run(&ws, action),
         Command::Test(args) => test::run(&ws, &args),
-        Command::Tools => tools::ensure(&ws)
-            .map(|t| println!("{}\n{}\n{}", t.kustomize.display(), t.helm.display(), t.oidc_provider.display())),
+        Command::Tools => tools::ensure(&ws).and_then(|t| {
+            let sops = sops_tools::ensure(&ws)?;
+            println!(
+                "{}
+{}
+{}
+{}
+{}",
+                t.kustomize.display(),
+                t.helm.display(),
+                t.oidc_provider.display(),
+                sops.sops.display(),
+                sops.age_keygen.display()
+            );
+            Ok(())
+        }),
         Command::Demo(args) => demo::run(&ws, &args),
         Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
         Command::Fuzz(args) => fuzz::run(&ws, &args),

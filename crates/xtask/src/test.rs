@@ -97,8 +97,10 @@ fn phases(ws: &Workspace, args: &TestArgs) -> Result<()> {
 }
 
 /// `cargo` from the workspace root with what the end-to-end tests read from the environment: the
-/// cluster, the `lockstep` binary, kubectl, the shared test data and the rendering tools.
+/// cluster, the `lockstep` binary, kubectl, the shared test data, the rendering tools and the SOPS
+/// tools the decryption tests encrypt with.
 pub fn e2e_command(ws: &Workspace, cluster: &cluster::Cluster, tools: &crate::tools::Tools) -> Result<Command> {
+    let sops = crate::sops_tools::ensure(ws)?;
     let mut cmd = cargo_cmd(ws, &ws.cargo());
     cmd.env("KUBECONFIG", &cluster.kubeconfig)
         .env("LOCKSTEP_BIN", ws.cargo_target_dir().join("debug").join("lockstep"))
@@ -107,6 +109,8 @@ pub fn e2e_command(ws: &Workspace, cluster: &cluster::Cluster, tools: &crate::to
         .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
         .env("LOCKSTEP_HELM", &tools.helm)
         .env("LOCKSTEP_OIDC_PROVIDER", &tools.oidc_provider)
+        .env("LOCKSTEP_SOPS", &sops.sops)
+        .env("LOCKSTEP_AGE_KEYGEN", &sops.age_keygen)
         .env("LOCKSTEP_XTASK", std::env::current_exe()?);
     Ok(cmd)
 }

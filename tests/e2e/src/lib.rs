@@ -20,6 +20,7 @@ pub mod http;
 pub mod namespace;
 pub mod oidc;
 pub mod remote;
+pub mod sops;
 pub mod ui;
 pub mod wait;
 

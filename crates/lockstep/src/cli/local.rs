@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use lockstep_api::Application;
+use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, masked, needs_decryption, sops_mac};
 use lockstep_render::{Manifest, Renderer, RendererConfig};
 use lockstep_source::{GitCache, Snapshot, SourceRequest};
 
@@ -22,9 +23,26 @@ pub(crate) struct ToolArgs {
     /// Directory for fetched repositories (default: $XDG_CACHE_HOME/lockstep, else ~/.cache/lockstep).
     #[arg(long, env = "LOCKSTEP_CLI_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// An age key file (`age-keygen` output) that opens SOPS-encrypted files, as sops reads
+    /// `SOPS_AGE_KEY_FILE`; `SOPS_AGE_KEY` (the keys themselves) is read too.
+    #[arg(long = "decryption-key", env = "SOPS_AGE_KEY_FILE", value_name = "FILE")]
+    pub decryption_key: Option<PathBuf>,
 }
 
 impl ToolArgs {
+    /// The age identities of `--decryption-key` (or `SOPS_AGE_KEY_FILE`) and `SOPS_AGE_KEY`.
+    pub fn decryption_keys(&self) -> anyhow::Result<DecryptionKeys> {
+        let mut keys = DecryptionKeys::default();
+        if let Some(file) = &self.decryption_key {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            keys.extend(DecryptionKeys::from_key_file(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?);
+        }
+        if let Ok(text) = std::env::var("SOPS_AGE_KEY") {
+            keys.extend(DecryptionKeys::from_key_file(&text).map_err(|e| anyhow::anyhow!("SOPS_AGE_KEY: {e}"))?);
+        }
+        Ok(keys)
+    }
+
     /// A renderer with these tools and an in-memory cache.
     pub fn renderer(&self) -> Renderer {
         Renderer::new(RendererConfig {
@@ -103,8 +121,49 @@ pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
 }
 
 /// Renders `app` from `snapshot` as the controller would (the cluster is asked for Helm's
-/// capabilities when a client is given).
+/// capabilities when a client is given), SOPS-encrypted objects decrypted with the local keys.
 pub(crate) async fn render(
+    app: &Application,
+    snapshot: &Snapshot,
+    tools: &ToolArgs,
+    client: Option<&kube::Client>,
+) -> anyhow::Result<Vec<Manifest>> {
+    let rendered = render_encrypted(app, snapshot, tools, client).await?;
+    decrypt(&rendered, snapshot, tools)
+}
+
+/// The render with every SOPS-encrypted object checked (it must decrypt with the local keys) and
+/// shown with its encrypted values masked, for printing.
+pub(crate) async fn render_masked(
+    app: &Application,
+    snapshot: &Snapshot,
+    tools: &ToolArgs,
+    client: Option<&kube::Client>,
+) -> anyhow::Result<Vec<Manifest>> {
+    let rendered = render_encrypted(app, snapshot, tools, client).await?;
+    decrypt(&rendered, snapshot, tools)?;
+    Ok(rendered
+        .into_iter()
+        .map(|m| match sops_mac(&m.object) {
+            Some(_) => Manifest { object: masked(&m.object), ..m },
+            None => m,
+        })
+        .collect())
+}
+
+fn decrypt(manifests: &[Manifest], snapshot: &Snapshot, tools: &ToolArgs) -> anyhow::Result<Vec<Manifest>> {
+    if !needs_decryption(manifests) {
+        return Ok(manifests.to_vec());
+    }
+    let keys = tools.decryption_keys()?;
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "the render holds SOPS-encrypted objects: give an age key with --decryption-key FILE (or SOPS_AGE_KEY_FILE)"
+    );
+    Ok(decrypt_manifests(&snapshot.root, manifests, &keys)?)
+}
+
+async fn render_encrypted(
     app: &Application,
     snapshot: &Snapshot,
     tools: &ToolArgs,

@@ -85,7 +85,7 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let app = cluster.app(name).await?;
                 let origin = Origin::of(args.path.clone(), args.revision.clone());
                 let snapshot = local::snapshot(&app, &origin, &args.tools).await?;
-                local::render(&app, &snapshot, &args.tools, Some(&cluster.client)).await?
+                local::render_masked(&app, &snapshot, &args.tools, Some(&cluster.client)).await?
             }
             None => {
                 let dir = args.path.clone().ok_or_else(|| anyhow::anyhow!("give NAME or --path DIR"))?;
@@ -94,7 +94,7 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let relative = dir.strip_prefix(&root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
                 let app = application_for(&dir, &relative, &args.options)?;
                 let snapshot = local::checkout("", &root)?;
-                local::render(&app, &snapshot, &args.tools, None).await?
+                local::render_masked(&app, &snapshot, &args.tools, None).await?
             }
         };
         print!("{}", documents(&manifests)?);

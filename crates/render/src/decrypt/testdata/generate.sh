@@ -1,0 +1,20 @@
+#!/bin/sh
+# Regenerates the SOPS test vectors with the real sops (`cargo xtask tools` builds it into
+# target/sops-tools/bin/). TEST ONLY: test-key.txt is a throwaway age key committed on purpose; it
+# protects nothing but these fixtures.
+set -eu
+cd "$(dirname "$0")"
+bin=${SOPS_TOOLS:-../../../../../target/sops-tools/bin}
+[ -f test-key.txt ] || "$bin/age-keygen" -o test-key.txt 2>/dev/null
+[ -f other-key.txt ] || "$bin/age-keygen" -o other-key.txt 2>/dev/null
+recipient=$("$bin/age-keygen" -y test-key.txt)
+sops() { "$bin/sops" encrypt --age "$recipient" "$@"; }
+sops secret.yaml > secret.enc.yaml
+sops --encrypted-regex '^(data|stringData)$' regex.yaml > regex.enc.yaml
+sops secret.json > secret.enc.json
+sops multi.yaml > multi.enc.yaml
+# mac_only_encrypted is a creation-rule setting only.
+printf 'creation_rules:\n  - age: %s\n    encrypted_suffix: _secret\n    mac_only_encrypted: true\n' "$recipient" > mac-only.sops.yaml
+"$bin/sops" --config mac-only.sops.yaml encrypt suffix.yaml > suffix.enc.yaml
+rm mac-only.sops.yaml
+sops --unencrypted-regex '^(apiVersion|kind|metadata)$' regex.yaml > unencrypted-regex.enc.yaml

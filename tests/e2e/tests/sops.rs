@@ -1,0 +1,112 @@
+//! SOPS-encrypted Secrets in git (age, encrypted by the real sops) over a real git server: applied
+//! decrypted, the plaintext never in the render cache directory or the controller log; a tampered
+//! file or a missing key stops the pass with `DecryptionFailed`, nothing applied, nothing pruned.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use lockstep_e2e::apps::{apply_app, ready, wait_event_reasons, wait_reason};
+use lockstep_e2e::gitserver::HttpGitServer;
+use lockstep_e2e::sops::{AgeKey, files_containing};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
+use serde_json::{Value, json};
+
+/// A Secret whose `stringData` is encrypted (metadata stays readable, as is usual for Kubernetes).
+fn secret(name: &str, password: &str, version: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  labels:\n    version: \"{version}\"\ntype: Opaque\nstringData:\n  password: {password}\n  user: app\n"
+    )
+}
+
+fn config_map(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
+}
+
+fn spec(url: &str, ns: &str, key_secret: &str) -> Value {
+    json!({
+        "source": {"repoURL": url, "targetRevision": "main", "path": "app"},
+        "destination": {"namespace": ns},
+        "syncPolicy": {"automated": {"prune": true}},
+        "decryption": {"provider": "sops", "secretRef": {"name": key_secret}},
+    })
+}
+
+fn decoded(secret: &Secret, key: &str) -> Option<String> {
+    secret.data.as_ref()?.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned())
+}
+
+#[tokio::test]
+async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_pass() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-sops").await?;
+    let key = AgeKey::generate()?;
+    let plaintext = format!("sops-plaintext-{:016x}", rand::random::<u64>());
+    let regex = ["--encrypted-regex", "^(data|stringData)$"];
+    let repo = GitRepo::new();
+    repo.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &plaintext, "1"), &regex)?);
+    repo.write("app/keep.yaml", &config_map("keep"));
+    repo.commit("encrypted secret");
+    assert!(!std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.contains(&plaintext));
+    let server = HttpGitServer::start()?;
+    server.publish("app", &repo)?;
+    key.put_secret(&client, &ns.name, "sops-keys").await?;
+
+    let cache = tempfile::tempdir()?;
+    let cache_dir = cache.path().to_path_buf();
+    let controller = ControllerProcess::start_with_cache(&ns.name, cache, &[])?;
+    apply_app(&client, &ns.name, "web", spec(&server.url("app"), &ns.name, "sops-keys")).await?;
+    wait_reason(&client, &ns.name, "web", "Succeeded").await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
+    let applied = secrets.get("db").await?;
+    assert_eq!(decoded(&applied, "password").as_deref(), Some(plaintext.as_str()), "applied decrypted");
+    assert_eq!(decoded(&applied, "user").as_deref(), Some("app"));
+    assert!(!serde_json::to_string(&applied)?.contains("ENC[AES256_GCM"), "no ciphertext applied");
+
+    // The render cache directory (renders, git cache, snapshots) and the log never hold the plaintext.
+    assert!(cache_dir.join("renders").is_dir(), "the render cache is on disk: {}", cache_dir.display());
+    assert!(files_containing(&cache_dir, "ENC[AES256_GCM").iter().any(|f| f.starts_with(cache_dir.join("renders"))));
+    assert_eq!(files_containing(&cache_dir, &plaintext), Vec::<std::path::PathBuf>::new());
+    assert!(!controller.log().contains(&plaintext), "the plaintext is in the controller log");
+
+    // Tampered: a clear value changed (the MAC covers it), a ConfigMap added and one removed in
+    // the same commit: nothing is applied and nothing is pruned.
+    let tampered =
+        std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.replace("version: \"1\"", "version: \"2\"");
+    repo.write("app/db.enc.yaml", &tampered);
+    repo.write("app/added.yaml", &config_map("added"));
+    repo.remove("app/keep.yaml");
+    repo.commit("tampered");
+    server.publish("app", &repo)?;
+    lockstep_e2e::apps::refresh(&client, &ns.name, "web").await?;
+    let app = wait_reason(&client, &ns.name, "web", "DecryptionFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("app/db.enc.yaml") && message.contains("MAC mismatch"), "{message}");
+    wait_event_reasons(&client, &ns.name, "web", &["DecryptionFailed"]).await?;
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    assert!(config_maps.get_opt("added").await?.is_none(), "nothing applied");
+    assert!(config_maps.get_opt("keep").await?.is_some(), "nothing pruned");
+    let label = secrets.get("db").await?.metadata.labels.unwrap_or_default().get("version").cloned();
+    assert_eq!(label.as_deref(), Some("1"));
+
+    // A missing key Secret is a condition too; creating it lets the next pass through.
+    let plaintext2 = format!("sops-second-{:016x}", rand::random::<u64>());
+    let other = GitRepo::new();
+    other.write("app/api.enc.yaml", &key.encrypt("api.yaml", &secret("api", &plaintext2, "1"), &regex)?);
+    other.commit("second");
+    server.publish("other", &other)?;
+    apply_app(&client, &ns.name, "api", spec(&server.url("other"), &ns.name, "later-keys")).await?;
+    let app = wait_reason(&client, &ns.name, "api", "DecryptionFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("app/api.enc.yaml") && message.contains("does not exist"), "{message}");
+    assert!(secrets.get_opt("api").await?.is_none(), "nothing applied without the key");
+    key.put_secret(&client, &ns.name, "later-keys").await?;
+    wait_for("the key Secret is picked up", Duration::from_secs(90), || async {
+        let found = secrets.get_opt("api").await?;
+        Ok(found.and_then(|s| decoded(&s, "password")).filter(|p| *p == plaintext2))
+    })
+    .await?;
+    let log = controller.log();
+    assert!(!log.contains(&plaintext) && !log.contains(&plaintext2), "a plaintext is in the controller log");
+    Ok(())
+}
