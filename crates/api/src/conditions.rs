@@ -82,11 +82,14 @@ pub enum Reason {
     Paused,
     /// A rollback is deployed and synced; automated sync of newer commits waits.
     RolledBack,
+    /// The resolved revision's signature (commit or tag) did not verify against the trusted keys;
+    /// nothing of it was rendered or applied (the message names the commit, signer and reason).
+    SignatureVerificationFailed,
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -112,6 +115,7 @@ impl Reason {
         Reason::SyncWindowBlocked,
         Reason::Paused,
         Reason::RolledBack,
+        Reason::SignatureVerificationFailed,
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -142,6 +146,7 @@ impl Reason {
             Reason::SyncWindowBlocked => "SyncWindowBlocked",
             Reason::Paused => "Paused",
             Reason::RolledBack => "RolledBack",
+            Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
         }
     }
 
@@ -242,6 +247,8 @@ pub mod reason {
     pub const PAUSED: &str = Reason::Paused.as_str();
     /// See [`Reason::RolledBack`].
     pub const ROLLED_BACK: &str = Reason::RolledBack.as_str();
+    /// See [`Reason::SignatureVerificationFailed`].
+    pub const SIGNATURE_VERIFICATION_FAILED: &str = Reason::SignatureVerificationFailed.as_str();
 
     /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
     pub fn retried_soon(reason: &str) -> bool {

@@ -9,12 +9,14 @@ mod inventory;
 pub mod kube_error;
 mod project;
 pub mod stable_hash;
+mod verification;
 
 pub use application::*;
 pub use application_set::*;
 pub use application_status::*;
 pub use inventory::*;
 pub use project::*;
+pub use verification::*;
 
 use kube::CustomResourceExt;
 

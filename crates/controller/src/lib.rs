@@ -27,6 +27,7 @@ mod set_sources;
 mod sources;
 mod trigger;
 mod undecodable;
+mod verification;
 mod webhook;
 
 pub use config::ControllerConfig;

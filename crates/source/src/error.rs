@@ -36,6 +36,16 @@ pub enum SourceError {
     #[error("source configuration: {message}")]
     Configuration { message: String },
     /// The local cache could not be written or read.
+    /// A signature check of the resolved revision failed; nothing of it is served.
+    #[error("signature verification of {object} in {repo} failed: {reason}")]
+    SignatureVerification {
+        /// The repository (without credentials).
+        repo: String,
+        /// `commit <sha>` or `tag <name>`.
+        object: String,
+        /// Why, naming the signer where known.
+        reason: String,
+    },
     #[error("git cache at {path}: {message}")]
     Cache { path: String, message: String },
 }
@@ -66,6 +76,7 @@ impl SourceError {
             Self::Tls { .. } => Reason::TlsFailed,
             Self::NotARepository { .. } => Reason::NotARepository,
             Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
+            Self::SignatureVerification { .. } => Reason::SignatureVerificationFailed,
             _ => Reason::FetchFailed,
         }
     }
