@@ -135,6 +135,9 @@ pub struct ApplicationSource {
     /// Options for a Helm chart source; setting it forces the Helm type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helm: Option<ApplicationSourceHelm>,
+    /// Signatures that must verify before a revision is rendered (see docs/security.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::SourceVerify>,
 }
 
 /// Options for a source that is a plain directory of manifests.

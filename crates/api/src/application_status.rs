@@ -29,6 +29,9 @@ pub struct ApplicationStatus {
     /// Where the revision was fetched from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceStatus>,
+    /// The signature that vouched for the revision from git, when `spec.source.verify` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_verification: Option<crate::SourceVerificationStatus>,
     /// When a reconcile last changed this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconciled_at: Option<Time>,

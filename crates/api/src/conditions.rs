@@ -86,6 +86,7 @@ pub enum Reason {
     Paused,
     /// A rollback is deployed and synced; automated sync of newer commits waits.
     RolledBack,
+<<<<<<< HEAD
     /// The Helm repository's index lists no chart of that name, or not the exact version asked for.
     ChartNotFound,
     /// No version of the chart satisfies the semver range in `targetRevision`.
@@ -96,15 +97,24 @@ pub enum Reason {
     InvalidArtifact,
     /// A dependency of a chart (`Chart.yaml` `dependencies`) could not be resolved.
     DependencyNotResolved,
+=======
+    /// The resolved revision's signature (commit or tag) did not verify against the trusted keys;
+    /// nothing of it was rendered or applied (the message names the commit, signer and reason).
+    SignatureVerificationFailed,
+>>>>>>> feat-verify
 }
 
 impl Reason {
     /// Every reason, in documentation order.
 <<<<<<< HEAD
+<<<<<<< HEAD
     pub const ALL: [Reason; 30] = [
 =======
     pub const ALL: [Reason; 26] = [
 >>>>>>> feat-sops
+=======
+    pub const ALL: [Reason; 26] = [
+>>>>>>> feat-verify
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -131,11 +141,15 @@ impl Reason {
         Reason::SyncWindowBlocked,
         Reason::Paused,
         Reason::RolledBack,
+<<<<<<< HEAD
         Reason::ChartNotFound,
         Reason::NoMatchingVersion,
         Reason::ArtifactTooLarge,
         Reason::InvalidArtifact,
         Reason::DependencyNotResolved,
+=======
+        Reason::SignatureVerificationFailed,
+>>>>>>> feat-verify
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -167,11 +181,15 @@ impl Reason {
             Reason::SyncWindowBlocked => "SyncWindowBlocked",
             Reason::Paused => "Paused",
             Reason::RolledBack => "RolledBack",
+<<<<<<< HEAD
             Reason::ChartNotFound => "ChartNotFound",
             Reason::NoMatchingVersion => "NoMatchingVersion",
             Reason::ArtifactTooLarge => "ArtifactTooLarge",
             Reason::InvalidArtifact => "InvalidArtifact",
             Reason::DependencyNotResolved => "DependencyNotResolved",
+=======
+            Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
+>>>>>>> feat-verify
         }
     }
 
@@ -277,6 +295,8 @@ pub mod reason {
     pub const PAUSED: &str = Reason::Paused.as_str();
     /// See [`Reason::RolledBack`].
     pub const ROLLED_BACK: &str = Reason::RolledBack.as_str();
+    /// See [`Reason::SignatureVerificationFailed`].
+    pub const SIGNATURE_VERIFICATION_FAILED: &str = Reason::SignatureVerificationFailed.as_str();
 
     /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
     pub fn retried_soon(reason: &str) -> bool {

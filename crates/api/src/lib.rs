@@ -10,6 +10,7 @@ mod inventory;
 pub mod kube_error;
 mod project;
 pub mod stable_hash;
+mod verification;
 
 pub use application::*;
 pub use application_set::*;
@@ -17,6 +18,7 @@ pub use application_status::*;
 pub use decryption::*;
 pub use inventory::*;
 pub use project::*;
+pub use verification::*;
 
 use kube::CustomResourceExt;
 

@@ -29,6 +29,7 @@ mod set_sources;
 mod sources;
 mod trigger;
 mod undecodable;
+mod verification;
 mod webhook;
 
 pub use config::ControllerConfig;

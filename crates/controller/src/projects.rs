@@ -48,6 +48,7 @@ pub(crate) async fn admit(
     let project = load(client, lookups, controller_namespace, app).await?;
     let app_namespace = app.namespace().unwrap_or_default();
     project.admits(&app_namespace, controller_namespace, &app.spec.source.repo_url, cluster, namespace)?;
+    lockstep_policy::verification::admits(&project, app.spec.source.verify.as_ref())?;
     Ok(project)
 }
 

@@ -121,7 +121,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         Ok(identity) => identity,
         Err(message) => return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: None }.into(),
     };
-    let snapshot = match fetch(app, ctx).await {
+    let snapshot = match fetch_verified(app, ctx, &project).await {
         Ok(snapshot) => snapshot,
         Err(err) => return fetch_failure(err).into(),
     };
@@ -333,6 +333,16 @@ pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, 
         Some(chart) => ctx.helm_repos.chart(&request, chart).await,
         None => ctx.source.snapshot(&request).await,
     }
+}
+
+/// [`fetch`] with the signature verification `spec.source.verify` and the project ask for: a
+/// revision that does not verify is an error, so nothing of it is rendered or applied.
+async fn fetch_verified(app: &Application, ctx: &Context, project: &Project) -> Result<Snapshot, SourceError> {
+    let namespace = &ctx.config.controller_namespace;
+    let mut request = ctx.sources.request(&ctx.client, &ctx.lookups, namespace, app).await?;
+    request.verification =
+        crate::verification::verification_for(&ctx.client, &ctx.lookups, namespace, project, app).await?;
+    ctx.source.snapshot(&request).await
 }
 
 fn fetch_failure(err: SourceError) -> Outcome {

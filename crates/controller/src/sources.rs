@@ -137,7 +137,7 @@ pub(crate) async fn request_for(
             Endpoint { url, credentials, credential_source: secret.map(|s| s.origin.clone()) }
         })
         .collect();
-    Ok(SourceRequest { repo_url, target_revision, endpoints, known_hosts, max_listing_age: None })
+    Ok(SourceRequest { repo_url, target_revision, endpoints, known_hosts, max_listing_age: None, verification: None })
 }
 
 /// What the fetch said about the source, for the status.
@@ -145,6 +145,16 @@ pub(crate) fn report_of(snapshot: &Snapshot) -> SourceReport {
     SourceReport {
         fetched_from: snapshot.fetched_from.clone(),
         unavailable: snapshot.unavailable.as_ref().map(|u| SourceOutage { since: u.since, error: u.error.to_string() }),
+        verified: snapshot.verified.as_ref().map(|v| lockstep_api::SourceVerificationStatus {
+            mode: crate::verification::spec_mode(v.mode).as_str().to_string(),
+            revision: v.revision.clone(),
+            signer: v.signer.clone(),
+            fingerprint: v.fingerprint.clone(),
+            format: v.format.clone(),
+            key_source: v.key_source.clone(),
+            tag: v.tag.clone(),
+            commits: i64::try_from(v.commits).unwrap_or(i64::MAX),
+        }),
     }
 }
 

@@ -24,3 +24,4 @@ pub mod status;
 pub mod sync_policy;
 pub mod sync_window;
 pub mod validate;
+pub mod verification;

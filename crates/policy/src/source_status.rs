@@ -15,6 +15,8 @@ pub struct SourceReport {
     pub fetched_from: Option<String>,
     /// Every URL failed and the last good revision was served from the cache.
     pub unavailable: Option<SourceOutage>,
+    /// The signature that vouched for the revision, when verification is on and it was resolved now.
+    pub verified: Option<lockstep_api::SourceVerificationStatus>,
 }
 
 /// An outage of every URL of a repository.
@@ -36,6 +38,7 @@ pub fn apply(
 ) {
     let Some(report) = report else {
         status.source = previous.and_then(|p| p.source.clone());
+        status.source_verification = previous.and_then(|p| p.source_verification.clone());
         status
             .conditions
             .extend(previous.iter().flat_map(|p| p.conditions.iter()).filter(|c| c.type_ == SOURCE_AVAILABLE).cloned());
@@ -44,6 +47,13 @@ pub fn apply(
     let previous_source = previous.and_then(|p| p.source.as_ref());
     let fetched_from = report.fetched_from.clone().or_else(|| previous_source.and_then(|s| s.fetched_from.clone()));
     status.source = fetched_from.map(|url| SourceStatus { fetched_from: Some(url) });
+    // A last good revision served during an outage was verified when it was recorded: the
+    // previous record stands.
+    status.source_verification = match (&report.verified, &report.unavailable) {
+        (Some(verified), _) => Some(verified.clone()),
+        (None, Some(_)) => previous.and_then(|p| p.source_verification.clone()),
+        (None, None) => None,
+    };
     let Some(outage) = &report.unavailable else { return };
     let since = Timestamp::try_from(outage.since).map(Time).unwrap_or_else(|_| now.clone());
     let revision = status.sync.revision.as_deref().map(|r| r.get(..12).unwrap_or(r)).unwrap_or("?").to_string();
@@ -84,6 +94,7 @@ mod tests {
                 since: UNIX_EPOCH + Duration::from_secs(1000),
                 error: "https://h/r: connection refused".into(),
             }),
+            verified: None,
         };
         apply(None, Some(&outage), &mut status, &at(2000));
         let condition = status.conditions.iter().find(|c| c.type_ == SOURCE_AVAILABLE).expect("condition");
@@ -97,7 +108,7 @@ mod tests {
 
         let previous = status.clone();
         let mut next = ApplicationStatus::default();
-        let back = SourceReport { fetched_from: Some("https://mirror/r".into()), unavailable: None };
+        let back = SourceReport { fetched_from: Some("https://mirror/r".into()), unavailable: None, verified: None };
         apply(Some(&previous), Some(&back), &mut next, &at(3000));
         assert!(next.conditions.iter().all(|c| c.type_ != SOURCE_AVAILABLE));
         assert_eq!(next.source.and_then(|s| s.fetched_from).as_deref(), Some("https://mirror/r"));
@@ -121,5 +132,30 @@ mod tests {
         apply(Some(&previous), None, &mut next, &at(9));
         assert_eq!(next.source, previous.source);
         assert_eq!(next.conditions, previous.conditions);
+    }
+
+    #[test]
+    fn the_verified_signer_is_recorded_and_kept_through_a_failed_fetch_and_an_outage() {
+        let signed = lockstep_api::SourceVerificationStatus {
+            revision: "c1".into(),
+            fingerprint: "SHA256:abc".into(),
+            ..Default::default()
+        };
+        let report = |verified, down: bool| SourceReport {
+            fetched_from: None,
+            unavailable: down.then(|| SourceOutage { since: std::time::UNIX_EPOCH, error: "down".into() }),
+            verified,
+        };
+        let mut first = ApplicationStatus::default();
+        apply(None, Some(&report(Some(signed.clone()), false)), &mut first, &at(1));
+        assert_eq!(first.source_verification.as_ref(), Some(&signed));
+        for kept in [None, Some(report(None, true))] {
+            let mut next = ApplicationStatus::default();
+            apply(Some(&first), kept.as_ref(), &mut next, &at(2));
+            assert_eq!(next.source_verification.as_ref(), Some(&signed), "{kept:?}");
+        }
+        let mut off = ApplicationStatus::default();
+        apply(Some(&first), Some(&report(None, false)), &mut off, &at(3));
+        assert_eq!(off.source_verification, None, "verification turned off clears the record");
     }
 }

@@ -51,6 +51,16 @@ pub enum SourceError {
     #[error("{url}: {message}")]
     InvalidArtifact { url: String, message: String },
     /// The local cache could not be written or read.
+    /// A signature check of the resolved revision failed; nothing of it is served.
+    #[error("signature verification of {object} in {repo} failed: {reason}")]
+    SignatureVerification {
+        /// The repository (without credentials).
+        repo: String,
+        /// `commit <sha>` or `tag <name>`.
+        object: String,
+        /// Why, naming the signer where known.
+        reason: String,
+    },
     #[error("git cache at {path}: {message}")]
     Cache { path: String, message: String },
 }
@@ -86,6 +96,7 @@ impl SourceError {
             Self::TooLarge { .. } => Reason::ArtifactTooLarge,
             Self::InvalidArtifact { .. } => Reason::InvalidArtifact,
             Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
+            Self::SignatureVerification { .. } => Reason::SignatureVerificationFailed,
             _ => Reason::FetchFailed,
         }
     }

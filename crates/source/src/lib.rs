@@ -19,6 +19,7 @@ mod snapshot_gc;
 mod state;
 mod transport;
 mod url;
+mod verification;
 
 pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters, SourceRequest};
 pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
@@ -30,3 +31,4 @@ pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};
 pub use snapshot_gc::SnapshotRetention;
 pub use url::normalize_repo_url;
+pub use verification::{KeySource, Verification, VerificationMode, Verified};

@@ -45,6 +45,13 @@ impl RevisionSpec {
     /// Finds the commit a named revision points at in the advertised refs; `None` when absent.
     /// Branches win over tags of the same name, as in git itself.
     pub fn resolve_in(&self, refs: &[RemoteRef]) -> Option<String> {
+        let found = self.resolve_ref_in(refs)?;
+        Some(found.peeled.clone().unwrap_or_else(|| found.oid.clone()))
+    }
+
+    /// The advertised ref a named revision resolves through (for a tag, its tag object); `None`
+    /// when absent.
+    pub fn resolve_ref_in<'r>(&self, refs: &'r [RemoteRef]) -> Option<&'r RemoteRef> {
         let find = |name: &str| refs.iter().find(|r| r.name == name);
         let found = match self {
             Self::DefaultBranch => find("HEAD"),
@@ -57,7 +64,7 @@ impl RevisionSpec {
                 .or_else(|| find(&format!("refs/tags/{range}")))
                 .or_else(|| highest_matching_tag(range, refs)),
         }?;
-        Some(found.peeled.clone().unwrap_or_else(|| found.oid.clone()))
+        Some(found)
     }
 }
 

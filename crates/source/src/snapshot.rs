@@ -18,6 +18,10 @@ pub struct Snapshot {
     pub fetched_from: Option<String>,
     /// Set when every URL failed and this is the last good revision from the cache.
     pub unavailable: Option<Unavailable>,
+    /// The signature that vouched for the revision, when the request asked for verification and
+    /// the revision was resolved now (a last good revision served during an outage was verified
+    /// when it was recorded, and carries `None`).
+    pub verified: Option<crate::verification::Verified>,
 }
 
 /// Why a snapshot came from the cache instead of the remote.

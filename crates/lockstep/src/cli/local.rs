@@ -117,6 +117,7 @@ pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
         root,
         fetched_from: None,
         unavailable: None,
+        verified: None,
     })
 }
 

@@ -75,6 +75,7 @@ impl GitCache {
                 root,
                 fetched_from: None,
                 unavailable: Some(Unavailable { since, error }),
+                verified: None,
             })
         })
         .await

@@ -13,6 +13,7 @@ mod resolve;
 #[cfg(test)]
 mod test_support;
 mod tls;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::credentials::Credentials;
 use crate::revision::RevisionSpec;
+use crate::verification::Verification;
 
 /// Which repository and revision an Application reads, and how to reach it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct SourceRequest {
     /// Reuse a ref listing that started at most this long before the request; `None` for the
     /// cache's listing TTL. `Some(ZERO)` asks for a listing that starts after the request.
     pub max_listing_age: Option<Duration>,
+    /// Signature verification the revision must pass before it is served or recorded.
+    pub verification: Option<Verification>,
 }
 
 /// One URL a repository can be fetched from, with the credentials that apply to it.
@@ -86,6 +89,9 @@ impl SourceRequest {
 
     /// Key of this request's last good revision in the state file.
     pub(super) fn last_good_key(&self, spec: &RevisionSpec) -> String {
-        format!("{}#{:016x}", spec.key(), self.access_identity())
+        match &self.verification {
+            None => format!("{}#{:016x}", spec.key(), self.access_identity()),
+            Some(v) => format!("{}#{:016x}#verified-{:016x}", spec.key(), self.access_identity(), v.identity()),
+        }
     }
 }

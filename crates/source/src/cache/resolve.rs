@@ -11,11 +11,13 @@ use super::Shared;
 use super::fetch::{fetch_from, list_and_fetch};
 use super::last_good::update_state;
 use super::request::SourceRequest;
+use super::verify::verify_revision;
 use crate::credentials::strip_userinfo;
 use crate::error::SourceError;
 use crate::revision::{RemoteRef, RevisionSpec, version_tags};
 use crate::snapshot::{Snapshot, export_commit};
 use crate::url::normalize_repo_url;
+use lockstep_verify::ResolvedThrough;
 
 /// One ref listing of a repository, shared by every request within its TTL.
 #[derive(Clone, Debug)]
@@ -77,7 +79,7 @@ pub(super) fn resolve_blocking(
         && state.listing.as_ref().filter(same_access).is_some()
         && let Some(found) = find_commit(&repo, sha)
     {
-        return finish(shared, key, request, &repo, &spec, &found, None);
+        return finish(shared, key, request, &repo, &spec, (&found, &ResolvedThrough::NotATag), None);
     }
 
     let fresh = state.fresh_listing(identity, max_age, requested_at).cloned();
@@ -113,9 +115,10 @@ pub(super) fn resolve_blocking(
         }
         fetch_from(shared, repo, &served_by, &request.known_hosts, deadline)
     };
+    let through = resolved_through(spec.resolve_ref_in(&listing.refs));
     let commit = match spec.resolve_in(&listing.refs) {
         Some(oid) => {
-            if !has_commit(&repo, &oid) {
+            if !has_commit(&repo, &oid) || (request.verification.is_some() && tag_missing(&repo, &through)) {
                 fetch_again(&repo)?;
             }
             oid
@@ -136,7 +139,18 @@ pub(super) fn resolve_blocking(
             _ => return Err(not_found(&canonical, &spec)),
         },
     };
-    finish(shared, key, request, &repo, &spec, &commit, Some(strip_userinfo(&listing.url)))
+    finish(shared, key, request, &repo, &spec, (&commit, &through), Some(strip_userinfo(&listing.url)))
+}
+
+/// Whether the ref a revision resolved through is an annotated tag (its signature can be checked),
+/// a lightweight one, or no tag.
+fn resolved_through(found: Option<&RemoteRef>) -> ResolvedThrough {
+    let Some(found) = found else { return ResolvedThrough::NotATag };
+    let Some(name) = found.name.strip_prefix("refs/tags/") else { return ResolvedThrough::NotATag };
+    match &found.peeled {
+        Some(_) => ResolvedThrough::AnnotatedTag { name: name.to_string(), oid: found.oid.clone() },
+        None => ResolvedThrough::LightweightTag(name.to_string()),
+    }
 }
 
 /// Exports the commit and records it as the last good resolution of this spec.
@@ -146,12 +160,16 @@ fn finish(
     request: &SourceRequest,
     repo: &Repository,
     spec: &RevisionSpec,
-    sha: &str,
+    (sha, through): (&str, &ResolvedThrough),
     fetched_from: Option<String>,
 ) -> Result<Snapshot, SourceError> {
     let canonical = strip_userinfo(&request.repo_url);
     let oid = Oid::from_str(sha).map_err(|e| SourceError::unreachable(&canonical, e))?;
     let commit = repo.find_commit(oid).map_err(|_| not_found(&canonical, spec))?;
+    let verified = match &request.verification {
+        Some(verification) => Some(verify_revision(repo, &canonical, oid, through, verification)?),
+        None => None,
+    };
     let root = export_commit(repo, &commit, &shared.root.join("snapshots"))?;
     shared.collect_snapshots_now_and_then();
     let revision = commit.id().to_string();
@@ -163,7 +181,7 @@ fn finish(
         s.resolved.insert(key, revision.clone());
         changed
     });
-    Ok(Snapshot { repo_url: request.repo_url.clone(), revision, root, fetched_from, unavailable: None })
+    Ok(Snapshot { repo_url: request.repo_url.clone(), revision, root, fetched_from, unavailable: None, verified })
 }
 
 fn not_found(repo: &str, spec: &RevisionSpec) -> SourceError {
@@ -174,6 +192,15 @@ fn open_or_init(path: &Path) -> Result<Repository, SourceError> {
     match Repository::open_bare(path) {
         Ok(repo) => Ok(repo),
         Err(_) => Repository::init_bare(path).map_err(|e| SourceError::cache(path, e)),
+    }
+}
+
+/// Whether the annotated tag a revision resolved through is missing from the cache (a tag pushed
+/// for a commit the cache already has): its signature needs the tag object.
+fn tag_missing(repo: &Repository, through: &ResolvedThrough) -> bool {
+    match through {
+        ResolvedThrough::AnnotatedTag { oid, .. } => Oid::from_str(oid).map_or(true, |oid| repo.find_tag(oid).is_err()),
+        _ => false,
     }
 }
 
