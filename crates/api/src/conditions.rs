@@ -86,7 +86,6 @@ pub enum Reason {
     Paused,
     /// A rollback is deployed and synced; automated sync of newer commits waits.
     RolledBack,
-<<<<<<< HEAD
     /// The Helm repository's index lists no chart of that name, or not the exact version asked for.
     ChartNotFound,
     /// No version of the chart satisfies the semver range in `targetRevision`.
@@ -97,24 +96,14 @@ pub enum Reason {
     InvalidArtifact,
     /// A dependency of a chart (`Chart.yaml` `dependencies`) could not be resolved.
     DependencyNotResolved,
-=======
     /// The resolved revision's signature (commit or tag) did not verify against the trusted keys;
     /// nothing of it was rendered or applied (the message names the commit, signer and reason).
     SignatureVerificationFailed,
->>>>>>> feat-verify
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-<<<<<<< HEAD
-<<<<<<< HEAD
-    pub const ALL: [Reason; 30] = [
-=======
-    pub const ALL: [Reason; 26] = [
->>>>>>> feat-sops
-=======
-    pub const ALL: [Reason; 26] = [
->>>>>>> feat-verify
+    pub const ALL: [Reason; 32] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -141,15 +130,12 @@ impl Reason {
         Reason::SyncWindowBlocked,
         Reason::Paused,
         Reason::RolledBack,
-<<<<<<< HEAD
         Reason::ChartNotFound,
         Reason::NoMatchingVersion,
         Reason::ArtifactTooLarge,
         Reason::InvalidArtifact,
         Reason::DependencyNotResolved,
-=======
         Reason::SignatureVerificationFailed,
->>>>>>> feat-verify
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -181,15 +167,12 @@ impl Reason {
             Reason::SyncWindowBlocked => "SyncWindowBlocked",
             Reason::Paused => "Paused",
             Reason::RolledBack => "RolledBack",
-<<<<<<< HEAD
             Reason::ChartNotFound => "ChartNotFound",
             Reason::NoMatchingVersion => "NoMatchingVersion",
             Reason::ArtifactTooLarge => "ArtifactTooLarge",
             Reason::InvalidArtifact => "InvalidArtifact",
             Reason::DependencyNotResolved => "DependencyNotResolved",
-=======
             Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
->>>>>>> feat-verify
         }
     }
 

@@ -57,17 +57,14 @@ pub struct AppProjectSpec {
     /// Empty lets them sync at any time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_windows: Vec<SyncWindow>,
-<<<<<<< HEAD
     /// The default decryption of the project's Applications that set no `spec.decryption` (keys from
     /// a Secret in the project's namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<crate::Decryption>,
-=======
     /// Signature verification the project demands of its Applications and the keys it trusts
     /// (see docs/security.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_integrity: Option<crate::SourceIntegrity>,
->>>>>>> feat-verify
 }
 
 /// One allowed destination: each field is a glob; an empty or missing field matches anything, and a
