@@ -359,15 +359,11 @@ pub(crate) async fn render(
     snapshot: &Snapshot,
 ) -> Result<lockstep_render::Rendered, RenderError> {
     let caps = || target.capabilities.get(&target.client);
-<<<<<<< HEAD
     let identity = lockstep_render::render_identity(&app.spec.source, &snapshot.revision, &snapshot.root);
     let dependencies = crate::chart_dependencies::resolve(ctx, app, snapshot).await?;
-    lockstep_render::render_application(&ctx.renderer, app, &identity, &snapshot.root, caps, &dependencies).await
-=======
     let rendered =
-        lockstep_render::render_application(&ctx.renderer, app, &snapshot.revision, &snapshot.root, caps).await?;
+        lockstep_render::render_application(&ctx.renderer, app, &identity, &snapshot.root, caps, &dependencies).await?;
     crate::decryption::decrypt(ctx, app, &snapshot.root, rendered).await
->>>>>>> feat-sops
 }
 
 fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {

@@ -72,13 +72,10 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
-<<<<<<< HEAD
             Self::RemoteChart { .. } | Self::Dependency { .. } => {
                 lockstep_api::conditions::Reason::DependencyNotResolved
             }
-=======
             Self::Decryption { .. } => lockstep_api::conditions::Reason::DecryptionFailed,
->>>>>>> feat-sops
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

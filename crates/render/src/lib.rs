@@ -6,11 +6,8 @@
 
 mod application;
 mod cache;
-<<<<<<< HEAD
 mod chart_dependencies;
-=======
 pub mod decrypt;
->>>>>>> feat-sops
 mod detect;
 mod directory;
 mod error;
