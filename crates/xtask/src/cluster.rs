@@ -7,7 +7,8 @@
 //! contract target/cluster/kubeconfig; cluster NAME uses target/cluster/NAME/.
 //! The API server writes an audit log of every write to `audit/` there
 //! ([`audit`]); `cluster restart` stops and starts etcd or the API server with
-//! the same ports and arguments ([`restart`]), for the chaos scenarios.
+//! the same ports and arguments ([`restart`]), for the chaos scenarios. It also trusts
+//! one OIDC issuer on loopback, down until a test serves it ([`oidc`]).
 
 mod audit;
 mod kubeconfig;
