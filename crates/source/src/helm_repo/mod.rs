@@ -139,6 +139,7 @@ impl HelmRepoCache {
                         root: good.root,
                         fetched_from: None,
                         unavailable: Some(Unavailable { since, error: err }),
+                        verified: None,
                     }),
                     None => Err(err),
                 }
@@ -177,6 +178,7 @@ impl HelmRepoCache {
             root,
             fetched_from: Some(strip_userinfo(&endpoint.url)),
             unavailable: None,
+            verified: None,
         })
     }
 
