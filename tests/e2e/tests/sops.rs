@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use lockstep_e2e::apps::{apply_app, ready, wait_event_reasons, wait_reason};
+use lockstep_e2e::cli::{lockstep, lockstep_ok};
 use lockstep_e2e::gitserver::HttpGitServer;
 use lockstep_e2e::sops::{AgeKey, files_containing};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
@@ -68,6 +69,26 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     assert!(files_containing(&cache_dir, "ENC[AES256_GCM").iter().any(|f| f.starts_with(cache_dir.join("renders"))));
     assert_eq!(files_containing(&cache_dir, &plaintext), Vec::<std::path::PathBuf>::new());
     assert!(!controller.log().contains(&plaintext), "the plaintext is in the controller log");
+
+    // Merge-request pipelines: the CLI decrypts with a local key file and shows no plaintext.
+    let key_file = key.file().display().to_string();
+    let checkout = repo.path().display().to_string();
+    let rendered = lockstep_ok(&ns.name, &["render", "web", "--path", &checkout, "--decryption-key", &key_file])?;
+    assert!(rendered.contains("password: '**SOPS**'") || rendered.contains("password: \"**SOPS**\""), "{rendered}");
+    assert!(!rendered.contains(&plaintext) && !rendered.contains("ENC[AES256_GCM") && !rendered.contains("sops:"));
+    let out = lockstep(&ns.name, &["render", "web", "--path", &checkout]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--decryption-key"), "{err}");
+    let changed = format!("sops-changed-{:016x}", rand::random::<u64>());
+    let merge_request = GitRepo::new();
+    merge_request.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &changed, "1"), &regex)?);
+    merge_request.write("app/keep.yaml", &config_map("keep"));
+    let path = merge_request.path().display().to_string();
+    let out = lockstep(&ns.name, &["diff", "web", "--path", &path, "--decryption-key", &key_file]);
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{diff}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(diff.contains("Secret") && diff.contains("***"), "{diff}");
+    assert!(!diff.contains(&plaintext) && !diff.contains(&changed), "{diff}");
 
     // Tampered: a clear value changed (the MAC covers it), a ConfigMap added and one removed in
     // the same commit: nothing is applied and nothing is pruned.
