@@ -47,6 +47,10 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     let repo = GitRepo::new();
     repo.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &plaintext, "1"), &regex)?);
     repo.write("app/keep.yaml", &config_map("keep"));
+    // The same kind of file through Kustomize, which renames it and adds a label.
+    let kustomized = format!("sops-kustomized-{:016x}", rand::random::<u64>());
+    repo.write("kust/db.enc.yaml", &key.encrypt("kdb.yaml", &secret("db", &kustomized, "1"), &regex)?);
+    repo.write("kust/kustomization.yaml", "resources: [db.enc.yaml]\nnamePrefix: k-\ncommonLabels: {via: kustomize}\n");
     repo.commit("encrypted secret");
     assert!(!std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.contains(&plaintext));
     let server = HttpGitServer::start()?;
@@ -63,12 +67,21 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     assert_eq!(decoded(&applied, "password").as_deref(), Some(plaintext.as_str()), "applied decrypted");
     assert_eq!(decoded(&applied, "user").as_deref(), Some("app"));
     assert!(!serde_json::to_string(&applied)?.contains("ENC[AES256_GCM"), "no ciphertext applied");
+    let mut kust = spec(&server.url("app"), &ns.name, "sops-keys");
+    kust["source"]["path"] = json!("kust");
+    apply_app(&client, &ns.name, "kust", kust).await?;
+    wait_reason(&client, &ns.name, "kust", "Succeeded").await?;
+    let applied = secrets.get("k-db").await?;
+    assert_eq!(decoded(&applied, "password").as_deref(), Some(kustomized.as_str()), "decrypted through Kustomize");
+    assert_eq!(applied.metadata.labels.unwrap_or_default().get("via").map(String::as_str), Some("kustomize"));
 
     // The render cache directory (renders, git cache, snapshots) and the log never hold the plaintext.
     assert!(cache_dir.join("renders").is_dir(), "the render cache is on disk: {}", cache_dir.display());
     assert!(files_containing(&cache_dir, "ENC[AES256_GCM").iter().any(|f| f.starts_with(cache_dir.join("renders"))));
-    assert_eq!(files_containing(&cache_dir, &plaintext), Vec::<std::path::PathBuf>::new());
-    assert!(!controller.log().contains(&plaintext), "the plaintext is in the controller log");
+    for secret in [&plaintext, &kustomized] {
+        assert_eq!(files_containing(&cache_dir, secret), Vec::<std::path::PathBuf>::new());
+        assert!(!controller.log().contains(secret.as_str()), "a plaintext is in the controller log");
+    }
 
     // Merge-request pipelines: the CLI decrypts with a local key file and shows no plaintext.
     let key_file = key.file().display().to_string();
