@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use lockstep_e2e::apps::{apply_app, ready, wait_event_reasons, wait_reason};
 use lockstep_e2e::cli::{lockstep, lockstep_ok};
+use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::gitserver::HttpGitServer;
 use lockstep_e2e::sops::{AgeKey, files_containing};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
@@ -142,5 +143,39 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     .await?;
     let log = controller.log();
     assert!(!log.contains(&plaintext) && !log.contains(&plaintext2), "a plaintext is in the controller log");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_project_s_decryption_is_the_default_of_its_applications() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-sops-project").await?;
+    let key = AgeKey::generate()?;
+    let plaintext = format!("sops-project-{:016x}", rand::random::<u64>());
+    let repo = GitRepo::new();
+    let regex = ["--encrypted-regex", "^stringData$"];
+    repo.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &plaintext, "1"), &regex)?);
+    repo.commit("encrypted");
+    let server = HttpGitServer::start()?;
+    server.publish("app", &repo)?;
+    key.put_secret(&client, &ns.name, "project-keys").await?;
+    let project = json!({
+        "apiVersion": "lockstep.dev/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "team", "namespace": ns.name},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "decryption": {"provider": "sops", "secretRef": {"name": "project-keys"}},
+        },
+    });
+    kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&project.to_string()))?;
+    let _controller = ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name])?;
+    let mut spec = spec(&server.url("app"), &ns.name, "unused");
+    spec["project"] = json!("team");
+    spec.as_object_mut().map(|s| s.remove("decryption"));
+    apply_app(&client, &ns.name, "web", spec).await?;
+    wait_reason(&client, &ns.name, "web", "Succeeded").await?;
+    let applied = Api::<Secret>::namespaced(client.clone(), &ns.name).get("db").await?;
+    assert_eq!(decoded(&applied, "password").as_deref(), Some(plaintext.as_str()));
     Ok(())
 }
