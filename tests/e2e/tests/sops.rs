@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::Api;
 use lockstep_e2e::apps::{apply_app, ready, wait_event_reasons, wait_reason};
 use lockstep_e2e::cli::{lockstep, lockstep_ok};
@@ -118,6 +118,9 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("app/db.enc.yaml") && message.contains("MAC mismatch"), "{message}");
     wait_event_reasons(&client, &ns.name, "web", &["DecryptionFailed"]).await?;
+    let events = Api::<Event>::namespaced(client.clone(), &ns.name).list(&Default::default()).await?;
+    let failed = events.items.iter().find(|e| e.reason.as_deref() == Some("DecryptionFailed")).map(|e| e.type_.clone());
+    assert_eq!(failed, Some(Some("Warning".to_string())));
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
     assert!(config_maps.get_opt("added").await?.is_none(), "nothing applied");
     assert!(config_maps.get_opt("keep").await?.is_some(), "nothing pruned");
