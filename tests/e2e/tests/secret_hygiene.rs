@@ -23,6 +23,7 @@ use serde_json::json;
 
 const MATTERMOST_TOKEN: &str = "hygiene-mattermost-token-7c1e";
 const SIGNING_KEY: &str = "hygiene-signing-key-93af";
+const WRONG_PASSWORD: &str = "hygiene-wrong-password-51d0";
 
 /// Where each secret's plaintext was found, by surface name.
 fn leaks(surfaces: &BTreeMap<&str, String>, secrets: &[(&str, &str)]) -> Vec<String> {
@@ -105,6 +106,23 @@ async fn no_secret_reaches_logs_events_status_metrics_or_notifications() -> anyh
     server.publish("app", &repo)?;
     refresh(&client, &ns.name, "web").await?;
     wait_reason(&client, &ns.name, "web", "DecryptionFailed").await?;
+    // And a credentials failure: a wrong password for another repository.
+    let other = GitRepo::new();
+    other.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  k: v\n");
+    other.commit("other");
+    server.publish("other", &other)?;
+    let wrong = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "wrong-creds", "labels": {"lockstep.dev/secret-type": "repository"}},
+        "stringData": {"url": server.private_url("other"), "username": HTTP_USER, "password": WRONG_PASSWORD},
+    });
+    secrets.patch("wrong-creds", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&wrong)).await?;
+    let other_spec = json!({
+        "source": {"repoURL": server.private_url("other"), "targetRevision": "main", "path": "app"},
+        "destination": {"namespace": ns.name},
+    });
+    apply_app(&client, &ns.name, "other", other_spec).await?;
+    wait_reason(&client, &ns.name, "other", "AuthenticationFailed").await?;
     // Let the failure reach Events, the notifier and a metrics scrape.
     tokio::time::sleep(Duration::from_secs(6)).await;
 
@@ -121,11 +139,13 @@ async fn no_secret_reaches_logs_events_status_metrics_or_notifications() -> anyh
     let secrets_searched = [
         ("the SOPS plaintext", sops_plaintext.as_str()),
         ("the git password", HTTP_PASSWORD),
+        ("the wrong git password", WRONG_PASSWORD),
         ("the Mattermost token", MATTERMOST_TOKEN),
         ("the webhook signing key", SIGNING_KEY),
     ];
     // The surfaces are real: the failure and the notifications are in them.
     assert!(surfaces["Events"].contains("DecryptionFailed"), "{}", surfaces["Events"]);
+    assert!(surfaces["Events"].contains("AuthenticationFailed"), "{}", surfaces["Events"]);
     assert!(surfaces["/metrics"].contains("lockstep_"), "{}", surfaces["/metrics"]);
     assert!(payloads.len() >= 2, "{payloads:?}");
     assert!(surfaces["controller log"].lines().count() > 10);

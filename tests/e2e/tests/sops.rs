@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::Api;
 use lockstep_e2e::apps::{apply_app, ready, wait_event_reasons, wait_reason};
+use lockstep_e2e::cli::{lockstep, lockstep_ok};
+use lockstep_e2e::cluster::kubectl_ok;
 use lockstep_e2e::gitserver::HttpGitServer;
 use lockstep_e2e::sops::{AgeKey, files_containing};
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client, wait_for};
@@ -46,6 +48,10 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     let repo = GitRepo::new();
     repo.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &plaintext, "1"), &regex)?);
     repo.write("app/keep.yaml", &config_map("keep"));
+    // The same kind of file through Kustomize, which renames it and adds a label.
+    let kustomized = format!("sops-kustomized-{:016x}", rand::random::<u64>());
+    repo.write("kust/db.enc.yaml", &key.encrypt("kdb.yaml", &secret("db", &kustomized, "1"), &regex)?);
+    repo.write("kust/kustomization.yaml", "resources: [db.enc.yaml]\nnamePrefix: k-\ncommonLabels: {via: kustomize}\n");
     repo.commit("encrypted secret");
     assert!(!std::fs::read_to_string(repo.path().join("app/db.enc.yaml"))?.contains(&plaintext));
     let server = HttpGitServer::start()?;
@@ -62,12 +68,41 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     assert_eq!(decoded(&applied, "password").as_deref(), Some(plaintext.as_str()), "applied decrypted");
     assert_eq!(decoded(&applied, "user").as_deref(), Some("app"));
     assert!(!serde_json::to_string(&applied)?.contains("ENC[AES256_GCM"), "no ciphertext applied");
+    let mut kust = spec(&server.url("app"), &ns.name, "sops-keys");
+    kust["source"]["path"] = json!("kust");
+    apply_app(&client, &ns.name, "kust", kust).await?;
+    wait_reason(&client, &ns.name, "kust", "Succeeded").await?;
+    let applied = secrets.get("k-db").await?;
+    assert_eq!(decoded(&applied, "password").as_deref(), Some(kustomized.as_str()), "decrypted through Kustomize");
+    assert_eq!(applied.metadata.labels.unwrap_or_default().get("via").map(String::as_str), Some("kustomize"));
 
     // The render cache directory (renders, git cache, snapshots) and the log never hold the plaintext.
     assert!(cache_dir.join("renders").is_dir(), "the render cache is on disk: {}", cache_dir.display());
     assert!(files_containing(&cache_dir, "ENC[AES256_GCM").iter().any(|f| f.starts_with(cache_dir.join("renders"))));
-    assert_eq!(files_containing(&cache_dir, &plaintext), Vec::<std::path::PathBuf>::new());
-    assert!(!controller.log().contains(&plaintext), "the plaintext is in the controller log");
+    for secret in [&plaintext, &kustomized] {
+        assert_eq!(files_containing(&cache_dir, secret), Vec::<std::path::PathBuf>::new());
+        assert!(!controller.log().contains(secret.as_str()), "a plaintext is in the controller log");
+    }
+
+    // Merge-request pipelines: the CLI decrypts with a local key file and shows no plaintext.
+    let key_file = key.file().display().to_string();
+    let checkout = repo.path().display().to_string();
+    let rendered = lockstep_ok(&ns.name, &["render", "web", "--path", &checkout, "--decryption-key", &key_file])?;
+    assert!(rendered.contains("password: '**SOPS**'") || rendered.contains("password: \"**SOPS**\""), "{rendered}");
+    assert!(!rendered.contains(&plaintext) && !rendered.contains("ENC[AES256_GCM") && !rendered.contains("sops:"));
+    let out = lockstep(&ns.name, &["render", "web", "--path", &checkout]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--decryption-key"), "{err}");
+    let changed = format!("sops-changed-{:016x}", rand::random::<u64>());
+    let merge_request = GitRepo::new();
+    merge_request.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &changed, "1"), &regex)?);
+    merge_request.write("app/keep.yaml", &config_map("keep"));
+    let path = merge_request.path().display().to_string();
+    let out = lockstep(&ns.name, &["diff", "web", "--path", &path, "--decryption-key", &key_file]);
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{diff}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(diff.contains("Secret") && diff.contains("***"), "{diff}");
+    assert!(!diff.contains(&plaintext) && !diff.contains(&changed), "{diff}");
 
     // Tampered: a clear value changed (the MAC covers it), a ConfigMap added and one removed in
     // the same commit: nothing is applied and nothing is pruned.
@@ -83,6 +118,9 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("app/db.enc.yaml") && message.contains("MAC mismatch"), "{message}");
     wait_event_reasons(&client, &ns.name, "web", &["DecryptionFailed"]).await?;
+    let events = Api::<Event>::namespaced(client.clone(), &ns.name).list(&Default::default()).await?;
+    let failed = events.items.iter().find(|e| e.reason.as_deref() == Some("DecryptionFailed")).map(|e| e.type_.clone());
+    assert_eq!(failed, Some(Some("Warning".to_string())));
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
     assert!(config_maps.get_opt("added").await?.is_none(), "nothing applied");
     assert!(config_maps.get_opt("keep").await?.is_some(), "nothing pruned");
@@ -108,5 +146,39 @@ async fn an_encrypted_secret_is_applied_decrypted_and_a_tampered_one_stops_the_p
     .await?;
     let log = controller.log();
     assert!(!log.contains(&plaintext) && !log.contains(&plaintext2), "a plaintext is in the controller log");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_project_s_decryption_is_the_default_of_its_applications() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-sops-project").await?;
+    let key = AgeKey::generate()?;
+    let plaintext = format!("sops-project-{:016x}", rand::random::<u64>());
+    let repo = GitRepo::new();
+    let regex = ["--encrypted-regex", "^stringData$"];
+    repo.write("app/db.enc.yaml", &key.encrypt("db.yaml", &secret("db", &plaintext, "1"), &regex)?);
+    repo.commit("encrypted");
+    let server = HttpGitServer::start()?;
+    server.publish("app", &repo)?;
+    key.put_secret(&client, &ns.name, "project-keys").await?;
+    let project = json!({
+        "apiVersion": "lockstep.dev/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "team", "namespace": ns.name},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "decryption": {"provider": "sops", "secretRef": {"name": "project-keys"}},
+        },
+    });
+    kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&project.to_string()))?;
+    let _controller = ControllerProcess::start(&ns.name, &["--controller-namespace", &ns.name])?;
+    let mut spec = spec(&server.url("app"), &ns.name, "unused");
+    spec["project"] = json!("team");
+    spec.as_object_mut().map(|s| s.remove("decryption"));
+    apply_app(&client, &ns.name, "web", spec).await?;
+    wait_reason(&client, &ns.name, "web", "Succeeded").await?;
+    let applied = Api::<Secret>::namespaced(client.clone(), &ns.name).get("db").await?;
+    assert_eq!(decoded(&applied, "password").as_deref(), Some(plaintext.as_str()));
     Ok(())
 }

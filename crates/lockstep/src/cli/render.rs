@@ -1,5 +1,7 @@
 //! `lockstep render`: prints the manifests an Application deploys (`NAME`), or what a local
 //! directory renders to with options given on the command line (`--path DIR`, no cluster needed).
+//! SOPS-encrypted objects must decrypt with the local key (`--decryption-key`) and are printed with
+//! their encrypted values as `**SOPS**`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
