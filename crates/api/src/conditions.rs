@@ -59,6 +59,12 @@ pub enum Reason {
     SourceUnavailable,
     /// The target revision does not exist in the repository.
     RevisionNotFound,
+    /// An OCI artifact's content does not match its digest (a tampered or corrupted blob).
+    DigestMismatch,
+    /// An OCI artifact is larger than the controller's cap (compressed or extracted).
+    ArtifactTooLarge,
+    /// An OCI artifact holds a path leaving its directory (`../`, absolute) or a link.
+    UnsafeArtifact,
     /// The path does not exist at the resolved revision.
     PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
@@ -86,7 +92,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 28] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -101,6 +107,9 @@ impl Reason {
         Reason::NotARepository,
         Reason::SourceUnavailable,
         Reason::RevisionNotFound,
+        Reason::DigestMismatch,
+        Reason::ArtifactTooLarge,
+        Reason::UnsafeArtifact,
         Reason::PathNotFound,
         Reason::RenderFailed,
         Reason::SharedResource,
@@ -131,6 +140,9 @@ impl Reason {
             Reason::NotARepository => "NotARepository",
             Reason::SourceUnavailable => "SourceUnavailable",
             Reason::RevisionNotFound => "RevisionNotFound",
+            Reason::DigestMismatch => "DigestMismatch",
+            Reason::ArtifactTooLarge => "ArtifactTooLarge",
+            Reason::UnsafeArtifact => "UnsafeArtifact",
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
             Reason::SharedResource => "SharedResource",
@@ -157,6 +169,7 @@ impl Reason {
         matches!(
             self,
             Reason::FetchFailed
+                | Reason::DigestMismatch
                 | Reason::SourceUnavailable
                 | Reason::AuthenticationFailed
                 | Reason::ProxyAuthenticationFailed
@@ -175,6 +188,8 @@ impl Reason {
             self,
             Reason::InvalidSpec
                 | Reason::RevisionNotFound
+                | Reason::ArtifactTooLarge
+                | Reason::UnsafeArtifact
                 | Reason::PathNotFound
                 | Reason::RenderFailed
                 | Reason::SyncFailed
@@ -220,6 +235,12 @@ pub mod reason {
     pub const SOURCE_UNAVAILABLE: &str = Reason::SourceUnavailable.as_str();
     /// See [`Reason::RevisionNotFound`].
     pub const REVISION_NOT_FOUND: &str = Reason::RevisionNotFound.as_str();
+    /// See [`Reason::DigestMismatch`].
+    pub const DIGEST_MISMATCH: &str = Reason::DigestMismatch.as_str();
+    /// See [`Reason::ArtifactTooLarge`].
+    pub const ARTIFACT_TOO_LARGE: &str = Reason::ArtifactTooLarge.as_str();
+    /// See [`Reason::UnsafeArtifact`].
+    pub const UNSAFE_ARTIFACT: &str = Reason::UnsafeArtifact.as_str();
     /// See [`Reason::PathNotFound`].
     pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
     /// See [`Reason::RenderFailed`].

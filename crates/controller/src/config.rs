@@ -22,6 +22,8 @@ pub struct ControllerConfig {
     pub render: lockstep_render::RendererConfig,
     /// Git transport settings: listing TTL, fetch limits and the default proxy.
     pub source: lockstep_source::CacheOptions,
+    /// OCI sources: the artifact size cap and the bound on one look at a registry.
+    pub oci: lockstep_source::OciOptions,
     /// Leader election among replicas; `None` runs without it (this process always leads).
     pub leader_election: Option<lockstep_lease::LeaseSettings>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` for nowhere.

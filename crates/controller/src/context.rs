@@ -14,6 +14,8 @@ pub(crate) struct Context {
     pub client: Client,
     pub config: ControllerConfig,
     pub source: GitCache,
+    /// OCI artifacts (Helm charts and manifest artifacts), one download per digest.
+    pub oci: lockstep_source::OciCache,
     pub recorder: EventRecorder,
     /// Renders sources through the render cache.
     pub renderer: lockstep_render::Renderer,

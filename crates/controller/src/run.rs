@@ -36,6 +36,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         None => Api::all(client.clone()),
     };
     let source = GitCache::with_options(&config.cache_dir, config.source.clone())?;
+    let oci = lockstep_source::OciCache::open(&config.cache_dir, config.oci.clone())?;
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
     let reporter = Reporter { controller: "lockstep".into(), instance: instance.clone() };
     let workers = config.workers;
@@ -70,6 +71,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         recorder: EventRecorder::new(client.clone(), reporter),
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
+        oci,
         sources: Default::default(),
         lookups,
         undecodable: Default::default(),

@@ -46,6 +46,9 @@ pub(crate) struct ControllerArgs {
     /// How long one listing plus fetch of a repo may take.
     #[arg(long, value_parser = parse_duration, default_value = "2m")]
     fetch_timeout: Duration,
+    /// Largest OCI artifact accepted, in bytes: its layer as downloaded, and its files once unpacked.
+    #[arg(long, default_value_t = lockstep_source::DEFAULT_MAX_ARTIFACT_BYTES)]
+    max_artifact_size: u64,
     /// Default proxy for http(s) git URLs whose credentials name none.
     #[arg(long, env = "HTTPS_PROXY")]
     https_proxy: Option<String>,
@@ -196,6 +199,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             default_no_proxy: args.no_proxy.or_else(|| std::env::var("no_proxy").ok()).filter(|p| !p.is_empty()),
             snapshot_retention: lockstep_source::SnapshotRetention::default(),
         },
+        oci: lockstep_source::OciOptions { max_artifact_bytes: args.max_artifact_size, fetch_timeout: args.fetch_timeout },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -32,6 +32,18 @@ pub enum SourceError {
     /// The semver range matched none of the repository's tags.
     #[error("no tag of {repo} matches the semver range {range:?} (tags seen: {tags})")]
     NoMatchingTag { repo: String, range: String, tags: String },
+    /// An OCI blob or manifest did not hash to the digest it was fetched by.
+    #[error("{repo}: content of {what} does not match its digest (expected {expected}, got {actual})")]
+    DigestMismatch { repo: String, what: String, expected: String, actual: String },
+    /// An OCI artifact exceeds the size cap (its layer, or its files once extracted).
+    #[error("{repo}: {what} is larger than the cap of {limit} bytes")]
+    ArtifactTooLarge { repo: String, what: String, limit: u64 },
+    /// An OCI artifact holds an entry that would leave its directory, or a link.
+    #[error("{repo}: artifact refused: {message}")]
+    UnsafeArtifact { repo: String, message: String },
+    /// The registry answered with something that is not a usable artifact (an index, no tar+gzip layer).
+    #[error("{repo}: {message}")]
+    InvalidArtifact { repo: String, message: String },
     /// Credentials, known hosts or the mirror map could not be read or parsed.
     #[error("source configuration: {message}")]
     Configuration { message: String },
@@ -66,6 +78,9 @@ impl SourceError {
             Self::Tls { .. } => Reason::TlsFailed,
             Self::NotARepository { .. } => Reason::NotARepository,
             Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
+            Self::DigestMismatch { .. } => Reason::DigestMismatch,
+            Self::ArtifactTooLarge { .. } => Reason::ArtifactTooLarge,
+            Self::UnsafeArtifact { .. } => Reason::UnsafeArtifact,
             _ => Reason::FetchFailed,
         }
     }
@@ -77,6 +92,9 @@ impl SourceError {
             self,
             Self::RevisionNotFound { .. }
                 | Self::NoMatchingTag { .. }
+                | Self::ArtifactTooLarge { .. }
+                | Self::UnsafeArtifact { .. }
+                | Self::InvalidArtifact { .. }
                 | Self::Cache { .. }
                 | Self::Configuration { .. }
         )

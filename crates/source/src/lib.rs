@@ -11,6 +11,7 @@ mod credentials;
 mod error;
 mod mirror;
 mod observe;
+mod oci;
 mod revision;
 mod semver_range;
 mod snapshot;
@@ -23,6 +24,9 @@ pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters,
 pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
 pub use error::SourceError;
 pub use mirror::{MirrorEntry, MirrorMap};
+pub use oci::{
+    DEFAULT_MAX_ARTIFACT_BYTES, OCI_SCHEME, OciAuth, OciCache, OciOptions, OciPin, OciRequest, OciTarget, is_oci_url,
+};
 pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};

@@ -30,6 +30,7 @@ mod image;
 mod kwok;
 mod prereq;
 mod process;
+mod registry;
 mod test;
 mod tools;
 
@@ -56,7 +57,8 @@ enum Command {
     },
     /// Lint, start the cluster, build the controller and run the whole test suite.
     Test(test::TestArgs),
-    /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/.
+    /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/, and the
+    /// test OCI registry from tests/registry.
     Tools,
     /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
     Demo(demo::DemoArgs),
@@ -77,7 +79,11 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Cluster { action } => cluster::run(&ws, action),
         Command::Test(args) => test::run(&ws, &args),
-        Command::Tools => tools::ensure(&ws).map(|t| println!("{}\n{}", t.kustomize.display(), t.helm.display())),
+        Command::Tools => tools::ensure(&ws).and_then(|t| {
+            let registry = registry::ensure(&ws)?;
+            println!("{}\n{}\n{}", t.kustomize.display(), t.helm.display(), registry.display());
+            Ok(())
+        }),
         Command::Demo(args) => demo::run(&ws, &args),
         Command::Bench(args) => prereq::ensure(prereq::Task::Test).and_then(|()| bench::run(&ws, &args)),
         Command::Fuzz(args) => fuzz::run(&ws, &args),

@@ -106,6 +106,7 @@ pub fn e2e_command(ws: &Workspace, cluster: &cluster::Cluster, tools: &crate::to
         .env("LOCKSTEP_SHARED_DIR", ws.shared_dir())
         .env("LOCKSTEP_KUSTOMIZE", &tools.kustomize)
         .env("LOCKSTEP_HELM", &tools.helm)
+        .env("LOCKSTEP_REGISTRY", crate::registry::ensure(ws)?)
         .env("LOCKSTEP_XTASK", std::env::current_exe()?);
     Ok(cmd)
 }

@@ -17,6 +17,7 @@ pub mod git;
 pub mod gitserver;
 pub mod http;
 pub mod namespace;
+pub mod registry;
 pub mod remote;
 pub mod ui;
 pub mod wait;
