@@ -142,12 +142,17 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
     let url = format!("oci://{}/{repo}", registry.host());
     apply_app(&client, &ns.name, "artifact", spec(&ns.name, &url, "stable")).await?;
     wait_value(&client, &ns.name, "artifact", "1").await?;
+    let app = wait_app(&client, &ns.name, "artifact", "stable@sha256", |a| revision(a).starts_with("stable@sha256:")).await?;
+    let first = revision(&app);
 
     // Retagging `stable` to v2 deploys v2 at the next look.
     registry.retag(repo, "v2", "stable").await?;
     refresh(&client, &ns.name, "artifact").await?;
     wait_value(&client, &ns.name, "artifact", "2").await?;
-    let app = wait_app(&client, &ns.name, "artifact", "stable@sha256", |a| revision(a).starts_with("stable@sha256:")).await?;
+    let app = wait_app(&client, &ns.name, "artifact", "a new stable@sha256", |a| {
+        revision(a).starts_with("stable@sha256:") && revision(a) != first
+    })
+    .await?;
     let good = revision(&app);
 
     // The registry down: the last good artifact keeps serving, the condition says so.

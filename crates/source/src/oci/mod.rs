@@ -149,12 +149,12 @@ impl OciCache {
             let mut downloads = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
             downloads.entry(digest.clone()).or_default().clone()
         };
-        let _one_download = gate.lock().await;
-        if self.artifact_root(&digest).is_err() {
-            self.download(&registry, target, &digest).await?;
-        }
+        let one_download = gate.lock().await;
+        let downloaded =
+            if self.artifact_root(&digest).is_err() { self.download(&registry, target, &digest).await } else { Ok(()) };
+        drop(one_download);
         self.downloads.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest);
-        Ok((revision, digest))
+        downloaded.map(|()| (revision, digest))
     }
 
     /// Downloads, verifies and unpacks the artifact at `digest` into `artifacts/<hex>`, through a

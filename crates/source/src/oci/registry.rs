@@ -6,7 +6,7 @@ use std::path::Path;
 
 use futures::StreamExt;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::manifest::{IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -152,7 +152,7 @@ impl Registry {
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| SourceError::unreachable(&self.name, e))?;
+            let chunk = chunk.map_err(|e| self.stream_error(e, &layer.digest))?;
             size = size.saturating_add(chunk.len() as u64);
             if size > max_bytes {
                 return Err(too_large());
@@ -173,6 +173,21 @@ impl Registry {
         Ok(())
     }
 
+    /// A failure while streaming a layer: oci-client's own digest check (the whole blob read) is a
+    /// [`SourceError::DigestMismatch`]; anything else a broken transfer.
+    fn stream_error(&self, err: std::io::Error, digest: &str) -> SourceError {
+        let mismatch = err.get_ref().and_then(|inner| inner.downcast_ref::<DigestError>());
+        match mismatch {
+            Some(DigestError::VerificationError { expected, actual }) => SourceError::DigestMismatch {
+                repo: self.name.clone(),
+                what: format!("layer {digest}"),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            _ => SourceError::unreachable(&self.name, err),
+        }
+    }
+
     /// The reason a registry failure is shown with: refused credentials, a missing tag or digest,
     /// an unreachable or failing server, an unverifiable certificate.
     fn error(&self, err: OciDistributionError, revision: Option<&str>) -> SourceError {
@@ -184,12 +199,9 @@ impl Registry {
                 SourceError::AuthenticationFailed { repo, message: "the registry refused the credentials".into() }
             }
             OciDistributionError::ImageManifestNotFoundError(_) => not_found(),
-            OciDistributionError::DigestError(e) => SourceError::DigestMismatch {
-                repo,
-                what: revision.unwrap_or("the manifest").to_string(),
-                expected: revision.unwrap_or_default().to_string(),
-                actual: e.to_string(),
-            },
+            OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
+                SourceError::DigestMismatch { repo, what: "the manifest".into(), expected, actual }
+            }
             OciDistributionError::RegistryError { envelope, .. } => {
                 let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
                 let message = envelope.to_string();
