@@ -32,12 +32,13 @@ pub(crate) async fn oci_request(
     let target = OciTarget::parse(repo_url, target_revision.as_deref())
         .map_err(|message| SourceError::Configuration { message })?;
     let own = secrets_of(client, lookups, namespace).await?;
-    let shared =
-        if controller_namespace == namespace { Vec::new() } else { secrets_of(client, lookups, controller_namespace).await? };
-    let auth = [own, shared]
-        .iter()
-        .find_map(|scope| select_auth(repo_url, &target.registry, scope))
-        .unwrap_or_default();
+    let shared = if controller_namespace == namespace {
+        Vec::new()
+    } else {
+        secrets_of(client, lookups, controller_namespace).await?
+    };
+    let auth =
+        [own, shared].iter().find_map(|scope| select_auth(repo_url, &target.registry, scope)).unwrap_or_default();
     Ok(OciRequest { repo_url: repo_url.trim().to_string(), target_revision, auth })
 }
 
@@ -105,7 +106,8 @@ pub(crate) fn docker_config_entry(config: &str, registry: &str) -> Option<(Strin
         return Some((user, password));
     }
     let decoded = base64::engine::general_purpose::STANDARD.decode(text("auth")?).ok()?;
-    let (user, password) = String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))?;
+    let (user, password) =
+        String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))?;
     Some((user, password))
 }
 

@@ -1,10 +1,8 @@
 use super::*;
 
 fn secret(name: &str, kind: &str, data: &[(&str, &str)]) -> Arc<Secret> {
-    let encoded: serde_json::Map<String, serde_json::Value> = data
-        .iter()
-        .map(|(k, v)| (k.to_string(), base64::engine::general_purpose::STANDARD.encode(v).into()))
-        .collect();
+    let encoded: serde_json::Map<String, serde_json::Value> =
+        data.iter().map(|(k, v)| (k.to_string(), base64::engine::general_purpose::STANDARD.encode(v).into())).collect();
     Arc::new(
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": name, "namespace": "ns", "labels": {SECRET_TYPE_LABEL: kind}},
@@ -21,7 +19,11 @@ fn exact_url_beats_prefix_beats_docker_config() {
         secret("docker", "repo-creds", &[(DOCKER_CONFIG_KEY, docker)]),
         secret("prefix", "repo-creds", &[("url", "oci://reg.example:5000/charts"), ("password", "p-pass")]),
         secret("longer", "repo-creds", &[("url", "reg.example:5000/charts/"), ("password", "l-pass")]),
-        secret("exact", "repository", &[("url", "oci://reg.example:5000/charts/app"), ("username", "u"), ("password", "e-pass")]),
+        secret(
+            "exact",
+            "repository",
+            &[("url", "oci://reg.example:5000/charts/app"), ("username", "u"), ("password", "e-pass")],
+        ),
     ];
     let auth = |url: &str, secrets: &[Arc<Secret>]| select_auth(url, "reg.example:5000", secrets);
     let exact = auth("oci://reg.example:5000/charts/app", &secrets).unwrap();

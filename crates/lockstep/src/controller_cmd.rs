@@ -199,7 +199,10 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             default_no_proxy: args.no_proxy.or_else(|| std::env::var("no_proxy").ok()).filter(|p| !p.is_empty()),
             snapshot_retention: lockstep_source::SnapshotRetention::default(),
         },
-        oci: lockstep_source::OciOptions { max_artifact_bytes: args.max_artifact_size, fetch_timeout: args.fetch_timeout },
+        oci: lockstep_source::OciOptions {
+            max_artifact_bytes: args.max_artifact_size,
+            fetch_timeout: args.fetch_timeout,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -24,10 +24,10 @@ pub use cache::{CacheOptions, CounterValues, Endpoint, GitCache, SourceCounters,
 pub use credentials::{CredentialKind, CredentialSecret, Credentials, redact, select_credentials, strip_userinfo};
 pub use error::SourceError;
 pub use mirror::{MirrorEntry, MirrorMap};
+pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use oci::{
     DEFAULT_MAX_ARTIFACT_BYTES, OCI_SCHEME, OciAuth, OciCache, OciOptions, OciPin, OciRequest, OciTarget, is_oci_url,
 };
-pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};
 pub use snapshot_gc::SnapshotRetention;

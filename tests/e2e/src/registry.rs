@@ -124,14 +124,18 @@ impl Registry {
         let packaged = run(Command::new(&helm).envs(env.clone()).arg("package").arg(chart_dir).arg("-d").arg(&out))?;
         let tgz = packaged.rsplit(": ").next().map(str::trim).context("helm package printed no path")?.to_string();
         let ca = self.ca_file();
-        let pushed = run(Command::new(&helm).envs(env).args(["push", &tgz]).arg(format!("oci://{}/{namespace}", self.host())).args([
-            "--ca-file",
-            &ca.display().to_string(),
-            "--username",
-            REGISTRY_USER,
-            "--password",
-            REGISTRY_PASSWORD,
-        ]))?;
+        let pushed = run(Command::new(&helm)
+            .envs(env)
+            .args(["push", &tgz])
+            .arg(format!("oci://{}/{namespace}", self.host()))
+            .args([
+                "--ca-file",
+                &ca.display().to_string(),
+                "--username",
+                REGISTRY_USER,
+                "--password",
+                REGISTRY_PASSWORD,
+            ]))?;
         pushed
             .split_whitespace()
             .find(|w| w.starts_with("sha256:"))

@@ -142,7 +142,8 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
     let url = format!("oci://{}/{repo}", registry.host());
     apply_app(&client, &ns.name, "artifact", spec(&ns.name, &url, "stable")).await?;
     wait_value(&client, &ns.name, "artifact", "1").await?;
-    let app = wait_app(&client, &ns.name, "artifact", "stable@sha256", |a| revision(a).starts_with("stable@sha256:")).await?;
+    let app =
+        wait_app(&client, &ns.name, "artifact", "stable@sha256", |a| revision(a).starts_with("stable@sha256:")).await?;
     let first = revision(&app);
 
     // Retagging `stable` to v2 deploys v2 at the next look.
@@ -160,7 +161,9 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
     refresh(&client, &ns.name, "artifact").await?;
     wait_app(&client, &ns.name, "artifact", "SourceAvailable=False", |a| {
         a.status.as_ref().is_some_and(|s| {
-            s.conditions.iter().any(|c| c.type_ == "SourceAvailable" && c.status == "False" && c.reason == "SourceUnavailable")
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "SourceAvailable" && c.status == "False" && c.reason == "SourceUnavailable")
         })
     })
     .await?;
@@ -192,7 +195,9 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
         ("~7.0", "RevisionNotFound"),
     ] {
         apply_app(&client, &ns.name, "artifact", spec(&ns.name, &url, tag)).await?;
-        wait_reason(&client, &ns.name, "artifact", reason).await.map_err(|e| anyhow::anyhow!("{tag}: {e}\n{}", registry.log()))?;
+        wait_reason(&client, &ns.name, "artifact", reason)
+            .await
+            .map_err(|e| anyhow::anyhow!("{tag}: {e}\n{}", registry.log()))?;
         assert_eq!(config_value(&client, &ns.name, "artifact").await.as_deref(), Some("2"), "{tag}: pruned or changed");
         assert_eq!(config_value(&client, &ns.name, "evil").await, None, "{tag}: ../ escaped");
     }

@@ -63,7 +63,8 @@ fn parent_paths_absolute_paths_and_links_are_refused() {
 #[test]
 fn content_beyond_the_cap_is_refused() {
     let big = vec![b'a'; 600];
-    let bytes = layer(&[("a.yaml", tar::EntryType::Regular, &big, None), ("b.yaml", tar::EntryType::Regular, &big, None)]);
+    let bytes =
+        layer(&[("a.yaml", tar::EntryType::Regular, &big, None), ("b.yaml", tar::EntryType::Regular, &big, None)]);
     assert_eq!(extract(&bytes, 1000).1, Err(ExtractError::TooLarge { limit: 1000 }));
     assert_eq!(extract(&bytes, 1200).1, Ok(()));
 }

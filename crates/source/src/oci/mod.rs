@@ -171,9 +171,9 @@ impl OciCache {
         let outcome = self.unpack(registry, target, &layer, &staging).await;
         let finish = outcome.and_then(|()| {
             let final_dir = self.artifact_dir(digest);
-            std::fs::rename(&staging, &final_dir).or_else(|e| if final_dir.is_dir() { Ok(()) } else { Err(e) }).map_err(
-                |e| SourceError::cache(&final_dir, e),
-            )
+            std::fs::rename(&staging, &final_dir)
+                .or_else(|e| if final_dir.is_dir() { Ok(()) } else { Err(e) })
+                .map_err(|e| SourceError::cache(&final_dir, e))
         });
         let _ = std::fs::remove_dir_all(&staging);
         finish

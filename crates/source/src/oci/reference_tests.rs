@@ -34,7 +34,10 @@ fn target_revision_is_a_tag_a_range_or_a_digest() {
     assert_eq!(pin(">=1.0.0 <2.0.0"), OciPin::Range(">=1.0.0 <2.0.0".into()));
     assert_eq!(pin(DIGEST), OciPin::Digest { digest: DIGEST.into(), tag: None });
     assert_eq!(pin(&format!("1.0.0@{DIGEST}")), OciPin::Digest { digest: DIGEST.into(), tag: Some("1.0.0".into()) });
-    assert_eq!(pin(&DIGEST.to_uppercase().replace("SHA256", "sha256")), OciPin::Digest { digest: DIGEST.into(), tag: None });
+    assert_eq!(
+        pin(&DIGEST.to_uppercase().replace("SHA256", "sha256")),
+        OciPin::Digest { digest: DIGEST.into(), tag: None }
+    );
 }
 
 #[test]

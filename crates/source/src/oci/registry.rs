@@ -29,7 +29,11 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// A client trusting the system's CAs plus `auth.ca_data`, authenticating with `auth`'s user and password.
-    pub(crate) fn connect(target: &OciTarget, auth: &OciAuth, timeout: std::time::Duration) -> Result<Self, SourceError> {
+    pub(crate) fn connect(
+        target: &OciTarget,
+        auth: &OciAuth,
+        timeout: std::time::Duration,
+    ) -> Result<Self, SourceError> {
         // reqwest is built without a default crypto provider: the process uses ring, as kube does.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let name = target.name();
@@ -45,7 +49,8 @@ impl Registry {
             platform_resolver: None,
             ..Default::default()
         };
-        let client = Client::try_from(config).map_err(|e| SourceError::Tls { repo: name.clone(), message: e.to_string() })?;
+        let client =
+            Client::try_from(config).map_err(|e| SourceError::Tls { repo: name.clone(), message: e.to_string() })?;
         let auth = match (&auth.username, &auth.password) {
             (Some(user), Some(password)) => RegistryAuth::Basic(user.clone(), password.clone()),
             (None, Some(token)) => RegistryAuth::Bearer(token.clone()),
@@ -60,8 +65,12 @@ impl Registry {
     pub(crate) async fn resolve(&self, target: &OciTarget) -> Result<(String, Option<String>), SourceError> {
         let tag = match &target.pin {
             OciPin::Digest { digest, tag } => {
-                let reference = Reference::with_digest(target.registry.clone(), target.repository.clone(), digest.clone());
-                self.client.fetch_manifest_digest(&reference, &self.auth).await.map_err(|e| self.error(e, Some(digest)))?;
+                let reference =
+                    Reference::with_digest(target.registry.clone(), target.repository.clone(), digest.clone());
+                self.client
+                    .fetch_manifest_digest(&reference, &self.auth)
+                    .await
+                    .map_err(|e| self.error(e, Some(digest)))?;
                 return Ok((digest.clone(), tag.clone()));
             }
             OciPin::Tag(tag) => tag.clone(),
@@ -75,11 +84,8 @@ impl Registry {
             }
         };
         let reference = Reference::with_tag(target.registry.clone(), target.repository.clone(), tag.clone());
-        let digest = self
-            .client
-            .fetch_manifest_digest(&reference, &self.auth)
-            .await
-            .map_err(|e| self.error(e, Some(&tag)))?;
+        let digest =
+            self.client.fetch_manifest_digest(&reference, &self.auth).await.map_err(|e| self.error(e, Some(&tag)))?;
         let digest = super::reference::checked_digest(&digest)
             .map_err(|e| SourceError::InvalidArtifact { repo: self.name.clone(), message: e })?;
         Ok((digest, Some(tag)))
@@ -144,7 +150,8 @@ impl Registry {
         if u64::try_from(layer.size).unwrap_or(u64::MAX) > max_bytes {
             return Err(too_large());
         }
-        let reference = Reference::with_digest(target.registry.clone(), target.repository.clone(), layer.digest.clone());
+        let reference =
+            Reference::with_digest(target.registry.clone(), target.repository.clone(), layer.digest.clone());
         let cache_error = |e: std::io::Error| SourceError::cache(file, e);
         let mut stream =
             self.client.pull_blob_stream(&reference, layer).await.map_err(|e| self.error(e, Some(&layer.digest)))?;
