@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams};
 use lockstep_api::Application;
 use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::cli::{lockstep, lockstep_ok};
 use lockstep_e2e::registry::{FLUX_CONTENT, REGISTRY_PASSWORD, REGISTRY_USER, Registry, tar_gz};
 use lockstep_e2e::{ControllerProcess, TestNamespace, client};
 use serde_json::{Value, json};
@@ -121,6 +122,32 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     let message = ready(&no_match).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("1.2.3"), "the message lists the tags seen: {message}");
     assert_eq!(config_value(&client, &ns.name, "chart-greeting").await.as_deref(), Some("from-oci"));
+
+    // The CLI reads oci:// sources: the deployed digest renders and diffs clean; a chart bump
+    // (1.2.4 adds a key) is diffed before anyone deploys it.
+    let ca = registry.ca_file().display().to_string();
+    let creds =
+        ["--registry-username", REGISTRY_USER, "--registry-password", REGISTRY_PASSWORD, "--registry-ca-file", &ca];
+    let rendered = lockstep_ok(&ns.name, &[&["render", "chart"][..], &creds].concat())?;
+    assert!(rendered.contains("chart-greeting") && rendered.contains("from-oci"), "{rendered}");
+    let same = lockstep(&ns.name, &[&["diff", "chart"][..], &creds].concat());
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&same.stdout),
+        String::from_utf8_lossy(&same.stderr)
+    );
+    std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: guestbook\nversion: 1.2.4\n")?;
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\ndata:\n  value: {{ .Values.greeting | quote }}\n  added: \"in-1.2.4\"\n",
+    )?;
+    registry.push_chart(&dir, "charts")?;
+    let bump = lockstep(&ns.name, &[&["diff", "chart", "--revision", "1.2.4"][..], &creds].concat());
+    let report = String::from_utf8_lossy(&bump.stdout).to_string();
+    assert_eq!(bump.status.code(), Some(1), "{report}{}", String::from_utf8_lossy(&bump.stderr));
+    assert!(report.contains("in-1.2.4"), "{report}");
     Ok(())
 }
 
