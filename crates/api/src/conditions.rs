@@ -65,6 +65,8 @@ pub enum Reason {
     ArtifactTooLarge,
     /// An OCI artifact holds a path leaving its directory (`../`, absolute) or a link.
     UnsafeArtifact,
+    /// An OCI artifact that must be signed has no cosign signature valid for the configured key.
+    SignatureVerificationFailed,
     /// The path does not exist at the resolved revision.
     PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
@@ -92,7 +94,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 29] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -110,6 +112,7 @@ impl Reason {
         Reason::DigestMismatch,
         Reason::ArtifactTooLarge,
         Reason::UnsafeArtifact,
+        Reason::SignatureVerificationFailed,
         Reason::PathNotFound,
         Reason::RenderFailed,
         Reason::SharedResource,
@@ -143,6 +146,7 @@ impl Reason {
             Reason::DigestMismatch => "DigestMismatch",
             Reason::ArtifactTooLarge => "ArtifactTooLarge",
             Reason::UnsafeArtifact => "UnsafeArtifact",
+            Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
             Reason::SharedResource => "SharedResource",
@@ -190,6 +194,7 @@ impl Reason {
                 | Reason::RevisionNotFound
                 | Reason::ArtifactTooLarge
                 | Reason::UnsafeArtifact
+                | Reason::SignatureVerificationFailed
                 | Reason::PathNotFound
                 | Reason::RenderFailed
                 | Reason::SyncFailed
@@ -241,6 +246,8 @@ pub mod reason {
     pub const ARTIFACT_TOO_LARGE: &str = Reason::ArtifactTooLarge.as_str();
     /// See [`Reason::UnsafeArtifact`].
     pub const UNSAFE_ARTIFACT: &str = Reason::UnsafeArtifact.as_str();
+    /// See [`Reason::SignatureVerificationFailed`].
+    pub const SIGNATURE_VERIFICATION_FAILED: &str = Reason::SignatureVerificationFailed.as_str();
     /// See [`Reason::PathNotFound`].
     pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
     /// See [`Reason::RenderFailed`].

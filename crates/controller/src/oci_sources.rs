@@ -17,6 +17,9 @@ use lockstep_source::{OCI_SCHEME, OciAuth, OciRequest, OciTarget, SourceError};
 use crate::lookups::Lookups;
 use crate::sources::SECRET_TYPE_LABEL;
 
+/// The key of a credential Secret holding a cosign public key (PEM): artifacts read with that
+/// Secret must carry a signature by it.
+pub const COSIGN_KEY: &str = "cosignPublicKey";
 /// The key of a docker-config Secret.
 pub const DOCKER_CONFIG_KEY: &str = ".dockerconfigjson";
 
@@ -78,6 +81,7 @@ pub(crate) fn select_auth(repo_url: &str, registry: &str, secrets: &[Arc<Secret>
             password: value(secret, "password"),
             ca_data: value(secret, "caData"),
             origin: Some(origin(secret)),
+            cosign_public_key: value(secret, COSIGN_KEY),
         });
     }
     secrets.iter().find_map(|secret| {
@@ -88,6 +92,7 @@ pub(crate) fn select_auth(repo_url: &str, registry: &str, secrets: &[Arc<Secret>
             password: Some(password),
             ca_data: value(secret, "caData"),
             origin: Some(origin(secret)),
+            cosign_public_key: value(secret, COSIGN_KEY),
         })
     })
 }

@@ -41,6 +41,9 @@ pub enum SourceError {
     /// An OCI artifact holds an entry that would leave its directory, or a link.
     #[error("{repo}: artifact refused: {message}")]
     UnsafeArtifact { repo: String, message: String },
+    /// The artifact must be signed (a cosign public key applies to it) and no valid signature was found.
+    #[error("{repo}: signature verification failed: {message}")]
+    SignatureInvalid { repo: String, message: String },
     /// The registry answered with something that is not a usable artifact (an index, no tar+gzip layer).
     #[error("{repo}: {message}")]
     InvalidArtifact { repo: String, message: String },
@@ -81,6 +84,7 @@ impl SourceError {
             Self::DigestMismatch { .. } => Reason::DigestMismatch,
             Self::ArtifactTooLarge { .. } => Reason::ArtifactTooLarge,
             Self::UnsafeArtifact { .. } => Reason::UnsafeArtifact,
+            Self::SignatureInvalid { .. } => Reason::SignatureVerificationFailed,
             _ => Reason::FetchFailed,
         }
     }
@@ -94,6 +98,7 @@ impl SourceError {
                 | Self::NoMatchingTag { .. }
                 | Self::ArtifactTooLarge { .. }
                 | Self::UnsafeArtifact { .. }
+                | Self::SignatureInvalid { .. }
                 | Self::InvalidArtifact { .. }
                 | Self::Cache { .. }
                 | Self::Configuration { .. }

@@ -234,3 +234,36 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
     wait_value(&client, &ns.name, "artifact", "1").await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn cosign_signatures_are_required_when_the_secret_holds_a_key() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-oci-cosign").await?;
+    let registry = Registry::start()?;
+    let repo = "signed/app";
+    let (signed, _) = registry
+        .push_artifact(repo, "signed", tar_gz(&[("cm.yaml", &config_map("signed", "1"))]), FLUX_CONTENT)
+        .await?;
+    let public_key = registry.cosign_sign(repo, &signed).await?;
+    registry.push_artifact(repo, "unsigned", tar_gz(&[("cm.yaml", &config_map("signed", "2"))]), FLUX_CONTENT).await?;
+    let (other, _) = registry
+        .push_artifact(repo, "other-key", tar_gz(&[("cm.yaml", &config_map("signed", "3"))]), FLUX_CONTENT)
+        .await?;
+    registry.cosign_sign(repo, &other).await?;
+    let mut secret = docker_config_secret(&registry, REGISTRY_USER, REGISTRY_PASSWORD);
+    secret["stringData"]["cosignPublicKey"] = json!(public_key);
+    put_secret(&client, &ns.name, secret).await?;
+    let _controller = ControllerProcess::start(&ns.name, FAST)?;
+
+    let url = format!("oci://{}/{repo}", registry.host());
+    apply_app(&client, &ns.name, "signed", spec(&ns.name, &url, "signed")).await?;
+    wait_value(&client, &ns.name, "signed", "1").await?;
+    for tag in ["unsigned", "other-key"] {
+        apply_app(&client, &ns.name, "signed", spec(&ns.name, &url, tag)).await?;
+        let app = wait_reason(&client, &ns.name, "signed", "SignatureVerificationFailed").await?;
+        let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+        assert!(message.contains("signature"), "{tag}: {message}");
+        assert_eq!(config_value(&client, &ns.name, "signed").await.as_deref(), Some("1"), "{tag}: applied unsigned");
+    }
+    Ok(())
+}

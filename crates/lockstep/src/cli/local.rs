@@ -112,6 +112,7 @@ async fn oci_snapshot(repo_url: &str, target: Option<String>, tools: &ToolArgs) 
         password: tools.registry_password.clone(),
         ca_data,
         origin: None,
+        cosign_public_key: None,
     };
     let cache = OciCache::open(&tools.cache_dir(), OciOptions::default()).context("opening the OCI cache")?;
     let request = OciRequest { repo_url: repo_url.trim().to_string(), target_revision: target.clone(), auth };

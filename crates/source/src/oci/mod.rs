@@ -7,6 +7,7 @@
 //! paths leaving it; concurrent requests for one digest wait for the one download. The last good
 //! artifact of each request is recorded, so a registry outage keeps it rendering.
 
+mod cosign;
 mod extract;
 mod reference;
 mod registry;
@@ -54,6 +55,8 @@ pub struct OciAuth {
     pub ca_data: Option<String>,
     /// Which Secret they came from (`namespace/name`): last good artifacts are kept per Secret.
     pub origin: Option<String>,
+    /// PEM ECDSA P-256 public key: when set, only artifacts with a cosign signature by it are read.
+    pub cosign_public_key: Option<String>,
 }
 
 impl std::fmt::Debug for OciAuth {
@@ -63,6 +66,7 @@ impl std::fmt::Debug for OciAuth {
             .field("password", &self.password.as_ref().map(|_| "<set>"))
             .field("ca_data", &self.ca_data.as_ref().map(|_| "<set>"))
             .field("origin", &self.origin)
+            .field("cosign_public_key", &self.cosign_public_key.is_some())
             .finish()
     }
 }
@@ -84,6 +88,8 @@ pub struct OciCache {
     options: OciOptions,
     downloads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     state: Mutex<OciState>,
+    /// Digests whose signature verified, with the key (`digest key-hash`), so each is checked once.
+    verified: Mutex<std::collections::HashSet<String>>,
 }
 
 impl OciCache {
@@ -92,7 +98,7 @@ impl OciCache {
         let dir = cache_dir.join("oci");
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| SourceError::cache(&dir, e))?;
         let state = OciState::load(&dir.join("state.json"));
-        Ok(Self { dir, options, downloads: Mutex::default(), state: Mutex::new(state) })
+        Ok(Self { dir, options, downloads: Mutex::default(), state: Mutex::new(state), verified: Mutex::default() })
     }
 
     /// The artifact `request` names, fetched unless its digest is cached. When the registry is
@@ -142,6 +148,15 @@ impl OciCache {
         let registry = Registry::connect(target, auth, self.options.fetch_timeout)?;
         let (digest, tag) = registry.resolve(target).await?;
         let revision = revision_of(tag.as_deref(), &digest);
+        if let Some(pem) = auth.cosign_public_key.as_deref() {
+            let key = cosign::public_key(pem).map_err(|message| SourceError::Configuration { message })?;
+            let verified_key = format!("{digest} {:016x}", lockstep_api::stable_hash::fnv1a64(&key));
+            let known = self.verified.lock().unwrap_or_else(|p| p.into_inner()).contains(&verified_key);
+            if !known {
+                registry.verify_signature(target, &digest, &key).await?;
+                self.verified.lock().unwrap_or_else(|p| p.into_inner()).insert(verified_key);
+            }
+        }
         if self.artifact_root(&digest).is_ok() {
             return Ok((revision, digest));
         }

@@ -133,6 +133,53 @@ impl Registry {
         })
     }
 
+    /// Checks that a cosign signature of `digest` by `key` is stored next to it (`sha256-<hex>.sig`).
+    pub(crate) async fn verify_signature(
+        &self,
+        target: &OciTarget,
+        digest: &str,
+        key: &[u8],
+    ) -> Result<(), SourceError> {
+        let refused = |message: String| SourceError::SignatureInvalid { repo: self.name.clone(), message };
+        let tag = super::cosign::signature_tag(digest);
+        let reference = Reference::with_tag(target.registry.clone(), target.repository.clone(), tag.clone());
+        let accepted = [OCI_IMAGE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE];
+        let (bytes, _) = match self.client.pull_manifest_raw(&reference, &self.auth, &accepted).await {
+            Ok(found) => found,
+            Err(e) => {
+                return Err(match self.error(e, Some(&tag)) {
+                    SourceError::RevisionNotFound { .. } => {
+                        refused(format!("{digest} has no cosign signature ({tag})"))
+                    }
+                    other => other,
+                });
+            }
+        };
+        let manifest: OciImageManifest =
+            serde_json::from_slice(&bytes).map_err(|e| refused(format!("the signature manifest {tag}: {e}")))?;
+        let mut reasons = Vec::new();
+        for layer in manifest.layers.iter().filter(|l| l.media_type == super::cosign::SIMPLE_SIGNING) {
+            let Some(signature) = layer.annotations.as_ref().and_then(|a| a.get(super::cosign::SIGNATURE_ANNOTATION))
+            else {
+                continue;
+            };
+            if layer.size > 64 * 1024 {
+                reasons.push(format!("payload {} is larger than 64 KiB", layer.digest));
+                continue;
+            }
+            let mut payload = Vec::new();
+            self.client.pull_blob(&reference, layer, &mut payload).await.map_err(|e| self.error(e, Some(&tag)))?;
+            match super::cosign::verify(key, digest, &payload, signature) {
+                Ok(()) => return Ok(()),
+                Err(reason) => reasons.push(reason),
+            }
+        }
+        if reasons.is_empty() {
+            reasons.push("no signed payload".into());
+        }
+        Err(refused(format!("no valid cosign signature of {digest}: {}", reasons.join("; "))))
+    }
+
     /// Streams `layer` into `file`, refusing more than `max_bytes` and content whose sha256 is not
     /// the layer's digest.
     pub(crate) async fn download(
