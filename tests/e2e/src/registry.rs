@@ -105,6 +105,11 @@ impl Registry {
         self.dir.path().join(format!("storage/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
     }
 
+    /// How many `GET` requests whose path contains `needle` the registry answered so far.
+    pub fn gets(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains("\"GET ") && l.contains(needle)).count()
+    }
+
     /// The registry's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()

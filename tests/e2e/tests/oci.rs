@@ -95,6 +95,8 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     apply_app(&client, &ns.name, "by-range", spec(&ns.name, &url, "~1.2")).await?;
     let by_range = format!("1.2.3@{digest}");
     wait_app(&client, &ns.name, "by-range", "synced by range", |app| is_synced_at(app, &by_range)).await?;
+    let downloads = registry.gets("/v2/charts/guestbook/blobs/");
+    assert_eq!(downloads, 1, "two Applications, one download of the chart's layer:\n{}", registry.log());
 
     // A wrong password in a Secret for one repository: AuthenticationFailed, nothing read from the cache.
     let private = format!("oci://{}/private/guestbook", registry.host());
