@@ -128,8 +128,17 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     // The CLI reads oci:// sources: the deployed digest renders and diffs clean; a chart bump
     // (1.2.4 adds a key) is diffed before anyone deploys it.
     let ca = registry.ca_file().display().to_string();
-    let creds =
-        ["--registry-username", REGISTRY_USER, "--registry-password", REGISTRY_PASSWORD, "--registry-ca-file", &ca];
+    let helm = lockstep_e2e::controller::tool_path("LOCKSTEP_HELM", "helm").display().to_string();
+    let creds = [
+        "--helm-path",
+        &helm,
+        "--registry-username",
+        REGISTRY_USER,
+        "--registry-password",
+        REGISTRY_PASSWORD,
+        "--registry-ca-file",
+        &ca,
+    ];
     let rendered = lockstep_ok(&ns.name, &[&["render", "chart"][..], &creds].concat())?;
     assert!(rendered.contains("chart-greeting") && rendered.contains("from-oci"), "{rendered}");
     let same = lockstep(&ns.name, &[&["diff", "chart"][..], &creds].concat());
