@@ -116,6 +116,21 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     let message = ready(&wrong).map(|c| c.message.clone()).unwrap_or_default();
     assert!(!message.contains("wrong-password"), "the password leaked: {message}");
 
+    // A Secret for one repository without the registry's CA: TLSFailed.
+    let no_ca = format!("oci://{}/tls/guestbook", registry.host());
+    put_secret(
+        &client,
+        &ns.name,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "no-ca", "labels": {"lockstep.dev/secret-type": "repository"}},
+            "stringData": {"url": no_ca, "username": REGISTRY_USER, "password": REGISTRY_PASSWORD},
+        }),
+    )
+    .await?;
+    apply_app(&client, &ns.name, "no-ca", spec(&ns.name, &no_ca, "1.2.3")).await?;
+    wait_reason(&client, &ns.name, "no-ca", "TLSFailed").await?;
+
     // Unknown tag, and a range no tag satisfies.
     apply_app(&client, &ns.name, "unknown", spec(&ns.name, &url, "9.9.9")).await?;
     wait_reason(&client, &ns.name, "unknown", "RevisionNotFound").await?;
