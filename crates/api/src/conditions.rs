@@ -59,6 +59,17 @@ pub enum Reason {
     SourceUnavailable,
     /// The target revision does not exist in the repository.
     RevisionNotFound,
+    /// An OCI artifact's content does not match its digest (a tampered or corrupted blob).
+    DigestMismatch,
+    /// An OCI artifact, Helm repository index or chart archive is larger than the controller's cap
+    /// (compressed or extracted).
+    ArtifactTooLarge,
+    /// An OCI artifact holds a path leaving its directory (`../`, absolute) or a link.
+    UnsafeArtifact,
+    /// A signature did not verify against the trusted keys: the resolved commit or tag (the message
+    /// names the commit, signer and reason), or an OCI artifact without a cosign signature valid for
+    /// the configured key. Nothing of it was rendered or applied.
+    SignatureVerificationFailed,
     /// The path does not exist at the resolved revision.
     PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
@@ -90,20 +101,15 @@ pub enum Reason {
     ChartNotFound,
     /// No version of the chart satisfies the semver range in `targetRevision`.
     NoMatchingVersion,
-    /// An index or chart archive exceeds the controller's size cap.
-    ArtifactTooLarge,
     /// An index or chart archive is malformed, unsafe (`../` paths, links) or fails its digest.
     InvalidArtifact,
     /// A dependency of a chart (`Chart.yaml` `dependencies`) could not be resolved.
     DependencyNotResolved,
-    /// The resolved revision's signature (commit or tag) did not verify against the trusted keys;
-    /// nothing of it was rendered or applied (the message names the commit, signer and reason).
-    SignatureVerificationFailed,
 }
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 34] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -118,6 +124,10 @@ impl Reason {
         Reason::NotARepository,
         Reason::SourceUnavailable,
         Reason::RevisionNotFound,
+        Reason::DigestMismatch,
+        Reason::ArtifactTooLarge,
+        Reason::UnsafeArtifact,
+        Reason::SignatureVerificationFailed,
         Reason::PathNotFound,
         Reason::RenderFailed,
         Reason::DecryptionFailed,
@@ -132,10 +142,8 @@ impl Reason {
         Reason::RolledBack,
         Reason::ChartNotFound,
         Reason::NoMatchingVersion,
-        Reason::ArtifactTooLarge,
         Reason::InvalidArtifact,
         Reason::DependencyNotResolved,
-        Reason::SignatureVerificationFailed,
     ];
 
     /// The name written to `status.conditions[].reason`.
@@ -155,6 +163,10 @@ impl Reason {
             Reason::NotARepository => "NotARepository",
             Reason::SourceUnavailable => "SourceUnavailable",
             Reason::RevisionNotFound => "RevisionNotFound",
+            Reason::DigestMismatch => "DigestMismatch",
+            Reason::ArtifactTooLarge => "ArtifactTooLarge",
+            Reason::UnsafeArtifact => "UnsafeArtifact",
+            Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
             Reason::DecryptionFailed => "DecryptionFailed",
@@ -169,10 +181,8 @@ impl Reason {
             Reason::RolledBack => "RolledBack",
             Reason::ChartNotFound => "ChartNotFound",
             Reason::NoMatchingVersion => "NoMatchingVersion",
-            Reason::ArtifactTooLarge => "ArtifactTooLarge",
             Reason::InvalidArtifact => "InvalidArtifact",
             Reason::DependencyNotResolved => "DependencyNotResolved",
-            Reason::SignatureVerificationFailed => "SignatureVerificationFailed",
         }
     }
 
@@ -189,6 +199,7 @@ impl Reason {
             self,
             Reason::FetchFailed
                 | Reason::DecryptionFailed
+                | Reason::DigestMismatch
                 | Reason::SourceUnavailable
                 | Reason::AuthenticationFailed
                 | Reason::ProxyAuthenticationFailed
@@ -209,6 +220,9 @@ impl Reason {
                 | Reason::RevisionNotFound
                 | Reason::ChartNotFound
                 | Reason::NoMatchingVersion
+                | Reason::ArtifactTooLarge
+                | Reason::UnsafeArtifact
+                | Reason::SignatureVerificationFailed
                 | Reason::PathNotFound
                 | Reason::RenderFailed
                 | Reason::SyncFailed
@@ -254,6 +268,14 @@ pub mod reason {
     pub const SOURCE_UNAVAILABLE: &str = Reason::SourceUnavailable.as_str();
     /// See [`Reason::RevisionNotFound`].
     pub const REVISION_NOT_FOUND: &str = Reason::RevisionNotFound.as_str();
+    /// See [`Reason::DigestMismatch`].
+    pub const DIGEST_MISMATCH: &str = Reason::DigestMismatch.as_str();
+    /// See [`Reason::ArtifactTooLarge`].
+    pub const ARTIFACT_TOO_LARGE: &str = Reason::ArtifactTooLarge.as_str();
+    /// See [`Reason::UnsafeArtifact`].
+    pub const UNSAFE_ARTIFACT: &str = Reason::UnsafeArtifact.as_str();
+    /// See [`Reason::SignatureVerificationFailed`].
+    pub const SIGNATURE_VERIFICATION_FAILED: &str = Reason::SignatureVerificationFailed.as_str();
     /// See [`Reason::PathNotFound`].
     pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
     /// See [`Reason::RenderFailed`].
@@ -278,8 +300,6 @@ pub mod reason {
     pub const PAUSED: &str = Reason::Paused.as_str();
     /// See [`Reason::RolledBack`].
     pub const ROLLED_BACK: &str = Reason::RolledBack.as_str();
-    /// See [`Reason::SignatureVerificationFailed`].
-    pub const SIGNATURE_VERIFICATION_FAILED: &str = Reason::SignatureVerificationFailed.as_str();
 
     /// [`Reason::retried_soon`] of a reason written as a string; false for any other string.
     pub fn retried_soon(reason: &str) -> bool {

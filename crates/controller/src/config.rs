@@ -24,6 +24,8 @@ pub struct ControllerConfig {
     pub source: lockstep_source::CacheOptions,
     /// Helm repository settings: index TTL, size caps of indexes and chart archives, proxies.
     pub helm_repos: lockstep_source::HelmRepoOptions,
+    /// OCI sources: the artifact size cap and the bound on one look at a registry.
+    pub oci: lockstep_source::OciOptions,
     /// Leader election among replicas; `None` runs without it (this process always leads).
     pub leader_election: Option<lockstep_lease::LeaseSettings>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` for nowhere.

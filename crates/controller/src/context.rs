@@ -16,6 +16,8 @@ pub(crate) struct Context {
     pub source: GitCache,
     /// Helm repository indexes and unpacked charts, shared by every Application.
     pub helm_repos: lockstep_source::HelmRepoCache,
+    /// OCI artifacts (Helm charts and manifest artifacts), one download per digest.
+    pub oci: lockstep_source::OciCache,
     pub recorder: EventRecorder,
     /// Renders sources through the render cache.
     pub renderer: lockstep_render::Renderer,

@@ -19,6 +19,7 @@ mod instrument;
 mod liveness;
 mod lookups;
 pub mod metrics;
+mod oci_sources;
 mod pre_delete;
 mod projects;
 mod queue_wait;

@@ -328,6 +328,22 @@ async fn watch_managed_kinds(
 /// The Application's source: a chart from its Helm repository when `spec.source.chart` is set,
 /// else a commit of its git repository.
 pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
+    let source = &app.spec.source;
+    if crate::oci_sources::is_oci(&source.repo_url) {
+        let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+        let controller_namespace = &ctx.config.controller_namespace;
+        let target_revision = source.target_revision.clone();
+        let request = crate::oci_sources::oci_request(
+            &ctx.client,
+            &ctx.lookups,
+            controller_namespace,
+            namespace,
+            &source.repo_url,
+            target_revision,
+        )
+        .await?;
+        return ctx.oci.snapshot(&request).await;
+    }
     let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
     match lockstep_render::chart_name(&app.spec.source) {
         Some(chart) => ctx.helm_repos.chart(&request, chart).await,

@@ -37,6 +37,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
     };
     let source = GitCache::with_options(&config.cache_dir, config.source.clone())?;
     let helm_repos = lockstep_source::HelmRepoCache::new(&config.cache_dir, config.helm_repos.clone())?;
+    let oci = lockstep_source::OciCache::open(&config.cache_dir, config.oci.clone())?;
     let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
     let reporter = Reporter { controller: "lockstep".into(), instance: instance.clone() };
     let workers = config.workers;
@@ -72,6 +73,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         renderer: lockstep_render::Renderer::new(config.render.clone()),
         source,
         helm_repos,
+        oci,
         sources: Default::default(),
         lookups,
         undecodable: Default::default(),

@@ -53,6 +53,9 @@ pub(crate) struct ControllerArgs {
     /// How long one listing plus fetch of a repo may take.
     #[arg(long, value_parser = parse_duration, default_value = "2m")]
     fetch_timeout: Duration,
+    /// Largest OCI artifact accepted, in bytes: its layer as downloaded, and its files once unpacked.
+    #[arg(long, default_value_t = lockstep_source::DEFAULT_MAX_ARTIFACT_BYTES)]
+    max_artifact_size: u64,
     /// Default proxy for http(s) git URLs whose credentials name none.
     #[arg(long, env = "HTTPS_PROXY")]
     https_proxy: Option<String>,
@@ -210,6 +213,10 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
         workers: args.workers,
         source,
         helm_repos,
+        oci: lockstep_source::OciOptions {
+            max_artifact_bytes: args.max_artifact_size,
+            fetch_timeout: args.fetch_timeout,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

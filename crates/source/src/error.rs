@@ -32,6 +32,22 @@ pub enum SourceError {
     /// The semver range matched none of the repository's tags.
     #[error("no tag of {repo} matches the semver range {range:?} (tags seen: {tags})")]
     NoMatchingTag { repo: String, range: String, tags: String },
+    /// An OCI blob or manifest did not hash to the digest it was fetched by.
+    #[error("{repo}: content of {what} does not match its digest (expected {expected}, got {actual})")]
+    DigestMismatch { repo: String, what: String, expected: String, actual: String },
+    /// An OCI artifact exceeds the size cap (its layer, or its files once extracted).
+    #[error("{repo}: {what} is larger than the cap of {limit} bytes")]
+    ArtifactTooLarge { repo: String, what: String, limit: u64 },
+    /// An OCI artifact holds an entry that would leave its directory, or a link.
+    #[error("{repo}: artifact refused: {message}")]
+    UnsafeArtifact { repo: String, message: String },
+    /// The artifact must be signed (a cosign public key applies to it) and no valid signature was found.
+    #[error("{repo}: signature verification failed: {message}")]
+    SignatureInvalid { repo: String, message: String },
+    /// The registry or Helm repository answered with something that is not a usable artifact (an
+    /// index, no tar+gzip layer, a malformed chart archive or one that does not match its digest).
+    #[error("{repo}: {message}")]
+    InvalidArtifact { repo: String, message: String },
     /// Credentials, known hosts or the mirror map could not be read or parsed.
     #[error("source configuration: {message}")]
     Configuration { message: String },
@@ -47,10 +63,6 @@ pub enum SourceError {
     /// A download exceeded its size cap and was abandoned.
     #[error("{what} at {url} exceeds the {limit}-byte cap")]
     TooLarge { url: String, what: String, limit: u64 },
-    /// An index or archive is malformed, unsafe or does not match its digest.
-    #[error("{url}: {message}")]
-    InvalidArtifact { url: String, message: String },
-    /// The local cache could not be written or read.
     /// A signature check of the resolved revision failed; nothing of it is served.
     #[error("signature verification of {object} in {repo} failed: {reason}")]
     SignatureVerification {
@@ -61,6 +73,7 @@ pub enum SourceError {
         /// Why, naming the signer where known.
         reason: String,
     },
+    /// The local cache could not be written or read.
     #[error("git cache at {path}: {message}")]
     Cache { path: String, message: String },
 }
@@ -97,6 +110,10 @@ impl SourceError {
             Self::InvalidArtifact { .. } => Reason::InvalidArtifact,
             Self::Timeout { .. } | Self::Unreachable { .. } => Reason::SourceUnavailable,
             Self::SignatureVerification { .. } => Reason::SignatureVerificationFailed,
+            Self::DigestMismatch { .. } => Reason::DigestMismatch,
+            Self::ArtifactTooLarge { .. } => Reason::ArtifactTooLarge,
+            Self::UnsafeArtifact { .. } => Reason::UnsafeArtifact,
+            Self::SignatureInvalid { .. } => Reason::SignatureVerificationFailed,
             _ => Reason::FetchFailed,
         }
     }
@@ -112,6 +129,9 @@ impl SourceError {
                 | Self::ChartVersionNotFound { .. }
                 | Self::NoMatchingVersion { .. }
                 | Self::TooLarge { .. }
+                | Self::ArtifactTooLarge { .. }
+                | Self::UnsafeArtifact { .. }
+                | Self::SignatureInvalid { .. }
                 | Self::InvalidArtifact { .. }
                 | Self::Cache { .. }
                 | Self::Configuration { .. }

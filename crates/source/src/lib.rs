@@ -12,6 +12,7 @@ mod error;
 mod helm_repo;
 mod mirror;
 mod observe;
+mod oci;
 mod revision;
 mod semver_range;
 mod snapshot;
@@ -27,6 +28,9 @@ pub use error::SourceError;
 pub use helm_repo::{DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES, HelmRepoCache, HelmRepoOptions};
 pub use mirror::{MirrorEntry, MirrorMap};
 pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
+pub use oci::{
+    DEFAULT_MAX_ARTIFACT_BYTES, OCI_SCHEME, OciAuth, OciCache, OciOptions, OciPin, OciRequest, OciTarget, is_oci_url,
+};
 pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};
 pub use snapshot_gc::SnapshotRetention;

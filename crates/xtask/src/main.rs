@@ -32,6 +32,7 @@ mod oidc_provider;
 mod prereq;
 mod process;
 mod sops_tools;
+mod registry;
 mod test;
 mod tools;
 
@@ -59,7 +60,8 @@ enum Command {
     /// Lint, start the cluster, build the controller and run the whole test suite.
     Test(test::TestArgs),
     /// Build (once) the pinned kustomize and helm from tests/tools into target/tools/bin/, the tests'
-    /// OIDC provider from tests/oidc, and sops and age-keygen from tests/sops into target/sops-tools/bin/.
+    /// OIDC provider from tests/oidc, sops and age-keygen from tests/sops, and the test OCI registry
+    /// from tests/registry.
     Tools,
     /// The quickstart: control plane, CRDs, a git repository, the controller and an example Application.
     Demo(demo::DemoArgs),
@@ -82,18 +84,10 @@ fn main() -> Result<()> {
         Command::Test(args) => test::run(&ws, &args),
         Command::Tools => tools::ensure(&ws).and_then(|t| {
             let sops = sops_tools::ensure(&ws)?;
-            println!(
-                "{}
-{}
-{}
-{}
-{}",
-                t.kustomize.display(),
-                t.helm.display(),
-                t.oidc_provider.display(),
-                sops.sops.display(),
-                sops.age_keygen.display()
-            );
+            let registry = registry::ensure(&ws)?;
+            for path in [&t.kustomize, &t.helm, &t.oidc_provider, &sops.sops, &sops.age_keygen, &registry] {
+                println!("{}", path.display());
+            }
             Ok(())
         }),
         Command::Demo(args) => demo::run(&ws, &args),

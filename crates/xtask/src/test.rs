@@ -111,6 +111,7 @@ pub fn e2e_command(ws: &Workspace, cluster: &cluster::Cluster, tools: &crate::to
         .env("LOCKSTEP_OIDC_PROVIDER", &tools.oidc_provider)
         .env("LOCKSTEP_SOPS", &sops.sops)
         .env("LOCKSTEP_AGE_KEYGEN", &sops.age_keygen)
+        .env("LOCKSTEP_REGISTRY", crate::registry::ensure(ws)?)
         .env("LOCKSTEP_XTASK", std::env::current_exe()?);
     Ok(cmd)
 }

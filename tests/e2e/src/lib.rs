@@ -19,6 +19,7 @@ pub mod helmrepo;
 pub mod http;
 pub mod namespace;
 pub mod oidc;
+pub mod registry;
 pub mod remote;
 pub mod sops;
 pub mod ui;

@@ -9,7 +9,7 @@ use clap::Args;
 use lockstep_api::Application;
 use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, masked, needs_decryption, sops_mac};
 use lockstep_render::{Manifest, Renderer, RendererConfig};
-use lockstep_source::{GitCache, Snapshot, SourceRequest};
+use lockstep_source::{GitCache, OciAuth, OciCache, OciOptions, OciRequest, Snapshot, SourceRequest};
 
 /// The rendering tools and the git cache, as the controller takes them.
 #[derive(Args, Clone, Debug)]
@@ -27,6 +27,15 @@ pub(crate) struct ToolArgs {
     /// `SOPS_AGE_KEY_FILE`; `SOPS_AGE_KEY` (the keys themselves) is read too.
     #[arg(long = "decryption-key", env = "SOPS_AGE_KEY_FILE", value_name = "FILE")]
     pub decryption_key: Option<PathBuf>,
+    /// User for an `oci://` source's registry (basic auth).
+    #[arg(long, env = "LOCKSTEP_REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+    /// Password or token for an `oci://` source's registry.
+    #[arg(long, env = "LOCKSTEP_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+    /// PEM CA certificate(s) to trust for an `oci://` source's registry.
+    #[arg(long)]
+    pub registry_ca_file: Option<PathBuf>,
 }
 
 impl ToolArgs {
@@ -95,6 +104,9 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
             app.status.as_ref().and_then(|s| s.sync.revision.clone()).or_else(|| source.target_revision.clone())
         }
     };
+    if lockstep_source::is_oci_url(&source.repo_url) {
+        return oci_snapshot(&source.repo_url, target, tools).await;
+    }
     let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     let request = SourceRequest {
         repo_url: source.repo_url.trim().to_string(),
@@ -105,6 +117,25 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
     cache.snapshot(&request).await.with_context(|| {
         format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
     })
+}
+
+/// An `oci://` artifact fetched into the user's cache, with the registry credentials of the flags.
+async fn oci_snapshot(repo_url: &str, target: Option<String>, tools: &ToolArgs) -> anyhow::Result<Snapshot> {
+    let ca_data = match &tools.registry_ca_file {
+        Some(file) => Some(std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?),
+        None => None,
+    };
+    let auth = OciAuth {
+        username: tools.registry_username.clone(),
+        password: tools.registry_password.clone(),
+        ca_data,
+        origin: None,
+        cosign_public_key: None,
+    };
+    let cache = OciCache::open(&tools.cache_dir(), OciOptions::default()).context("opening the OCI cache")?;
+    let request = OciRequest { repo_url: repo_url.trim().to_string(), target_revision: target.clone(), auth };
+    let snapshot = cache.snapshot(&request).await;
+    snapshot.with_context(|| format!("fetching {repo_url} at {}", target.as_deref().unwrap_or("latest")))
 }
 
 /// A local directory as a snapshot: its files as they are, under the revision name `local`.

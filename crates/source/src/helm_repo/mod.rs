@@ -168,7 +168,7 @@ impl HelmRepoCache {
             },
         })?;
         let url = archive_url(&endpoint.url, version).ok_or_else(|| SourceError::InvalidArtifact {
-            url: repo.clone(),
+            repo: repo.clone(),
             message: format!("the index lists no URL for {chart} {}", version.version),
         })?;
         let root = self.archive(&endpoint, &url, version.digest.as_deref()).await?;
@@ -231,7 +231,7 @@ impl HelmRepoCache {
         let parsed = tokio::task::spawn_blocking(move || ChartIndex::parse(&body))
             .await
             .map_err(|e| SourceError::Cache { path: "index parsing task".into(), message: e.to_string() })?;
-        let index = parsed.map_err(|message| SourceError::InvalidArtifact { url: strip_userinfo(&url), message })?;
+        let index = parsed.map_err(|message| SourceError::InvalidArtifact { repo: strip_userinfo(&url), message })?;
         tracing::debug!(url = %strip_userinfo(&url), versions = index.len(), "fetched Helm repository index");
         Ok(index)
     }
@@ -244,7 +244,7 @@ impl HelmRepoCache {
             && (d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(SourceError::InvalidArtifact {
-                url: strip_userinfo(url),
+                repo: strip_userinfo(url),
                 message: format!("the index's digest {d:?} is not a SHA-256"),
             });
         }
@@ -299,7 +299,7 @@ fn unpack_verified(
     target: &Path,
     url: &str,
 ) -> Result<PathBuf, SourceError> {
-    let invalid = |message: String| SourceError::InvalidArtifact { url: url.to_string(), message };
+    let invalid = |message: String| SourceError::InvalidArtifact { repo: url.to_string(), message };
     let actual = hex::encode(sha2::Sha256::digest(bytes));
     if let Some(expected) = digest
         && actual != expected
