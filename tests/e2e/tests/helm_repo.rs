@@ -22,18 +22,29 @@ fn chart_spec(ns: &str, url: &str, chart: &str, revision: &str) -> Value {
     })
 }
 
-/// A lockstep `repository` credential Secret for `url`.
-async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
+/// A `repository` credential Secret labelled with `label` (lockstep's or Argo CD's).
+async fn put_secret_labelled(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    label: &str,
+    data: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let data: BTreeMap<&str, &str> = data.iter().copied().collect();
     let body = json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "labels": {"lockstep.dev/secret-type": "repository"}},
+        "metadata": {"name": name, "labels": {label: "repository"}},
         "stringData": data,
     });
     Api::<Secret>::namespaced(client.clone(), ns)
         .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
         .await?;
     Ok(())
+}
+
+/// A lockstep `repository` credential Secret.
+async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
+    put_secret_labelled(client, ns, name, "lockstep.dev/secret-type", data).await
 }
 
 async fn credentials_for(client: &kube::Client, ns: &str, name: &str, url: &str) -> anyhow::Result<()> {
@@ -81,7 +92,9 @@ async fn a_range_follows_new_versions_and_rides_out_an_outage() -> anyhow::Resul
     let mut server = HelmRepoServer::start()?;
     server.publish("web", "1.2.3", "a")?;
     server.publish("web", "1.3.0", "b")?;
-    credentials_for(&client, &ns.name, "charts", &server.url()).await?;
+    // An Argo CD repository Secret, as Argo CD users have them.
+    let argo = [("type", "helm"), ("url", &server.url()), ("username", HELM_USER), ("password", HELM_PASSWORD)];
+    put_secret_labelled(&client, &ns.name, "charts", "argocd.argoproj.io/secret-type", &argo).await?;
     let mut args = vec!["--controller-namespace", ns.name.as_str()];
     args.extend_from_slice(FAST);
     let controller = ControllerProcess::start(&ns.name, &args)?;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use lockstep_api::Application;
 use lockstep_render::{Manifest, Renderer, RendererConfig};
-use lockstep_source::{GitCache, Snapshot, SourceRequest};
+use lockstep_source::{GitCache, HelmRepoCache, Snapshot, SourceRequest};
 
 /// The rendering tools and the git cache, as the controller takes them.
 #[derive(Args, Clone, Debug)]
@@ -50,7 +50,8 @@ impl ToolArgs {
 pub(crate) enum Origin {
     /// A local checkout of the Application's repository; `spec.source.path` is read inside it.
     Checkout(PathBuf),
-    /// A branch, tag or commit of the Application's repository.
+    /// A branch, tag or commit of the Application's repository (a chart version or range for a
+    /// chart from a Helm repository).
     Revision(String),
     /// The commit the controller last compared (`status.sync.revision`), else `spec.source.targetRevision`.
     Current,
@@ -77,13 +78,24 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
             app.status.as_ref().and_then(|s| s.sync.revision.clone()).or_else(|| source.target_revision.clone())
         }
     };
-    let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     let request = SourceRequest {
         repo_url: source.repo_url.trim().to_string(),
         target_revision: target.clone(),
         max_listing_age: Some(std::time::Duration::ZERO),
         ..Default::default()
     };
+    if let Some(chart) = lockstep_render::chart_name(source) {
+        let options = lockstep_source::HelmRepoOptions::default();
+        let cache = HelmRepoCache::new(&tools.cache_dir(), options).context("opening the chart cache")?;
+        return cache.chart(&request, chart).await.with_context(|| {
+            format!(
+                "fetching chart {chart} from {} at {}",
+                source.repo_url,
+                target.as_deref().unwrap_or("the latest version")
+            )
+        });
+    }
+    let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     cache.snapshot(&request).await.with_context(|| {
         format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
     })
