@@ -314,3 +314,50 @@ async fn an_index_over_the_cap_fails_without_reading_it_all() -> anyhow::Result<
     assert!(message.contains("200-byte cap"), "{message}");
     Ok(())
 }
+
+#[tokio::test]
+async fn mirrors_and_an_authenticating_proxy_serve_a_repository_that_is_down() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-helmrepo-mirror").await?;
+    let server = HelmRepoServer::start()?;
+    server.publish("web", "1.2.3", "a")?;
+    let proxy = lockstep_e2e::gitserver::ProxyServer::start("proxyuser", "proxy-pass")?;
+    // The canonical repository does not answer; the mirror map sends it to the mirror, reached
+    // through the proxy with the mirror's own credentials.
+    let canonical = format!("http://127.0.0.1:{}/stable", lockstep_e2e::gitserver::free_port());
+    let mirrors = format!("- source: {canonical}\n  mirrors: [{}]\n", server.mirror_url());
+    let body = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "lockstep-source-mirrors"},
+        "data": {"mirrors.yaml": mirrors},
+    });
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .patch("lockstep-source-mirrors", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
+        .await?;
+    let mirror = server.mirror_url();
+    let wrong = proxy.url_with("proxyuser", "wrong-proxy-pass");
+    let data = [("url", mirror.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD), ("proxy", &wrong)];
+    put_secret(&client, &ns.name, "mirror", &data).await?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let controller = ControllerProcess::start(&ns.name, &args)?;
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &canonical, "web", "~1.2")).await?;
+    let app = wait_reason(&client, &ns.name, "web", "ProxyAuthenticationFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(!message.contains("wrong-proxy-pass"), "{message}");
+
+    let right = proxy.url_with("proxyuser", "proxy-pass");
+    let data = [("url", mirror.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD), ("proxy", &right)];
+    put_secret(&client, &ns.name, "mirror", &data).await?;
+    let app =
+        wait_app(&client, &ns.name, "web", "Ready from the mirror", |a| is_ready(a) && revision(a) == Some("1.2.3"))
+            .await?;
+    let fetched_from = app.status.as_ref().and_then(|s| s.source.as_ref()).and_then(|s| s.fetched_from.clone());
+    assert_eq!(fetched_from.as_deref(), Some(server.mirror_url().as_str()));
+    assert!(proxy.requests() >= 2, "the index and the archive went through the proxy");
+    assert_eq!(server.index_fetches("/charts/"), 0, "only the mirror path was used");
+    assert!(server.index_fetches("/mirror/") >= 1);
+    let log = controller.log();
+    assert!(!log.contains("proxy-pass") && !log.contains(HELM_PASSWORD), "a password leaked into the log");
+    Ok(())
+}
