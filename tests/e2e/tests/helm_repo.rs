@@ -293,6 +293,26 @@ async fn bad_input_has_its_own_reason_and_prunes_nothing() -> anyhow::Result<()>
     assert!(message.contains("digest"), "{message}");
     assert!(configmaps.get_opt("tampered-tampered").await?.is_none());
 
+    // An archive with a symlink out of the chart is refused before anything is unpacked there.
+    let evil = work.path().join("evil");
+    std::fs::create_dir_all(&evil)?;
+    std::fs::write(evil.join("Chart.yaml"), "apiVersion: v2\nname: evil\nversion: 1.0.0\n")?;
+    std::os::unix::fs::symlink("/etc", evil.join("templates"))?;
+    let packed = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(server.charts_dir().join("evil-1.0.0.tgz"))
+        .arg("-C")
+        .arg(work.path())
+        .arg("evil")
+        .status()?;
+    assert!(packed.success());
+    server.write_index("apiVersion: v1\nentries:\n  evil:\n  - version: 1.0.0\n    urls: [evil-1.0.0.tgz]\n")?;
+    apply_app(&client, &ns.name, "evil", chart_spec(&ns.name, &server.url(), "evil", "1.0.0")).await?;
+    refresh(&client, &ns.name, "evil").await?;
+    let app = wait_reason(&client, &ns.name, "evil", "InvalidArtifact").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("Symlink"), "{message}");
+
     let log = controller.log();
     assert!(!log.contains(HELM_PASSWORD) && !log.contains("not-the-password"), "a password leaked into the log");
     Ok(())

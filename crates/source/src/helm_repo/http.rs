@@ -158,3 +158,21 @@ fn transport_error(repo: &str, err: &reqwest::Error) -> SourceError {
         SourceError::Unreachable { repo: repo.into(), message }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_tell_refusals_from_outages() {
+        let reason = |code: u16| status_error("http://h/r", reqwest::StatusCode::from_u16(code).unwrap(), "index.yaml");
+        assert!(matches!(reason(401), SourceError::AuthenticationFailed { .. }));
+        assert!(matches!(reason(403), SourceError::AuthenticationFailed { .. }));
+        assert!(matches!(reason(407), SourceError::ProxyAuthenticationFailed { .. }));
+        assert!(matches!(reason(404), SourceError::NotARepository { .. }));
+        for outage in [500, 502, 503, 429] {
+            assert!(reason(outage).is_outage(), "{outage}");
+        }
+        assert!(!reason(401).is_outage());
+    }
+}
