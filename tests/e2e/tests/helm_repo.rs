@@ -381,3 +381,42 @@ async fn mirrors_and_an_authenticating_proxy_serve_a_repository_that_is_down() -
     assert!(!log.contains("proxy-pass") && !log.contains(HELM_PASSWORD), "a password leaked into the log");
     Ok(())
 }
+
+#[tokio::test]
+async fn https_with_a_private_ca_and_a_client_certificate() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-helmrepo-tls").await?;
+    let server = HelmRepoServer::start()?;
+    server.publish("web", "1.2.3", "a")?;
+    let url = server.https_url();
+    let basic = [("url", url.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD)];
+    let mut with_ca = basic.to_vec();
+    with_ca.push(("caData", &server.ca.ca_pem));
+    put_secret(&client, &ns.name, "tls", &with_ca).await?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
+
+    // The server requires a client certificate: without one the handshake fails.
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &url, "web", "1.2.3")).await?;
+    wait_reason(&client, &ns.name, "web", "TLSFailed").await?;
+
+    let mut full = with_ca.clone();
+    full.extend([("tlsClientCertData", server.client_cert.as_str()), ("tlsClientCertKey", &server.client_key)]);
+    put_secret(&client, &ns.name, "tls", &full).await?;
+    wait_app(&client, &ns.name, "web", "Ready over mutual TLS", |a| is_ready(a) && revision(a) == Some("1.2.3"))
+        .await?;
+
+    // Without caData the server's certificate is not trusted.
+    let mut no_ca = basic.to_vec();
+    no_ca.extend([("tlsClientCertData", server.client_cert.as_str()), ("tlsClientCertKey", &server.client_key)]);
+    // (Deleted first: server-side apply of stringData would keep the old caData key.)
+    Api::<Secret>::namespaced(client.clone(), &ns.name).delete("tls", &Default::default()).await?;
+    put_secret(&client, &ns.name, "tls", &no_ca).await?;
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &url, "web", "~1.2")).await?;
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_reason(&client, &ns.name, "web", "TLSFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("certificate"), "{message}");
+    Ok(())
+}
