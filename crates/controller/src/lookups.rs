@@ -14,17 +14,20 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use lockstep_api::AppProject;
 
-/// The label selector of credential Secrets (Argo CD's two values).
-pub(crate) fn credential_selector() -> String {
-    format!("{} in (repository,repo-creds)", crate::sources::SECRET_TYPE_LABEL)
+/// The label selectors of credential Secrets (Argo CD's two values): lockstep's own label, and
+/// Argo CD's (`argocd.argoproj.io/secret-type`), so Argo CD's repository Secrets work unchanged.
+pub(crate) fn credential_selectors() -> [String; 2] {
+    [crate::sources::SECRET_TYPE_LABEL, crate::sources::ARGO_SECRET_TYPE_LABEL]
+        .map(|label| format!("{label} in (repository,repo-creds)"))
 }
 
 /// The stores, each fed by its own watch.
 pub(crate) struct Lookups {
     projects: Store<AppProject>,
     config_maps: Store<ConfigMap>,
-    /// Credential Secrets, with the namespace each store covers (`None`: every namespace).
-    secrets: Vec<(Option<String>, Store<Secret>)>,
+    /// Credential Secrets, with the namespace each store covers (`None`: every namespace) and the
+    /// index of its selector in [`credential_selectors`].
+    secrets: Vec<(Option<String>, usize, Store<Secret>)>,
     /// Secrets of the controller's namespace read by name, each with its own name-scoped watch.
     named_secrets: Vec<(&'static str, Store<Secret>)>,
 }
@@ -48,23 +51,22 @@ impl Lookups {
             });
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), controller_namespace);
         let config_maps = spawn_reflector(api, watcher::Config::default());
-        let selector = watcher::Config::default().labels(&credential_selector());
-        let secrets = match watch_namespace {
-            None => vec![(None, spawn_reflector(Api::<Secret>::all(client.clone()), selector))],
-            Some(watched) => {
-                let mut namespaces = vec![watched.to_string()];
-                if watched != controller_namespace {
-                    namespaces.push(controller_namespace.to_string());
-                }
-                namespaces
-                    .into_iter()
-                    .map(|ns| {
-                        let store = spawn_reflector(Api::<Secret>::namespaced(client.clone(), &ns), selector.clone());
-                        (Some(ns), store)
-                    })
-                    .collect()
-            }
+        let scopes = match watch_namespace {
+            None => vec![None],
+            Some(watched) if watched == controller_namespace => vec![Some(watched.to_string())],
+            Some(watched) => vec![Some(watched.to_string()), Some(controller_namespace.to_string())],
         };
+        let mut secrets = Vec::new();
+        for (index, selector) in credential_selectors().iter().enumerate() {
+            for scope in &scopes {
+                let api = match scope {
+                    None => Api::<Secret>::all(client.clone()),
+                    Some(ns) => Api::<Secret>::namespaced(client.clone(), ns),
+                };
+                let store = spawn_reflector(api, watcher::Config::default().labels(selector));
+                secrets.push((scope.clone(), index, store));
+            }
+        }
         let named_secrets = NAMED_SECRETS
             .into_iter()
             .map(|name| {
@@ -93,13 +95,17 @@ impl Lookups {
         Some(store.get(&ObjectRef::new(name).within(namespace)))
     }
 
-    /// The credential Secrets of `namespace`; `None` when no listed store covers it.
+    /// The credential Secrets of `namespace` under either label; `None` unless a listed store of
+    /// each selector covers it.
     pub(crate) fn credential_secrets(&self, namespace: &str) -> Option<Vec<Arc<Secret>>> {
-        let (_, store) = self
-            .secrets
-            .iter()
-            .find(|(scope, store)| scope.as_deref().is_none_or(|s| s == namespace) && ready(store))?;
-        Some(store.state_filter(|secret| secret.namespace().as_deref() == Some(namespace)))
+        let mut found = Vec::new();
+        for index in 0..credential_selectors().len() {
+            let (_, _, store) = self.secrets.iter().find(|(scope, selector, store)| {
+                *selector == index && scope.as_deref().is_none_or(|s| s == namespace) && ready(store)
+            })?;
+            found.extend(store.state_filter(|secret| secret.namespace().as_deref() == Some(namespace)));
+        }
+        Some(found)
     }
 }
 
@@ -147,11 +153,12 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::InitDone);
     }
 
-    fn lookups(secrets: Store<Secret>) -> Lookups {
+    fn lookups(secrets: Store<Secret>, argo: Store<Secret>) -> Lookups {
         let (projects, _) = reflector::store();
         let (config_maps, _) = reflector::store();
         let (named, _) = reflector::store();
-        Lookups { projects, config_maps, secrets: vec![(None, secrets)], named_secrets: vec![("x", named)] }
+        let secrets = vec![(None, 0, secrets), (None, 1, argo)];
+        Lookups { projects, config_maps, secrets, named_secrets: vec![("x", named)] }
     }
 
     fn passwords(lookups: &Lookups) -> Option<Vec<String>> {
@@ -162,14 +169,19 @@ mod tests {
     #[test]
     fn a_changed_or_deleted_secret_is_seen_by_the_next_lookup() {
         let (store, mut writer) = reflector::store();
-        let lookups = lookups(store);
+        let (argo, mut argo_writer) = reflector::store();
+        let lookups = lookups(store, argo);
         assert_eq!(passwords(&lookups), None, "before the watch has listed, the caller reads directly");
         listed(&mut writer, vec![secret("creds", "old")]);
+        assert_eq!(passwords(&lookups), None, "nor before both watches have");
+        listed(&mut argo_writer, vec![]);
         assert_eq!(passwords(&lookups), Some(vec!["old".to_string()]));
         writer.apply_watcher_event(&watcher::Event::Apply(secret("creds", "new")));
         assert_eq!(passwords(&lookups), Some(vec!["new".to_string()]), "a rotated password is used at once");
         writer.apply_watcher_event(&watcher::Event::Delete(secret("creds", "new")));
         assert_eq!(passwords(&lookups), Some(vec![]), "a deleted Secret is gone at once");
         assert_eq!(lookups.named_secret("team", "other"), None, "a name that is not watched is read directly");
+        argo_writer.apply_watcher_event(&watcher::Event::Apply(secret("argo", "from-argo")));
+        assert_eq!(passwords(&lookups), Some(vec!["from-argo".to_string()]), "Argo CD's Secrets are read too");
     }
 }

@@ -25,6 +25,8 @@ use crate::lookups::Lookups;
 
 /// The label that marks credential Secrets, with Argo CD's two values.
 pub const SECRET_TYPE_LABEL: &str = "lockstep.dev/secret-type";
+/// Argo CD's label for the same Secrets, read too (lockstep's label wins when both are set).
+pub const ARGO_SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 /// ConfigMap (controller namespace) whose values are `known_hosts` lines for SSH.
 pub const KNOWN_HOSTS_CONFIG_MAP: &str = "lockstep-ssh-known-hosts";
 /// ConfigMap (controller namespace) holding the mirror map under [`MIRRORS_KEY`].
@@ -193,21 +195,28 @@ async fn credential_secrets(
         return Ok(stored.iter().filter_map(|s| credential_secret(namespace, Secret::clone(s))).collect());
     }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let params = ListParams::default().labels(&crate::lookups::credential_selector());
-    let list = match secrets.list(&params).await {
-        Ok(list) => list,
-        Err(kube::Error::Api(status)) if status.code == 403 => {
-            debug!(%namespace, "not allowed to list credential Secrets; using none from this namespace");
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(configuration(format!("listing credential Secrets in {namespace}: {}", one_line(&e)))),
-    };
-    Ok(list.items.into_iter().filter_map(|s| credential_secret(namespace, s)).collect())
+    let mut found = Vec::new();
+    for selector in crate::lookups::credential_selectors() {
+        let list = match secrets.list(&ListParams::default().labels(&selector)).await {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                debug!(%namespace, "not allowed to list credential Secrets; using none from this namespace");
+                return Ok(Vec::new());
+            }
+            Err(e) => {
+                return Err(configuration(format!("listing credential Secrets in {namespace}: {}", one_line(&e))));
+            }
+        };
+        found.extend(list.items.into_iter().filter_map(|s| credential_secret(namespace, s)));
+    }
+    Ok(found)
 }
 
 /// One Secret as credentials; `None` when it has no `url`.
 fn credential_secret(namespace: &str, secret: Secret) -> Option<CredentialSecret> {
-    let kind = match secret.labels().get(SECRET_TYPE_LABEL).map(String::as_str) {
+    let labels = secret.labels();
+    let label = labels.get(SECRET_TYPE_LABEL).or_else(|| labels.get(ARGO_SECRET_TYPE_LABEL));
+    let kind = match label.map(String::as_str) {
         Some("repository") => CredentialKind::Repository,
         Some("repo-creds") => CredentialKind::RepoCreds,
         _ => return None,
@@ -272,5 +281,24 @@ mod tests {
         assert_eq!(parsed.kind, CredentialKind::Repository);
         assert_eq!(parsed.credentials.password.as_deref(), Some("p"));
         assert_eq!(parsed.origin, "ns/git");
+    }
+
+    #[test]
+    fn argo_cd_repository_secrets_are_read_too() {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "charts", "labels": {ARGO_SECRET_TYPE_LABEL: "repo-creds"}},
+            "data": {"url": "aHR0cHM6Ly9oLw==", "type": "aGVsbQ==", "bearerToken": "dG9r"},
+        }))
+        .unwrap();
+        let parsed = credential_secret("ns", secret).unwrap();
+        assert_eq!(parsed.kind, CredentialKind::RepoCreds);
+        assert_eq!(parsed.url, "https://h/");
+        assert_eq!(parsed.credentials.bearer_token.as_deref(), Some("tok"));
+        let other: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "cluster", "labels": {ARGO_SECRET_TYPE_LABEL: "cluster"}},
+            "data": {"url": "aHR0cHM6Ly9oLw=="},
+        }))
+        .unwrap();
+        assert!(credential_secret("ns", other).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! A real Helm HTTP repository on loopback: lighttpd serving a static `index.yaml` and chart
 //! archives under `/charts/` with basic auth (and the same files under `/mirror/` with the same
-//! user), charts packaged and indexed with the pinned `helm` (`helm package`, `helm repo index`).
+//! user), over HTTP and over HTTPS with a test CA that also requires a client certificate; charts
+//! packaged and indexed with the pinned `helm` (`helm package`, `helm repo index`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::controller::tool_path;
-use crate::gitserver::free_port;
+use crate::gitserver::{TestCa, free_port};
 
 /// The user of the repository's basic auth.
 pub const HELM_USER: &str = "charts";
@@ -22,6 +23,15 @@ pub struct HelmRepoServer {
     child: Option<Child>,
     /// The HTTP port.
     pub port: u16,
+    /// The HTTPS port: the server certificate is signed by [`HelmRepoServer::ca`], and a client
+    /// certificate signed by it is required.
+    pub tls_port: u16,
+    /// The test CA.
+    pub ca: TestCa,
+    /// A client certificate (PEM) the HTTPS port accepts.
+    pub client_cert: String,
+    /// Its key (PEM).
+    pub client_key: String,
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
@@ -59,7 +69,10 @@ impl HelmRepoServer {
     pub fn start() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         std::fs::create_dir_all(dir.path().join("www/charts"))?;
-        let server = Self { dir, child: None, port: free_port() };
+        let ca = TestCa::generate(dir.path())?;
+        let (client_cert, client_key) = client_certificate(dir.path())?;
+        let (port, tls_port) = (free_port(), free_port());
+        let server = Self { dir, child: None, port, tls_port, ca, client_cert, client_key };
         server.write_config()?;
         let mut server = server;
         server.reindex()?;
@@ -71,7 +84,7 @@ impl HelmRepoServer {
         let d = self.dir.path().display();
         std::fs::write(self.dir.path().join("users"), format!("{HELM_USER}:{HELM_PASSWORD}\n"))?;
         let config = format!(
-            r#"server.modules = ("mod_access", "mod_alias", "mod_auth", "mod_authn_file", "mod_accesslog")
+            r#"server.modules = ("mod_access", "mod_alias", "mod_auth", "mod_authn_file", "mod_accesslog", "mod_openssl")
 server.document-root = "{d}/www"
 server.bind = "127.0.0.1"
 server.port = {port}
@@ -84,8 +97,19 @@ auth.backend = "plain"
 auth.backend.plain.userfile = "{d}/users"
 auth.require = ("/charts/" => ("method" => "basic", "realm" => "helm", "require" => "valid-user"),
                 "/mirror/" => ("method" => "basic", "realm" => "helm", "require" => "valid-user"))
+$SERVER["socket"] == "127.0.0.1:{tls_port}" {{
+    ssl.engine = "enable"
+    ssl.pemfile = "{cert}"
+    ssl.privkey = "{key}"
+    ssl.verifyclient.ca-file = "{d}/ca.pem"
+    ssl.verifyclient.activate = "enable"
+    ssl.verifyclient.enforce = "enable"
+}}
 "#,
             port = self.port,
+            tls_port = self.tls_port,
+            cert = self.ca.cert.display(),
+            key = self.ca.key.display(),
         );
         std::fs::write(self.dir.path().join("lighttpd.conf"), config)?;
         Ok(())
@@ -103,7 +127,9 @@ auth.require = ("/charts/" => ("method" => "basic", "realm" => "helm", "require"
             .spawn()
             .context("starting lighttpd (apt-get install lighttpd)")?;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
+            || std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_err()
+        {
             if let Ok(Some(status)) = child.try_wait() {
                 bail!("lighttpd exited with {status}: {}", std::fs::read_to_string(&log).unwrap_or_default());
             }
@@ -166,6 +192,11 @@ auth.require = ("/charts/" => ("method" => "basic", "realm" => "helm", "require"
         format!("http://127.0.0.1:{}/charts", self.port)
     }
 
+    /// The repository over HTTPS (basic auth and a client certificate).
+    pub fn https_url(&self) -> String {
+        format!("https://127.0.0.1:{}/charts", self.tls_port)
+    }
+
     /// The same repository under another URL with the same user, as a mirror.
     pub fn mirror_url(&self) -> String {
         format!("http://127.0.0.1:{}/mirror", self.port)
@@ -185,6 +216,34 @@ auth.require = ("/charts/" => ("method" => "basic", "realm" => "helm", "require"
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
+}
+
+/// A client certificate signed by the test CA in `dir` (`ca.pem`, `ca.key`), as PEM certificate and key.
+fn client_certificate(dir: &Path) -> anyhow::Result<(String, String)> {
+    let p = |name: &str| dir.join(name).display().to_string();
+    run(Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes"]).args([
+        "-keyout",
+        &p("client.key"),
+        "-out",
+        &p("client.csr"),
+        "-subj",
+        "/CN=lockstep-client",
+    ]))?;
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")?;
+    run(Command::new("openssl").args(["x509", "-req", "-days", "2"]).args([
+        "-in",
+        &p("client.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        &p("client.ext"),
+        "-out",
+        &p("client.pem"),
+    ]))?;
+    Ok((std::fs::read_to_string(dir.join("client.pem"))?, std::fs::read_to_string(dir.join("client.key"))?))
 }
 
 impl Drop for HelmRepoServer {

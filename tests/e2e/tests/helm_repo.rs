@@ -22,18 +22,29 @@ fn chart_spec(ns: &str, url: &str, chart: &str, revision: &str) -> Value {
     })
 }
 
-/// A lockstep `repository` credential Secret for `url`.
-async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
+/// A `repository` credential Secret labelled with `label` (lockstep's or Argo CD's).
+async fn put_secret_labelled(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    label: &str,
+    data: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let data: BTreeMap<&str, &str> = data.iter().copied().collect();
     let body = json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "labels": {"lockstep.dev/secret-type": "repository"}},
+        "metadata": {"name": name, "labels": {label: "repository"}},
         "stringData": data,
     });
     Api::<Secret>::namespaced(client.clone(), ns)
         .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
         .await?;
     Ok(())
+}
+
+/// A lockstep `repository` credential Secret.
+async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
+    put_secret_labelled(client, ns, name, "lockstep.dev/secret-type", data).await
 }
 
 async fn credentials_for(client: &kube::Client, ns: &str, name: &str, url: &str) -> anyhow::Result<()> {
@@ -81,7 +92,9 @@ async fn a_range_follows_new_versions_and_rides_out_an_outage() -> anyhow::Resul
     let mut server = HelmRepoServer::start()?;
     server.publish("web", "1.2.3", "a")?;
     server.publish("web", "1.3.0", "b")?;
-    credentials_for(&client, &ns.name, "charts", &server.url()).await?;
+    // An Argo CD repository Secret, as Argo CD users have them.
+    let argo = [("type", "helm"), ("url", &server.url()), ("username", HELM_USER), ("password", HELM_PASSWORD)];
+    put_secret_labelled(&client, &ns.name, "charts", "argocd.argoproj.io/secret-type", &argo).await?;
     let mut args = vec!["--controller-namespace", ns.name.as_str()];
     args.extend_from_slice(FAST);
     let controller = ControllerProcess::start(&ns.name, &args)?;
@@ -280,6 +293,26 @@ async fn bad_input_has_its_own_reason_and_prunes_nothing() -> anyhow::Result<()>
     assert!(message.contains("digest"), "{message}");
     assert!(configmaps.get_opt("tampered-tampered").await?.is_none());
 
+    // An archive with a symlink out of the chart is refused before anything is unpacked there.
+    let evil = work.path().join("evil");
+    std::fs::create_dir_all(&evil)?;
+    std::fs::write(evil.join("Chart.yaml"), "apiVersion: v2\nname: evil\nversion: 1.0.0\n")?;
+    std::os::unix::fs::symlink("/etc", evil.join("templates"))?;
+    let packed = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(server.charts_dir().join("evil-1.0.0.tgz"))
+        .arg("-C")
+        .arg(work.path())
+        .arg("evil")
+        .status()?;
+    assert!(packed.success());
+    server.write_index("apiVersion: v1\nentries:\n  evil:\n  - version: 1.0.0\n    urls: [evil-1.0.0.tgz]\n")?;
+    apply_app(&client, &ns.name, "evil", chart_spec(&ns.name, &server.url(), "evil", "1.0.0")).await?;
+    refresh(&client, &ns.name, "evil").await?;
+    let app = wait_reason(&client, &ns.name, "evil", "InvalidArtifact").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("Symlink"), "{message}");
+
     let log = controller.log();
     assert!(!log.contains(HELM_PASSWORD) && !log.contains("not-the-password"), "a password leaked into the log");
     Ok(())
@@ -299,5 +332,91 @@ async fn an_index_over_the_cap_fails_without_reading_it_all() -> anyhow::Result<
     let app = wait_reason(&client, &ns.name, "web", "ArtifactTooLarge").await?;
     let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("200-byte cap"), "{message}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn mirrors_and_an_authenticating_proxy_serve_a_repository_that_is_down() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-helmrepo-mirror").await?;
+    let server = HelmRepoServer::start()?;
+    server.publish("web", "1.2.3", "a")?;
+    let proxy = lockstep_e2e::gitserver::ProxyServer::start("proxyuser", "proxy-pass")?;
+    // The canonical repository does not answer; the mirror map sends it to the mirror, reached
+    // through the proxy with the mirror's own credentials.
+    let canonical = format!("http://127.0.0.1:{}/stable", lockstep_e2e::gitserver::free_port());
+    let mirrors = format!("- source: {canonical}\n  mirrors: [{}]\n", server.mirror_url());
+    let body = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "lockstep-source-mirrors"},
+        "data": {"mirrors.yaml": mirrors},
+    });
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .patch("lockstep-source-mirrors", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
+        .await?;
+    let mirror = server.mirror_url();
+    let wrong = proxy.url_with("proxyuser", "wrong-proxy-pass");
+    let data = [("url", mirror.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD), ("proxy", &wrong)];
+    put_secret(&client, &ns.name, "mirror", &data).await?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let controller = ControllerProcess::start(&ns.name, &args)?;
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &canonical, "web", "~1.2")).await?;
+    let app = wait_reason(&client, &ns.name, "web", "ProxyAuthenticationFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(!message.contains("wrong-proxy-pass"), "{message}");
+
+    let right = proxy.url_with("proxyuser", "proxy-pass");
+    let data = [("url", mirror.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD), ("proxy", &right)];
+    put_secret(&client, &ns.name, "mirror", &data).await?;
+    let app =
+        wait_app(&client, &ns.name, "web", "Ready from the mirror", |a| is_ready(a) && revision(a) == Some("1.2.3"))
+            .await?;
+    let fetched_from = app.status.as_ref().and_then(|s| s.source.as_ref()).and_then(|s| s.fetched_from.clone());
+    assert_eq!(fetched_from.as_deref(), Some(server.mirror_url().as_str()));
+    assert!(proxy.requests() >= 2, "the index and the archive went through the proxy");
+    assert_eq!(server.index_fetches("/charts/"), 0, "only the mirror path was used");
+    assert!(server.index_fetches("/mirror/") >= 1);
+    let log = controller.log();
+    assert!(!log.contains("proxy-pass") && !log.contains(HELM_PASSWORD), "a password leaked into the log");
+    Ok(())
+}
+
+#[tokio::test]
+async fn https_with_a_private_ca_and_a_client_certificate() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-helmrepo-tls").await?;
+    let server = HelmRepoServer::start()?;
+    server.publish("web", "1.2.3", "a")?;
+    let url = server.https_url();
+    let basic = [("url", url.as_str()), ("username", HELM_USER), ("password", HELM_PASSWORD)];
+    let mut with_ca = basic.to_vec();
+    with_ca.push(("caData", &server.ca.ca_pem));
+    put_secret(&client, &ns.name, "tls", &with_ca).await?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
+
+    // The server requires a client certificate: without one the handshake fails.
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &url, "web", "1.2.3")).await?;
+    wait_reason(&client, &ns.name, "web", "TLSFailed").await?;
+
+    let mut full = with_ca.clone();
+    full.extend([("tlsClientCertData", server.client_cert.as_str()), ("tlsClientCertKey", &server.client_key)]);
+    put_secret(&client, &ns.name, "tls", &full).await?;
+    wait_app(&client, &ns.name, "web", "Ready over mutual TLS", |a| is_ready(a) && revision(a) == Some("1.2.3"))
+        .await?;
+
+    // Without caData the server's certificate is not trusted.
+    let mut no_ca = basic.to_vec();
+    no_ca.extend([("tlsClientCertData", server.client_cert.as_str()), ("tlsClientCertKey", &server.client_key)]);
+    // (Deleted first: server-side apply of stringData would keep the old caData key.)
+    Api::<Secret>::namespaced(client.clone(), &ns.name).delete("tls", &Default::default()).await?;
+    put_secret(&client, &ns.name, "tls", &no_ca).await?;
+    apply_app(&client, &ns.name, "web", chart_spec(&ns.name, &url, "web", "~1.2")).await?;
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_reason(&client, &ns.name, "web", "TLSFailed").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("certificate"), "{message}");
     Ok(())
 }

@@ -369,10 +369,11 @@ async fn bad_input_ends_as_a_condition_and_changes_nothing() -> anyhow::Result<(
     missing["source"]["helm"] = json!({"valueFiles": ["values-prod.yaml"]});
     let message = expect_failure(&client, &ns.name, "missing-values", missing, "RenderFailed").await?;
     assert!(message.contains("values file chart/values-prod.yaml does not exist"), "{message}");
-    let message =
-        expect_failure(&client, &ns.name, "remote-chart", spec(&repo, "remote-chart", &ns.name, true), "RenderFailed")
-            .await?;
-    assert!(message.contains("\"redis\"") && message.contains("not vendored"), "{message}");
+    // A dependency from a Helm repository that cannot be reached is resolved by the controller,
+    // and fails with its own reason naming it (helm_repo.rs covers the repositories that answer).
+    let remote = spec(&repo, "remote-chart", &ns.name, true);
+    let message = expect_failure(&client, &ns.name, "remote-chart", remote, "DependencyNotResolved").await?;
+    assert!(message.contains("\"redis\"") && message.contains("charts.example.com"), "{message}");
     let message =
         expect_failure(&client, &ns.name, "escape", spec(&repo, "../..", &ns.name, true), "InvalidSpec").await?;
     assert!(message.contains("../.."), "{message}");

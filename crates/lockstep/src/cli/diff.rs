@@ -31,9 +31,16 @@ pub(crate) struct DiffArgs {
     /// inside it), such as a merge request's working tree.
     #[arg(long, conflicts_with = "revision")]
     path: Option<PathBuf>,
-    /// Render this branch, tag or commit of the Application's repository.
+    /// Render this branch, tag or commit of the Application's repository (a chart version or range
+    /// for a chart from a Helm repository).
     #[arg(long)]
     revision: Option<String>,
+    /// Render from this Helm repository instead of the Application's source (with `--chart`).
+    #[arg(long, requires = "chart", conflicts_with = "path")]
+    repo: Option<String>,
+    /// Render this chart of the Helm repository (`--repo`, else the Application's `repoURL`).
+    #[arg(long, conflicts_with = "path")]
+    chart: Option<String>,
     /// Read the Application from this file instead of the cluster (it need not exist there yet).
     #[arg(short = 'f', long = "filename")]
     file: Option<PathBuf>,
@@ -47,7 +54,13 @@ pub(crate) struct DiffArgs {
 pub(crate) fn run(args: DiffArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
         let cluster = Cluster::connect(cluster).await?;
-        let app = application(&cluster, args.name.as_deref(), args.file.as_deref()).await?;
+        let mut app = application(&cluster, args.name.as_deref(), args.file.as_deref()).await?;
+        if let Some(repo) = &args.repo {
+            app.spec.source.repo_url = repo.clone();
+        }
+        if let Some(chart) = &args.chart {
+            app.spec.source.chart = Some(chart.clone());
+        }
         let origin = Origin::of(args.path.clone(), args.revision.clone());
         let previews = preview(&cluster, &app, &origin, &args.tools).await?;
         let automated_prune = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.prune);

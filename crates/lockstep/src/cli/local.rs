@@ -9,7 +9,7 @@ use clap::Args;
 use lockstep_api::Application;
 use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, masked, needs_decryption, sops_mac};
 use lockstep_render::{Manifest, Renderer, RendererConfig};
-use lockstep_source::{GitCache, OciAuth, OciCache, OciOptions, OciRequest, Snapshot, SourceRequest};
+use lockstep_source::{GitCache, HelmRepoCache, OciAuth, OciCache, OciOptions, OciRequest, Snapshot, SourceRequest};
 
 /// The rendering tools and the git cache, as the controller takes them.
 #[derive(Args, Clone, Debug)]
@@ -77,7 +77,8 @@ impl ToolArgs {
 pub(crate) enum Origin {
     /// A local checkout of the Application's repository; `spec.source.path` is read inside it.
     Checkout(PathBuf),
-    /// A branch, tag or commit of the Application's repository.
+    /// A branch, tag or commit of the Application's repository (a chart version or range for a
+    /// chart from a Helm repository).
     Revision(String),
     /// The commit the controller last compared (`status.sync.revision`), else `spec.source.targetRevision`.
     Current,
@@ -107,13 +108,24 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
     if lockstep_source::is_oci_url(&source.repo_url) {
         return oci_snapshot(&source.repo_url, target, tools).await;
     }
-    let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     let request = SourceRequest {
         repo_url: source.repo_url.trim().to_string(),
         target_revision: target.clone(),
         max_listing_age: Some(std::time::Duration::ZERO),
         ..Default::default()
     };
+    if let Some(chart) = lockstep_render::chart_name(source) {
+        let options = lockstep_source::HelmRepoOptions::default();
+        let cache = HelmRepoCache::new(&tools.cache_dir(), options).context("opening the chart cache")?;
+        return cache.chart(&request, chart).await.with_context(|| {
+            format!(
+                "fetching chart {chart} from {} at {}",
+                source.repo_url,
+                target.as_deref().unwrap_or("the latest version")
+            )
+        });
+    }
+    let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     cache.snapshot(&request).await.with_context(|| {
         format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
     })

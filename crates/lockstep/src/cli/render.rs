@@ -20,7 +20,7 @@ use crate::cli::{Cluster, ClusterArgs, block_on};
 pub(crate) struct RenderArgs {
     /// The Application whose manifests to render; without it, `--path` is rendered on its own.
     /// `applicationset -f FILE` prints the Applications an ApplicationSet file generates.
-    #[arg(required_unless_present = "path")]
+    #[arg(required_unless_present_any = ["path", "chart"])]
     name: Option<String>,
     /// With `applicationset`: the ApplicationSet YAML file.
     #[arg(short = 'f', long, requires = "name")]
@@ -31,9 +31,16 @@ pub(crate) struct RenderArgs {
     /// With NAME: a local checkout of the Application's repository. Without: the directory to render.
     #[arg(long, conflicts_with = "revision")]
     path: Option<PathBuf>,
-    /// With NAME: the branch, tag or commit to render (default: the revision last compared).
-    #[arg(long, requires = "name")]
+    /// With NAME: the branch, tag or commit to render (default: the revision last compared). With
+    /// `--chart`: the chart version or semver range (default: the latest version).
+    #[arg(long)]
     revision: Option<String>,
+    /// A Helm repository to render a chart from (with `--chart`, no cluster needed).
+    #[arg(long, requires = "chart", conflicts_with_all = ["name", "path"])]
+    repo: Option<String>,
+    /// The chart of `--repo` to render, with the Helm options below.
+    #[arg(long, requires = "repo")]
+    chart: Option<String>,
     #[command(flatten)]
     options: RenderOptions,
     #[command(flatten)]
@@ -89,7 +96,17 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let snapshot = local::snapshot(&app, &origin, &args.tools).await?;
                 local::render_masked(&app, &snapshot, &args.tools, Some(&cluster.client)).await?
             }
+            None if args.chart.is_some() => {
+                let mut app = application_for(Path::new(""), "", &args.options)?;
+                app.metadata.name = args.options.release_name.clone().or_else(|| args.chart.clone());
+                app.spec.source.repo_url = args.repo.clone().unwrap_or_default();
+                app.spec.source.chart = args.chart.clone();
+                app.spec.source.target_revision = args.revision.clone();
+                let snapshot = local::snapshot(&app, &Origin::Current, &args.tools).await?;
+                local::render(&app, &snapshot, &args.tools, None).await?
+            }
             None => {
+                anyhow::ensure!(args.revision.is_none(), "--revision goes with NAME or --chart");
                 let dir = args.path.clone().ok_or_else(|| anyhow::anyhow!("give NAME or --path DIR"))?;
                 let dir = dir.canonicalize().map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?;
                 let root = repository_root(&dir);

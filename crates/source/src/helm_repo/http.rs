@@ -125,6 +125,13 @@ pub(crate) async fn get_capped(
     Ok(body)
 }
 
+/// Whether a transport error's text is a TLS failure (a certificate refused on either side, or a
+/// fatal alert during the handshake), for errors whose rustls cause is not reachable by type.
+fn looks_like_tls(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["certificate", "fatal alert", "handshake", "tls"].iter().any(|word| lower.contains(word))
+}
+
 /// An HTTP status as a source error: 401/403 refuse this client, 407 is the proxy's, 404 names a
 /// missing file, everything else (5xx, 429) is the server being unavailable.
 fn status_error(repo: &str, status: reqwest::StatusCode, what: &str) -> SourceError {
@@ -144,17 +151,46 @@ fn transport_error(repo: &str, err: &reqwest::Error) -> SourceError {
     let mut tls = false;
     let mut source: Option<&dyn std::error::Error> = Some(err);
     while let Some(current) = source {
-        tls |= current.downcast_ref::<rustls::Error>().is_some();
+        tls |= current.downcast_ref::<rustls::Error>().is_some()
+            || current
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
         chain.push(current.to_string());
         source = current.source();
     }
     chain.dedup();
     let message = chain.join(": ").replace(repo, "");
-    if tls || message.contains("certificate") {
+    if tls || looks_like_tls(&message) {
         SourceError::Tls { repo: repo.into(), message }
     } else if message.contains("407") || message.contains("Proxy Authentication Required") {
         SourceError::ProxyAuthenticationFailed { repo: repo.into(), message }
     } else {
         SourceError::Unreachable { repo: repo.into(), message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_tell_refusals_from_outages() {
+        let reason = |code: u16| status_error("http://h/r", reqwest::StatusCode::from_u16(code).unwrap(), "index.yaml");
+        assert!(matches!(reason(401), SourceError::AuthenticationFailed { .. }));
+        assert!(matches!(reason(403), SourceError::AuthenticationFailed { .. }));
+        assert!(matches!(reason(407), SourceError::ProxyAuthenticationFailed { .. }));
+        assert!(matches!(reason(404), SourceError::NotARepository { .. }));
+        for outage in [500, 502, 503, 429] {
+            assert!(reason(outage).is_outage(), "{outage}");
+        }
+        assert!(!reason(401).is_outage());
+    }
+
+    #[test]
+    fn tls_failures_are_told_from_outages_by_their_text() {
+        assert!(looks_like_tls("connection error: received fatal alert: CertificateRequired"));
+        assert!(looks_like_tls("invalid peer certificate: UnknownIssuer"));
+        assert!(!looks_like_tls("tcp connect error: Connection refused (os error 111)"));
     }
 }

@@ -85,3 +85,29 @@ impl LastGoodStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_good_chart_and_the_outage_start_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last-good.json");
+        let store = LastGoodStore::open(path.clone());
+        assert_eq!(store.get("repo#1|web|~1.2"), None);
+        let good = LastGood { version: "1.2.4".into(), root: "/cache/charts/abc/web".into(), fetched_from: None };
+        store.succeeded("repo#1", "repo#1|web|~1.2", good.clone());
+        let since = store.failed("repo#1");
+        assert_eq!(store.failed("repo#1"), since, "the outage keeps its start");
+
+        let reopened = LastGoodStore::open(path.clone());
+        assert_eq!(reopened.get("repo#1|web|~1.2"), Some(good.clone()));
+        assert_eq!(reopened.failed("repo#1"), since);
+        reopened.succeeded("repo#1", "repo#1|web|~1.2", good);
+        assert!(LastGoodStore::open(path.clone()).state.lock().unwrap().unavailable_since.is_empty());
+
+        std::fs::write(&path, "{not json").unwrap();
+        assert_eq!(LastGoodStore::open(path).get("repo#1|web|~1.2"), None, "a broken file is an empty state");
+    }
+}
