@@ -18,6 +18,7 @@ pub mod gitserver;
 pub mod http;
 pub mod namespace;
 pub mod remote;
+pub mod signing;
 pub mod ui;
 pub mod wait;
 
