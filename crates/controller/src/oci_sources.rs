@@ -15,7 +15,7 @@ use lockstep_api::kube_error::one_line;
 use lockstep_source::{OCI_SCHEME, OciAuth, OciRequest, OciTarget, SourceError};
 
 use crate::lookups::Lookups;
-use crate::sources::SECRET_TYPE_LABEL;
+use crate::sources::{ARGO_SECRET_TYPE_LABEL, SECRET_TYPE_LABEL};
 
 /// The key of a credential Secret holding a cosign public key (PEM): artifacts read with that
 /// Secret must carry a signature by it.
@@ -51,13 +51,19 @@ async fn secrets_of(client: &Client, lookups: &Lookups, namespace: &str) -> Resu
         return Ok(stored);
     }
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    match api.list(&ListParams::default().labels(&crate::lookups::credential_selector())).await {
-        Ok(list) => Ok(list.items.into_iter().map(Arc::new).collect()),
-        Err(kube::Error::Api(status)) if status.code == 403 => Ok(Vec::new()),
-        Err(e) => Err(SourceError::Configuration {
-            message: format!("listing credential Secrets in {namespace}: {}", one_line(&e)),
-        }),
+    let mut found = Vec::new();
+    for selector in crate::lookups::credential_selectors() {
+        match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(list) => found.extend(list.items.into_iter().map(Arc::new)),
+            Err(kube::Error::Api(status)) if status.code == 403 => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(SourceError::Configuration {
+                    message: format!("listing credential Secrets in {namespace}: {}", one_line(&e)),
+                });
+            }
+        }
     }
+    Ok(found)
 }
 
 /// The credentials in one namespace's Secrets for `repo_url` on `registry`: an exact `repository`
@@ -65,7 +71,10 @@ async fn secrets_of(client: &Client, lookups: &Lookups, namespace: &str) -> Resu
 pub(crate) fn select_auth(repo_url: &str, registry: &str, secrets: &[Arc<Secret>]) -> Option<OciAuth> {
     let wanted = without_scheme(repo_url);
     let url_of = |s: &Secret| value(s, "url").map(|u| without_scheme(&u));
-    let kind = |s: &Secret| s.labels().get(SECRET_TYPE_LABEL).cloned().unwrap_or_default();
+    let kind = |s: &Secret| {
+        let labels = s.labels();
+        labels.get(SECRET_TYPE_LABEL).or_else(|| labels.get(ARGO_SECRET_TYPE_LABEL)).cloned().unwrap_or_default()
+    };
     let exact = secrets.iter().find(|s| kind(s) == "repository" && url_of(s).as_deref() == Some(wanted.as_str()));
     let prefix = || {
         secrets

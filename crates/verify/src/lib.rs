@@ -65,17 +65,6 @@ pub enum Failure {
     },
 }
 
-impl Failure {
-    /// The signer this failure names, if any (for the condition message).
-    pub fn signer(&self) -> Option<&str> {
-        match self {
-            Self::BadSignature { signer, .. } | Self::KeyNotValid { signer, .. } => Some(signer),
-            Self::UnknownKey { key } => Some(key),
-            _ => None,
-        }
-    }
-}
-
 /// Verifies a raw git object (as stored, without the `<type> <size>\0` header) against the
 /// keyring at `now` (seconds since the epoch).
 pub fn verify_object(kind: ObjectKind, raw: &[u8], keyring: &Keyring, now: u64) -> Result<Signer, Failure> {

@@ -22,6 +22,7 @@ pub mod oidc;
 pub mod registry;
 pub mod remote;
 pub mod sops;
+pub mod signing;
 pub mod ui;
 pub mod wait;
 

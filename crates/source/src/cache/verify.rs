@@ -108,3 +108,7 @@ fn explain(failure: &Failure) -> String {
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
