@@ -63,6 +63,11 @@ pub enum Reason {
     PathNotFound,
     /// The manifests could not be rendered (for example broken YAML).
     RenderFailed,
+    /// A Helm `valueFiles` entry of a multi-source Application names `$<ref>` and no source has that `ref`.
+    ValuesRefNotFound,
+    /// Two sources of a multi-source Application render the same object (as Argo CD's
+    /// `RepeatedResourceWarning`); nothing was applied.
+    RepeatedResource,
     /// An object is already managed by another Application; it was left alone.
     SharedResource,
     /// A sync operation is under way: waiting for a wave to be healthy or a hook to finish.
@@ -86,7 +91,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 27] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -103,6 +108,8 @@ impl Reason {
         Reason::RevisionNotFound,
         Reason::PathNotFound,
         Reason::RenderFailed,
+        Reason::ValuesRefNotFound,
+        Reason::RepeatedResource,
         Reason::SharedResource,
         Reason::SyncInProgress,
         Reason::SyncFailed,
@@ -133,6 +140,8 @@ impl Reason {
             Reason::RevisionNotFound => "RevisionNotFound",
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
+            Reason::ValuesRefNotFound => "ValuesRefNotFound",
+            Reason::RepeatedResource => "RepeatedResource",
             Reason::SharedResource => "SharedResource",
             Reason::SyncInProgress => "SyncInProgress",
             Reason::SyncFailed => "SyncFailed",
@@ -177,6 +186,8 @@ impl Reason {
                 | Reason::RevisionNotFound
                 | Reason::PathNotFound
                 | Reason::RenderFailed
+                | Reason::ValuesRefNotFound
+                | Reason::RepeatedResource
                 | Reason::SyncFailed
         )
     }
@@ -224,6 +235,10 @@ pub mod reason {
     pub const PATH_NOT_FOUND: &str = Reason::PathNotFound.as_str();
     /// See [`Reason::RenderFailed`].
     pub const RENDER_FAILED: &str = Reason::RenderFailed.as_str();
+    /// See [`Reason::ValuesRefNotFound`].
+    pub const VALUES_REF_NOT_FOUND: &str = Reason::ValuesRefNotFound.as_str();
+    /// See [`Reason::RepeatedResource`].
+    pub const REPEATED_RESOURCE: &str = Reason::RepeatedResource.as_str();
     /// See [`Reason::SharedResource`].
     pub const SHARED_RESOURCE: &str = Reason::SharedResource.as_str();
     /// See [`Reason::SyncInProgress`].

@@ -8,7 +8,7 @@ use lockstep_api::{Application, ApplicationSource};
 
 use crate::{
     DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderError, RenderRequest, Rendered, Renderer,
-    SourceKind, detect_kind, resolve_source_path,
+    SourceKind,
 };
 
 /// What the destination cluster serves, as Helm's `--kube-version` and `--api-versions` take it.
@@ -20,17 +20,18 @@ pub struct ClusterCapabilities {
     pub api_versions: Vec<String>,
 }
 
-/// The render request for `app` at `revision` (checked out at `root`): the explicit source type (if an option block is
-/// set) and every option with Argo CD's defaults (release name = Application name, namespace =
-/// destination namespace, capabilities from the cluster unless the spec names them).
-pub fn render_request(
+/// The render request for `source` of `app` at `revision` (checked out at `root`): the explicit
+/// source type (if an option block is set) and every option with Argo CD's defaults (release name =
+/// Application name, namespace = destination namespace, capabilities from the cluster unless the
+/// spec names them).
+pub fn source_request(
     app: &Application,
+    source: &ApplicationSource,
     revision: &str,
     root: &Path,
     destination_namespace: &str,
     caps: &ClusterCapabilities,
 ) -> RenderRequest {
-    let source = &app.spec.source;
     RenderRequest {
         revision: revision.to_string(),
         root: root.to_path_buf(),
@@ -46,6 +47,18 @@ pub fn render_request(
     }
 }
 
+/// The render request of a single-source Application's source (see [`source_request`]).
+pub fn render_request(
+    app: &Application,
+    revision: &str,
+    root: &Path,
+    destination_namespace: &str,
+    caps: &ClusterCapabilities,
+) -> RenderRequest {
+    let source = app.spec.primary_source().cloned().unwrap_or_default();
+    source_request(app, &source, revision, root, destination_namespace, caps)
+}
+
 /// Where namespaced objects without a namespace go: the destination namespace, else the
 /// Application's own, else `default`.
 pub fn destination_namespace(app: &Application) -> String {
@@ -58,8 +71,9 @@ pub fn destination_namespace(app: &Application) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-/// Renders `app` at `revision` with its own options, as the controller does. `capabilities` is
-/// asked for the destination's version and API versions only when the source is a Helm chart.
+/// Renders a single-source `app` (its first source) at `revision` with its own options, as the
+/// controller does. `capabilities` is asked for the destination's version and API versions only
+/// when the source is a Helm chart.
 pub async fn render_application<F, Fut>(
     renderer: &Renderer,
     app: &Application,
@@ -68,20 +82,16 @@ pub async fn render_application<F, Fut>(
     capabilities: F,
 ) -> Result<Rendered, RenderError>
 where
-    F: FnOnce() -> Fut,
+    F: Fn() -> Fut,
     Fut: Future<Output = ClusterCapabilities>,
 {
-    let namespace = destination_namespace(app);
-    let dir = resolve_source_path(root, app.spec.source.path.as_deref())?;
-    let caps = match detect_kind(&dir, explicit_kind(&app.spec.source)) {
-        SourceKind::Helm => capabilities().await,
-        _ => ClusterCapabilities::default(),
-    };
-    renderer.render(&render_request(app, revision, root, &namespace, &caps)).await
+    let source = app.spec.primary_source().cloned().unwrap_or_default();
+    let fetched = [crate::FetchedSource { source: &source, revision: revision.to_string(), root: root.to_path_buf() }];
+    crate::render_sources(renderer, app, &fetched, capabilities).await.map_err(|e| e.error)
 }
 
 /// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit type).
-fn explicit_kind(source: &ApplicationSource) -> Option<SourceKind> {
+pub(crate) fn explicit_kind(source: &ApplicationSource) -> Option<SourceKind> {
     if source.helm.is_some() {
         Some(SourceKind::Helm)
     } else if source.kustomize.is_some() {
@@ -129,6 +139,7 @@ fn helm_options(
         skip_crds: helm.skip_crds,
         kube_version: non_empty(helm.kube_version).or_else(|| caps.kube_version.clone()),
         api_versions: if helm.api_versions.is_empty() { caps.api_versions.clone() } else { helm.api_versions },
+        value_roots: Default::default(),
     }
 }
 
@@ -138,7 +149,7 @@ mod tests {
     use lockstep_api::{ApplicationSourceHelm, ApplicationSpec};
 
     fn app(source: ApplicationSource) -> Application {
-        Application::new("web", ApplicationSpec { source, ..Default::default() })
+        Application::new("web", ApplicationSpec { source: Some(source), ..Default::default() })
     }
 
     fn request_for(app: &Application, namespace: &str, caps: &ClusterCapabilities) -> RenderRequest {

@@ -54,6 +54,12 @@ pub enum RenderError {
     /// The tool wrote more than the output cap and was killed.
     #[error("{tool} output exceeds the {limit}-byte cap")]
     OutputTooLarge { tool: &'static str, limit: usize },
+    /// A Helm `valueFiles` entry names `$<ref>` and no source of the Application has that `ref`.
+    #[error("{field}: {reference:?} names ${name}, and no source has ref: {name}")]
+    ValuesRefNotFound { field: String, reference: String, name: String },
+    /// Two sources of one Application render the same object.
+    #[error("{object} is rendered by source {first} ({first_file}) and again by source {second} ({second_file})")]
+    RepeatedResource { object: String, first: usize, first_file: String, second: usize, second_file: String },
     /// The render's scratch space could not be prepared.
     #[error("preparing the render ({what}): {message}")]
     Scratch { what: String, message: String },
@@ -66,6 +72,8 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
+            Self::ValuesRefNotFound { .. } => lockstep_api::conditions::Reason::ValuesRefNotFound,
+            Self::RepeatedResource { .. } => lockstep_api::conditions::Reason::RepeatedResource,
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

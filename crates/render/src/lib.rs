@@ -15,13 +15,19 @@ mod manifest;
 mod options;
 mod renderer;
 mod sandbox;
+mod sources;
 mod tool;
 
-pub use application::{ClusterCapabilities, destination_namespace, render_application, render_request};
+pub use application::{ClusterCapabilities, destination_namespace, render_application, render_request, source_request};
 pub use detect::detect_kind;
 pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;
 pub use manifest::Manifest;
-pub use options::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
+pub use options::{
+    DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind, ValueRoot,
+};
 pub use renderer::{Rendered, Renderer, RendererConfig};
+pub use sources::{
+    FetchedSource, SourcesRenderError, check_value_refs, merge, render_sources, renders, split_value_ref, value_roots,
+};
 pub use tool::Limits;
