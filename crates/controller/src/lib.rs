@@ -10,6 +10,7 @@ mod context;
 mod dependents;
 mod drift;
 mod error;
+mod fetch;
 pub mod finalizer;
 mod gates;
 mod identity;

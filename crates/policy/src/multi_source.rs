@@ -29,6 +29,27 @@ pub fn fill_revisions(spec: &ApplicationSpec, status: &mut ApplicationStatus) {
     status.sync.revisions = recorded_revisions(spec, status.sync.revision.as_deref().unwrap_or_default());
 }
 
+/// `spec` with its sources as deployed at `revision` (a composite for a multi-source Application),
+/// each pinned to its own revision: the sources `recorded` with that revision (by an operation or a
+/// history entry) when there are, else the spec's own.
+pub fn pinned(spec: &ApplicationSpec, recorded: &[&ApplicationSource], revision: &str) -> ApplicationSpec {
+    let recorded: Vec<ApplicationSource> = recorded.iter().filter(|s| !s.is_unset()).map(|s| (*s).clone()).collect();
+    let mut pinned = spec.clone();
+    if spec.is_multi_source() {
+        let sources = if recorded.is_empty() { spec.sources.clone() } else { recorded };
+        let revisions = revisions_of(revision);
+        pinned.sources = sources
+            .into_iter()
+            .zip(revisions)
+            .map(|(source, revision)| ApplicationSource { target_revision: Some(revision), ..source })
+            .collect();
+    } else {
+        let source = recorded.into_iter().next().or_else(|| spec.source.clone()).unwrap_or_default();
+        pinned.source = Some(ApplicationSource { target_revision: Some(revision.to_string()), ..source });
+    }
+    pinned
+}
+
 /// What is wrong with the spec's source list, or `None`: exactly one of `source` and `sources`
 /// (the CRD says so too, where the API server checks CEL rules), each source's repository and path,
 /// and `ref` names that are unique and usable as `$<ref>`.

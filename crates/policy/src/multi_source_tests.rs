@@ -72,3 +72,23 @@ fn refs_are_unique_names() {
     let slash = multi(vec![source("https://g/a", None, Some("my/values"))]);
     assert!(sources_problem(&slash).unwrap().contains("letters, digits"));
 }
+
+#[test]
+fn pinned_sources_are_the_recorded_ones_at_their_own_revisions() {
+    let spec = multi(vec![source("https://g/chart", Some("c"), None), source("https://g/values", None, Some("values"))]);
+    let deployed = pinned(&spec, &[], "aaa,bbb");
+    let revisions: Vec<_> = deployed.sources.iter().map(|s| s.target_revision.as_deref()).collect();
+    assert_eq!(revisions, [Some("aaa"), Some("bbb")]);
+    assert_eq!(deployed.sources[1].ref_name.as_deref(), Some("values"));
+
+    let then = source("https://g/chart", Some("old"), None);
+    let values = source("https://g/values", None, Some("values"));
+    let deployed = pinned(&spec, &[&then, &values], "ccc,ddd");
+    assert_eq!(deployed.sources[0].path.as_deref(), Some("old"));
+
+    let single = ApplicationSpec { source: Some(source("https://g/a", Some("now"), None)), ..Default::default() };
+    let unset = ApplicationSource::default();
+    let deployed = pinned(&single, &[&unset], "eee");
+    let source = deployed.source.unwrap();
+    assert_eq!((source.path.as_deref(), source.target_revision.as_deref()), (Some("now"), Some("eee")));
+}
