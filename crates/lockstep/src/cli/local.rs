@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use lockstep_api::Application;
-use lockstep_render::{Manifest, Renderer, RendererConfig};
+use lockstep_render::{FetchedSource, Manifest, Renderer, RendererConfig};
 use lockstep_source::{GitCache, Snapshot, SourceRequest};
 
 /// The rendering tools and the git cache, as the controller takes them.
@@ -67,26 +67,49 @@ impl Origin {
     }
 }
 
-/// The files of `origin` on disk.
-pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArgs) -> anyhow::Result<Snapshot> {
-    let source = &app.spec.source;
-    let target = match origin {
-        Origin::Checkout(dir) => return checkout(&source.repo_url, dir),
-        Origin::Revision(revision) => Some(revision.clone()),
-        Origin::Current => {
-            app.status.as_ref().and_then(|s| s.sync.revision.clone()).or_else(|| source.target_revision.clone())
+/// The files of `origin` on disk, one snapshot per source. A multi-source Application is read at
+/// the revisions the controller last compared (else its target revisions): a checkout or a revision
+/// names one repository, and which source it stands for would be a guess.
+pub(crate) async fn snapshots(app: &Application, origin: &Origin, tools: &ToolArgs) -> anyhow::Result<Vec<Snapshot>> {
+    let sources = app.spec.all_sources();
+    let compared = app.status.as_ref().and_then(|s| s.sync.revision.clone());
+    if app.spec.is_multi_source() {
+        anyhow::ensure!(
+            *origin == Origin::Current,
+            "{} has several sources (spec.sources): --path and --revision name one repository; \
+             leave them out to render the revisions the controller compared",
+            app.metadata.name.as_deref().unwrap_or_default()
+        );
+        let revisions = app.status.as_ref().map(|s| s.sync.revisions.clone()).unwrap_or_default();
+        let mut snapshots = Vec::with_capacity(sources.len());
+        for (index, source) in sources.iter().enumerate() {
+            let target = revisions.get(index).cloned().or_else(|| source.target_revision.clone());
+            snapshots.push(fetch(tools, &source.repo_url, target).await?);
         }
+        return Ok(snapshots);
+    }
+    let Some(source) = sources.first() else { anyhow::bail!("the Application has no source") };
+    let target = match origin {
+        Origin::Checkout(dir) => return Ok(vec![checkout(&source.repo_url, dir)?]),
+        Origin::Revision(revision) => Some(revision.clone()),
+        Origin::Current => compared.or_else(|| source.target_revision.clone()),
     };
+    Ok(vec![fetch(tools, &source.repo_url, target).await?])
+}
+
+/// `repo_url` at `target` through the user's git cache, with a fresh ref listing.
+async fn fetch(tools: &ToolArgs, repo_url: &str, target: Option<String>) -> anyhow::Result<Snapshot> {
     let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
     let request = SourceRequest {
-        repo_url: source.repo_url.trim().to_string(),
+        repo_url: repo_url.trim().to_string(),
         target_revision: target.clone(),
         max_listing_age: Some(std::time::Duration::ZERO),
         ..Default::default()
     };
-    cache.snapshot(&request).await.with_context(|| {
-        format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
-    })
+    cache
+        .snapshot(&request)
+        .await
+        .with_context(|| format!("fetching {repo_url} at {}", target.as_deref().unwrap_or("the default branch")))
 }
 
 /// A local directory as a snapshot: its files as they are, under the revision name `local`.
@@ -102,11 +125,11 @@ pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
     })
 }
 
-/// Renders `app` from `snapshot` as the controller would (the cluster is asked for Helm's
-/// capabilities when a client is given).
+/// Renders `app` from `snapshots` (one per source) as the controller would (the cluster is asked
+/// for Helm's capabilities when a client is given).
 pub(crate) async fn render(
     app: &Application,
-    snapshot: &Snapshot,
+    snapshots: &[Snapshot],
     tools: &ToolArgs,
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
@@ -118,9 +141,16 @@ pub(crate) async fn render(
             None => lockstep_render::ClusterCapabilities::default(),
         }
     };
-    let rendered = lockstep_render::render_application(&renderer, app, &snapshot.revision, &snapshot.root, caps)
+    let sources = app.spec.all_sources();
+    let fetched: Vec<_> = sources
+        .into_iter()
+        .zip(snapshots)
+        .map(|(source, s)| FetchedSource { source, revision: s.revision.clone(), root: s.root.clone() })
+        .collect();
+    let at = || snapshots.iter().map(|s| format!("{} at {}", s.root.display(), short(&s.revision))).collect::<Vec<_>>();
+    let rendered = lockstep_render::render_sources(&renderer, app, &fetched, caps)
         .await
-        .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
+        .with_context(|| format!("rendering {}", at().join(", ")))?;
     Ok(rendered.manifests.as_ref().clone())
 }
 

@@ -84,8 +84,8 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let cluster = Cluster::connect(cluster).await?;
                 let app = cluster.app(name).await?;
                 let origin = Origin::of(args.path.clone(), args.revision.clone());
-                let snapshot = local::snapshot(&app, &origin, &args.tools).await?;
-                local::render(&app, &snapshot, &args.tools, Some(&cluster.client)).await?
+                let snapshots = local::snapshots(&app, &origin, &args.tools).await?;
+                local::render(&app, &snapshots, &args.tools, Some(&cluster.client)).await?
             }
             None => {
                 let dir = args.path.clone().ok_or_else(|| anyhow::anyhow!("give NAME or --path DIR"))?;
@@ -94,7 +94,7 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let relative = dir.strip_prefix(&root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
                 let app = application_for(&dir, &relative, &args.options)?;
                 let snapshot = local::checkout("", &root)?;
-                local::render(&app, &snapshot, &args.tools, None).await?
+                local::render(&app, std::slice::from_ref(&snapshot), &args.tools, None).await?
             }
         };
         print!("{}", documents(&manifests)?);
@@ -141,14 +141,14 @@ fn application_for(dir: &Path, path: &str, options: &RenderOptions) -> anyhow::R
     };
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into());
     let spec = ApplicationSpec {
-        source: ApplicationSource {
+        source: Some(ApplicationSource {
             repo_url: String::new(),
             path: Some(path.to_string()),
             directory,
             kustomize: options.kustomize.then(ApplicationSourceKustomize::default),
             helm,
             ..Default::default()
-        },
+        }),
         destination: ApplicationDestination { namespace: options.dest_namespace.clone(), ..Default::default() },
         ..Default::default()
     };
@@ -180,10 +180,11 @@ mod tests {
             ..Default::default()
         };
         let app = application_for(Path::new("/repo/chart"), "chart", &options).unwrap();
-        let helm = app.spec.source.helm.unwrap();
+        let source = app.spec.source.unwrap();
+        let helm = source.helm.unwrap();
         assert_eq!((helm.parameters[0].name.as_str(), helm.parameters[0].value.as_str()), ("image.tag", "2"));
         assert_eq!(helm.value_files, vec!["prod.yaml"]);
-        assert_eq!(app.spec.source.path.as_deref(), Some("chart"));
+        assert_eq!(source.path.as_deref(), Some("chart"));
         assert_eq!(app.spec.destination.namespace.as_deref(), Some("web"));
         assert!(
             application_for(Path::new("/x"), "", &RenderOptions { helm_set: vec!["bad".into()], ..Default::default() })
