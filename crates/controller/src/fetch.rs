@@ -33,7 +33,9 @@ pub(crate) struct FetchFailure {
 impl fmt::Display for FetchFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Some((index, repo)) => write!(f, "spec.sources[{index}] ({}): {}", lockstep_source::strip_userinfo(repo), self.error),
+            Some((index, repo)) => {
+                write!(f, "spec.sources[{index}] ({}): {}", lockstep_source::strip_userinfo(repo), self.error)
+            }
             None => write!(f, "{}", self.error),
         }
     }

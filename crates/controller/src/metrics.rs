@@ -393,8 +393,10 @@ mod tests {
     fn app_info_names_status_and_destination() {
         let mut app = Application::new("guestbook", ApplicationSpec::default());
         app.metadata.namespace = Some("team".into());
-        app.spec.source =
-            Some(lockstep_api::ApplicationSource { repo_url: "https://git.example.com/guestbook.git".into(), ..Default::default() });
+        app.spec.source = Some(lockstep_api::ApplicationSource {
+            repo_url: "https://git.example.com/guestbook.git".into(),
+            ..Default::default()
+        });
         app.spec.destination.namespace = Some("gb".into());
         let mut status = ApplicationStatus::default();
         status.sync.status = SyncStatusCode::OutOfSync;

@@ -101,7 +101,8 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         return Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }.into();
     }
     if let Err(err) = lockstep_render::check_value_refs(&app.spec.all_sources()) {
-        return Outcome::Stopped { reason: err.error.reason().as_str(), message: err.to_string(), revision: None }.into();
+        return Outcome::Stopped { reason: err.error.reason().as_str(), message: err.to_string(), revision: None }
+            .into();
     }
     let target = match ctx.clusters.resolve(&app.spec.destination).await {
         Ok(target) => target,

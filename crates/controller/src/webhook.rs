@@ -165,7 +165,8 @@ async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Applicati
     }
     for (repo, apps) in groups {
         let first = apps.first().and_then(|app| {
-            let source = app.spec.all_sources().into_iter().find(|s| lockstep_webhook::repo_identity(&s.repo_url) == repo);
+            let source =
+                app.spec.all_sources().into_iter().find(|s| lockstep_webhook::repo_identity(&s.repo_url) == repo);
             source.map(|source| (app, source.clone()))
         });
         if let Some((first, source)) = first {
@@ -237,7 +238,8 @@ mod tests {
             refs: vec!["refs/heads/main".into()],
             default_branch: Some("main".into()),
         };
-        let names = |push: &Push| -> Vec<String> { concerned(&apps, push).values().flatten().map(|a| a.name_any()).collect() };
+        let names =
+            |push: &Push| -> Vec<String> { concerned(&apps, push).values().flatten().map(|a| a.name_any()).collect() };
         assert_eq!(names(&push("https://git.example.com/team/values")), ["multi"]);
         let mut both = names(&push("https://git.example.com/team/chart"));
         both.sort();

@@ -75,7 +75,8 @@ fn refs_are_unique_names() {
 
 #[test]
 fn pinned_sources_are_the_recorded_ones_at_their_own_revisions() {
-    let spec = multi(vec![source("https://g/chart", Some("c"), None), source("https://g/values", None, Some("values"))]);
+    let spec =
+        multi(vec![source("https://g/chart", Some("c"), None), source("https://g/values", None, Some("values"))]);
     let deployed = pinned(&spec, &[], "aaa,bbb");
     let revisions: Vec<_> = deployed.sources.iter().map(|s| s.target_revision.as_deref()).collect();
     assert_eq!(revisions, [Some("aaa"), Some("bbb")]);

@@ -244,7 +244,8 @@ mod tests {
         let chart_repo = tree(&[("chart/Chart.yaml", "name: c"), ("chart/values.yaml", "a: 1")]);
         let values_repo = tree(&[("envs/prod.yaml", "a: 2")]);
         let (root, chart) = (chart_repo.path(), chart_repo.path().join("chart"));
-        let roots = [("values".to_string(), crate::ValueRoot { revision: "v".into(), root: values_repo.path().into() })];
+        let roots =
+            [("values".to_string(), crate::ValueRoot { revision: "v".into(), root: values_repo.path().into() })];
         let mut options = HelmOptions {
             value_files: vec!["values.yaml".into(), "$values/envs/prod.yaml".into()],
             value_roots: roots.into_iter().collect(),

@@ -55,7 +55,8 @@ fn every_values_ref_must_name_a_declared_ref() {
 
 #[test]
 fn value_roots_map_each_ref_to_its_own_revision() {
-    let (chart, values, other) = (source(Some("c"), None, &[]), source(None, Some("values"), &[]), source(None, Some(" values "), &[]));
+    let (chart, values, other) =
+        (source(Some("c"), None, &[]), source(None, Some("values"), &[]), source(None, Some(" values "), &[]));
     let fetched = [
         FetchedSource { source: &chart, revision: "aaa".into(), root: "/snap/aaa".into() },
         FetchedSource { source: &values, revision: "bbb".into(), root: "/snap/bbb".into() },
@@ -68,7 +69,8 @@ fn value_roots_map_each_ref_to_its_own_revision() {
 
 #[test]
 fn merge_keeps_source_order_and_refuses_an_object_two_sources_render() {
-    let first = [manifest("apps/v1", "Deployment", None, "web", "a.yaml"), manifest("v1", "Service", None, "web", "a.yaml")];
+    let first =
+        [manifest("apps/v1", "Deployment", None, "web", "a.yaml"), manifest("v1", "Service", None, "web", "a.yaml")];
     let second = [manifest("v1", "ConfigMap", Some("apps"), "web", "b.yaml")];
     let merged = merge(&[(0, &first), (2, &second)], "apps").unwrap();
     let names: Vec<_> = merged.iter().map(|m| (m.kind(), m.file.as_str())).collect();
