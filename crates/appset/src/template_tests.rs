@@ -135,3 +135,28 @@ fn map_keys_and_generator_templates_are_rendered_too() {
     let git = filled.git.unwrap();
     assert_eq!((git.repo_url.as_str(), git.directories[0].path.as_str()), ("https://git/ccr", "ccr/*"));
 }
+
+#[test]
+fn a_multi_source_template_fills_every_source() {
+    let template = json!({
+        "metadata": {"name": "{{cluster}}-keystone"},
+        "spec": {
+            "sources": [
+                {"repoURL": "https://git/charts", "path": "keystone", "targetRevision": "main",
+                 "helm": {"valueFiles": ["$values/{{cluster}}/keystone.yaml"]}},
+                {"repoURL": "https://git/envs", "targetRevision": "{{cluster}}", "ref": "values"}
+            ],
+            "destination": {"namespace": "openstack"}
+        }
+    });
+    let set = set(json!({"generators": [], "template": template}));
+    let apps = render_all(&set, &generated(json!([{"cluster": "east"}]))).unwrap();
+    let spec = &apps[0].spec;
+    assert!(spec.source.is_none() && spec.is_multi_source());
+    let helm = spec.sources[0].helm.as_ref().unwrap();
+    assert_eq!(helm.value_files, ["$values/east/keystone.yaml"]);
+    assert_eq!(
+        (spec.sources[1].target_revision.as_deref(), spec.sources[1].ref_name.as_deref()),
+        (Some("east"), Some("values"))
+    );
+}
