@@ -341,7 +341,8 @@ fn fetch_failure(err: FetchFailure) -> Outcome {
 
 fn render_failure(err: SourcesRenderError, revision: &str) -> Outcome {
     let why = err.error.reason().as_str();
-    let message = format!("{err} (revision {})", lockstep_policy::status::short(revision));
+    let shown: Vec<&str> = revision.split(',').map(lockstep_policy::status::short).collect();
+    let message = format!("{err} (revision {})", shown.join(","));
     Outcome::Stopped { reason: why, message, revision: Some(revision.to_string()) }
 }
 

@@ -120,7 +120,7 @@ async fn a_chart_from_one_repository_with_values_from_another_follows_a_values_c
 async fn a_source_that_fails_to_fetch_stops_the_pass_and_prunes_nothing() -> anyhow::Result<()> {
     let client = client().await?;
     let ns = TestNamespace::create(&client, "e2e-multi-source-fail").await?;
-    let server = HttpGitServer::start()?;
+    let mut server = HttpGitServer::start()?;
     let chart = GitRepo::new();
     chart.write("chart/Chart.yaml", CHART);
     chart.write("chart/values.yaml", "greeting: chart default\n");
@@ -143,6 +143,27 @@ async fn a_source_that_fails_to_fetch_stops_the_pass_and_prunes_nothing() -> any
     let app = wait_reason(&client, &ns.name, "web", "RevisionNotFound").await?;
     let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.starts_with("spec.sources[1] ("), "the failing source is named: {message}");
+    assert_eq!(data(&client, &ns.name, "web-greeting", "greeting").await.as_deref(), Some("before"));
+    assert_eq!(data(&client, &ns.name, "extra", "from").await.as_deref(), Some("values-repo"));
+
+    // An outage: every source keeps its last good revision from the cache, nothing is pruned, and
+    // SourceAvailable says which source fails.
+    let good = multi_spec(&server, &ns.name, "$values/envs/prod.yaml");
+    apply_app(&client, &ns.name, "web", good).await?;
+    let before = wait_reason(&client, &ns.name, "web", "Succeeded").await?;
+    let revisions = before.status.as_ref().map(|s| s.sync.revisions.clone()).unwrap_or_default();
+    server.stop();
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_app(&client, &ns.name, "web", "SourceAvailable=False", |app| {
+        app.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "SourceAvailable" && c.status == "False"))
+    })
+    .await?;
+    let status = app.status.as_ref().expect("status");
+    let outage = status.conditions.iter().find(|c| c.type_ == "SourceAvailable").expect("condition");
+    assert!(outage.message.contains("spec.sources["), "{}", outage.message);
+    assert_eq!(status.sync.revisions, revisions, "the last good revisions are kept");
     assert_eq!(data(&client, &ns.name, "web-greeting", "greeting").await.as_deref(), Some("before"));
     assert_eq!(data(&client, &ns.name, "extra", "from").await.as_deref(), Some("values-repo"));
     Ok(())
