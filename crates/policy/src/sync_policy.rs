@@ -360,6 +360,18 @@ mod tests {
         let mut moved = plain.clone();
         moved.source.as_mut().unwrap().path = Some("elsewhere".into());
         assert!(decide(&moved, None, Some(&last), "a", false, &at(10)).apply, "a source change is a new sync");
+        let source = |repo: &str| lockstep_api::ApplicationSource { repo_url: repo.into(), ..Default::default() };
+        let multi = ApplicationSpec {
+            source: None,
+            sources: vec![source("https://git/c"), source("https://git/v")],
+            ..plain.clone()
+        };
+        let synced = op(&multi, "a,b", OperationPhase::Succeeded, 5);
+        assert!(!decide(&multi, None, Some(&synced), "a,b", false, &at(10)).apply, "the same revisions and sources");
+        assert!(decide(&multi, None, Some(&synced), "a,c", false, &at(10)).apply, "one source's new revision");
+        let mut edited = multi.clone();
+        edited.sources[1].path = Some("prod".into());
+        assert!(decide(&edited, None, Some(&synced), "a,b", false, &at(10)).apply, "one source's change");
         let heal = decide(&spec(Some(true)), None, Some(&last), "a", false, &at(10));
         assert!(heal.apply && heal.heal_only, "self-heal of a synced revision runs hooks only on drift");
         for fresh in [
