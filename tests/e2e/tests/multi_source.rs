@@ -184,3 +184,54 @@ async fn the_crd_refuses_source_together_with_sources_and_neither() -> anyhow::R
     apply_app(&client, &ns.name, "single", json!({"source": source, "destination": {"namespace": ns.name}})).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_push_to_the_values_repository_refreshes_the_application() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-multi-source-push").await?;
+    let server = HttpGitServer::start()?;
+    let chart = GitRepo::new();
+    chart.write("chart/Chart.yaml", CHART);
+    chart.write("chart/values.yaml", "greeting: chart default\n");
+    chart.write("chart/templates/greeting.yaml", TEMPLATE);
+    let chart_commit = chart.commit("chart");
+    server.publish("chart", &chart)?;
+    let values = GitRepo::new();
+    values.write("envs/prod.yaml", "greeting: before the push\n");
+    values.write("extra/extra.yaml", EXTRA);
+    let first = values.commit("values");
+    server.publish("values", &values)?;
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: lockstep-webhook\n  namespace: {}\nstringData:\n  gitlab: gl-token\n",
+        ns.name
+    );
+    lockstep_e2e::cluster::kubectl_ok(&["apply", "-f", "-"], Some(&secret))?;
+    let webhook = lockstep_e2e::http::free_addr();
+    let _controller = ControllerProcess::start(
+        &ns.name,
+        &["--resync-period", "30m", "--controller-namespace", &ns.name, "--webhook-addr", &webhook.to_string()],
+    )?;
+    apply_app(&client, &ns.name, "web", multi_spec(&server, &ns.name, "$values/envs/prod.yaml")).await?;
+    wait_revisions(&client, &ns.name, "web", &[&chart_commit, &first, &first]).await?;
+
+    values.write("envs/prod.yaml", "greeting: after the push\n");
+    let second = values.commit("values");
+    server.publish("values", &values)?;
+    // GitLab's push event, naming the values repository only.
+    let body = serde_json::to_vec(&json!({
+        "object_kind": "push", "event_name": "push", "before": first, "after": second,
+        "ref": "refs/heads/main", "checkout_sha": second,
+        "project": {"git_http_url": server.url("values"), "default_branch": "main"},
+        "repository": {"git_http_url": server.url("values")},
+    }))?;
+    let headers =
+        [("Content-Type", "application/json"), ("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "gl-token")];
+    lockstep_e2e::wait_for("the webhook accepts the push", std::time::Duration::from_secs(60), || async {
+        let response = lockstep_e2e::http::request(webhook, "POST", "/api/webhook", &headers, &body).await?;
+        Ok((response.status / 100 == 2).then_some(()))
+    })
+    .await?;
+    wait_revisions(&client, &ns.name, "web", &[&chart_commit, &second, &second]).await?;
+    assert_eq!(data(&client, &ns.name, "web-greeting", "greeting").await.as_deref(), Some("after the push"));
+    Ok(())
+}
