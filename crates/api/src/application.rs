@@ -31,12 +31,21 @@ use crate::ApplicationStatus;
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.source) != (has(self.sources) && size(self.sources) > 0)",
+    "message": "exactly one of spec.source and spec.sources must be set"
+}]))]
 pub struct ApplicationSpec {
     /// The project whose rules apply; `default` when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
-    /// Where the manifests come from.
-    pub source: ApplicationSource,
+    /// Where the manifests come from; exclusive with `sources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// Several sources rendered into one Application (Argo CD's multi-source); exclusive with `source`.
+    /// A source with `ref` can be named by the others' Helm `valueFiles` as `$<ref>/path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
     /// Where the manifests go.
     #[serde(default)]
     pub destination: ApplicationDestination,
@@ -138,6 +147,34 @@ pub struct ApplicationSource {
     /// Signatures that must verify before a revision is rendered (see docs/security.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::SourceVerify>,
+    /// Name under which the other sources of a multi-source Application read this source's files
+    /// (`$<ref>/path` in their Helm `valueFiles`); a source with `ref` and no `path` renders nothing.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<String>,
+}
+
+impl ApplicationSource {
+    /// Whether nothing names a repository (the placeholder of a status that records `sources`).
+    pub fn is_unset(&self) -> bool {
+        self.repo_url.is_empty()
+    }
+}
+
+impl ApplicationSpec {
+    /// Every source in order: `spec.sources` when set, else `spec.source` alone (none when neither is).
+    pub fn all_sources(&self) -> Vec<&ApplicationSource> {
+        if self.sources.is_empty() { self.source.iter().collect() } else { self.sources.iter().collect() }
+    }
+
+    /// Whether this Application lists its sources in `spec.sources`, and reports one revision per source.
+    pub fn is_multi_source(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
+    /// The first source: the only one of a single-source Application; what one-line summaries show.
+    pub fn primary_source(&self) -> Option<&ApplicationSource> {
+        self.all_sources().into_iter().next()
+    }
 }
 
 /// Options for a source that is a plain directory of manifests.

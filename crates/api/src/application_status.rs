@@ -175,13 +175,27 @@ pub enum OperationPhase {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncOperationResult {
-    /// Full commit SHA.
+    /// Full commit SHA (a multi-source Application's: its `revisions` joined by `,`).
     pub revision: String,
-    /// The source as it was when synced, so a spec change is seen as a new sync.
+    /// The source as it was when synced, so a spec change is seen as a new sync (unset when `sources` is).
+    #[serde(default, skip_serializing_if = "ApplicationSource::is_unset")]
     pub source: ApplicationSource,
+    /// A multi-source Application's sources as they were when synced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// A multi-source Application's revisions, one per source in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
     /// The hooks this operation ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookResult>,
+}
+
+impl SyncOperationResult {
+    /// The sources synced: `sources` when recorded (multi-source), else `source` alone.
+    pub fn synced_sources(&self) -> Vec<&ApplicationSource> {
+        if self.sources.is_empty() { vec![&self.source] } else { self.sources.iter().collect() }
+    }
 }
 
 /// One hook run of a sync operation (Argo CD's resource result of a hook).
@@ -237,6 +251,12 @@ pub struct RevisionHistory {
     /// The source deployed (repository, path, options), so a rollback can deploy it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ApplicationSource>,
+    /// A multi-source Application's sources as deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// A multi-source Application's revisions, one per source in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
     /// Who or what asked for the sync: `automated`, `sync-request <value>` or `rollback <value>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiated_by: Option<String>,
@@ -259,9 +279,12 @@ pub struct SyncStatus {
     /// `Synced`, `OutOfSync` or `Unknown`.
     #[serde(default)]
     pub status: SyncStatusCode,
-    /// The full commit SHA compared with.
+    /// The full commit SHA compared with (a multi-source Application's: its `revisions` joined by `,`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// A multi-source Application's revisions compared with, one per source in `spec.sources` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
 }
 
 /// Argo CD's sync status values.

@@ -78,6 +78,11 @@ pub enum Reason {
     /// Secret is missing, or its MAC does not match (the file was altered); the message names the
     /// file. Nothing was applied.
     DecryptionFailed,
+    /// A Helm `valueFiles` entry of a multi-source Application names `$<ref>` and no source has that `ref`.
+    ValuesRefNotFound,
+    /// Two sources of a multi-source Application render the same object (as Argo CD's
+    /// `RepeatedResourceWarning`); nothing was applied.
+    RepeatedResource,
     /// An object is already managed by another Application; it was left alone.
     SharedResource,
     /// A sync operation is under way: waiting for a wave to be healthy or a hook to finish.
@@ -109,7 +114,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in documentation order.
-    pub const ALL: [Reason; 34] = [
+    pub const ALL: [Reason; 36] = [
         Reason::Succeeded,
         Reason::InvalidSpec,
         Reason::ProjectViolation,
@@ -131,6 +136,8 @@ impl Reason {
         Reason::PathNotFound,
         Reason::RenderFailed,
         Reason::DecryptionFailed,
+        Reason::ValuesRefNotFound,
+        Reason::RepeatedResource,
         Reason::SharedResource,
         Reason::SyncInProgress,
         Reason::SyncFailed,
@@ -170,6 +177,8 @@ impl Reason {
             Reason::PathNotFound => "PathNotFound",
             Reason::RenderFailed => "RenderFailed",
             Reason::DecryptionFailed => "DecryptionFailed",
+            Reason::ValuesRefNotFound => "ValuesRefNotFound",
+            Reason::RepeatedResource => "RepeatedResource",
             Reason::SharedResource => "SharedResource",
             Reason::SyncInProgress => "SyncInProgress",
             Reason::SyncFailed => "SyncFailed",
@@ -225,6 +234,8 @@ impl Reason {
                 | Reason::SignatureVerificationFailed
                 | Reason::PathNotFound
                 | Reason::RenderFailed
+                | Reason::ValuesRefNotFound
+                | Reason::RepeatedResource
                 | Reason::SyncFailed
         )
     }
@@ -282,6 +293,10 @@ pub mod reason {
     pub const RENDER_FAILED: &str = Reason::RenderFailed.as_str();
     /// See [`Reason::DecryptionFailed`].
     pub const DECRYPTION_FAILED: &str = Reason::DecryptionFailed.as_str();
+    /// See [`Reason::ValuesRefNotFound`].
+    pub const VALUES_REF_NOT_FOUND: &str = Reason::ValuesRefNotFound.as_str();
+    /// See [`Reason::RepeatedResource`].
+    pub const REPEATED_RESOURCE: &str = Reason::RepeatedResource.as_str();
     /// See [`Reason::SharedResource`].
     pub const SHARED_RESOURCE: &str = Reason::SharedResource.as_str();
     /// See [`Reason::SyncInProgress`].

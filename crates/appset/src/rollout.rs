@@ -162,7 +162,7 @@ mod tests {
             },
             spec: Default::default(),
             status: Some(ApplicationStatus {
-                sync: SyncStatus { status: sync, revision: None },
+                sync: SyncStatus { status: sync, ..Default::default() },
                 health: HealthStatus { status: health, message: None },
                 ..Default::default()
             }),

@@ -57,13 +57,13 @@ fn a_template_change_or_an_edit_of_a_written_field_updates_but_a_foreign_field_d
     let set = set(None, false, json!([]));
     let existing = live(&set, &["a"]);
     let mut changed = set.clone();
-    changed.spec.template.spec.source.target_revision = Some("v2".into());
+    changed.spec.template.spec.source.as_mut().unwrap().target_revision = Some("v2".into());
     let plan_changed = plan(&changed, desired(&changed, &["a"]), &existing);
     assert_eq!(plan_changed.update.len(), 1);
     assert_eq!(plan_changed.update[0].1, "the template's output changed");
 
     let mut edited = (*existing[0]).clone();
-    edited.spec.source.path = Some("elsewhere".into());
+    edited.spec.source.as_mut().unwrap().path = Some("elsewhere".into());
     let plan_edited = plan(&set, desired(&set, &["a"]), &[Arc::new(edited)]);
     assert_eq!(plan_edited.update[0].1, "a field the set writes was changed");
 
@@ -79,7 +79,7 @@ fn policies_hold_updates_and_deletions() {
     let base = set(None, false, json!([]));
     let existing = live(&base, &["a", "b"]);
     let mut changed = base.clone();
-    changed.spec.template.spec.source.target_revision = Some("v2".into());
+    changed.spec.template.spec.source.as_mut().unwrap().target_revision = Some("v2".into());
 
     let sync = plan(&changed, desired(&changed, &["a"]), &existing);
     assert_eq!(sync.update.len(), 1);
@@ -117,14 +117,14 @@ fn only_owned_applications_are_touched_and_preserve_strips_finalizers_first() {
 fn ignored_differences_keep_the_live_value() {
     let set = set(None, false, json!([{"jsonPointers": ["/spec/source/targetRevision"]}]));
     let mut drifted = (*live(&set, &["a"])[0]).clone();
-    drifted.spec.source.target_revision = Some("hotfix".into());
+    drifted.spec.source.as_mut().unwrap().target_revision = Some("hotfix".into());
     let plan = plan(&set, desired(&set, &["a"]), &[Arc::new(drifted)]);
     assert!(plan.is_empty(), "{plan:?}");
     let mut changed = set.clone();
-    changed.spec.template.spec.source.path = Some("moved".into());
+    changed.spec.template.spec.source.as_mut().unwrap().path = Some("moved".into());
     let mut drifted = (*live(&set, &["a"])[0]).clone();
-    drifted.spec.source.target_revision = Some("hotfix".into());
+    drifted.spec.source.as_mut().unwrap().target_revision = Some("hotfix".into());
     let plan = super::plan(&changed, desired(&changed, &["a"]), &[Arc::new(drifted)]);
-    assert_eq!(plan.update[0].0.spec.source.target_revision.as_deref(), Some("hotfix"));
-    assert_eq!(plan.update[0].0.spec.source.path.as_deref(), Some("moved"));
+    assert_eq!(plan.update[0].0.spec.source.as_ref().unwrap().target_revision.as_deref(), Some("hotfix"));
+    assert_eq!(plan.update[0].0.spec.source.as_ref().unwrap().path.as_deref(), Some("moved"));
 }

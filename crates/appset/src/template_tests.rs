@@ -45,7 +45,7 @@ fn one_owned_labelled_application_per_parameter_set() {
     assert_eq!(apps.iter().map(|a| a.name_any()).collect::<Vec<_>>(), ["ccr-guestbook", "z513-guestbook"]);
     let app = &apps[1];
     assert_eq!(app.namespace().as_deref(), Some("ops"));
-    assert_eq!(app.spec.source.path.as_deref(), Some("guestbook/513"));
+    assert_eq!(app.spec.source.as_ref().unwrap().path.as_deref(), Some("guestbook/513"));
     assert_eq!(app.spec.destination.server.as_deref(), Some("https://513:6443"));
     assert_eq!(app.labels()["zone"], "513");
     assert_eq!(app.labels()[APPLICATION_SET_LABEL], "regions");
@@ -91,7 +91,7 @@ fn go_templates_with_a_patch_and_missingkey_error() {
     let params = json!([{"cluster": "Tn1_Eth0", "path": {"path": "apps/tn1"}, "keep": 3}]);
     let apps = render_all(&set, &generated(params)).unwrap();
     assert_eq!(apps[0].name_any(), "tn1-eth0");
-    assert_eq!(apps[0].spec.source.path.as_deref(), Some("apps/tn1"));
+    assert_eq!(apps[0].spec.source.as_ref().unwrap().path.as_deref(), Some("apps/tn1"));
     assert_eq!(apps[0].spec.revision_history_limit, Some(3));
     let err = render_all(&set, &generated(json!([{"cluster": "a", "path": {"path": "p"}}]))).unwrap_err();
     assert!(matches!(&err, TemplateError::Template { index: 0, message } if message.contains("missingkey")), "{err}");
@@ -134,4 +134,29 @@ fn map_keys_and_generator_templates_are_rendered_too() {
     let filled = interpolate_generator(&inner, &outer, false).unwrap();
     let git = filled.git.unwrap();
     assert_eq!((git.repo_url.as_str(), git.directories[0].path.as_str()), ("https://git/ccr", "ccr/*"));
+}
+
+#[test]
+fn a_multi_source_template_fills_every_source() {
+    let template = json!({
+        "metadata": {"name": "{{cluster}}-keystone"},
+        "spec": {
+            "sources": [
+                {"repoURL": "https://git/charts", "path": "keystone", "targetRevision": "main",
+                 "helm": {"valueFiles": ["$values/{{cluster}}/keystone.yaml"]}},
+                {"repoURL": "https://git/envs", "targetRevision": "{{cluster}}", "ref": "values"}
+            ],
+            "destination": {"namespace": "openstack"}
+        }
+    });
+    let set = set(json!({"generators": [], "template": template}));
+    let apps = render_all(&set, &generated(json!([{"cluster": "east"}]))).unwrap();
+    let spec = &apps[0].spec;
+    assert!(spec.source.is_none() && spec.is_multi_source());
+    let helm = spec.sources[0].helm.as_ref().unwrap();
+    assert_eq!(helm.value_files, ["$values/east/keystone.yaml"]);
+    assert_eq!(
+        (spec.sources[1].target_revision.as_deref(), spec.sources[1].ref_name.as_deref()),
+        (Some("east"), Some("values"))
+    );
 }

@@ -4,7 +4,7 @@
 //! copy of the chart. Once fetched they are served from the cache, also while the repository is down.
 
 use kube::ResourceExt;
-use lockstep_api::Application;
+use lockstep_api::{Application, ApplicationSource};
 use lockstep_render::{RemoteDependency, RenderError, ResolvedDependency};
 use lockstep_source::Snapshot;
 
@@ -16,12 +16,13 @@ use crate::context::Context;
 pub(crate) async fn resolve(
     ctx: &Context,
     app: &Application,
+    source: &ApplicationSource,
     snapshot: &Snapshot,
 ) -> Result<Vec<ResolvedDependency>, RenderError> {
-    if lockstep_render::chart_name(&app.spec.source).is_some() {
+    if lockstep_render::chart_name(source).is_some() || !lockstep_render::renders(source) {
         return Ok(Vec::new());
     }
-    let dir = lockstep_render::source_dir(&app.spec.source, &snapshot.root)?;
+    let dir = lockstep_render::source_dir(source, &snapshot.root)?;
     let mut resolved = Vec::new();
     for dependency in lockstep_render::remote_dependencies(&snapshot.root, &dir)? {
         resolved.push(resolve_one(ctx, app, &dependency).await?);

@@ -33,10 +33,10 @@ pub(crate) async fn previous_objects(
         return BTreeMap::new();
     };
     let mut then = app.clone();
-    then.spec.source = deployed.source.clone().unwrap_or_else(|| app.spec.source.clone());
-    then.spec.source.target_revision = Some(deployed.revision.clone());
-    let rendered = match crate::reconcile::fetch(&then, ctx).await {
-        Ok(snapshot) => crate::reconcile::render(ctx, target, &then, &snapshot).await.map_err(|e| e.to_string()),
+    let recorded: Vec<_> = deployed.source.iter().chain(&deployed.sources).collect();
+    then.spec = lockstep_policy::multi_source::pinned(&app.spec, &recorded, &deployed.revision);
+    let rendered = match crate::fetch::fetch_all(&then, ctx, None).await {
+        Ok(fetched) => crate::fetch::render_all(ctx, target, &then, &fetched).await.map_err(|e| e.to_string()),
         Err(err) => Err(err.to_string()),
     };
     match rendered {

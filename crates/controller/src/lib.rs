@@ -12,6 +12,7 @@ mod decryption;
 mod dependents;
 mod drift;
 mod error;
+mod fetch;
 pub mod finalizer;
 mod gates;
 mod identity;

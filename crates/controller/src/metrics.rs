@@ -32,7 +32,7 @@ pub struct AppInfoLabels {
     pub name: String,
     /// `spec.project`, `default` when empty.
     pub project: String,
-    /// `spec.source.repoURL` as written.
+    /// `spec.source.repoURL` as written (a multi-source Application's first source's).
     pub repo: String,
     /// `spec.destination.server`; the in-cluster URL when empty (or the cluster name when only
     /// a name other than `in-cluster` is given).
@@ -367,7 +367,7 @@ pub fn app_info(app: &Application) -> AppInfoLabels {
         namespace: app.namespace().unwrap_or_default(),
         name: app.name_any(),
         project: app.spec.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| DEFAULT_PROJECT.into()),
-        repo: app.spec.source.repo_url.clone(),
+        repo: app.spec.primary_source().map(|s| s.repo_url.clone()).unwrap_or_default(),
         dest_server: dest_server(&app.spec.destination),
         dest_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
         sync_status: status.map_or("Unknown".into(), |s| format!("{:?}", s.sync.status)),
@@ -393,7 +393,10 @@ mod tests {
     fn app_info_names_status_and_destination() {
         let mut app = Application::new("guestbook", ApplicationSpec::default());
         app.metadata.namespace = Some("team".into());
-        app.spec.source.repo_url = "https://git.example.com/guestbook.git".into();
+        app.spec.source = Some(lockstep_api::ApplicationSource {
+            repo_url: "https://git.example.com/guestbook.git".into(),
+            ..Default::default()
+        });
         app.spec.destination.namespace = Some("gb".into());
         let mut status = ApplicationStatus::default();
         status.sync.status = SyncStatusCode::OutOfSync;

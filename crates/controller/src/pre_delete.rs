@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use kube::ResourceExt;
-use lockstep_api::{Application, ApplicationSource, OperationPhase, PreDeleteStatus};
+use lockstep_api::{Application, ApplicationSpec, OperationPhase, PreDeleteStatus};
 use lockstep_clusters::ClusterTarget;
 use lockstep_engine::{AppRef, Engine, HookRun, PreDeleteOptions, PreDeleteProgress};
 use lockstep_policy::project::Project;
@@ -49,8 +49,7 @@ pub(crate) async fn hold_for_hooks(
         return None;
     }
     let mut deployed = app.clone();
-    deployed.spec.source = deployed_source(app);
-    let revision = deployed.spec.source.target_revision.clone().unwrap_or_default();
+    deployed.spec = deployed_spec(app);
     let manifests = match hooks_of(&deployed, ctx, target, project, engine, namespace).await {
         Ok(manifests) => manifests,
         Err(why) => {
@@ -74,12 +73,12 @@ pub(crate) async fn hold_for_hooks(
         deletion_id: app.uid().unwrap_or_default(),
         hooks_done: recorded.map(|r| r.hooks.iter().map(hook_run).collect()).unwrap_or_default(),
     };
-    if manifests.is_empty() && recorded.is_none() {
+    if manifests.hooks.is_empty() && recorded.is_none() {
         // No PreDelete hooks: nothing to run or record, the deletion goes on at once.
         return None;
     }
-    let run = engine.run_pre_delete_hooks(&manifests, &options).await;
-    let record = record(&run.progress, &run.hooks, &revision);
+    let run = engine.run_pre_delete_hooks(&manifests.hooks, &options).await;
+    let record = record(&run.progress, &run.hooks, &manifests.revision);
     let verdict = verdict(&run.progress);
     if run.progress == PreDeleteProgress::Done && !run.hooks.is_empty() {
         let (name, namespace) = (app.name_any(), app.namespace().unwrap_or_default());
@@ -98,6 +97,12 @@ pub(crate) async fn hold_for_hooks(
     Some(verdict.look_again)
 }
 
+/// The PreDelete hooks of a revision and the revision they were rendered at.
+struct Hooks {
+    hooks: Vec<lockstep_render::Manifest>,
+    revision: String,
+}
+
 /// The rendered objects of `deployed` that are PreDelete hooks, checked against the project;
 /// why they cannot be known otherwise.
 async fn hooks_of(
@@ -107,12 +112,15 @@ async fn hooks_of(
     project: &Project,
     engine: &Engine,
     namespace: &str,
-) -> Result<Vec<lockstep_render::Manifest>, String> {
-    let revision = deployed.spec.source.target_revision.as_deref().unwrap_or("HEAD");
-    let snapshot = crate::reconcile::fetch(deployed, ctx).await.map_err(|e| format!("fetching {revision}: {e}"))?;
-    let rendered = crate::reconcile::render(ctx, target, deployed, &snapshot)
+) -> Result<Hooks, String> {
+    let targets: Vec<_> =
+        deployed.spec.all_sources().iter().map(|s| s.target_revision.as_deref().unwrap_or("HEAD")).collect();
+    let fetched = crate::fetch::fetch_all(deployed, ctx, None)
         .await
-        .map_err(|e| format!("rendering {}: {e}", lockstep_policy::status::short(&snapshot.revision)))?;
+        .map_err(|e| format!("fetching {}: {e}", targets.join(",")))?;
+    let rendered = crate::fetch::render_all(ctx, target, deployed, &fetched)
+        .await
+        .map_err(|e| format!("rendering {}: {e}", lockstep_policy::status::short(&fetched.revision)))?;
     let objects: Vec<_> = rendered.manifests.iter().map(|m| m.object.clone()).collect();
     let hooks: Vec<_> = lockstep_engine::pre_delete::pre_delete_waves(&objects)
         .into_iter()
@@ -120,21 +128,21 @@ async fn hooks_of(
         .map(|i| rendered.manifests[i].clone())
         .collect();
     crate::projects::check_objects(project, &target.identity, engine, &hooks, namespace).await?;
-    Ok(hooks)
+    Ok(Hooks { hooks, revision: fetched.revision })
 }
 
-/// The source the Application's objects were deployed from, pinned to its commit: the last sync
-/// operation's, else `spec.source` at the compared revision, else `spec.source` as it stands
-/// (nothing was ever compared).
-pub(crate) fn deployed_source(app: &Application) -> ApplicationSource {
+/// The spec with the sources the Application's objects were deployed from, each pinned to its
+/// revision: the last sync operation's, else the spec's at the compared revision, else the spec as
+/// it stands (nothing was ever compared).
+pub(crate) fn deployed_spec(app: &Application) -> ApplicationSpec {
     let status = app.status.as_ref();
     let synced = status.and_then(|s| s.operation_state.as_ref()).and_then(|o| o.sync_result.as_ref());
     if let Some(synced) = synced {
-        return ApplicationSource { target_revision: Some(synced.revision.clone()), ..synced.source.clone() };
+        return lockstep_policy::multi_source::pinned(&app.spec, &synced.synced_sources(), &synced.revision);
     }
-    match status.and_then(|s| s.sync.revision.clone()) {
-        Some(revision) => ApplicationSource { target_revision: Some(revision), ..app.spec.source.clone() },
-        None => app.spec.source.clone(),
+    match status.and_then(|s| s.sync.revision.as_deref()) {
+        Some(revision) => lockstep_policy::multi_source::pinned(&app.spec, &[], revision),
+        None => app.spec.clone(),
     }
 }
 
@@ -198,7 +206,7 @@ pub(crate) fn verdict(progress: &PreDeleteProgress) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockstep_api::{OperationState, SyncOperationResult};
+    use lockstep_api::{ApplicationSource, OperationState, SyncOperationResult};
     use lockstep_engine::{HookStatus, Phase, ResourceKey};
     use serde_json::json;
 
@@ -227,7 +235,7 @@ mod tests {
     #[test]
     fn the_deployed_revision_is_the_last_operations() {
         let mut synced = app(json!({"sync": {"status": "Synced", "revision": "c2"}}));
-        let then = ApplicationSource { path: Some("then".into()), ..synced.spec.source.clone() };
+        let then = ApplicationSource { path: Some("then".into()), ..synced.spec.source.clone().unwrap() };
         let operation: OperationState = serde_json::from_value(json!({
             "phase": "Succeeded", "startedAt": "2026-01-01T00:00:00Z",
             "syncResult": {"revision": "c1", "source": then},
@@ -235,13 +243,13 @@ mod tests {
         .unwrap();
         assert!(matches!(operation.sync_result, Some(SyncOperationResult { .. })));
         synced.status.as_mut().unwrap().operation_state = Some(operation);
-        let deployed = deployed_source(&synced);
+        let deployed = deployed_spec(&synced).source.unwrap();
         assert_eq!((deployed.target_revision.as_deref(), deployed.path.as_deref()), (Some("c1"), Some("then")));
 
-        let compared = deployed_source(&app(json!({"sync": {"status": "OutOfSync", "revision": "c2"}})));
+        let compared = deployed_spec(&app(json!({"sync": {"status": "OutOfSync", "revision": "c2"}}))).source.unwrap();
         assert_eq!((compared.target_revision.as_deref(), compared.path.as_deref()), (Some("c2"), Some("now")));
 
-        let never = deployed_source(&app(json!({})));
+        let never = deployed_spec(&app(json!({}))).source.unwrap();
         assert_eq!(never.target_revision.as_deref(), Some("main"), "nothing compared: the spec's target");
     }
 

@@ -47,8 +47,10 @@ pub(crate) async fn admit(
 ) -> Result<Project, String> {
     let project = load(client, lookups, controller_namespace, app).await?;
     let app_namespace = app.namespace().unwrap_or_default();
-    project.admits(&app_namespace, controller_namespace, &app.spec.source.repo_url, cluster, namespace)?;
-    lockstep_policy::verification::admits(&project, app.spec.source.verify.as_ref())?;
+    for source in app.spec.all_sources() {
+        project.admits(&app_namespace, controller_namespace, &source.repo_url, cluster, namespace)?;
+        lockstep_policy::verification::admits(&project, source.verify.as_ref())?;
+    }
     Ok(project)
 }
 

@@ -1,4 +1,4 @@
-//! One reconcile of one Application: fetch, render, plan/apply, assess, report.
+//! One reconcile of one Application: fetch (every source), render, plan/apply, assess, report.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +17,13 @@ use lockstep_api::{
     SYNC_REQUEST_ANNOTATION,
 };
 use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, Written, inventory};
-use lockstep_render::RenderError;
-use lockstep_source::{Snapshot, SourceError};
+use lockstep_render::SourcesRenderError;
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::ControllerError;
+use crate::fetch::{FetchFailure, Fetched, fetch_all, render_all};
 use crate::trigger::jittered;
 use lockstep_clusters::{ClusterTarget, Deployer};
 use lockstep_policy::events::events_for;
@@ -100,6 +100,10 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
     if let Some(message) = invalid_spec(&app.spec) {
         return Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision: None }.into();
     }
+    if let Err(err) = lockstep_render::check_value_refs(&app.spec.all_sources()) {
+        return Outcome::Stopped { reason: err.error.reason().as_str(), message: err.to_string(), revision: None }
+            .into();
+    }
     let target = match ctx.clusters.resolve(&app.spec.destination).await {
         Ok(target) => target,
         Err(err) => return Outcome::Stopped { reason: err.reason(), message: err.message(), revision: None }.into(),
@@ -121,15 +125,15 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
         Ok(identity) => identity,
         Err(message) => return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: None }.into(),
     };
-    let snapshot = match fetch_verified(app, ctx, &project).await {
-        Ok(snapshot) => snapshot,
+    let fetched = match fetch_all(app, ctx, Some(&project)).await {
+        Ok(fetched) => fetched,
         Err(err) => return fetch_failure(err).into(),
     };
-    let source = crate::sources::report_of(&snapshot);
+    let source = crate::fetch::report_of(app, &fetched);
     let destination = Destination { target, project, account, deployer, namespace };
-    let mut pass = match rollback_of(app, &snapshot) {
+    let mut pass = match rollback_of(app, &fetched.revision) {
         Err(message) => {
-            let revision = Some(snapshot.revision);
+            let revision = Some(fetched.revision);
             Outcome::Stopped { reason: reason::INVALID_SPEC, message, revision }.into()
         }
         Ok(Some(rollback)) if rollback.active => {
@@ -138,7 +142,7 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
             pass
         }
         Ok(rollback) => {
-            let mut pass = sync_revision(app, ctx, &destination, snapshot, None).await;
+            let mut pass = sync_revision(app, ctx, &destination, fetched, None).await;
             pass.rollback = Some(rollback);
             pass
         }
@@ -148,15 +152,20 @@ async fn pipeline(app: &Application, ctx: &Context) -> Pass {
 }
 
 /// The rollback in force, from the `lockstep.dev/rollback` annotation, the status and the revision
-/// git's target resolved to (which ends a rollback asked to last until a new commit).
-fn rollback_of(app: &Application, head: &Snapshot) -> Result<Option<RollbackStatus>, String> {
+/// git's target resolved to (which ends a rollback asked to last until a new commit). A
+/// multi-source Application cannot be rolled back yet: asking for it is an invalid spec.
+fn rollback_of(app: &Application, head: &str) -> Result<Option<RollbackStatus>, String> {
     let status = app.status.as_ref();
+    let annotation = app.annotations().get(ROLLBACK_ANNOTATION).map(String::as_str);
+    if app.spec.is_multi_source() && annotation.is_some_and(|a| !a.trim().is_empty()) {
+        return Err(format!("{ROLLBACK_ANNOTATION}: rollback of a multi-source Application is not supported"));
+    }
     lockstep_policy::rollback::rollback(
-        app.annotations().get(ROLLBACK_ANNOTATION).map(String::as_str),
+        annotation,
         status.and_then(|s| s.rollback.as_ref()),
         status.map(|s| s.history.as_slice()).unwrap_or_default(),
-        &app.spec.source,
-        &head.revision,
+        &app.spec.source.clone().unwrap_or_default(),
+        head,
         &Time(Timestamp::now()),
     )
 }
@@ -166,37 +175,38 @@ fn rollback_of(app: &Application, head: &Snapshot) -> Result<Option<RollbackStat
 /// for once as a sync request so that automation and self-heal then keep it in place.
 async fn sync_rollback(app: &Application, ctx: &Context, destination: &Destination, rollback: &RollbackStatus) -> Pass {
     let mut pinned = app.clone();
-    pinned.spec.source = lockstep_policy::rollback::pinned_source(rollback);
-    let snapshot = match fetch(&pinned, ctx).await {
-        Ok(snapshot) => snapshot,
+    pinned.spec.source = Some(lockstep_policy::rollback::pinned_source(rollback));
+    let fetched = match fetch_all(&pinned, ctx, None).await {
+        Ok(fetched) => fetched,
         Err(err) => return fetch_failure(err).into(),
     };
     let mut effective = app.clone();
-    effective.spec.source = rollback.source.clone();
+    effective.spec.source = Some(rollback.source.clone());
     let request = lockstep_policy::rollback::sync_request(rollback);
-    sync_revision(&effective, ctx, destination, snapshot, Some(request)).await
+    sync_revision(&effective, ctx, destination, fetched, Some(request)).await
 }
 
-/// Renders the fetched revision, checks it against the project, then compares and (as the sync
+/// Renders the fetched revision (every source of it), checks it against the project, then compares and (as the sync
 /// policy and the gates decide) applies and prunes it. `request` stands in for the sync-request
 /// annotation (a rollback's).
 async fn sync_revision(
     app: &Application,
     ctx: &Context,
     destination: &Destination,
-    snapshot: Snapshot,
+    fetched: Fetched,
     request: Option<String>,
 ) -> Pass {
     let Destination { target, project, account, deployer, namespace } = destination;
     let cluster = &target.identity;
-    crate::instrument::record_revision(app, &snapshot.revision);
-    let manifests = match render(ctx, target, app, &snapshot).await {
+    let revision = fetched.revision.clone();
+    crate::instrument::record_revision(app, &revision);
+    let manifests = match render_all(ctx, target, app, &fetched).await {
         Ok(rendered) => rendered.manifests,
-        Err(err) => return render_failure(err, &snapshot).into(),
+        Err(err) => return render_failure(err, &revision).into(),
     };
     let checked = crate::projects::check_objects(project, cluster, &target.engine, &manifests, namespace).await;
     if let Err(message) = checked {
-        let revision = Some(snapshot.revision);
+        let revision = Some(revision);
         return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
     }
     let last_operation = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
@@ -210,11 +220,11 @@ async fn sync_revision(
         watch_managed_kinds(app, ctx, target, &listed, &[]).await;
     }
     let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
-    let mut decision = policy::decide(&app.spec, sync_request, last_operation, &snapshot.revision, spec_changed, &now);
+    let mut decision = policy::decide(&app.spec, sync_request, last_operation, &revision, spec_changed, &now);
     let gates = match crate::gates::gates(app, ctx, target, project, namespace, now.0).await {
         Ok(gates) => gates,
         Err(message) => {
-            let revision = Some(snapshot.revision);
+            let revision = Some(revision);
             return Outcome::Stopped { reason: reason::PROJECT_VIOLATION, message, revision }.into();
         }
     };
@@ -236,35 +246,35 @@ async fn sync_revision(
             app.status.as_ref().and_then(|s| s.inventory.as_ref()),
             target.watches.owned_by(&app_ref(app)),
         ),
-        operation_id: decision.operation_id(&snapshot.revision),
+        operation_id: decision.operation_id(&revision),
         hooks_done: decision.hooks_done.iter().map(policy::hook_run).collect(),
         timed_out: elapsed > i64::try_from(ctx.config.sync_timeout.as_secs()).unwrap_or(i64::MAX),
         ignore_differences: app.spec.ignore_differences.clone(),
         sync_options: app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default(),
         drift: app.spec.sync_policy.as_ref().and_then(|p| p.drift).unwrap_or_default(),
-        previous_objects: crate::drift::previous_objects(app, ctx, target, &manifests, &snapshot.revision).await,
+        previous_objects: crate::drift::previous_objects(app, ctx, target, &manifests, &revision).await,
     };
     let engine = deployer.as_ref().map_or(&target.engine, |d| &d.engine);
     let result = engine.sync(&manifests, &options).await;
     let failed = matches!(result.progress, Progress::Failed(_)) || result.resources.iter().any(|r| r.error.is_some());
     if failed && let Err(message) = target.reachable(true).await {
-        let revision = Some(snapshot.revision);
+        let revision = Some(revision);
         return Outcome::Stopped { reason: reason::CLUSTER_UNREACHABLE, message, revision }.into();
     }
     if let Some(denied) = lockstep_policy::outcome::denial(&result) {
         let who = account.as_ref().map_or_else(|| "the controller".to_string(), ToString::to_string);
         let message = format!("as {who}: {denied}");
-        return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: Some(snapshot.revision) }.into();
+        return Outcome::Stopped { reason: reason::FORBIDDEN, message, revision: Some(revision) }.into();
     }
     crate::metrics::metrics().drifted(&app_ref(app), &result.drifted());
     let written = result.written();
     if written.any() {
         let Written { created, updated, pruned } = written;
-        info!(app = %app_name(app), revision = %snapshot.revision, created, updated, pruned, "applied");
+        info!(app = %app_name(app), %revision, created, updated, pruned, "applied");
     }
     let pass = SyncPass {
         spec: &app.spec,
-        revision: &snapshot.revision,
+        revision: &revision,
         written,
         progress: &result.progress,
         hooks: &result.hooks,
@@ -284,7 +294,7 @@ async fn sync_revision(
     let managed = inventory::managed(&result, &options.app, options.previous.as_ref());
     watch_managed_kinds(app, ctx, target, &managed, &result.hooks).await;
     let outcome = Outcome::Compared {
-        revision: snapshot.revision,
+        revision,
         inventory: managed,
         prune_blocked: result.prune_blocked.clone(),
         progress: if decision.apply { result.progress.clone() } else { Progress::Complete },
@@ -325,67 +335,15 @@ async fn watch_managed_kinds(
     ctx.clusters.track(ObjectRef::from_obj(app), target, kinds).await;
 }
 
-/// The Application's source: a chart from its Helm repository when `spec.source.chart` is set,
-/// else a commit of its git repository.
-pub(crate) async fn fetch(app: &Application, ctx: &Context) -> Result<Snapshot, SourceError> {
-    let source = &app.spec.source;
-    if crate::oci_sources::is_oci(&source.repo_url) {
-        let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
-        let controller_namespace = &ctx.config.controller_namespace;
-        let target_revision = source.target_revision.clone();
-        let request = crate::oci_sources::oci_request(
-            &ctx.client,
-            &ctx.lookups,
-            controller_namespace,
-            namespace,
-            &source.repo_url,
-            target_revision,
-        )
-        .await?;
-        return ctx.oci.snapshot(&request).await;
-    }
-    let request = ctx.sources.request(&ctx.client, &ctx.lookups, &ctx.config.controller_namespace, app).await?;
-    match lockstep_render::chart_name(&app.spec.source) {
-        Some(chart) => ctx.helm_repos.chart(&request, chart).await,
-        None => ctx.source.snapshot(&request).await,
-    }
+fn fetch_failure(err: FetchFailure) -> Outcome {
+    Outcome::Stopped { reason: err.error.reason().as_str(), message: err.to_string(), revision: None }
 }
 
-/// [`fetch`] with the signature verification `spec.source.verify` and the project ask for: a
-/// revision that does not verify is an error, so nothing of it is rendered or applied.
-async fn fetch_verified(app: &Application, ctx: &Context, project: &Project) -> Result<Snapshot, SourceError> {
-    let namespace = &ctx.config.controller_namespace;
-    let mut request = ctx.sources.request(&ctx.client, &ctx.lookups, namespace, app).await?;
-    request.verification =
-        crate::verification::verification_for(&ctx.client, &ctx.lookups, namespace, project, app).await?;
-    ctx.source.snapshot(&request).await
-}
-
-fn fetch_failure(err: SourceError) -> Outcome {
-    Outcome::Stopped { reason: err.reason().as_str(), message: err.to_string(), revision: None }
-}
-
-/// Renders through the shared renderer (cached per commit, path, options and tool version), then
-/// decrypts SOPS-encrypted objects in memory (never cached); the cluster's capabilities are looked
-/// up only for Helm sources.
-pub(crate) async fn render(
-    ctx: &Context,
-    target: &ClusterTarget,
-    app: &Application,
-    snapshot: &Snapshot,
-) -> Result<lockstep_render::Rendered, RenderError> {
-    let caps = || target.capabilities.get(&target.client);
-    let identity = lockstep_render::render_identity(&app.spec.source, &snapshot.revision, &snapshot.root);
-    let dependencies = crate::chart_dependencies::resolve(ctx, app, snapshot).await?;
-    let rendered =
-        lockstep_render::render_application(&ctx.renderer, app, &identity, &snapshot.root, caps, &dependencies).await?;
-    crate::decryption::decrypt(ctx, app, &snapshot.root, rendered).await
-}
-
-fn render_failure(err: RenderError, snapshot: &Snapshot) -> Outcome {
-    let why = err.reason().as_str();
-    let message = format!("{err} (revision {})", lockstep_policy::status::short(&snapshot.revision));
-    Outcome::Stopped { reason: why, message, revision: Some(snapshot.revision.clone()) }
+fn render_failure(err: SourcesRenderError, revision: &str) -> Outcome {
+    let why = err.error.reason().as_str();
+    let shown: Vec<&str> = revision.split(',').map(lockstep_policy::status::short).collect();
+    let message = format!("{err} (revision {})", shown.join(","));
+    Outcome::Stopped { reason: why, message, revision: Some(revision.to_string()) }
 }
 
 /// Writes the status if it changed and publishes the Events that change deserves; returns the
@@ -394,6 +352,7 @@ async fn report(app: &Application, ctx: &Context, pass: &Pass) -> Result<String,
     let now = Time(Timestamp::now());
     let previous = app.status.as_ref();
     let mut status = next_status(previous, app.metadata.generation, &pass.outcome, &now);
+    lockstep_policy::multi_source::fill_revisions(&app.spec, &mut status);
     lockstep_policy::source_status::apply(previous, pass.source.as_ref(), &mut status, &now);
     let rollback = pass.rollback.clone().unwrap_or_else(|| previous.and_then(|p| p.rollback.clone()));
     let marks = Marks { paused: crate::gates::paused(app, ctx), rollback };

@@ -13,11 +13,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{Application, REFRESH_ANNOTATION};
-use lockstep_policy::source_status::{SourceOutage, SourceReport};
+use lockstep_api::{Application, ApplicationSource, REFRESH_ANNOTATION};
 use lockstep_source::{
-    CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, Snapshot, SourceError, SourceRequest,
-    select_credentials,
+    CredentialKind, CredentialSecret, Credentials, Endpoint, MirrorMap, SourceError, SourceRequest, select_credentials,
 };
 use tracing::debug;
 
@@ -42,17 +40,19 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
-    /// Builds the request for `app`: mirrors then canonical URL, each with its credentials, the
-    /// shared known hosts, and a fresh ref listing when the user asked for a refresh or changed the spec.
+    /// Builds the request for one `source` of `app`: mirrors then canonical URL, each with its
+    /// credentials, the shared known hosts, and a fresh ref listing when `refresh` (the user asked for
+    /// a refresh or changed the spec, see [`Sources::explicit_refresh`]).
     pub(crate) async fn request(
         &self,
         client: &Client,
         lookups: &Lookups,
         controller_namespace: &str,
         app: &Application,
+        source: &ApplicationSource,
+        refresh: bool,
     ) -> Result<SourceRequest, SourceError> {
         let app_namespace = app.namespace().unwrap_or_default();
-        let source = &app.spec.source;
         let mut request = request_for(
             client,
             lookups,
@@ -62,12 +62,13 @@ impl Sources {
             source.target_revision.clone(),
         )
         .await?;
-        request.max_listing_age = self.explicit_refresh(app).then_some(Duration::ZERO);
+        request.max_listing_age = refresh.then_some(Duration::ZERO);
         Ok(request)
     }
 
-    /// True when the spec or the refresh annotation changed since this Application's last fetch.
-    fn explicit_refresh(&self, app: &Application) -> bool {
+    /// True when the spec or the refresh annotation changed since this Application's last fetch
+    /// (asked once per pass: the answer remembers the token).
+    pub(crate) fn explicit_refresh(&self, app: &Application) -> bool {
         let token = format!(
             "{}/{}",
             app.metadata.generation.unwrap_or_default(),
@@ -140,24 +141,6 @@ pub(crate) async fn request_for(
         })
         .collect();
     Ok(SourceRequest { repo_url, target_revision, endpoints, known_hosts, max_listing_age: None, verification: None })
-}
-
-/// What the fetch said about the source, for the status.
-pub(crate) fn report_of(snapshot: &Snapshot) -> SourceReport {
-    SourceReport {
-        fetched_from: snapshot.fetched_from.clone(),
-        unavailable: snapshot.unavailable.as_ref().map(|u| SourceOutage { since: u.since, error: u.error.to_string() }),
-        verified: snapshot.verified.as_ref().map(|v| lockstep_api::SourceVerificationStatus {
-            mode: crate::verification::spec_mode(v.mode).as_str().to_string(),
-            revision: v.revision.clone(),
-            signer: v.signer.clone(),
-            fingerprint: v.fingerprint.clone(),
-            format: v.format.clone(),
-            key_source: v.key_source.clone(),
-            tag: v.tag.clone(),
-            commits: i64::try_from(v.commits).unwrap_or(i64::MAX),
-        }),
-    }
 }
 
 fn configuration(message: String) -> SourceError {

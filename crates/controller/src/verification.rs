@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 use lockstep_api::kube_error::one_line;
-use lockstep_api::{Application, VerifyMode};
+use lockstep_api::{Application, ApplicationSource, VerifyMode};
 use lockstep_policy::project::Project;
 use lockstep_policy::verification::{KeyObject, key_objects};
 use lockstep_source::{KeySource, SourceError, Verification, VerificationMode};
@@ -23,12 +23,13 @@ pub(crate) async fn verification_for(
     controller_namespace: &str,
     project: &Project,
     app: &Application,
+    source: &ApplicationSource,
 ) -> Result<Option<Verification>, SourceError> {
-    let Some(verify) = app.spec.source.verify.as_ref() else { return Ok(None) };
+    let Some(verify) = source.verify.as_ref() else { return Ok(None) };
     let app_namespace = app.namespace().unwrap_or_default();
     let objects = key_objects(project, verify, &app_namespace, controller_namespace);
     let failed = |reason: String| SourceError::SignatureVerification {
-        repo: lockstep_source::strip_userinfo(&app.spec.source.repo_url),
+        repo: lockstep_source::strip_userinfo(&source.repo_url),
         object: "the revision".into(),
         reason,
     };
@@ -41,7 +42,11 @@ pub(crate) async fn verification_for(
     for object in &objects {
         keys.push(read_keys(client, lookups, controller_namespace, object).await.map_err(failed)?);
     }
-    let last_verified = app.status.as_ref().and_then(|s| s.source_verification.as_ref()).map(|v| v.revision.clone());
+    // The status records one verification: the last verified commit is this source's only when it
+    // is the Application's one source.
+    let last_verified = (!app.spec.is_multi_source())
+        .then(|| app.status.as_ref().and_then(|s| s.source_verification.as_ref()).map(|v| v.revision.clone()))
+        .flatten();
     Ok(Some(Verification { mode: mode_of(verify.mode), keys, last_verified }))
 }
 

@@ -92,13 +92,17 @@ async fn secret_for(ctx: &Context, provider: Provider) -> Result<Option<Vec<u8>>
         .filter(|bytes| !bytes.is_empty()))
 }
 
-/// The Applications a push concerns, grouped by repository identity.
+/// The Applications a push concerns (through any of their sources), grouped by repository identity.
 fn concerned(apps: &[Arc<Application>], push: &Push) -> BTreeMap<String, Vec<Arc<Application>>> {
-    let sources = apps.iter().map(|app| {
-        let source = &app.spec.source;
-        (source.repo_url.as_str(), source.target_revision.as_deref(), app.clone())
+    let sources = apps.iter().flat_map(|app| {
+        let sources = app.spec.all_sources();
+        sources.into_iter().map(|source| (source.repo_url.as_str(), source.target_revision.as_deref(), app.clone()))
     });
-    lockstep_webhook::concerned(sources, push)
+    let mut groups = lockstep_webhook::concerned(sources, push);
+    for apps in groups.values_mut() {
+        apps.dedup_by(|a, b| a.metadata.uid == b.metadata.uid && a.metadata.name == b.metadata.name);
+    }
+    groups
 }
 
 /// The ApplicationSets a push concerns (through any of their git generators), grouped by repository.
@@ -160,13 +164,15 @@ async fn refresh(state: WebhookState, groups: BTreeMap<String, Vec<Arc<Applicati
         return ask_leader(&state.ctx, groups.into_values().flatten()).await;
     }
     for (repo, apps) in groups {
-        if let Some(first) = apps.first() {
-            match state
-                .ctx
-                .sources
-                .request(&state.ctx.client, &state.ctx.lookups, &state.ctx.config.controller_namespace, first)
-                .await
-            {
+        let first = apps.first().and_then(|app| {
+            let source =
+                app.spec.all_sources().into_iter().find(|s| lockstep_webhook::repo_identity(&s.repo_url) == repo);
+            source.map(|source| (app, source.clone()))
+        });
+        if let Some((first, source)) = first {
+            let ctx = &state.ctx;
+            let namespace = &ctx.config.controller_namespace;
+            match ctx.sources.request(&ctx.client, &ctx.lookups, namespace, first, &source, true).await {
                 Ok(mut request) => {
                     request.max_listing_age = Some(Duration::ZERO);
                     if let Err(err) = state.ctx.source.snapshot(&request).await {
@@ -208,9 +214,36 @@ mod tests {
     fn app(name: &str, repo: &str, revision: Option<&str>) -> Arc<Application> {
         let mut app = Application::new(name, ApplicationSpec::default());
         app.metadata.namespace = Some("ns".into());
-        app.spec.source.repo_url = repo.into();
-        app.spec.source.target_revision = revision.map(str::to_string);
+        app.spec.source = Some(lockstep_api::ApplicationSource {
+            repo_url: repo.into(),
+            target_revision: revision.map(str::to_string),
+            ..Default::default()
+        });
         Arc::new(app)
+    }
+
+    #[test]
+    fn a_push_to_any_source_of_a_multi_source_application_concerns_it_once() {
+        let source = |repo: &str| lockstep_api::ApplicationSource { repo_url: repo.into(), ..Default::default() };
+        let mut multi = Application::new("multi", ApplicationSpec::default());
+        multi.metadata.namespace = Some("ns".into());
+        multi.spec.sources = vec![
+            source("https://git.example.com/team/chart"),
+            source("https://git.example.com/team/values"),
+            source("https://git.example.com/team/values.git"),
+        ];
+        let apps = vec![Arc::new(multi), app("other", "https://git.example.com/team/chart", None)];
+        let push = |repo: &str| Push {
+            repo_urls: vec![repo.into()],
+            refs: vec!["refs/heads/main".into()],
+            default_branch: Some("main".into()),
+        };
+        let names =
+            |push: &Push| -> Vec<String> { concerned(&apps, push).values().flatten().map(|a| a.name_any()).collect() };
+        assert_eq!(names(&push("https://git.example.com/team/values")), ["multi"]);
+        let mut both = names(&push("https://git.example.com/team/chart"));
+        both.sort();
+        assert_eq!(both, ["multi", "other"]);
     }
 
     #[test]

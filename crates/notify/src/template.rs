@@ -17,8 +17,10 @@ pub struct Message {
     pub sync: String,
     /// Full revision.
     pub revision: String,
-    /// The repository URL.
+    /// The repository URL (a multi-source Application's first source's).
     pub repo: String,
+    /// Every source's repository URL, separated by spaces.
+    pub repos: String,
     /// What the status says (operation, health or Ready message).
     pub message: String,
     /// The web UI's base URL, without a trailing slash; empty when the UI's URL is not configured.
@@ -46,14 +48,15 @@ pub const DEFAULT_TEMPLATE: &str = "{{state}}: {{title}}\nApp: {{app}}\nHealth: 
 pub const DEFAULT_TEMPLATE_WITH_LINK: &str = "{{state}}: {{title}}\nApp: {{app}}\nHealth: {{health}}\nSync: {{sync}}\nRevision: {{shortRevision}}\nMessage: {{message}}\nLink: {{url}}";
 
 /// Renders the message for `trigger` in `state` with the template `custom` (else the default).
-/// Placeholders: `app`, `namespace`, `name`, `health`, `sync`, `revision`, `shortRevision`, `repo`,
+/// Placeholders: `app`, `namespace`, `name`, `health`, `sync`, `revision`, `shortRevision` (each
+/// source's, comma-separated, for a multi-source Application), `repo`, `repos` (every source's),
 /// `message`, `trigger`, `title`, `state` (`FIRING` or `RESOLVED`), `url` (also `app.url`: the
 /// Application's UI page), `context.uiUrl` (the UI's base URL), and Argo CD's
 /// `context.argocdUrl` (the same), `app.metadata.name` and `app.metadata.namespace`.
 pub fn render(custom: Option<&str>, trigger: Trigger, state: NoticeState, m: &Message) -> String {
     let default = if m.url.is_empty() { DEFAULT_TEMPLATE } else { DEFAULT_TEMPLATE_WITH_LINK };
     let template = custom.unwrap_or(default);
-    let short: String = m.revision.chars().take(7).collect();
+    let short = m.revision.split(',').map(|r| r.chars().take(7).collect::<String>()).collect::<Vec<_>>().join(",");
     let state = match state {
         NoticeState::Firing => "FIRING",
         NoticeState::Resolved => "RESOLVED",
@@ -68,6 +71,7 @@ pub fn render(custom: Option<&str>, trigger: Trigger, state: NoticeState, m: &Me
         ("revision", &m.revision),
         ("shortRevision", &short),
         ("repo", &m.repo),
+        ("repos", &m.repos),
         ("message", message),
         ("trigger", trigger.name()),
         ("title", trigger.title()),
@@ -126,6 +130,18 @@ mod tests {
             render(Some("{{ state }} {{app}} {{unknown}} {{"), Trigger::HealthDegraded, NoticeState::Resolved, &m);
         assert_eq!(resolved, "RESOLVED team/guestbook {{unknown}} {{");
         assert!(!text.contains("Link:"), "no link without the UI's URL: {text}");
+    }
+
+    #[test]
+    fn a_multi_source_application_shows_each_sources_revision_and_repository() {
+        let m = Message {
+            revision: "0123456789ab,fedcba987654".into(),
+            repo: "https://git/chart".into(),
+            repos: "https://git/chart https://git/values".into(),
+            ..Default::default()
+        };
+        let text = render(Some("{{shortRevision}} {{repo}} | {{repos}}"), Trigger::Deployed, NoticeState::Firing, &m);
+        assert_eq!(text, "0123456,fedcba9 https://git/chart | https://git/chart https://git/values");
     }
 
     #[test]

@@ -208,6 +208,8 @@ mod tests {
             sync_result: Some(SyncOperationResult {
                 revision: "abc".into(),
                 source: ApplicationSource::default(),
+                sources: vec![],
+                revisions: vec![],
                 hooks: vec![],
             }),
             started_at: Time(Timestamp::UNIX_EPOCH),

@@ -39,7 +39,7 @@ fn app(ns: &str, name: &str, deps: &[&str]) -> Application {
     app.metadata.generation = Some(3);
     app.status = Some(ApplicationStatus {
         observed_generation: Some(3),
-        sync: SyncStatus { status: SyncStatusCode::Synced, revision: Some("abc".into()) },
+        sync: SyncStatus { status: SyncStatusCode::Synced, revision: Some("abc".into()), ..Default::default() },
         health: HealthStatus { status: HealthStatusCode::Healthy, message: None },
         conditions: vec![ready_condition("True", reason::SUCCEEDED, Some(3))],
         ..Default::default()

@@ -190,6 +190,8 @@ mod tests {
             sync_result: Some(lockstep_api::SyncOperationResult {
                 revision: "0123456789abcdef".into(),
                 source: Default::default(),
+                sources: vec![],
+                revisions: vec![],
                 hooks: vec![],
             }),
             started_at: Time(Timestamp::from_second(started).unwrap()),

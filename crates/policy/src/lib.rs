@@ -16,6 +16,7 @@ pub mod events;
 pub mod hold;
 pub mod impersonation;
 pub mod liveness;
+pub mod multi_source;
 pub mod outcome;
 pub mod project;
 pub mod rollback;

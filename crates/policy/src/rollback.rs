@@ -117,6 +117,8 @@ mod tests {
                 revision: format!("{id}{}", "0".repeat(39)),
                 deployed_at: Time(Timestamp::UNIX_EPOCH),
                 source: Some(source(&format!("p{id}"))),
+                sources: vec![],
+                revisions: vec![],
                 initiated_by: Some("automated".into()),
             })
             .collect()

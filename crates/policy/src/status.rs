@@ -82,6 +82,7 @@ pub fn next_status(
             sync: SyncStatus {
                 status: SyncStatusCode::Unknown,
                 revision: revision.clone().or_else(|| previous.and_then(|p| p.sync.revision.clone())),
+                revisions: Vec::new(),
             },
             health: previous.map(|p| p.health.clone()).unwrap_or_default(),
             resources: previous.map(|p| p.resources.clone()).unwrap_or_default(),
@@ -98,6 +99,7 @@ pub fn next_status(
                     SyncStatusCode::OutOfSync
                 },
                 revision: Some(revision.clone()),
+                revisions: Vec::new(),
             },
             health: app_health(resources),
             resources: resources.iter().map(resource_status).collect(),
@@ -206,20 +208,29 @@ fn history(
         .filter(|op| op.phase == lockstep_api::OperationPhase::Succeeded)
         .and_then(|op| Some((op, op.sync_result.as_ref()?, op.finished_at.clone()?)));
     if let Some((op, result, deployed_at)) = deployed
-        && history.last().is_none_or(|h| h.revision != result.revision || h.source.as_ref() != Some(&result.source))
+        && history.last().is_none_or(|h| {
+            h.revision != result.revision || h.source.as_ref() != source_of(result) || h.sources != result.sources
+        })
     {
         let id = history.last().map_or(0, |h| h.id + 1);
         history.push(RevisionHistory {
             id,
             revision: result.revision.clone(),
             deployed_at,
-            source: Some(result.source.clone()),
+            source: source_of(result).cloned(),
+            sources: result.sources.clone(),
+            revisions: result.revisions.clone(),
             initiated_by: Some(initiated_by(op.sync_request.as_deref())),
         });
     }
     let excess = history.len().saturating_sub(limit.max(1));
     history.drain(..excess);
     history
+}
+
+/// The single source an operation synced; `None` for a multi-source one (its `sources` say).
+fn source_of(result: &lockstep_api::SyncOperationResult) -> Option<&lockstep_api::ApplicationSource> {
+    (!result.source.is_unset()).then_some(&result.source)
 }
 
 /// Who asked for a sync, from its operation's sync request: a rollback, a person or automation.

@@ -199,6 +199,8 @@ fn history_records_the_source_and_who_asked() {
         sync_result: Some(lockstep_api::SyncOperationResult {
             revision: revision.into(),
             source: lockstep_api::ApplicationSource { repo_url: "r".into(), ..Default::default() },
+            sources: Vec::new(),
+            revisions: Vec::new(),
             hooks: Vec::new(),
         }),
         started_at: at(1),

@@ -151,7 +151,7 @@ pub fn retry_delay(spec: &ApplicationSpec, operation: &OperationState) -> Option
 
 /// Whether the last operation was about exactly this revision and source.
 fn same_target(spec: &ApplicationSpec, last: &OperationState, revision: &str) -> bool {
-    last.sync_result.as_ref().is_some_and(|r| r.revision == revision && r.source == spec.source)
+    last.sync_result.as_ref().is_some_and(|r| r.revision == revision && r.synced_sources() == spec.all_sources())
 }
 
 /// A sync request value `<token>,prune` also prunes.
@@ -232,7 +232,9 @@ pub fn record(decision: &SyncDecision, pass: SyncPass<'_>, last: Option<&Operati
         message: Some(message),
         sync_result: Some(SyncOperationResult {
             revision: pass.revision.to_string(),
-            source: pass.spec.source.clone(),
+            source: pass.spec.source.clone().unwrap_or_default(),
+            sources: pass.spec.sources.clone(),
+            revisions: crate::multi_source::recorded_revisions(pass.spec, pass.revision),
             hooks: pass.hooks.iter().map(hook_result).collect(),
         }),
         started_at: decision.started_at.clone(),
@@ -303,6 +305,7 @@ mod tests {
 
     fn spec(self_heal: Option<bool>) -> ApplicationSpec {
         ApplicationSpec {
+            source: Some(lockstep_api::ApplicationSource { repo_url: "https://git/r".into(), ..Default::default() }),
             sync_policy: self_heal.map(|self_heal| SyncPolicy {
                 automated: Some(SyncPolicyAutomated { self_heal, ..Default::default() }),
                 ..Default::default()
@@ -317,7 +320,9 @@ mod tests {
             message: None,
             sync_result: Some(SyncOperationResult {
                 revision: revision.into(),
-                source: spec.source.clone(),
+                source: spec.source.clone().unwrap_or_default(),
+                sources: spec.sources.clone(),
+                revisions: vec![],
                 hooks: vec![],
             }),
             started_at: at(finished - 1),
@@ -353,8 +358,20 @@ mod tests {
         );
         assert!(decide(&plain, None, Some(&last), "b", false, &at(10)).apply);
         let mut moved = plain.clone();
-        moved.source.path = Some("elsewhere".into());
+        moved.source.as_mut().unwrap().path = Some("elsewhere".into());
         assert!(decide(&moved, None, Some(&last), "a", false, &at(10)).apply, "a source change is a new sync");
+        let source = |repo: &str| lockstep_api::ApplicationSource { repo_url: repo.into(), ..Default::default() };
+        let multi = ApplicationSpec {
+            source: None,
+            sources: vec![source("https://git/c"), source("https://git/v")],
+            ..plain.clone()
+        };
+        let synced = op(&multi, "a,b", OperationPhase::Succeeded, 5);
+        assert!(!decide(&multi, None, Some(&synced), "a,b", false, &at(10)).apply, "the same revisions and sources");
+        assert!(decide(&multi, None, Some(&synced), "a,c", false, &at(10)).apply, "one source's new revision");
+        let mut edited = multi.clone();
+        edited.sources[1].path = Some("prod".into());
+        assert!(decide(&edited, None, Some(&synced), "a,b", false, &at(10)).apply, "one source's change");
         let heal = decide(&spec(Some(true)), None, Some(&last), "a", false, &at(10));
         assert!(heal.apply && heal.heal_only, "self-heal of a synced revision runs hooks only on drift");
         for fresh in [

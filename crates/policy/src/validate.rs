@@ -4,12 +4,8 @@ use lockstep_api::ApplicationSpec;
 
 /// Returns why the spec cannot be acted on, or `None` when it can.
 pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
-    let repo = spec.source.repo_url.trim();
-    if repo.is_empty() {
-        return Some("spec.source.repoURL is empty".into());
-    }
-    if repo.chars().any(char::is_whitespace) {
-        return Some(format!("spec.source.repoURL {repo:?} contains whitespace"));
+    if let Some(problem) = crate::multi_source::sources_problem(spec) {
+        return Some(problem);
     }
     if let Some(ns) = spec.destination.namespace.as_deref().filter(|ns| !ns.is_empty())
         && !is_dns_label(ns)
@@ -27,10 +23,6 @@ pub fn invalid_spec(spec: &ApplicationSpec) -> Option<String> {
         && !(server.starts_with("https://") || server.starts_with("http://"))
     {
         return Some(format!("spec.destination.server {server:?} is not an http(s) URL"));
-    }
-    let path = spec.source.path.as_deref().unwrap_or_default();
-    if path.starts_with('/') || path.split('/').any(|part| part == "..") {
-        return Some(format!("spec.source.path {path:?} must be relative and stay inside the repository"));
     }
     None
 }
@@ -71,7 +63,11 @@ mod tests {
 
     fn spec(repo: &str, path: Option<&str>, ns: Option<&str>) -> ApplicationSpec {
         ApplicationSpec {
-            source: ApplicationSource { repo_url: repo.into(), path: path.map(String::from), ..Default::default() },
+            source: Some(ApplicationSource {
+                repo_url: repo.into(),
+                path: path.map(String::from),
+                ..Default::default()
+            }),
             destination: ApplicationDestination { namespace: ns.map(String::from), ..Default::default() },
             ..Default::default()
         }

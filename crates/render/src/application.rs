@@ -6,9 +6,10 @@ use std::path::Path;
 
 use lockstep_api::{Application, ApplicationSource};
 
+use crate::resolve_source_path;
 use crate::{
     DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderError, RenderRequest, Rendered, Renderer,
-    SourceKind, detect_kind, resolve_source_path,
+    SourceKind,
 };
 
 /// What the destination cluster serves, as Helm's `--kube-version` and `--api-versions` take it.
@@ -20,17 +21,18 @@ pub struct ClusterCapabilities {
     pub api_versions: Vec<String>,
 }
 
-/// The render request for `app` at `revision` (checked out at `root`): the explicit source type (if an option block is
-/// set) and every option with Argo CD's defaults (release name = Application name, namespace =
-/// destination namespace, capabilities from the cluster unless the spec names them).
-pub fn render_request(
+/// The render request for `source` of `app` at `revision` (checked out at `root`): the explicit
+/// source type (if an option block is set) and every option with Argo CD's defaults (release name =
+/// Application name, namespace = destination namespace, capabilities from the cluster unless the
+/// spec names them).
+pub fn source_request(
     app: &Application,
+    source: &ApplicationSource,
     revision: &str,
     root: &Path,
     destination_namespace: &str,
     caps: &ClusterCapabilities,
 ) -> RenderRequest {
-    let source = &app.spec.source;
     RenderRequest {
         revision: revision.to_string(),
         root: root.to_path_buf(),
@@ -46,6 +48,18 @@ pub fn render_request(
     }
 }
 
+/// The render request of a single-source Application's source (see [`source_request`]).
+pub fn render_request(
+    app: &Application,
+    revision: &str,
+    root: &Path,
+    destination_namespace: &str,
+    caps: &ClusterCapabilities,
+) -> RenderRequest {
+    let source = app.spec.primary_source().cloned().unwrap_or_default();
+    source_request(app, &source, revision, root, destination_namespace, caps)
+}
+
 /// Where namespaced objects without a namespace go: the destination namespace, else the
 /// Application's own, else `default`.
 pub fn destination_namespace(app: &Application) -> String {
@@ -58,9 +72,10 @@ pub fn destination_namespace(app: &Application) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-/// Renders `app` at `revision` with its own options, as the controller does. `capabilities` is
-/// asked for the destination's version and API versions only when the source is a Helm chart;
-/// `dependencies` are the chart's remote dependencies the caller resolved.
+/// Renders a single-source `app` (its first source) at `revision` with its own options, as the
+/// controller does. `capabilities` is asked for the destination's version and API versions only
+/// when the source is a Helm chart; `dependencies` are the chart's remote dependencies the caller
+/// resolved.
 pub async fn render_application<F, Fut>(
     renderer: &Renderer,
     app: &Application,
@@ -70,18 +85,17 @@ pub async fn render_application<F, Fut>(
     dependencies: &[crate::ResolvedDependency],
 ) -> Result<Rendered, RenderError>
 where
-    F: FnOnce() -> Fut,
+    F: Fn() -> Fut,
     Fut: Future<Output = ClusterCapabilities>,
 {
-    let namespace = destination_namespace(app);
-    let dir = resolve_source_path(root, source_path(&app.spec.source))?;
-    let caps = match detect_kind(&dir, explicit_kind(&app.spec.source)) {
-        SourceKind::Helm => capabilities().await,
-        _ => ClusterCapabilities::default(),
-    };
-    let mut request = render_request(app, revision, root, &namespace, &caps);
-    request.helm.dependencies = dependencies.to_vec();
-    renderer.render(&request).await
+    let source = app.spec.primary_source().cloned().unwrap_or_default();
+    let fetched = [crate::FetchedSource {
+        source: &source,
+        revision: revision.to_string(),
+        root: root.to_path_buf(),
+        dependencies: dependencies.to_vec(),
+    }];
+    crate::render_sources(renderer, app, &fetched, capabilities).await.map_err(|e| e.error)
 }
 
 /// The directory the source renders from inside its snapshot (the chart's root for a chart from a
@@ -107,13 +121,13 @@ pub fn render_identity(source: &ApplicationSource, revision: &str, root: &Path) 
 
 /// The path inside the snapshot: the source's `path` for git, the chart's root for a Helm
 /// repository chart (whose snapshot is the chart).
-fn source_path(source: &ApplicationSource) -> Option<&str> {
+pub(crate) fn source_path(source: &ApplicationSource) -> Option<&str> {
     if chart_name(source).is_some() { None } else { source.path.as_deref() }
 }
 
 /// Helm, then Kustomize, then Directory when their option block is present (Argo CD's explicit
 /// type); a chart from a Helm repository is always Helm.
-fn explicit_kind(source: &ApplicationSource) -> Option<SourceKind> {
+pub(crate) fn explicit_kind(source: &ApplicationSource) -> Option<SourceKind> {
     if source.helm.is_some() || chart_name(source).is_some() {
         Some(SourceKind::Helm)
     } else if source.kustomize.is_some() {
@@ -162,6 +176,7 @@ fn helm_options(
         kube_version: non_empty(helm.kube_version).or_else(|| caps.kube_version.clone()),
         api_versions: if helm.api_versions.is_empty() { caps.api_versions.clone() } else { helm.api_versions },
         dependencies: Vec::new(),
+        value_roots: Default::default(),
     }
 }
 
@@ -171,7 +186,7 @@ mod tests {
     use lockstep_api::{ApplicationSourceHelm, ApplicationSpec};
 
     fn app(source: ApplicationSource) -> Application {
-        Application::new("web", ApplicationSpec { source, ..Default::default() })
+        Application::new("web", ApplicationSpec { source: Some(source), ..Default::default() })
     }
 
     fn request_for(app: &Application, namespace: &str, caps: &ClusterCapabilities) -> RenderRequest {

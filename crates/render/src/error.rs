@@ -60,6 +60,12 @@ pub enum RenderError {
     /// The message never holds a value.
     #[error("{file}: SOPS decryption failed: {message}")]
     Decryption { file: String, message: String },
+    /// A Helm `valueFiles` entry names `$<ref>` and no source of the Application has that `ref`.
+    #[error("{field}: {reference:?} names ${name}, and no source has ref: {name}")]
+    ValuesRefNotFound { field: String, reference: String, name: String },
+    /// Two sources of one Application render the same object.
+    #[error("{object} is rendered by source {first} ({first_file}) and again by source {second} ({second_file})")]
+    RepeatedResource { object: String, first: usize, first_file: String, second: usize, second_file: String },
     /// The render's scratch space could not be prepared.
     #[error("preparing the render ({what}): {message}")]
     Scratch { what: String, message: String },
@@ -76,6 +82,8 @@ impl RenderError {
                 lockstep_api::conditions::Reason::DependencyNotResolved
             }
             Self::Decryption { .. } => lockstep_api::conditions::Reason::DecryptionFailed,
+            Self::ValuesRefNotFound { .. } => lockstep_api::conditions::Reason::ValuesRefNotFound,
+            Self::RepeatedResource { .. } => lockstep_api::conditions::Reason::RepeatedResource,
             _ => lockstep_api::conditions::Reason::RenderFailed,
         }
     }

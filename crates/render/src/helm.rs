@@ -121,7 +121,18 @@ pub fn value_files(root: &Path, chart_dir: &Path, options: &HelmOptions) -> Resu
         if looks_remote(name) {
             return Err(outside());
         }
-        let file = resolve_inside(root, chart_dir, name).ok_or_else(outside)?;
+        let (root, file) = match crate::sources::split_value_ref(name) {
+            Some((ref_name, path)) => {
+                let value_root = options.value_roots.get(ref_name).ok_or_else(|| RenderError::ValuesRefNotFound {
+                    field: "spec.sources[].helm.valueFiles".into(),
+                    reference: name.clone(),
+                    name: ref_name.to_string(),
+                })?;
+                let ref_root = value_root.root.as_path();
+                (ref_root, resolve_inside(ref_root, ref_root, path).ok_or_else(outside)?)
+            }
+            None => (root, resolve_inside(root, chart_dir, name).ok_or_else(outside)?),
+        };
         check_symlinks(root, std::slice::from_ref(&file))?;
         if file.is_file() {
             files.push(file);
@@ -243,6 +254,32 @@ mod tests {
         assert_eq!(value_files(root, &chart, &options).unwrap().len(), 2);
         options.value_files = vec!["../../../etc/passwd".into()];
         assert!(matches!(value_files(root, &chart, &options), Err(RenderError::ReferenceOutsideRepository { .. })));
+    }
+
+    #[test]
+    fn values_refs_read_the_ref_sources_checkout_and_stay_inside_it() {
+        let chart_repo = tree(&[("chart/Chart.yaml", "name: c"), ("chart/values.yaml", "a: 1")]);
+        let values_repo = tree(&[("envs/prod.yaml", "a: 2")]);
+        let (root, chart) = (chart_repo.path(), chart_repo.path().join("chart"));
+        let roots =
+            [("values".to_string(), crate::ValueRoot { revision: "v".into(), root: values_repo.path().into() })];
+        let mut options = HelmOptions {
+            value_files: vec!["values.yaml".into(), "$values/envs/prod.yaml".into()],
+            value_roots: roots.into_iter().collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            value_files(root, &chart, &options).unwrap(),
+            vec![chart.join("values.yaml"), values_repo.path().join("envs/prod.yaml")]
+        );
+        options.value_files = vec!["$values/../../etc/passwd".into()];
+        assert!(matches!(value_files(root, &chart, &options), Err(RenderError::ReferenceOutsideRepository { .. })));
+        options.value_files = vec!["$values/envs/missing.yaml".into()];
+        let err = value_files(root, &chart, &options).unwrap_err();
+        assert!(matches!(&err, RenderError::MissingValueFile { file } if file == "envs/missing.yaml"), "{err}");
+        options.value_files = vec!["$config/x.yaml".into()];
+        let err = value_files(root, &chart, &options).unwrap_err();
+        assert!(matches!(&err, RenderError::ValuesRefNotFound { name, .. } if name == "config"), "{err}");
     }
 
     #[test]

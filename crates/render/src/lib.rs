@@ -17,17 +17,23 @@ mod manifest;
 mod options;
 mod renderer;
 mod sandbox;
+mod sources;
 mod tool;
 
 pub use application::{
     ClusterCapabilities, chart_name, destination_namespace, render_application, render_identity, render_request,
-    source_dir,
+    source_dir, source_request,
 };
 pub use chart_dependencies::{RemoteDependency, ResolvedDependency, remote_dependencies};
 pub use detect::detect_kind;
 pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;
 pub use manifest::Manifest;
-pub use options::{DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind};
+pub use options::{
+    DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind, ValueRoot,
+};
 pub use renderer::{Rendered, Renderer, RendererConfig};
+pub use sources::{
+    FetchedSource, SourcesRenderError, check_value_refs, merge, render_sources, renders, split_value_ref, value_roots,
+};
 pub use tool::Limits;

@@ -102,6 +102,19 @@ pub struct HelmOptions {
     pub api_versions: Vec<String>,
     /// Remote dependencies the caller resolved, placed under `charts/` of the scratch copy.
     pub dependencies: Vec<crate::ResolvedDependency>,
+    /// The files of a multi-source Application's `ref` sources, by ref name: a values file written
+    /// `$<ref>/path` is read from there (at that source's own revision).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_roots: BTreeMap<String, ValueRoot>,
+}
+
+/// Another source's checkout that values files may be read from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ValueRoot {
+    /// The revision checked out (part of the render's cache key).
+    pub revision: String,
+    /// The checkout's root directory (read-only).
+    pub root: std::path::PathBuf,
 }
 
 /// Everything the renderer needs to know about one source at one commit.

@@ -95,7 +95,7 @@ fn a_deleted_application_is_not_shown_and_has_no_row() {
 #[test]
 fn the_row_escapes_what_the_spec_says() {
     let mut hostile = app("web", HealthStatusCode::Healthy);
-    hostile.spec.source.path = Some(r#"</td><script>alert("x")</script>"#.into());
+    hostile.spec.source.as_mut().unwrap().path = Some(r#"</td><script>alert("x")</script>"#.into());
     let message: serde_json::Value =
         serde_json::from_str(&Update::of(&hostile).message(&ListFilter::default())).unwrap();
     let row = message["row"].as_str().unwrap();

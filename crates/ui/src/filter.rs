@@ -62,11 +62,11 @@ impl ListFilter {
         let destination = &app.spec.destination;
         let names: Vec<&str> = split(&self.namespace).collect();
         let query = self.q.trim().to_lowercase();
-        let source = &app.spec.source;
+        let name = app.name_any();
+        let sources = app.spec.all_sources();
+        let fields = sources.iter().flat_map(|s| [s.repo_url.as_str(), s.path.as_deref().unwrap_or_default()]);
         let found = query.is_empty()
-            || [app.name_any().as_str(), source.repo_url.as_str(), source.path.as_deref().unwrap_or_default()]
-                .iter()
-                .any(|field| field.to_lowercase().contains(&query));
+            || std::iter::once(name.as_str()).chain(fields).any(|field| field.to_lowercase().contains(&query));
         (self.project.is_empty() || self.project == project)
             && (names.is_empty() || names.contains(&namespace.as_str()))
             && (self.cluster.is_empty()

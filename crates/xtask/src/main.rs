@@ -31,8 +31,8 @@ mod kwok;
 mod oidc_provider;
 mod prereq;
 mod process;
-mod sops_tools;
 mod registry;
+mod sops_tools;
 mod test;
 mod tools;
 

@@ -21,8 +21,8 @@ pub mod namespace;
 pub mod oidc;
 pub mod registry;
 pub mod remote;
-pub mod sops;
 pub mod signing;
+pub mod sops;
 pub mod ui;
 pub mod wait;
 

@@ -55,11 +55,18 @@ pub(crate) fn run(args: DiffArgs, cluster: &ClusterArgs) -> anyhow::Result<ExitC
     block_on(async {
         let cluster = Cluster::connect(cluster).await?;
         let mut app = application(&cluster, args.name.as_deref(), args.file.as_deref()).await?;
-        if let Some(repo) = &args.repo {
-            app.spec.source.repo_url = repo.clone();
-        }
-        if let Some(chart) = &args.chart {
-            app.spec.source.chart = Some(chart.clone());
+        if args.repo.is_some() || args.chart.is_some() {
+            anyhow::ensure!(
+                !app.spec.is_multi_source(),
+                "--repo and --chart replace the one source of a single-source Application"
+            );
+            let source = app.spec.source.get_or_insert_with(Default::default);
+            if let Some(repo) = &args.repo {
+                source.repo_url = repo.clone();
+            }
+            if let Some(chart) = &args.chart {
+                source.chart = Some(chart.clone());
+            }
         }
         let origin = Origin::of(args.path.clone(), args.revision.clone());
         let previews = preview(&cluster, &app, &origin, &args.tools).await?;

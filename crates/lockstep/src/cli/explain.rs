@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn names_the_drifted_field_and_the_manual_sync() {
         let status = ApplicationStatus {
-            sync: SyncStatus { status: SyncStatusCode::OutOfSync, revision: None },
+            sync: SyncStatus { status: SyncStatusCode::OutOfSync, ..Default::default() },
             conditions: vec![condition(READY, "False", reason::OUT_OF_SYNC, "1 object differs", 0)],
             ..Default::default()
         };
@@ -346,7 +346,7 @@ mod tests {
             ..Default::default()
         };
         let status = ApplicationStatus {
-            sync: SyncStatus { status: SyncStatusCode::OutOfSync, revision: None },
+            sync: SyncStatus { status: SyncStatusCode::OutOfSync, ..Default::default() },
             health: HealthStatus { status: HealthStatusCode::Degraded, message: None },
             operation_state: Some(OperationState {
                 phase: OperationPhase::Failed,

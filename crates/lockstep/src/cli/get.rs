@@ -131,8 +131,11 @@ pub(crate) fn table(apps: &[Application], namespaces: bool, wide: bool, now: i64
                 seconds(app.metadata.creation_timestamp.as_ref()).map_or("-".into(), |t| age(now - t)),
             ];
             if wide {
-                row.push(app.spec.source.repo_url.clone());
-                row.push(app.spec.source.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
+                let sources = app.spec.all_sources();
+                let more = if sources.len() > 1 { format!(" (+{})", sources.len() - 1) } else { String::new() };
+                let first = sources.first();
+                row.push(first.map(|s| format!("{}{more}", s.repo_url)).unwrap_or_default());
+                row.push(first.and_then(|s| s.path.clone()).filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
                 row.push(lockstep_render::destination_namespace(app));
             }
             let message = ready_message(app);
@@ -170,13 +173,20 @@ pub(crate) fn ordered(resources: &[ResourceStatus]) -> Vec<&ResourceStatus> {
 /// resources as a tree by namespace.
 pub(crate) fn detail(app: &Application, now: i64, style: Style) -> String {
     let status = app.status.clone().unwrap_or_default();
-    let source = &app.spec.source;
     let mut out = String::new();
     let mut field = |name: &str, value: String| out.push_str(&format!("{:<16}{value}\n", format!("{name}:")));
     field("Name", format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()));
-    field("Source", source.repo_url.clone());
-    field("Target revision", source.target_revision.clone().unwrap_or_else(|| "HEAD".into()));
-    field("Path", source.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
+    let multi = app.spec.is_multi_source();
+    for (index, source) in app.spec.all_sources().into_iter().enumerate() {
+        let which = if multi { format!(" {}", index + 1) } else { String::new() };
+        let reference = source.ref_name.as_ref().map(|r| format!(" (ref {r})")).unwrap_or_default();
+        field(&format!("Source{which}"), format!("{}{reference}", source.repo_url));
+        field(&format!("Target revision{which}"), source.target_revision.clone().unwrap_or_else(|| "HEAD".into()));
+        field(&format!("Path{which}"), source.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into()));
+        if let Some(revision) = status.sync.revisions.get(index) {
+            field(&format!("Revision{which}"), revision.clone());
+        }
+    }
     field("Destination", lockstep_render::destination_namespace(app));
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     field(
@@ -322,18 +332,22 @@ mod tests {
         let mut app = Application::new(
             "web",
             ApplicationSpec {
-                source: ApplicationSource {
+                source: Some(ApplicationSource {
                     repo_url: "https://git.example/r.git".into(),
                     path: Some("deploy".into()),
                     ..Default::default()
-                },
+                }),
                 ..Default::default()
             },
         );
         app.metadata.namespace = Some("team".into());
         app.metadata.creation_timestamp = Some(Time(Timestamp::from_second(1000).unwrap()));
         app.status = Some(ApplicationStatus {
-            sync: SyncStatus { status: SyncStatusCode::OutOfSync, revision: Some("0123456789abcdef0123".into()) },
+            sync: SyncStatus {
+                status: SyncStatusCode::OutOfSync,
+                revision: Some("0123456789abcdef0123".into()),
+                ..Default::default()
+            },
             health: HealthStatus { status: HealthStatusCode::Degraded, message: None },
             resources: vec![
                 resource("a-fine", SyncStatusCode::Synced, HealthStatusCode::Healthy, None),

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
-use lockstep_api::Application;
+use lockstep_api::{Application, ApplicationSource};
 use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, masked, needs_decryption, sops_mac};
-use lockstep_render::{Manifest, Renderer, RendererConfig};
+use lockstep_render::{FetchedSource, Manifest, Renderer, RendererConfig};
 use lockstep_source::{GitCache, HelmRepoCache, OciAuth, OciCache, OciOptions, OciRequest, Snapshot, SourceRequest};
 
 /// The rendering tools and the git cache, as the controller takes them.
@@ -95,21 +95,45 @@ impl Origin {
     }
 }
 
-/// The files of `origin` on disk.
-pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArgs) -> anyhow::Result<Snapshot> {
-    let source = &app.spec.source;
-    let target = match origin {
-        Origin::Checkout(dir) => return checkout(&source.repo_url, dir),
-        Origin::Revision(revision) => Some(revision.clone()),
-        Origin::Current => {
-            app.status.as_ref().and_then(|s| s.sync.revision.clone()).or_else(|| source.target_revision.clone())
+/// The files of `origin` on disk, one snapshot per source. A multi-source Application is read at
+/// the revisions the controller last compared (else its target revisions): a checkout or a revision
+/// names one repository, and which source it stands for would be a guess.
+pub(crate) async fn snapshots(app: &Application, origin: &Origin, tools: &ToolArgs) -> anyhow::Result<Vec<Snapshot>> {
+    let sources = app.spec.all_sources();
+    let compared = app.status.as_ref().and_then(|s| s.sync.revision.clone());
+    if app.spec.is_multi_source() {
+        anyhow::ensure!(
+            *origin == Origin::Current,
+            "{} has several sources (spec.sources): --path and --revision name one repository; \
+             leave them out to render the revisions the controller compared",
+            app.metadata.name.as_deref().unwrap_or_default()
+        );
+        let revisions = app.status.as_ref().map(|s| s.sync.revisions.clone()).unwrap_or_default();
+        let mut snapshots = Vec::with_capacity(sources.len());
+        for (index, source) in sources.iter().enumerate() {
+            let target = revisions.get(index).cloned().or_else(|| source.target_revision.clone());
+            snapshots.push(fetch(tools, source, target).await?);
         }
+        return Ok(snapshots);
+    }
+    let Some(source) = sources.first() else { anyhow::bail!("the Application has no source") };
+    let target = match origin {
+        Origin::Checkout(dir) => return Ok(vec![checkout(&source.repo_url, dir)?]),
+        Origin::Revision(revision) => Some(revision.clone()),
+        Origin::Current => compared.or_else(|| source.target_revision.clone()),
     };
-    if lockstep_source::is_oci_url(&source.repo_url) {
-        return oci_snapshot(&source.repo_url, target, tools).await;
+    Ok(vec![fetch(tools, source, target).await?])
+}
+
+/// `source` at `target` through the user's caches, with a fresh listing: an `oci://` artifact, a
+/// chart from a Helm repository, or a git commit.
+async fn fetch(tools: &ToolArgs, source: &ApplicationSource, target: Option<String>) -> anyhow::Result<Snapshot> {
+    let repo_url = source.repo_url.trim();
+    if lockstep_source::is_oci_url(repo_url) {
+        return oci_snapshot(repo_url, target, tools).await;
     }
     let request = SourceRequest {
-        repo_url: source.repo_url.trim().to_string(),
+        repo_url: repo_url.to_string(),
         target_revision: target.clone(),
         max_listing_age: Some(std::time::Duration::ZERO),
         ..Default::default()
@@ -118,17 +142,14 @@ pub(crate) async fn snapshot(app: &Application, origin: &Origin, tools: &ToolArg
         let options = lockstep_source::HelmRepoOptions::default();
         let cache = HelmRepoCache::new(&tools.cache_dir(), options).context("opening the chart cache")?;
         return cache.chart(&request, chart).await.with_context(|| {
-            format!(
-                "fetching chart {chart} from {} at {}",
-                source.repo_url,
-                target.as_deref().unwrap_or("the latest version")
-            )
+            format!("fetching chart {chart} from {repo_url} at {}", target.as_deref().unwrap_or("the latest version"))
         });
     }
     let cache = GitCache::new(tools.cache_dir()).context("opening the git cache")?;
-    cache.snapshot(&request).await.with_context(|| {
-        format!("fetching {} at {}", source.repo_url, target.as_deref().unwrap_or("the default branch"))
-    })
+    cache
+        .snapshot(&request)
+        .await
+        .with_context(|| format!("fetching {repo_url} at {}", target.as_deref().unwrap_or("the default branch")))
 }
 
 /// An `oci://` artifact fetched into the user's cache, with the registry credentials of the flags.
@@ -145,7 +166,7 @@ async fn oci_snapshot(repo_url: &str, target: Option<String>, tools: &ToolArgs) 
         cosign_public_key: None,
     };
     let cache = OciCache::open(&tools.cache_dir(), OciOptions::default()).context("opening the OCI cache")?;
-    let request = OciRequest { repo_url: repo_url.trim().to_string(), target_revision: target.clone(), auth };
+    let request = OciRequest { repo_url: repo_url.to_string(), target_revision: target.clone(), auth };
     let snapshot = cache.snapshot(&request).await;
     snapshot.with_context(|| format!("fetching {repo_url} at {}", target.as_deref().unwrap_or("latest")))
 }
@@ -164,28 +185,28 @@ pub(crate) fn checkout(repo_url: &str, dir: &Path) -> anyhow::Result<Snapshot> {
     })
 }
 
-/// Renders `app` from `snapshot` as the controller would (the cluster is asked for Helm's
-/// capabilities when a client is given), SOPS-encrypted objects decrypted with the local keys.
+/// Renders `app` from `snapshots` (one per source) as the controller would (the cluster is asked
+/// for Helm's capabilities when a client is given), SOPS-encrypted objects decrypted with the local keys.
 pub(crate) async fn render(
     app: &Application,
-    snapshot: &Snapshot,
+    snapshots: &[Snapshot],
     tools: &ToolArgs,
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
-    let rendered = render_encrypted(app, snapshot, tools, client).await?;
-    decrypt(&rendered, snapshot, tools)
+    let rendered = render_encrypted(app, snapshots, tools, client).await?;
+    decrypt(&rendered, snapshots, tools)
 }
 
 /// The render with every SOPS-encrypted object checked (it must decrypt with the local keys) and
 /// shown with its encrypted values masked, for printing.
 pub(crate) async fn render_masked(
     app: &Application,
-    snapshot: &Snapshot,
+    snapshots: &[Snapshot],
     tools: &ToolArgs,
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
-    let rendered = render_encrypted(app, snapshot, tools, client).await?;
-    decrypt(&rendered, snapshot, tools)?;
+    let rendered = render_encrypted(app, snapshots, tools, client).await?;
+    decrypt(&rendered, snapshots, tools)?;
     Ok(rendered
         .into_iter()
         .map(|m| match sops_mac(&m.object) {
@@ -195,7 +216,8 @@ pub(crate) async fn render_masked(
         .collect())
 }
 
-fn decrypt(manifests: &[Manifest], snapshot: &Snapshot, tools: &ToolArgs) -> anyhow::Result<Vec<Manifest>> {
+/// Encrypted files are looked up in the first snapshot (the one source of a single-source Application).
+fn decrypt(manifests: &[Manifest], snapshots: &[Snapshot], tools: &ToolArgs) -> anyhow::Result<Vec<Manifest>> {
     if !needs_decryption(manifests) {
         return Ok(manifests.to_vec());
     }
@@ -204,12 +226,13 @@ fn decrypt(manifests: &[Manifest], snapshot: &Snapshot, tools: &ToolArgs) -> any
         !keys.is_empty(),
         "the render holds SOPS-encrypted objects: give an age key with --decryption-key FILE (or SOPS_AGE_KEY_FILE)"
     );
+    let Some(snapshot) = snapshots.first() else { return Ok(manifests.to_vec()) };
     Ok(decrypt_manifests(&snapshot.root, manifests, &keys)?)
 }
 
 async fn render_encrypted(
     app: &Application,
-    snapshot: &Snapshot,
+    snapshots: &[Snapshot],
     tools: &ToolArgs,
     client: Option<&kube::Client>,
 ) -> anyhow::Result<Vec<Manifest>> {
@@ -221,9 +244,21 @@ async fn render_encrypted(
             None => lockstep_render::ClusterCapabilities::default(),
         }
     };
-    let rendered = lockstep_render::render_application(&renderer, app, &snapshot.revision, &snapshot.root, caps, &[])
+    let sources = app.spec.all_sources();
+    let fetched: Vec<_> = sources
+        .into_iter()
+        .zip(snapshots)
+        .map(|(source, s)| FetchedSource {
+            source,
+            revision: s.revision.clone(),
+            root: s.root.clone(),
+            dependencies: Vec::new(),
+        })
+        .collect();
+    let at = || snapshots.iter().map(|s| format!("{} at {}", s.root.display(), short(&s.revision))).collect::<Vec<_>>();
+    let rendered = lockstep_render::render_sources(&renderer, app, &fetched, caps)
         .await
-        .with_context(|| format!("rendering {} at {}", snapshot.root.display(), short(&snapshot.revision)))?;
+        .with_context(|| format!("rendering {}", at().join(", ")))?;
     Ok(rendered.manifests.as_ref().clone())
 }
 

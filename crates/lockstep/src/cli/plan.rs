@@ -27,8 +27,8 @@ pub(crate) async fn plan(
             app.spec.destination.name.as_deref().or(app.spec.destination.server.as_deref()).unwrap_or_default()
         );
     }
-    let snapshot = local::snapshot(app, origin, tools).await?;
-    let manifests = local::render(app, &snapshot, tools, Some(&cluster.client)).await?;
+    let snapshots = local::snapshots(app, origin, tools).await?;
+    let manifests = local::render(app, &snapshots, tools, Some(&cluster.client)).await?;
     let engine = Engine::new(cluster.client.clone());
     Ok(engine.plan(&manifests, &sync_options(app, prune)).await)
 }

@@ -93,17 +93,18 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let cluster = Cluster::connect(cluster).await?;
                 let app = cluster.app(name).await?;
                 let origin = Origin::of(args.path.clone(), args.revision.clone());
-                let snapshot = local::snapshot(&app, &origin, &args.tools).await?;
-                local::render_masked(&app, &snapshot, &args.tools, Some(&cluster.client)).await?
+                let snapshots = local::snapshots(&app, &origin, &args.tools).await?;
+                local::render_masked(&app, &snapshots, &args.tools, Some(&cluster.client)).await?
             }
             None if args.chart.is_some() => {
                 let mut app = application_for(Path::new(""), "", &args.options)?;
                 app.metadata.name = args.options.release_name.clone().or_else(|| args.chart.clone());
-                app.spec.source.repo_url = args.repo.clone().unwrap_or_default();
-                app.spec.source.chart = args.chart.clone();
-                app.spec.source.target_revision = args.revision.clone();
-                let snapshot = local::snapshot(&app, &Origin::Current, &args.tools).await?;
-                local::render(&app, &snapshot, &args.tools, None).await?
+                let source = app.spec.source.get_or_insert_with(Default::default);
+                source.repo_url = args.repo.clone().unwrap_or_default();
+                source.chart = args.chart.clone();
+                source.target_revision = args.revision.clone();
+                let snapshots = local::snapshots(&app, &Origin::Current, &args.tools).await?;
+                local::render(&app, &snapshots, &args.tools, None).await?
             }
             None => {
                 anyhow::ensure!(args.revision.is_none(), "--revision goes with NAME or --chart");
@@ -113,7 +114,7 @@ pub(crate) fn run(args: RenderArgs, cluster: &ClusterArgs) -> anyhow::Result<Exi
                 let relative = dir.strip_prefix(&root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
                 let app = application_for(&dir, &relative, &args.options)?;
                 let snapshot = local::checkout("", &root)?;
-                local::render_masked(&app, &snapshot, &args.tools, None).await?
+                local::render_masked(&app, std::slice::from_ref(&snapshot), &args.tools, None).await?
             }
         };
         print!("{}", documents(&manifests)?);
@@ -160,14 +161,14 @@ fn application_for(dir: &Path, path: &str, options: &RenderOptions) -> anyhow::R
     };
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into());
     let spec = ApplicationSpec {
-        source: ApplicationSource {
+        source: Some(ApplicationSource {
             repo_url: String::new(),
             path: Some(path.to_string()),
             directory,
             kustomize: options.kustomize.then(ApplicationSourceKustomize::default),
             helm,
             ..Default::default()
-        },
+        }),
         destination: ApplicationDestination { namespace: options.dest_namespace.clone(), ..Default::default() },
         ..Default::default()
     };
@@ -199,10 +200,11 @@ mod tests {
             ..Default::default()
         };
         let app = application_for(Path::new("/repo/chart"), "chart", &options).unwrap();
-        let helm = app.spec.source.helm.unwrap();
+        let source = app.spec.source.unwrap();
+        let helm = source.helm.unwrap();
         assert_eq!((helm.parameters[0].name.as_str(), helm.parameters[0].value.as_str()), ("image.tag", "2"));
         assert_eq!(helm.value_files, vec!["prod.yaml"]);
-        assert_eq!(app.spec.source.path.as_deref(), Some("chart"));
+        assert_eq!(source.path.as_deref(), Some("chart"));
         assert_eq!(app.spec.destination.namespace.as_deref(), Some("web"));
         assert!(
             application_for(Path::new("/x"), "", &RenderOptions { helm_set: vec!["bad".into()], ..Default::default() })

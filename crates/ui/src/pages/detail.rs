@@ -86,7 +86,8 @@ pub(crate) async fn page(
 }
 
 fn summary(app: &Application, status: &ApplicationStatus) -> Markup {
-    let source = &app.spec.source;
+    let sources = app.spec.all_sources();
+    let multi = app.spec.is_multi_source();
     let destination = &app.spec.destination;
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref());
     html! {
@@ -94,14 +95,23 @@ fn summary(app: &Application, status: &ApplicationStatus) -> Markup {
             h2 #summary-h { "Summary" }
             dl.summary {
                 dt { "Project" } dd { (app.spec.project.as_deref().unwrap_or("default")) }
-                dt { "Repository" } dd { (source.repo_url) }
-                dt { "Path" } dd { (source.path.as_deref().unwrap_or(".")) }
-                dt { "Target revision" } dd { (source.target_revision.as_deref().unwrap_or("HEAD")) }
+                @for (index, source) in sources.iter().enumerate() {
+                    @let which = if multi { format!(" (source {})", index + 1) } else { String::new() };
+                    dt { "Repository" (which) } dd { (source.repo_url) @if let Some(name) = &source.ref_name { " (ref " (name) ")" } }
+                    dt { "Path" (which) } dd { (source.path.as_deref().unwrap_or(".")) }
+                    dt { "Target revision" (which) } dd { (source.target_revision.as_deref().unwrap_or("HEAD")) }
+                    @if multi {
+                        dt { "Synced revision" (which) } dd { (revision_link(&source.repo_url, status.sync.revisions.get(index).map(String::as_str).unwrap_or_default())) }
+                    }
+                }
                 dt { "Destination" } dd {
                     (destination.name.as_deref().or(destination.server.as_deref()).unwrap_or("in-cluster"))
                     " / " (destination.namespace.as_deref().unwrap_or("-"))
                 }
-                dt { "Synced revision" } dd { (revision_link(&source.repo_url, status.sync.revision.as_deref().unwrap_or_default())) }
+                @if !multi {
+                    @let repo = sources.first().map(|s| s.repo_url.as_str()).unwrap_or_default();
+                    dt { "Synced revision" } dd { (revision_link(repo, status.sync.revision.as_deref().unwrap_or_default())) }
+                }
                 dt { "Automated sync" } dd {
                     @match automated {
                         Some(a) => { "on" @if a.prune { ", prune" } @if a.self_heal { ", self-heal" } },
@@ -229,8 +239,16 @@ fn history(app: &Application, status: &ApplicationStatus) -> Markup {
             @if status.history.is_empty() { p { "No syncs yet." } } @else {
                 table.history { thead { tr { th { "ID" } th { "Revision" } th { "Deployed" } th { "Initiated by" } } }
                     tbody { @for entry in status.history.iter().rev() {
-                        @let repo = entry.source.as_ref().map_or(app.spec.source.repo_url.as_str(), |s| s.repo_url.as_str());
-                        tr { td { (entry.id) } td { (revision_link(repo, &entry.revision)) }
+                        @let primary = app.spec.primary_source().map(|s| s.repo_url.as_str()).unwrap_or_default();
+                        @let repo = entry.source.as_ref().map_or(primary, |s| s.repo_url.as_str());
+                        tr { td { (entry.id) }
+                             td { @if entry.revisions.is_empty() { (revision_link(repo, &entry.revision)) } @else {
+                                 @for (index, revision) in entry.revisions.iter().enumerate() {
+                                     @if index > 0 { ", " }
+                                     @let repo = entry.sources.get(index).or_else(|| app.spec.sources.get(index)).map_or(primary, |s| s.repo_url.as_str());
+                                     (revision_link(repo, revision))
+                                 }
+                             } }
                              td { (entry.deployed_at.0.to_string()) } td { (entry.initiated_by.as_deref().unwrap_or_default()) } }
                     } }
                 }

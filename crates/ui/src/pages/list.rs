@@ -120,11 +120,17 @@ pub(crate) fn row(app: &Application) -> Markup {
     let namespace = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let status = app.status.clone().unwrap_or_default();
-    let source = &app.spec.source;
+    let source = app.spec.primary_source().cloned().unwrap_or_default();
+    let more = app.spec.all_sources().len().saturating_sub(1);
     let destination = &app.spec.destination;
     let cluster =
         destination.name.clone().or_else(|| destination.server.clone()).unwrap_or_else(|| "in-cluster".into());
     let revision = status.sync.revision.as_deref().unwrap_or_default();
+    let shown = if status.sync.revisions.is_empty() {
+        short(revision).to_string()
+    } else {
+        status.sync.revisions.iter().map(|r| short(r)).collect::<Vec<_>>().join(",")
+    };
     html! {
         tr data-app=(format!("{namespace}/{name}")) {
             td.name { a href=(format!("/apps/{namespace}/{name}")) { (name) } }
@@ -134,9 +140,10 @@ pub(crate) fn row(app: &Application) -> Markup {
                 span.repo { (source.repo_url) }
                 @if let Some(path) = &source.path { " " span.path { (path) } }
                 " @ " span.target { (source.target_revision.as_deref().unwrap_or("HEAD")) }
+                @if more > 0 { " " span.more { "+" (more) " more" } }
             }
             td { (cluster) " / " (destination.namespace.as_deref().unwrap_or("-")) }
-            td.revision title=(revision) { (short(revision)) }
+            td.revision title=(revision) { (shown) }
             td.health { (badges::health(status.health.status)) }
             td.sync { (badges::sync(status.sync.status)) }
         }
