@@ -53,7 +53,8 @@ pub(crate) async fn fetch_all(
 ) -> Result<Fetched, FetchFailure> {
     let refresh = ctx.sources.explicit_refresh(app);
     let sources = app.spec.all_sources();
-    let fetches = sources.iter().map(|source| fetch_source(app, ctx, source, refresh, verify_in));
+    // Boxed: each source's fetch is a large future, kept off the worker's stack.
+    let fetches = sources.iter().map(|source| Box::pin(fetch_source(app, ctx, source, refresh, verify_in)));
     let results = futures::future::join_all(fetches).await;
     let multi = app.spec.is_multi_source();
     let mut snapshots = Vec::with_capacity(results.len());

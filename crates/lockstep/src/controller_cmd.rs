@@ -218,7 +218,13 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             fetch_timeout: args.fetch_timeout,
         },
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Reconcile futures (every source kind, verification, render, sync) are deep: 8 MiB worker
+    // stacks instead of tokio's 2 MiB keep a debug build from overflowing them.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         let client = lockstep_controller::instrumented_client(&identity)
             .await
