@@ -215,3 +215,29 @@ async fn the_render_cache_never_holds_plaintext() {
     }
     assert_eq!(files, 1);
 }
+
+#[test]
+fn a_secret_generated_from_an_encrypted_dotenv_file_is_refused_not_applied_encrypted() {
+    let generated = json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "env-5f8k"},
+        "data": {"PASSWORD": "RU5DW0FFUzI1Nl9HQ00sZGF0YTp4XQ==", "sops_mac": "RU5DW0FFUzI1Nl9HQ00sZGF0YTp5XQ=="}
+    });
+    let plain_secret =
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"}, "data": {"a": "Yg=="}});
+    let manifests = vec![
+        Manifest { object: generated, file: "kustomization.yaml".into(), document: 0 },
+        Manifest { object: plain_secret.clone(), file: "plain.yaml".into(), document: 0 },
+    ];
+    assert!(needs_decryption(&manifests));
+    let root = tempfile::tempdir().unwrap();
+    match decrypt_manifests(root.path(), &manifests, &test_keys()) {
+        Err(RenderError::Decryption { file, message }) => {
+            assert_eq!(file, "kustomization.yaml");
+            assert!(message.contains("dotenv"), "{message}");
+        }
+        other => panic!("expected a decryption error, got {other:?}"),
+    }
+    let only_plain = &manifests[1..];
+    assert!(!needs_decryption(only_plain));
+    assert_eq!(objects(&decrypt_manifests(root.path(), only_plain, &test_keys()).unwrap()), vec![plain_secret]);
+}

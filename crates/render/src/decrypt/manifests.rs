@@ -26,7 +26,14 @@ pub fn sops_mac(object: &Value) -> Option<&str> {
 
 /// Whether any rendered object is SOPS-encrypted, so keys must be looked up.
 pub fn needs_decryption(manifests: &[Manifest]) -> bool {
-    manifests.iter().any(|m| sops_mac(&m.object).is_some())
+    manifests.iter().any(|m| sops_mac(&m.object).is_some() || from_encrypted_dotenv(&m.object))
+}
+
+/// A Secret that Kustomize generated from a SOPS-encrypted dotenv file: its data still holds the
+/// file's `sops_mac` entry. Such files are not decrypted, so the Secret must not be applied as it is.
+fn from_encrypted_dotenv(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("Secret")
+        && ["data", "stringData"].iter().any(|field| object.get(field).and_then(|d| d.get("sops_mac")).is_some())
 }
 
 /// The manifests with every SOPS-encrypted object decrypted; the others as they are. `root` is
@@ -39,6 +46,14 @@ pub fn decrypt_manifests(
     let mut opened: HashMap<String, OpenedFile> = HashMap::new();
     let mut out = Vec::with_capacity(manifests.len());
     for manifest in manifests {
+        if from_encrypted_dotenv(&manifest.object) {
+            return Err(RenderError::Decryption {
+                file: manifest.file.clone(),
+                message: "a Secret generated from a SOPS-encrypted dotenv file: dotenv files are not decrypted; \
+                          encrypt the Secret manifest (YAML or JSON) instead"
+                    .into(),
+            });
+        }
         let Some(mac) = sops_mac(&manifest.object) else {
             out.push(manifest.clone());
             continue;
