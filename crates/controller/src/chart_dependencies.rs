@@ -1,12 +1,14 @@
 //! Remote dependencies of a chart from git (`Chart.yaml` `dependencies` with `repository:
-//! https://…`), resolved through the shared Helm repository cache with the credentials, mirrors
-//! and proxies of the Application's namespace, before the render copies them into its scratch
-//! copy of the chart. Once fetched they are served from the cache, also while the repository is down.
+//! https://…` or `oci://…`), resolved before the render copies them into its scratch copy of the
+//! chart: from a Helm repository through the shared Helm repository cache with the credentials,
+//! mirrors and proxies of the Application's namespace; from a registry through the OCI cache with
+//! the registry credentials of OCI sources (Helm's layout: `<repository>/<name>:<version>`). Once
+//! fetched they are served from the cache, also while the repository or registry is down.
 
 use kube::ResourceExt;
 use lockstep_api::{Application, ApplicationSource};
 use lockstep_render::{RemoteDependency, RenderError, ResolvedDependency};
-use lockstep_source::Snapshot;
+use lockstep_source::{OciChartRef, Snapshot};
 
 use crate::context::Context;
 
@@ -41,14 +43,23 @@ async fn resolve_one(
         repository: lockstep_source::strip_userinfo(&dependency.repository),
         message,
     };
+    let namespace = app.namespace().unwrap_or_default();
     if dependency.is_oci() {
-        // Hook for OCI sources: resolve `oci://` charts through the OCI client once it exists.
-        return Err(failed("oci:// dependencies are not resolved by this build (vendor the chart in charts/)".into()));
+        let chart = OciChartRef::new(&dependency.repository, &dependency.name, Some(dependency_version(dependency)))
+            .map_err(&failed)?;
+        let pulled = crate::oci_charts::pull_chart(ctx, &namespace, &chart).await.map_err(|e| failed(e.to_string()))?;
+        crate::oci_charts::holds_chart(&pulled.root, &dependency.name).map_err(&failed)?;
+        return Ok(ResolvedDependency {
+            name: dependency.name.clone(),
+            repository: dependency.repository.clone(),
+            dir: pulled.root,
+        });
     }
     if !dependency.is_helm_repository() {
-        return Err(failed("only https://, http:// and file:// repositories are supported (no @alias names)".into()));
+        return Err(failed(
+            "only https://, http://, oci:// and file:// repositories are supported (no @alias names)".into(),
+        ));
     }
-    let namespace = app.namespace().unwrap_or_default();
     let version = Some(dependency.version.clone()).filter(|v| !v.is_empty());
     let request = crate::sources::request_for(
         &ctx.client,
@@ -62,4 +73,10 @@ async fn resolve_one(
     .map_err(|e| failed(e.to_string()))?;
     let chart = ctx.helm_repos.chart(&request, &dependency.name).await.map_err(|e| failed(e.to_string()))?;
     Ok(ResolvedDependency { name: dependency.name.clone(), repository: dependency.repository.clone(), dir: chart.root })
+}
+
+/// The version to resolve in a registry: as written, or the highest stable tag (`*`) when the
+/// dependency names none.
+fn dependency_version(dependency: &RemoteDependency) -> &str {
+    if dependency.version.trim().is_empty() { "*" } else { dependency.version.as_str() }
 }

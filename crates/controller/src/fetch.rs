@@ -74,8 +74,9 @@ pub(crate) async fn fetch_all(
     Ok(Fetched { snapshots, revision })
 }
 
-/// Fetches one source (served from the last good revision during an outage): an `oci://` artifact,
-/// a chart from a Helm repository when `chart` is set, else a git repository at its target revision,
+/// Fetches one source (served from the last good revision during an outage): a chart from an OCI
+/// registry (`chart` with an `oci://` or `enableOCI` repository), an `oci://` artifact, a chart
+/// from a Helm repository when `chart` is set, else a git repository at its target revision,
 /// its signatures verified when `verify_in` is given.
 async fn fetch_source(
     app: &Application,
@@ -85,8 +86,11 @@ async fn fetch_source(
     verify_in: Option<&Project>,
 ) -> Result<Snapshot, SourceError> {
     let controller_namespace = &ctx.config.controller_namespace;
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    if let Some(chart) = crate::oci_charts::chart_of_source(ctx, namespace, source).await? {
+        return crate::oci_charts::pull_chart(ctx, namespace, &chart).await;
+    }
     if crate::oci_sources::is_oci(&source.repo_url) {
-        let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
         let request = crate::oci_sources::oci_request(
             &ctx.client,
             &ctx.lookups,

@@ -20,6 +20,7 @@ mod instrument;
 mod liveness;
 mod lookups;
 pub mod metrics;
+mod oci_charts;
 mod oci_sources;
 mod pre_delete;
 mod projects;

@@ -47,3 +47,37 @@ fn docker_config_entries_by_host() {
     assert_eq!(docker_config_entry("not json", "reg.example"), None);
     assert!(is_oci("OCI://reg/app") && !is_oci("https://reg/app"));
 }
+
+#[test]
+fn a_chart_reads_the_secret_of_its_url_or_of_its_repository() {
+    let secrets = vec![
+        secret("repo", "repository", &[("url", "reg.example/charts"), ("password", "repo-pass")]),
+        secret("chart", "repository", &[("url", "oci://reg.example/charts/web"), ("password", "chart-pass")]),
+    ];
+    let auth = |urls: &[&str]| select_auth_for(urls, "reg.example", &secrets).and_then(|a| a.origin);
+    assert_eq!(auth(&["oci://reg.example/charts/web", "reg.example/charts"]).as_deref(), Some("ns/chart"));
+    assert_eq!(auth(&["oci://reg.example/charts/api", "reg.example/charts"]).as_deref(), Some("ns/repo"));
+    assert_eq!(auth(&["oci://reg.example/charts/api"]), None, "the repository's Secret needs the repository URL");
+    assert_eq!(auth(&["oci://reg.example/other/api", "oci://reg.example/other"]), None);
+}
+
+#[test]
+fn enable_oci_comes_from_the_secret_that_applies() {
+    let argo = |name: &str, kind: &str, data: &[(&str, &str)]| {
+        let mut s = (*secret(name, kind, data)).clone();
+        let labels = s.metadata.labels.get_or_insert_with(Default::default);
+        labels.remove(SECRET_TYPE_LABEL);
+        labels.insert(ARGO_SECRET_TYPE_LABEL.into(), kind.into());
+        Arc::new(s)
+    };
+    let secrets = vec![
+        argo("oci", "repository", &[("url", "reg.example/charts"), ("type", "helm"), (ENABLE_OCI_KEY, "true")]),
+        secret("plain", "repository", &[("url", "reg.example/legacy"), ("type", "helm")]),
+        secret("creds", "repo-creds", &[("url", "mirror.example/"), (ENABLE_OCI_KEY, "True")]),
+    ];
+    assert_eq!(enables_oci("reg.example/charts", &secrets), Some(true));
+    assert_eq!(enables_oci("reg.example/charts/", &secrets), Some(true), "a trailing / is the same URL");
+    assert_eq!(enables_oci("reg.example/legacy", &secrets), Some(false));
+    assert_eq!(enables_oci("mirror.example/team/charts", &secrets), Some(true), "a repo-creds prefix");
+    assert_eq!(enables_oci("other.example/charts", &secrets), None);
+}

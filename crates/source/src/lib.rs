@@ -29,7 +29,8 @@ pub use helm_repo::{DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES, HelmRepoCa
 pub use mirror::{MirrorEntry, MirrorMap};
 pub use observe::{GitRequest, GitRequestObserver, GitRequestType};
 pub use oci::{
-    DEFAULT_MAX_ARTIFACT_BYTES, OCI_SCHEME, OciAuth, OciCache, OciOptions, OciPin, OciRequest, OciTarget, is_oci_url,
+    DEFAULT_MAX_ARTIFACT_BYTES, OCI_SCHEME, OciAuth, OciCache, OciChartRef, OciOptions, OciPin, OciRequest, OciTarget,
+    chart_version_tag, is_oci_url,
 };
 pub use revision::{RemoteRef, RevisionSpec};
 pub use snapshot::{Snapshot, Unavailable};

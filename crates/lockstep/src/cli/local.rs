@@ -125,11 +125,16 @@ pub(crate) async fn snapshots(app: &Application, origin: &Origin, tools: &ToolAr
     Ok(vec![fetch(tools, source, target).await?])
 }
 
-/// `source` at `target` through the user's caches, with a fresh listing: an `oci://` artifact, a
-/// chart from a Helm repository, or a git commit.
+/// `source` at `target` through the user's caches, with a fresh listing: an `oci://` artifact (a
+/// chart in Helm's layout when `chart` is set), a chart from a Helm repository, or a git commit.
 async fn fetch(tools: &ToolArgs, source: &ApplicationSource, target: Option<String>) -> anyhow::Result<Snapshot> {
     let repo_url = source.repo_url.trim();
     if lockstep_source::is_oci_url(repo_url) {
+        if let Some(chart) = lockstep_render::chart_name(source) {
+            let chart =
+                lockstep_source::OciChartRef::new(repo_url, chart, target.as_deref()).map_err(anyhow::Error::msg)?;
+            return oci_snapshot(&chart.url, chart.version, tools).await;
+        }
         return oci_snapshot(repo_url, target, tools).await;
     }
     let request = SourceRequest {

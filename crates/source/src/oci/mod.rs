@@ -7,6 +7,7 @@
 //! paths leaving it; concurrent requests for one digest wait for the one download. The last good
 //! artifact of each request is recorded, so a registry outage keeps it rendering.
 
+mod chart_ref;
 mod cosign;
 mod extract;
 mod reference;
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-pub use reference::{OCI_SCHEME, OciPin, OciTarget, is_oci_url, revision_of};
+pub use chart_ref::OciChartRef;
+pub use reference::{OCI_SCHEME, OciPin, OciTarget, chart_version_tag, is_oci_url, revision_of};
 
 use crate::error::SourceError;
 use crate::snapshot::{Snapshot, Unavailable};

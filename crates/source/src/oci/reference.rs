@@ -124,18 +124,32 @@ fn valid_path_component(component: &str) -> bool {
         && component.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
-/// The highest tag of `tags` inside `range`, read as git tags are (Masterminds semver).
+/// The highest tag of `tags` inside `range`, read as git tags are (Masterminds semver). A `_` in
+/// a tag reads as `+` (build metadata), as Helm writes chart versions into tags.
 pub(crate) fn highest_tag(range: &str, tags: &[String]) -> Option<String> {
-    let refs: Vec<RemoteRef> =
-        tags.iter().map(|t| RemoteRef { name: format!("refs/tags/{t}"), oid: t.clone(), peeled: None }).collect();
-    RevisionSpec::Range(range.to_string()).resolve_in(&refs)
+    RevisionSpec::Range(range.to_string()).resolve_in(&tag_refs(tags))
 }
 
 /// The version-like tags of `tags`, highest last, for messages.
 pub(crate) fn version_tags(tags: &[String]) -> String {
-    let refs: Vec<RemoteRef> =
-        tags.iter().map(|t| RemoteRef { name: format!("refs/tags/{t}"), oid: t.clone(), peeled: None }).collect();
-    crate::revision::version_tags(&refs).join(", ")
+    let refs = tag_refs(tags);
+    let tag_of = |name: String| {
+        let wanted = format!("refs/tags/{name}");
+        refs.iter().find(|r| r.name == wanted).map_or(name, |r| r.oid.clone())
+    };
+    crate::revision::version_tags(&refs).into_iter().map(tag_of).collect::<Vec<_>>().join(", ")
+}
+
+/// Tags as refs named by their version (`_` read as `+`), each pointing at the tag itself.
+fn tag_refs(tags: &[String]) -> Vec<RemoteRef> {
+    tags.iter()
+        .map(|t| RemoteRef { name: format!("refs/tags/{}", t.replace('_', "+")), oid: t.clone(), peeled: None })
+        .collect()
+}
+
+/// The registry tag of a chart version: Helm writes `+` (build metadata, not allowed in tags) as `_`.
+pub fn chart_version_tag(version: &str) -> String {
+    version.replace('+', "_")
 }
 
 /// The revision reported for an artifact: `tag@sha256:…` when a tag named it, else the digest.

@@ -68,3 +68,15 @@ fn ranges_pick_the_highest_matching_tag() {
     assert_eq!(revision_of(Some("1.2.4"), DIGEST), format!("1.2.4@{DIGEST}"));
     assert_eq!(revision_of(None, DIGEST), DIGEST);
 }
+
+#[test]
+fn helm_tags_read_underscore_as_build_metadata() {
+    let tags: Vec<String> = ["1.2.3", "1.2.4_build.7", "1.3.0-rc.1", "2.0.0"].map(String::from).to_vec();
+    assert_eq!(highest_tag("~1.2", &tags).as_deref(), Some("1.2.4_build.7"), "the tag as the registry names it");
+    assert_eq!(highest_tag("1.2.4+build.7", &tags).as_deref(), Some("1.2.4_build.7"));
+    assert_eq!(highest_tag("*", &tags).as_deref(), Some("2.0.0"), "pre-releases only when a range names one");
+    assert_eq!(version_tags(&tags), "1.2.3, 1.2.4_build.7, 1.3.0-rc.1, 2.0.0");
+    assert_eq!(chart_version_tag("1.2.4+build.7"), "1.2.4_build.7");
+    assert_eq!(chart_version_tag("1.2.4"), "1.2.4");
+    assert_eq!(parse("oci://reg/app", Some("*")).unwrap().pin, OciPin::Range("*".into()));
+}
