@@ -1,0 +1,241 @@
+//! Helm charts from the OCI registry (CNCF distribution on loopback, htpasswd auth, TLS from a test
+//! CA; charts pushed with the pinned helm) in the forms Argo CD users write and as dependencies of
+//! charts from git: a multi-source Application with its chart from the registry and its values from
+//! git, re-rendered by a values commit alone, one revision per source; Argo CD's `repoURL` +
+//! `chart` forms (`oci://`, and schemeless with an `enableOCI` repository Secret); a git chart
+//! whose `oci://` dependency resolves with the registry's credentials, keeps rendering from the
+//! cache while the registry is stopped, and whose unresolvable dependency stops the pass with its
+//! own reason and nothing applied or pruned.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, Patch, PatchParams};
+use lockstep_api::{Application, SyncStatusCode};
+use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry};
+use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
+use serde_json::{Value, json};
+
+const FAST: &[&str] = &["--fetch-retry-period", "2s", "--resync-period", "20s"];
+
+/// Writes a chart named `name` at `version` whose one ConfigMap `<release>-<name>` holds `.Values.value`.
+fn write_chart(dir: &Path, name: &str, version: &str, default: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("templates"))?;
+    std::fs::write(dir.join("Chart.yaml"), format!("apiVersion: v2\nname: {name}\nversion: {version}\n"))?;
+    std::fs::write(dir.join("values.yaml"), format!("value: {default}\n"))?;
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\ndata:\n  \
+             value: {{{{ .Values.value | quote }}}}\n  version: {{{{ .Chart.Version | quote }}}}\n"
+        ),
+    )?;
+    Ok(())
+}
+
+async fn put_secret(client: &kube::Client, ns: &str, body: Value) -> anyhow::Result<()> {
+    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch(&name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
+        .await?;
+    Ok(())
+}
+
+/// A docker-config Secret for the registry with its CA, labelled so lockstep reads it.
+fn docker_config_secret(registry: &Registry) -> Value {
+    let config = json!({"auths": {registry.host(): {"username": REGISTRY_USER, "password": REGISTRY_PASSWORD}}});
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": "registry", "labels": {"lockstep.dev/secret-type": "repo-creds"}},
+        "stringData": {".dockerconfigjson": config.to_string(), "caData": registry.ca.ca_pem},
+    })
+}
+
+async fn data(client: &kube::Client, ns: &str, name: &str, key: &str) -> Option<String> {
+    let map = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
+    map.data?.get(key).cloned()
+}
+
+async fn wait_data(client: &kube::Client, ns: &str, name: &str, key: &str, wanted: &str) -> anyhow::Result<()> {
+    lockstep_e2e::wait_for(&format!("ConfigMap {name} {key}={wanted}"), lockstep_e2e::apps::TIMEOUT, || async {
+        let seen = data(client, ns, name, key).await;
+        if seen.as_deref() == Some(wanted) { Ok(Some(())) } else { anyhow::bail!("{key} is {seen:?}") }
+    })
+    .await
+}
+
+fn revision(app: &Application) -> String {
+    app.status.as_ref().and_then(|s| s.sync.revision.clone()).unwrap_or_default()
+}
+
+fn synced_at(app: &Application, wanted: &str) -> bool {
+    ready(app).is_some_and(|c| c.status == "True") && revision(app) == wanted
+}
+
+/// Waits until the Application is Synced with exactly these per-source revisions.
+async fn wait_revisions(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    revisions: &[&str],
+) -> anyhow::Result<Application> {
+    wait_app(client, ns, name, &format!("Synced at {revisions:?}"), |app| {
+        app.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.sync.revisions == revisions)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_chart_from_the_registry_with_values_from_git_follows_a_values_commit() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-oci-multi").await?;
+    let registry = Registry::start()?;
+    let charts = tempfile::tempdir()?;
+    write_chart(&charts.path().join("greeter"), "greeter", "0.1.0", "chart default")?;
+    let digest = registry.push_chart(&charts.path().join("greeter"), "charts")?;
+    put_secret(&client, &ns.name, docker_config_secret(&registry)).await?;
+    let values = GitRepo::new();
+    values.write("envs/prod.yaml", "value: from the values repository\n");
+    let values_commit = values.commit("values");
+    let _controller = ControllerProcess::start(&ns.name, FAST)?;
+
+    // Argo CD's form: the repository in repoURL, the chart's name in `chart`.
+    let spec = json!({
+        "sources": [
+            {"repoURL": format!("oci://{}/charts", registry.host()), "chart": "greeter", "targetRevision": "0.1.0",
+             "helm": {"releaseName": "web", "valueFiles": ["$values/envs/prod.yaml"]}},
+            {"repoURL": values.url(), "targetRevision": "main", "ref": "values"},
+        ],
+        "destination": {"namespace": ns.name},
+        "syncPolicy": {"automated": {"prune": true}},
+    });
+    apply_app(&client, &ns.name, "web", spec).await?;
+    let chart_revision = format!("0.1.0@{digest}");
+    let app = wait_revisions(&client, &ns.name, "web", &[&chart_revision, &values_commit]).await?;
+    assert_eq!(revision(&app), format!("{chart_revision},{values_commit}"));
+    assert_eq!(data(&client, &ns.name, "web-greeter", "value").await.as_deref(), Some("from the values repository"));
+
+    // A commit to the values repository alone re-renders the chart from the cache and syncs it.
+    values.write("envs/prod.yaml", "value: a values commit alone\n");
+    let values_next = values.commit("new value");
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_revisions(&client, &ns.name, "web", &[&chart_revision, &values_next]).await?;
+    assert_eq!(data(&client, &ns.name, "web-greeter", "value").await.as_deref(), Some("a values commit alone"));
+    assert_eq!(app.status.as_ref().map(|s| s.history.len()), Some(2), "each combination of revisions is history");
+    let layer_gets = registry.gets("/v2/charts/greeter/blobs/");
+    assert_eq!(layer_gets, 1, "the chart is downloaded once:\n{}", registry.log());
+
+    // Argo CD's schemeless form: a repository Secret in Argo CD's format with enableOCI.
+    put_secret(
+        &client,
+        &ns.name,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "argo-helm-oci", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            "stringData": {"type": "helm", "enableOCI": "true", "url": format!("{}/charts", registry.host()),
+                           "username": REGISTRY_USER, "password": REGISTRY_PASSWORD, "caData": registry.ca.ca_pem},
+        }),
+    )
+    .await?;
+    let schemeless = |repo: String| {
+        json!({
+            "source": {"repoURL": repo, "chart": "greeter", "targetRevision": "~0.1",
+                       "helm": {"valuesObject": {"value": "schemeless"}}},
+            "destination": {"namespace": ns.name},
+            "syncPolicy": {"automated": {"prune": true}},
+        })
+    };
+    apply_app(&client, &ns.name, "argo", schemeless(format!("{}/charts", registry.host()))).await?;
+    wait_app(&client, &ns.name, "argo", "synced by range", |app| synced_at(app, &chart_revision)).await?;
+    assert_eq!(data(&client, &ns.name, "argo-greeter", "value").await.as_deref(), Some("schemeless"));
+
+    // Without a Secret saying enableOCI, a schemeless repoURL is refused with what to write.
+    apply_app(&client, &ns.name, "unmarked", schemeless(format!("{}/other", registry.host()))).await?;
+    let app = wait_app(&client, &ns.name, "unmarked", "a condition", |app| {
+        ready(app).is_some_and(|c| c.status == "False" && c.message.contains("enableOCI"))
+    })
+    .await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains(&format!("oci://{}/other", registry.host())), "{message}");
+    assert_eq!(data(&client, &ns.name, "unmarked-greeter", "value").await, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_registry_is_down() -> anyhow::Result<()>
+{
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-oci-deps").await?;
+    let mut registry = Registry::start()?;
+    let charts = tempfile::tempdir()?;
+    write_chart(&charts.path().join("lib"), "lib", "1.2.3", "from-lib")?;
+    registry.push_chart(&charts.path().join("lib"), "deps")?;
+    write_chart(&charts.path().join("lib"), "lib", "1.2.4+build.7", "from-lib")?;
+    registry.push_chart(&charts.path().join("lib"), "deps")?;
+    put_secret(&client, &ns.name, docker_config_secret(&registry)).await?;
+    let _controller = ControllerProcess::start(&ns.name, FAST)?;
+
+    let repository = format!("oci://{}/deps", registry.host());
+    let umbrella = |dependency: &str, version: &str| {
+        format!(
+            "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: {dependency}\n  \
+             version: \"{version}\"\n  repository: {repository}\n"
+        )
+    };
+    let own = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\ndata:\n  value: {{ .Values.own | quote }}\n";
+    let repo = GitRepo::new();
+    repo.write("app/Chart.yaml", &umbrella("lib", "~1.2"));
+    repo.write("app/values.yaml", "own: first\nlib:\n  value: first\n");
+    repo.write("app/templates/own.yaml", own);
+    repo.commit("umbrella");
+    let spec = json!({
+        "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "app", "helm": {"releaseName": "web"}},
+        "destination": {"namespace": ns.name},
+        "syncPolicy": {"automated": {"prune": true}},
+    });
+    apply_app(&client, &ns.name, "web", spec).await?;
+    wait_data(&client, &ns.name, "web-lib", "value", "first").await?;
+    assert_eq!(
+        data(&client, &ns.name, "web-lib", "version").await.as_deref(),
+        Some("1.2.4+build.7"),
+        "the range picks the highest tag, read with Helm's _ for +"
+    );
+    assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("first"));
+
+    // The registry stops: a new commit still renders, its dependency read from the cache.
+    registry.stop();
+    repo.write("app/values.yaml", "own: second\nlib:\n  value: second\n");
+    let offline = repo.commit("values while the registry is down");
+    refresh(&client, &ns.name, "web").await?;
+    wait_app(&client, &ns.name, "web", "synced offline", |app| synced_at(app, &offline)).await?;
+    wait_data(&client, &ns.name, "web-lib", "value", "second").await?;
+    assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("second"));
+
+    // A dependency that cannot be resolved: its own reason, naming chart, version and repository;
+    // nothing of the commit applied, nothing pruned.
+    registry.resume()?;
+    repo.write("app/Chart.yaml", &umbrella("lib", "~3.0"));
+    repo.write("app/values.yaml", "own: third\nlib:\n  value: third\n");
+    repo.commit("a version the registry does not have");
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_reason(&client, &ns.name, "web", "DependencyNotResolved").await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    let named = ["lib", "~3.0", &format!("{}/deps", registry.host()), "1.2.3"];
+    assert!(named.iter().all(|part| message.contains(part)), "chart, version, repository, tags: {message}");
+    assert!(!message.contains(REGISTRY_PASSWORD), "{message}");
+    assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("second"));
+    assert_eq!(data(&client, &ns.name, "web-lib", "value").await.as_deref(), Some("second"));
+
+    // A chart the registry does not hold at all.
+    repo.write("app/Chart.yaml", &umbrella("no-such-chart", "1.0.0"));
+    repo.commit("an unknown chart");
+    refresh(&client, &ns.name, "web").await?;
+    wait_app(&client, &ns.name, "web", "the unknown chart named", |app| {
+        ready(app).is_some_and(|c| c.reason == "DependencyNotResolved" && c.message.contains("no-such-chart"))
+    })
+    .await?;
+    assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("second"));
+    assert_eq!(data(&client, &ns.name, "web-lib", "value").await.as_deref(), Some("second"));
+    Ok(())
+}
