@@ -3,8 +3,7 @@
 //! in the status, a values commit alone re-rendering and syncing, bad input ending as a condition
 //! with nothing pruned, and the CRD refusing `source` together with `sources`.
 //!
-//! The final check (a chart from the OCI registry, values from git) plugs into the same
-//! spec: replace the chart source below with an `oci://` one once OCI sources exist.
+//! The same with the chart from the OCI registry is in oci_charts.rs.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
