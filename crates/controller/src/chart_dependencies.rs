@@ -80,3 +80,20 @@ async fn resolve_one(
 fn dependency_version(dependency: &RemoteDependency) -> &str {
     if dependency.version.trim().is_empty() { "*" } else { dependency.version.as_str() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_dependency_without_a_version_takes_the_highest_stable_tag() {
+        let dependency = |version: &str| RemoteDependency {
+            name: "lib".into(),
+            version: version.into(),
+            repository: "oci://reg.example/charts".into(),
+        };
+        assert_eq!(dependency_version(&dependency("")), "*");
+        assert_eq!(dependency_version(&dependency(" ")), "*");
+        assert_eq!(dependency_version(&dependency("~1.2")), "~1.2");
+    }
+}

@@ -237,5 +237,31 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
     .await?;
     assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("second"));
     assert_eq!(data(&client, &ns.name, "web-lib", "value").await.as_deref(), Some("second"));
+
+    // A repository Secret for the dependency's repository with a wrong password: the registry's
+    // refusal, no password in the message.
+    registry.push_chart(&charts.path().join("lib"), "private")?;
+    let private = format!("oci://{}/private", registry.host());
+    put_secret(
+        &client,
+        &ns.name,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "private-wrong", "labels": {"lockstep.dev/secret-type": "repository"}},
+            "stringData": {"url": private, "username": REGISTRY_USER, "password": "wrong-password",
+                           "caData": registry.ca.ca_pem},
+        }),
+    )
+    .await?;
+    repo.write("app/Chart.yaml", &umbrella("lib", "1.2.3").replace(&repository, &private));
+    repo.commit("a registry path whose Secret has the wrong password");
+    refresh(&client, &ns.name, "web").await?;
+    let app = wait_app(&client, &ns.name, "web", "the refused credentials named", |app| {
+        ready(app).is_some_and(|c| c.reason == "DependencyNotResolved" && c.message.contains("/private"))
+    })
+    .await?;
+    let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("credentials") && !message.contains("wrong-password"), "{message}");
+    assert_eq!(data(&client, &ns.name, "web-lib", "value").await.as_deref(), Some("second"));
     Ok(())
 }
