@@ -49,6 +49,15 @@ async fn resolve_one(
             .map_err(&failed)?;
         let pulled = crate::oci_charts::pull_chart(ctx, &namespace, &chart).await.map_err(|e| failed(e.to_string()))?;
         crate::oci_charts::holds_chart(&pulled.root, &dependency.name).map_err(&failed)?;
+        if let Some(outage) = &pulled.unavailable {
+            tracing::warn!(
+                chart = %dependency.name,
+                repository = %lockstep_source::strip_userinfo(&dependency.repository),
+                revision = %pulled.revision,
+                error = %outage.error,
+                "registry unavailable: the dependency is read from the cache"
+            );
+        }
         return Ok(ResolvedDependency {
             name: dependency.name.clone(),
             repository: dependency.repository.clone(),
