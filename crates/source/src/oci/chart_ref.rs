@@ -71,6 +71,9 @@ mod tests {
         assert_eq!(chart.version.as_deref(), Some("1.2.3_build.4"));
         let range = OciChartRef::new("oci://reg/charts", "web", Some(">=1.2.3 <2")).unwrap();
         assert_eq!(range.version.as_deref(), Some(">=1.2.3 <2"), "a range is resolved against the tags");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let pinned = OciChartRef::new("oci://reg/charts", "web", Some(&format!("1.2.3@{digest}"))).unwrap();
+        assert_eq!(pin(&pinned), OciPin::Digest { digest, tag: Some("1.2.3".into()) });
     }
 
     #[test]
