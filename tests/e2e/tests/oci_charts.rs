@@ -174,7 +174,7 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
     write_chart(&charts.path().join("lib"), "lib", "1.2.4+build.7", "from-lib")?;
     registry.push_chart(&charts.path().join("lib"), "deps")?;
     put_secret(&client, &ns.name, docker_config_secret(&registry)).await?;
-    let _controller = ControllerProcess::start(&ns.name, FAST)?;
+    let controller = ControllerProcess::start(&ns.name, FAST)?;
 
     let repository = format!("oci://{}/deps", registry.host());
     let umbrella = |dependency: &str, version: &str| {
@@ -211,6 +211,7 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
     wait_app(&client, &ns.name, "web", "synced offline", |app| synced_at(app, &offline)).await?;
     wait_data(&client, &ns.name, "web-lib", "value", "second").await?;
     assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("second"));
+    assert!(controller.log().contains("the dependency is read from the cache"), "the registry was not asked");
 
     // A dependency that cannot be resolved: its own reason, naming chart, version and repository;
     // nothing of the commit applied, nothing pruned.
