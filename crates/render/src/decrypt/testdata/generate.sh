@@ -18,3 +18,13 @@ printf 'creation_rules:\n  - age: %s\n    encrypted_suffix: _secret\n    mac_onl
 "$bin/sops" --config mac-only.sops.yaml encrypt suffix.yaml > suffix.enc.yaml
 rm mac-only.sops.yaml
 sops --unencrypted-regex '^(apiVersion|kind|metadata)$' regex.yaml > unencrypted-regex.enc.yaml
+# dotenv: sops flattens its metadata into sops_* lines.
+sops app.env > app.enc.env
+# PGP: sops encrypts through gpg; pgp-test-key.asc is a throwaway TEST-ONLY key (no passphrase).
+GNUPGHOME=$(mktemp -d)
+export GNUPGHOME
+gpg --batch --quiet --import pgp-test-key.asc
+fingerprint=$(gpg --list-secret-keys --with-colons | awk -F: '/^fpr/ { print $10; exit }')
+"$bin/sops" encrypt --pgp "$fingerprint" --encrypted-regex '^(data|stringData)$' regex.yaml > pgp.enc.yaml
+gpgconf --kill gpg-agent
+rm -rf "$GNUPGHOME"
