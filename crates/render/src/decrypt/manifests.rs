@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::DecryptionKeys;
 use super::cipher::ENC_PREFIX;
 use super::dotenv::open_dotenv;
+use super::embedded::{decrypt_entries, encrypted_entries, mask_entries};
 use super::generated::{decrypt_generated, generated_mac, locate_dotenv, mask_generated};
 use super::sops_file::{OpenedFile, SOPS_KEY, carries_mac, open_file};
 use crate::{Manifest, RenderError};
@@ -30,9 +31,9 @@ pub fn sops_mac(object: &Value) -> Option<&str> {
 }
 
 /// Whether a rendered object is SOPS-encrypted: it carries SOPS metadata, or it is a Secret
-/// Kustomize generated from an encrypted dotenv file.
+/// Kustomize generated from an encrypted dotenv file or with a whole encrypted file as an entry.
 pub fn is_encrypted(object: &Value) -> bool {
-    sops_mac(object).is_some() || generated_mac(object).is_some()
+    sops_mac(object).is_some() || generated_mac(object).is_some() || !encrypted_entries(object).is_empty()
 }
 
 /// Whether any rendered object is SOPS-encrypted, so keys must be looked up.
@@ -51,7 +52,7 @@ pub fn decrypt_manifests(
     let mut out = Vec::with_capacity(manifests.len());
     let failed = |file: &str, message: String| RenderError::Decryption { file: file.to_string(), message };
     for manifest in manifests {
-        if let Some(mac) = generated_mac(&manifest.object) {
+        let object = if let Some(mac) = generated_mac(&manifest.object) {
             if !opened.contains_key(&mac) {
                 let (file, text) = locate_dotenv(root, &mac).ok_or_else(|| {
                     failed(
@@ -67,30 +68,35 @@ pub fn decrypt_manifests(
                 opened.insert(mac.clone(), open_dotenv(&text, keys).map_err(|e| failed(&file, e))?);
             }
             let Some(file) = opened.get(&mac) else { continue };
-            let object = decrypt_generated(&manifest.object, file).map_err(|e| failed(&manifest.file, e))?;
-            out.push(Manifest { object, file: manifest.file.clone(), document: manifest.document });
-            continue;
-        }
-        let Some(mac) = sops_mac(&manifest.object) else {
-            out.push(manifest.clone());
-            continue;
-        };
-        if !opened.contains_key(mac) {
-            let (file, text) = locate(root, &manifest.file, mac).ok_or_else(|| {
-                failed(&manifest.file, "no file in the repository carries this object's SOPS metadata".into())
-            })?;
-            if keys.is_empty() {
-                return Err(failed(&file, NO_KEYS.into()));
+            decrypt_generated(&manifest.object, file).map_err(|e| failed(&manifest.file, e))?
+        } else if let Some(mac) = sops_mac(&manifest.object) {
+            if !opened.contains_key(mac) {
+                let (file, text) = locate(root, &manifest.file, mac).ok_or_else(|| {
+                    failed(&manifest.file, "no file in the repository carries this object's SOPS metadata".into())
+                })?;
+                if keys.is_empty() {
+                    return Err(failed(&file, NO_KEYS.into()));
+                }
+                let file_opened = open_file(&text, keys).map_err(|e| failed(&file, e))?;
+                opened.insert(mac.to_string(), file_opened);
             }
-            let file_opened = open_file(&text, keys).map_err(|e| failed(&file, e))?;
-            opened.insert(mac.to_string(), file_opened);
-        }
-        let Some(file) = opened.get(mac) else { continue };
-        let mut object = manifest.object.clone();
-        if let Value::Object(map) = &mut object {
-            map.remove(SOPS_KEY);
-        }
-        substitute(&mut object, &file.values, &mut Vec::new()).map_err(|e| failed(&manifest.file, e))?;
+            let Some(file) = opened.get(mac) else { continue };
+            let mut object = manifest.object.clone();
+            if let Value::Object(map) = &mut object {
+                map.remove(SOPS_KEY);
+            }
+            substitute(&mut object, &file.values, &mut Vec::new()).map_err(|e| failed(&manifest.file, e))?;
+            object
+        } else {
+            manifest.object.clone()
+        };
+        let object = if encrypted_entries(&object).is_empty() {
+            object
+        } else if keys.is_empty() {
+            return Err(failed(&manifest.file, NO_KEYS.into()));
+        } else {
+            decrypt_entries(&object, keys).map_err(|e| failed(&manifest.file, e))?
+        };
         out.push(Manifest { object, file: manifest.file.clone(), document: manifest.document });
     }
     Ok(out)
@@ -103,6 +109,7 @@ pub const MASK: &str = "**SOPS**";
 /// shown as [`MASK`]: what a decrypted object looks like with its secrets hidden.
 pub fn masked(object: &Value) -> Value {
     let mut object = object.clone();
+    mask_entries(&mut object, MASK);
     if generated_mac(&object).is_some() {
         mask_generated(&mut object, MASK);
         return object;

@@ -5,6 +5,7 @@
 
 mod cipher;
 mod dotenv;
+mod embedded;
 mod generated;
 mod keys;
 mod manifests;
@@ -21,3 +22,7 @@ mod tests;
 #[cfg(test)]
 #[path = "dotenv_pgp_tests.rs"]
 mod dotenv_pgp_tests;
+
+#[cfg(test)]
+#[path = "embedded_tests.rs"]
+mod embedded_tests;

@@ -20,6 +20,8 @@ rm mac-only.sops.yaml
 sops --unencrypted-regex '^(apiVersion|kind|metadata)$' regex.yaml > unencrypted-regex.enc.yaml
 # dotenv: sops flattens its metadata into sops_* lines.
 sops app.env > app.enc.env
+# binary: a JSON envelope whose `data` is the file, as a secretGenerator `files:` entry may hold it.
+sops --input-type binary --output-type binary tls.key > tls.enc.key
 # PGP: sops encrypts through gpg; pgp-test-key.asc is a throwaway TEST-ONLY key (no passphrase).
 GNUPGHOME=$(mktemp -d)
 export GNUPGHOME
