@@ -10,13 +10,20 @@ use crate::{Manifest, RenderError};
 
 const ENV_FILE: &str = "apps/secrets/app.enc.env";
 
+/// Base64 as Kustomize writes a long value: wrapped at 76 characters.
+pub(super) fn wrapped(value: &str) -> String {
+    let encoded = STANDARD.encode(value);
+    let lines: Vec<&str> = encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    if lines.len() > 1 { format!("{}\n", lines.join("\n")) } else { encoded }
+}
+
 /// The Secret `kustomize build` makes from `secretGenerator: [{name: app, envs: [file], literals:
 /// [LITERAL=literal]}]`: every `KEY=value` line's value, as written, base64-encoded.
 fn generated(env_text: &str) -> Value {
     let mut data = Map::new();
     for line in env_text.lines().map(str::trim_start).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (key, value) = line.split_once('=').unwrap();
-        data.insert(key.to_string(), json!(STANDARD.encode(value)));
+        data.insert(key.to_string(), json!(wrapped(value)));
     }
     data.insert("LITERAL".into(), json!(STANDARD.encode("literal")));
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-7h2b9c"}, "type": "Opaque", "data": data})
@@ -31,7 +38,7 @@ fn manifests(secret: Value) -> Vec<Manifest> {
 }
 
 fn decoded(object: &Value, key: &str) -> Option<String> {
-    let text = object["data"].get(key)?.as_str()?;
+    let text: String = object["data"].get(key)?.as_str()?.split_whitespace().collect();
     Some(String::from_utf8(STANDARD.decode(text).unwrap()).unwrap())
 }
 

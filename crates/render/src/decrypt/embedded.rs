@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::DecryptionKeys;
 use super::cipher::{ENC_PREFIX, Plain};
 use super::dotenv::{MAC_KEY, SOPS_PREFIX, open_dotenv};
+use super::generated::decode_base64 as decode;
 use super::sops_file::{SOPS_KEY, open_file};
 
 /// How an encrypted entry was written.
@@ -44,10 +45,6 @@ pub fn encrypted_entries(object: &Value) -> Vec<String> {
         .filter(|(_, v)| v.as_str().and_then(decode).as_deref().and_then(encrypted_format).is_some())
         .map(|(k, _)| k.clone())
         .collect()
-}
-
-fn decode(text: &str) -> Option<String> {
-    String::from_utf8(STANDARD.decode(text).ok()?).ok()
 }
 
 /// The Secret with each entry that is a whole SOPS-encrypted file replaced by the decrypted file.

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use super::dotenv_pgp_tests::wrapped;
 use super::tests::{plain, read, test_keys};
 use super::*;
 use crate::Manifest;
@@ -13,7 +14,7 @@ use crate::Manifest;
 /// file's bytes under its key.
 fn generated(files: &[(&str, &str)]) -> Manifest {
     let data: serde_json::Map<String, Value> =
-        files.iter().map(|(key, text)| (key.to_string(), json!(STANDARD.encode(text)))).collect();
+        files.iter().map(|(key, text)| (key.to_string(), json!(wrapped(text)))).collect();
     let object = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "files-8d7f"}, "data": data});
     Manifest { object, file: "apps (kustomize build)".into(), document: 0 }
 }

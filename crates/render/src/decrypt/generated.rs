@@ -29,7 +29,14 @@ pub fn generated_mac(object: &Value) -> Option<String> {
 /// An entry's text: base64-decoded for `data`.
 fn entry(value: &Value, base64: bool) -> Option<String> {
     let text = value.as_str()?;
-    if base64 { String::from_utf8(STANDARD.decode(text).ok()?).ok() } else { Some(text.to_string()) }
+    if base64 { decode_base64(text) } else { Some(text.to_string()) }
+}
+
+/// A `data` entry's text. Kustomize wraps long base64 values over lines, which Kubernetes (Go's
+/// decoder) accepts, so line breaks and spaces are skipped.
+pub(super) fn decode_base64(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    String::from_utf8(STANDARD.decode(compact).ok()?).ok()
 }
 
 /// The dotenv file (repository-relative, and its text) whose `sops_mac` line is `mac`: the first
