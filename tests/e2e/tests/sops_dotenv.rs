@@ -2,7 +2,8 @@
 //! SOPS-encrypted dotenv file (`secretGenerator` `envs:`) is applied with the decrypted values and
 //! without the `sops_*` keys, its plaintext never in the render cache directory or the controller
 //! log, and a tampered file stops the pass with `DecryptionFailed` (nothing applied, nothing
-//! pruned); files encrypted for a PGP key (by the real sops through gpg) are applied decrypted
+//! pruned); a whole encrypted file a generator copies (`files:`) is applied decrypted; files
+//! encrypted for a PGP key (by the real sops through gpg) are applied decrypted
 //! with the armored private key from the decryption Secret.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -16,7 +17,8 @@ use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::{Value, json};
 
 const KUSTOMIZATION: &str = "resources: [keep.yaml]\nsecretGenerator:\n  - name: app-env\n    envs: [app.enc.env]\n    \
-literals: [MODE=production]\n    options: {disableNameSuffixHash: true}\n";
+literals: [MODE=production]\n    options: {disableNameSuffixHash: true}\n  - name: app-files\n    \
+files: [config.yaml=config.enc.yaml]\n    options: {disableNameSuffixHash: true}\n";
 
 fn config_map(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
@@ -50,8 +52,11 @@ async fn a_secret_generated_from_an_encrypted_dotenv_is_applied_decrypted_and_a_
     let env = format!("# credentials\nPASSWORD={password}\nUSER=app\nTOKEN={token}\nGREETING=hello\\nworld\n");
     let encrypted = key.encrypt("app.env", &env, &[])?;
     assert!(encrypted.contains("sops_mac=ENC[") && !encrypted.contains(&password), "{encrypted}");
+    let config_secret = format!("files-plaintext-{:016x}", rand::random::<u64>());
+    let config = format!("database:\n  host: db.internal\n  password: {config_secret}\n  port: 5432\n");
     let repo = GitRepo::new();
     repo.write("app/app.enc.env", &encrypted);
+    repo.write("app/config.enc.yaml", &key.encrypt("config.yaml", &config, &[])?);
     repo.write("app/kustomization.yaml", KUSTOMIZATION);
     repo.write("app/keep.yaml", &config_map("keep"));
     repo.commit("encrypted dotenv");
@@ -73,12 +78,16 @@ async fn a_secret_generated_from_an_encrypted_dotenv_is_applied_decrypted_and_a_
     assert_eq!(decoded(&applied, "MODE").as_deref(), Some("production"), "the generator's literal is kept");
     assert_eq!(keys(&applied), ["GREETING", "MODE", "PASSWORD", "TOKEN", "USER"], "no sops_* keys");
     assert!(!serde_json::to_string(&applied)?.contains("ENC[AES256_GCM"), "no ciphertext applied");
+    let files = secrets.get("app-files").await?;
+    let applied_config: Value = serde_yaml_ng::from_str(&decoded(&files, "config.yaml").unwrap_or_default())?;
+    let expected: Value = serde_yaml_ng::from_str(&config)?;
+    assert_eq!(applied_config, expected, "the copied file is applied decrypted");
 
     // The render cache directory (renders, git cache, snapshots) holds the encrypted form only,
     // and the log neither.
     let renders = cache_dir.join("renders");
     assert!(files_containing(&cache_dir, "sops_mac").iter().any(|f| f.starts_with(&renders)), "cached, encrypted");
-    for secret in [&password, &token] {
+    for secret in [&password, &token, &config_secret] {
         assert_eq!(files_containing(&cache_dir, secret), Vec::<std::path::PathBuf>::new());
         assert!(!controller.log().contains(secret.as_str()), "a plaintext is in the controller log");
     }
@@ -109,7 +118,10 @@ async fn a_secret_generated_from_an_encrypted_dotenv_is_applied_decrypted_and_a_
     assert!(config_maps.get_opt("keep").await?.is_some(), "nothing pruned");
     assert_eq!(decoded(&secrets.get("app-env").await?, "USER").as_deref(), Some("app"), "the Secret is unchanged");
     let log = controller.log();
-    assert!(!log.contains(&password) && !log.contains(&token), "a plaintext is in the controller log");
+    assert!(
+        !log.contains(&password) && !log.contains(&token) && !log.contains(&config_secret),
+        "a plaintext in the log"
+    );
     Ok(())
 }
 

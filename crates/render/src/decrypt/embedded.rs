@@ -5,6 +5,8 @@
 //! whose `data` value is the file's bytes). The entry holds the whole file, so nothing is looked up
 //! in the snapshot.
 
+use std::path::Path;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -13,7 +15,7 @@ use serde_json::Value;
 use super::DecryptionKeys;
 use super::cipher::{ENC_PREFIX, Plain};
 use super::dotenv::{MAC_KEY, SOPS_PREFIX, open_dotenv};
-use super::generated::decode_base64 as decode;
+use super::generated::{decode_base64 as decode, locate_identical};
 use super::sops_file::{SOPS_KEY, open_file};
 
 /// How an encrypted entry was written.
@@ -48,12 +50,14 @@ pub fn encrypted_entries(object: &Value) -> Vec<String> {
 }
 
 /// The Secret with each entry that is a whole SOPS-encrypted file replaced by the decrypted file.
-/// Errors name the entry, never a value.
-pub fn decrypt_entries(object: &Value, keys: &DecryptionKeys) -> Result<Value, String> {
+/// An error names the entry, and the file of `root` it was copied from when one is found; never a
+/// value.
+pub fn decrypt_entries(root: &Path, object: &Value, keys: &DecryptionKeys) -> Result<Value, (Option<String>, String)> {
     let mut object = object.clone();
     for key in encrypted_entries(&object) {
         let Some(text) = object["data"][&key].as_str().and_then(decode) else { continue };
-        let plain = decrypt_entry(&key, &text, keys).map_err(|e| format!("data.{key} (a SOPS-encrypted file): {e}"))?;
+        let plain = decrypt_entry(&key, &text, keys)
+            .map_err(|e| (locate_identical(root, &text), format!("data.{key} (a SOPS-encrypted file): {e}")))?;
         object["data"][&key] = Value::String(STANDARD.encode(plain));
     }
     Ok(object)

@@ -54,7 +54,13 @@ fn a_tampered_entry_or_an_unknown_format_is_refused_naming_the_entry() {
     let root = tempfile::tempdir().unwrap();
     let err = decrypt_manifests(root.path(), &[generated(&[("config.yaml", &tampered)])], &test_keys()).unwrap_err();
     let text = err.to_string();
+    assert!(text.starts_with("apps (kustomize build): SOPS decryption failed: data.config.yaml"), "{text}");
     assert!(text.contains("data.config.yaml (a SOPS-encrypted file): MAC mismatch"), "{text}");
+    // The file the generator copied is named when the snapshot holds it.
+    std::fs::create_dir_all(root.path().join("apps")).unwrap();
+    std::fs::write(root.path().join("apps/config.enc.yaml"), &tampered).unwrap();
+    let err = decrypt_manifests(root.path(), &[generated(&[("config.yaml", &tampered)])], &test_keys()).unwrap_err();
+    assert!(err.to_string().starts_with("apps/config.enc.yaml: SOPS decryption failed: data.config.yaml"), "{err}");
     assert!(!text.contains("correct-horse"), "{text}");
     let err = decrypt_manifests(root.path(), &[generated(&[("config", &read("secret.enc.yaml"))])], &test_keys())
         .unwrap_err();

@@ -51,6 +51,17 @@ pub fn locate_dotenv(root: &Path, mac: &str) -> Option<(String, String)> {
     })
 }
 
+/// The file (repository-relative) whose text is exactly `text`, to name the file a generator copied
+/// into an entry.
+pub fn locate_identical(root: &Path, text: &str) -> Option<String> {
+    let mut files = Vec::new();
+    collect_all(root, &mut files);
+    files.sort();
+    files.into_iter().find_map(|path| {
+        (read_small(&path)? == text).then(|| path.strip_prefix(root).unwrap_or(&path).display().to_string())
+    })
+}
+
 fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {

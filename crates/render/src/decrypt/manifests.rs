@@ -95,7 +95,8 @@ pub fn decrypt_manifests(
         } else if keys.is_empty() {
             return Err(failed(&manifest.file, NO_KEYS.into()));
         } else {
-            decrypt_entries(&object, keys).map_err(|e| failed(&manifest.file, e))?
+            decrypt_entries(root, &object, keys)
+                .map_err(|(file, e)| failed(file.as_deref().unwrap_or(&manifest.file), e))?
         };
         out.push(Manifest { object, file: manifest.file.clone(), document: manifest.document });
     }
