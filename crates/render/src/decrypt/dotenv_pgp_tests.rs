@@ -80,6 +80,19 @@ fn a_tampered_dotenv_file_is_a_mac_mismatch_naming_the_file() {
 }
 
 #[test]
+fn mac_only_encrypted_dotenv_files_leave_clear_values_out_of_the_mac() {
+    // `sops_mac_only_encrypted=true` is a string in dotenv; read as the boolean it is.
+    let text = read("mac-only.enc.env").replace("TOKEN_unencrypted=visible", "TOKEN_unencrypted=changed");
+    assert_ne!(text, read("mac-only.enc.env"));
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("apps/secrets")).unwrap();
+    std::fs::write(root.path().join(ENV_FILE), &text).unwrap();
+    let decrypted = decrypt_manifests(root.path(), &manifests(generated(&text)), &test_keys()).unwrap();
+    assert_eq!(decoded(&decrypted[0].object, "PASSWORD").as_deref(), Some("correct-horse-battery-staple"));
+    assert_eq!(decoded(&decrypted[0].object, "TOKEN_unencrypted").as_deref(), Some("changed"));
+}
+
+#[test]
 fn a_missing_file_key_or_foreign_value_is_refused() {
     let secret = generated(&read("app.enc.env"));
     let empty = tempfile::tempdir().unwrap();
@@ -135,8 +148,13 @@ fn a_file_encrypted_for_a_pgp_key_decrypts_with_its_armored_private_key() {
     assert!(err.to_string().contains("none of the decryption keys is a recipient of the file (PGP "), "{err}");
     // Age and PGP keys together: the PGP one opens it.
     let mut both = test_keys();
-    both.extend(keys);
+    both.extend(keys.clone());
     assert!(decrypt_manifests(root.path(), &rendered, &both).is_ok());
+    // A dotenv file's PGP stanza is flattened into sops_pgp__list_0__map_* lines.
+    let root = snapshot(&[("pgp.enc.env", ENV_FILE)]);
+    let rendered = manifests(generated(&read("pgp.enc.env")));
+    let decrypted = decrypt_manifests(root.path(), &rendered, &keys).unwrap();
+    assert_eq!(decrypted[0].object, generated(&read("app.env")));
 }
 
 #[test]
