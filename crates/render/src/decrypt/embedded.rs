@@ -2,8 +2,8 @@
 //! (`files: [config.yaml]` with `config.yaml` encrypted by sops): the entry's text is opened and
 //! MAC-checked in memory and replaced by the decrypted file, emitted in the format the entry's key
 //! names, as Flux does (`.yaml`/`.yml`, `.json`, `.env`; any other key takes sops's binary format,
-//! whose `data` value is the file's bytes). The entry holds the whole file, so nothing is looked up
-//! in the snapshot.
+//! whose `data` value is the file's bytes). The entry holds the whole file, so it is opened from
+//! the entry itself; the snapshot is searched only to name the file in an error.
 
 use std::path::Path;
 
