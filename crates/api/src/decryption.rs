@@ -13,7 +13,8 @@ pub struct Decryption {
     #[serde(default = "sops_provider")]
     pub provider: String,
     /// The Secret holding the private keys: every entry ending in `.agekey` is read as age identities
-    /// (`AGE-SECRET-KEY-1…` lines). On an Application it is read from the Application's namespace; on an
+    /// (`AGE-SECRET-KEY-1…` lines), every entry ending in `.asc` as armored OpenPGP private keys
+    /// (without passphrase). On an Application it is read from the Application's namespace; on an
     /// AppProject from the project's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<DecryptionSecretRef>,

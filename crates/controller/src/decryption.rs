@@ -58,7 +58,7 @@ pub(crate) async fn decrypt(
         let file = rendered
             .manifests
             .iter()
-            .find(|m| lockstep_render::decrypt::sops_mac(&m.object).is_some())
+            .find(|m| lockstep_render::decrypt::is_encrypted(&m.object))
             .map(|m| m.file.clone())
             .unwrap_or_default();
         RenderError::Decryption { file, message }
@@ -93,7 +93,7 @@ async fn keys_for(ctx: &Context, app: &Application) -> Result<DecryptionKeys, St
     let keys = DecryptionKeys::from_secret_data(data.iter().map(|(k, v)| (k, v.0.as_slice())))
         .map_err(|e| format!("decryption Secret {}/{}: {e}", secret.namespace, secret.name))?;
     if keys.is_empty() {
-        return Err(format!("decryption Secret {}/{} has no .agekey entry", secret.namespace, secret.name));
+        return Err(format!("decryption Secret {}/{} has no .agekey or .asc entry", secret.namespace, secret.name));
     }
     Ok(keys)
 }

@@ -38,6 +38,7 @@ const TEST_SERVERS: &[Package] = &[
     Package { name: "openssh-server", why: "git over SSH in tests/e2e (sshd)" },
     Package { name: "openssh-client", why: "ssh-keygen for the SSH test keys" },
     Package { name: "squid", why: "the password-protected proxy in tests/e2e" },
+    Package { name: "gnupg", why: "PGP test keys in tests/e2e (sops encrypts for PGP recipients through gpg)" },
 ];
 
 /// Packages the browser tests of `lockstep ui` add: headless Chromium driven over WebDriver.

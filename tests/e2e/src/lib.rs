@@ -23,6 +23,7 @@ pub mod registry;
 pub mod remote;
 pub mod signing;
 pub mod sops;
+pub mod sops_pgp;
 pub mod ui;
 pub mod wait;
 

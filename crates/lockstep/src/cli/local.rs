@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use lockstep_api::{Application, ApplicationSource};
-use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, masked, needs_decryption, sops_mac};
+use lockstep_render::decrypt::{DecryptionKeys, decrypt_manifests, is_encrypted, masked, needs_decryption};
 use lockstep_render::{FetchedSource, Manifest, Renderer, RendererConfig};
 use lockstep_source::{GitCache, HelmRepoCache, OciAuth, OciCache, OciOptions, OciRequest, Snapshot, SourceRequest};
 
@@ -23,8 +23,8 @@ pub(crate) struct ToolArgs {
     /// Directory for fetched repositories (default: $XDG_CACHE_HOME/lockstep, else ~/.cache/lockstep).
     #[arg(long, env = "LOCKSTEP_CLI_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// An age key file (`age-keygen` output) that opens SOPS-encrypted files, as sops reads
-    /// `SOPS_AGE_KEY_FILE`; `SOPS_AGE_KEY` (the keys themselves) is read too.
+    /// An age key file (`age-keygen` output, as sops reads `SOPS_AGE_KEY_FILE`) or an armored
+    /// OpenPGP private key that opens SOPS-encrypted files; `SOPS_AGE_KEY` (age keys) is read too.
     #[arg(long = "decryption-key", env = "SOPS_AGE_KEY_FILE", value_name = "FILE")]
     pub decryption_key: Option<PathBuf>,
     /// User for an `oci://` source's registry (basic auth).
@@ -39,7 +39,7 @@ pub(crate) struct ToolArgs {
 }
 
 impl ToolArgs {
-    /// The age identities of `--decryption-key` (or `SOPS_AGE_KEY_FILE`) and `SOPS_AGE_KEY`.
+    /// The keys of `--decryption-key` (or `SOPS_AGE_KEY_FILE`) and `SOPS_AGE_KEY`.
     pub fn decryption_keys(&self) -> anyhow::Result<DecryptionKeys> {
         let mut keys = DecryptionKeys::default();
         if let Some(file) = &self.decryption_key {
@@ -214,10 +214,7 @@ pub(crate) async fn render_masked(
     decrypt(&rendered, snapshots, tools)?;
     Ok(rendered
         .into_iter()
-        .map(|m| match sops_mac(&m.object) {
-            Some(_) => Manifest { object: masked(&m.object), ..m },
-            None => m,
-        })
+        .map(|m| if is_encrypted(&m.object) { Manifest { object: masked(&m.object), ..m } } else { m })
         .collect())
 }
 
@@ -229,7 +226,7 @@ fn decrypt(manifests: &[Manifest], snapshots: &[Snapshot], tools: &ToolArgs) -> 
     let keys = tools.decryption_keys()?;
     anyhow::ensure!(
         !keys.is_empty(),
-        "the render holds SOPS-encrypted objects: give an age key with --decryption-key FILE (or SOPS_AGE_KEY_FILE)"
+        "the render holds SOPS-encrypted objects: give an age or PGP key with --decryption-key FILE (or SOPS_AGE_KEY_FILE)"
     );
     let Some(snapshot) = snapshots.first() else { return Ok(manifests.to_vec()) };
     Ok(decrypt_manifests(&snapshot.root, manifests, &keys)?)

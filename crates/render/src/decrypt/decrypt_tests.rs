@@ -7,20 +7,20 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{DirectoryOptions, Manifest, RenderError, parse_manifests, render_directory};
 
-fn testdata() -> PathBuf {
+pub(super) fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/decrypt/testdata")
 }
 
-fn read(name: &str) -> String {
+pub(super) fn read(name: &str) -> String {
     std::fs::read_to_string(testdata().join(name)).unwrap()
 }
 
-fn test_keys() -> DecryptionKeys {
+pub(super) fn test_keys() -> DecryptionKeys {
     DecryptionKeys::from_key_file(&read("test-key.txt")).unwrap()
 }
 
 /// A snapshot holding `files` (name in testdata → path in the snapshot).
-fn snapshot(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(super) fn snapshot(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (from, to) in files {
         let path = dir.path().join(to);
@@ -30,16 +30,16 @@ fn snapshot(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn render(root: &Path) -> Vec<Manifest> {
+pub(super) fn render(root: &Path) -> Vec<Manifest> {
     let options = DirectoryOptions { recurse: true, ..Default::default() };
     render_directory(root, root, &options).unwrap()
 }
 
-fn plain(name: &str) -> Vec<Value> {
+pub(super) fn plain(name: &str) -> Vec<Value> {
     parse_manifests(name, &read(name)).unwrap().into_iter().map(|m| m.object).collect()
 }
 
-fn objects(manifests: &[Manifest]) -> Vec<Value> {
+pub(super) fn objects(manifests: &[Manifest]) -> Vec<Value> {
     manifests.iter().map(|m| m.object.clone()).collect()
 }
 
@@ -171,7 +171,7 @@ fn keys_come_from_agekey_entries_only_and_a_bad_line_is_not_echoed() {
     let data = [("identity.agekey".to_string(), key.as_bytes().to_vec()), ("README".into(), b"not a key".to_vec())];
     let keys = DecryptionKeys::from_secret_data(data.iter().map(|(k, v)| (k, v.as_slice()))).unwrap();
     assert!(!keys.is_empty());
-    assert_eq!(format!("{keys:?}"), "DecryptionKeys(1 age identities)");
+    assert_eq!(format!("{keys:?}"), "DecryptionKeys(1 age identities, 0 PGP keys)");
     let bad = [("x.agekey".to_string(), b"AGE-SECRET-KEY-1NOTAKEY".to_vec())];
     let err = DecryptionKeys::from_secret_data(bad.iter().map(|(k, v)| (k, v.as_slice()))).unwrap_err();
     assert!(err.contains("\"x.agekey\"") && !err.contains("NOTAKEY"), "{err}");
@@ -184,7 +184,7 @@ fn unsupported_files_say_why() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("a.yaml"), pgp_only).unwrap();
     let err = decrypt_manifests(root.path(), &render(root.path()), &test_keys()).unwrap_err();
-    assert!(err.to_string().contains("lockstep decrypts files with age recipients"), "{err}");
+    assert!(err.to_string().contains("lockstep decrypts files with age or PGP recipients"), "{err}");
 }
 
 /// The render cache (memory and disk) holds the encrypted render; decryption happens after it.
@@ -214,30 +214,4 @@ async fn the_render_cache_never_holds_plaintext() {
         files += 1;
     }
     assert_eq!(files, 1);
-}
-
-#[test]
-fn a_secret_generated_from_an_encrypted_dotenv_file_is_refused_not_applied_encrypted() {
-    let generated = json!({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "env-5f8k"},
-        "data": {"PASSWORD": "RU5DW0FFUzI1Nl9HQ00sZGF0YTp4XQ==", "sops_mac": "RU5DW0FFUzI1Nl9HQ00sZGF0YTp5XQ=="}
-    });
-    let plain_secret =
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"}, "data": {"a": "Yg=="}});
-    let manifests = vec![
-        Manifest { object: generated, file: "kustomization.yaml".into(), document: 0 },
-        Manifest { object: plain_secret.clone(), file: "plain.yaml".into(), document: 0 },
-    ];
-    assert!(needs_decryption(&manifests));
-    let root = tempfile::tempdir().unwrap();
-    match decrypt_manifests(root.path(), &manifests, &test_keys()) {
-        Err(RenderError::Decryption { file, message }) => {
-            assert_eq!(file, "kustomization.yaml");
-            assert!(message.contains("dotenv"), "{message}");
-        }
-        other => panic!("expected a decryption error, got {other:?}"),
-    }
-    let only_plain = &manifests[1..];
-    assert!(!needs_decryption(only_plain));
-    assert_eq!(objects(&decrypt_manifests(root.path(), only_plain, &test_keys()).unwrap()), vec![plain_secret]);
 }

@@ -11,11 +11,17 @@ use serde_json::Value;
 
 use super::DecryptionKeys;
 use super::cipher::ENC_PREFIX;
+use super::dotenv::open_dotenv;
+use super::embedded::{decrypt_entries, encrypted_entries, mask_entries};
+use super::generated::{decrypt_generated, generated_mac, locate_dotenv, mask_generated};
 use super::sops_file::{OpenedFile, SOPS_KEY, carries_mac, open_file};
 use crate::{Manifest, RenderError};
 
 /// Files larger than this are not searched for an object's SOPS metadata.
-const MAX_SEARCHED_FILE: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_SEARCHED_FILE: u64 = 4 * 1024 * 1024;
+
+/// What the decryption Secret must hold when a render needs keys and none are given.
+const NO_KEYS: &str = "no decryption keys: set spec.decryption.secretRef (an .agekey or .asc entry)";
 
 /// The sealed MAC of an object that carries SOPS metadata (`sops.mac` and `sops.lastmodified`).
 pub fn sops_mac(object: &Value) -> Option<&str> {
@@ -24,16 +30,15 @@ pub fn sops_mac(object: &Value) -> Option<&str> {
     sops.get("mac")?.as_str()
 }
 
-/// Whether any rendered object is SOPS-encrypted, so keys must be looked up.
-pub fn needs_decryption(manifests: &[Manifest]) -> bool {
-    manifests.iter().any(|m| sops_mac(&m.object).is_some() || from_encrypted_dotenv(&m.object))
+/// Whether a rendered object is SOPS-encrypted: it carries SOPS metadata, or it is a Secret
+/// Kustomize generated from an encrypted dotenv file or with a whole encrypted file as an entry.
+pub fn is_encrypted(object: &Value) -> bool {
+    sops_mac(object).is_some() || generated_mac(object).is_some() || !encrypted_entries(object).is_empty()
 }
 
-/// A Secret that Kustomize generated from a SOPS-encrypted dotenv file: its data still holds the
-/// file's `sops_mac` entry. Such files are not decrypted, so the Secret must not be applied as it is.
-fn from_encrypted_dotenv(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
-        && ["data", "stringData"].iter().any(|field| object.get(field).and_then(|d| d.get("sops_mac")).is_some())
+/// Whether any rendered object is SOPS-encrypted, so keys must be looked up.
+pub fn needs_decryption(manifests: &[Manifest]) -> bool {
+    manifests.iter().any(|m| is_encrypted(&m.object))
 }
 
 /// The manifests with every SOPS-encrypted object decrypted; the others as they are. `root` is
@@ -45,39 +50,54 @@ pub fn decrypt_manifests(
 ) -> Result<Vec<Manifest>, RenderError> {
     let mut opened: HashMap<String, OpenedFile> = HashMap::new();
     let mut out = Vec::with_capacity(manifests.len());
+    let failed = |file: &str, message: String| RenderError::Decryption { file: file.to_string(), message };
     for manifest in manifests {
-        if from_encrypted_dotenv(&manifest.object) {
-            return Err(RenderError::Decryption {
-                file: manifest.file.clone(),
-                message: "a Secret generated from a SOPS-encrypted dotenv file: dotenv files are not decrypted; \
-                          encrypt the Secret manifest (YAML or JSON) instead"
-                    .into(),
-            });
-        }
-        let Some(mac) = sops_mac(&manifest.object) else {
-            out.push(manifest.clone());
-            continue;
-        };
-        let failed = |file: &str, message: String| RenderError::Decryption { file: file.to_string(), message };
-        if !opened.contains_key(mac) {
-            let (file, text) = locate(root, &manifest.file, mac).ok_or_else(|| {
-                failed(&manifest.file, "no file in the repository carries this object's SOPS metadata".into())
-            })?;
-            if keys.is_empty() {
-                return Err(failed(
-                    &file,
-                    "no decryption keys: set spec.decryption.secretRef (an .agekey entry)".into(),
-                ));
+        let object = if let Some(mac) = generated_mac(&manifest.object) {
+            if !opened.contains_key(&mac) {
+                let (file, text) = locate_dotenv(root, &mac).ok_or_else(|| {
+                    failed(
+                        &manifest.file,
+                        "a Secret generated from a SOPS-encrypted dotenv file that no file in the repository \
+                         carries"
+                            .into(),
+                    )
+                })?;
+                if keys.is_empty() {
+                    return Err(failed(&file, NO_KEYS.into()));
+                }
+                opened.insert(mac.clone(), open_dotenv(&text, keys).map_err(|e| failed(&file, e))?);
             }
-            let file_opened = open_file(&text, keys).map_err(|e| failed(&file, e))?;
-            opened.insert(mac.to_string(), file_opened);
-        }
-        let Some(file) = opened.get(mac) else { continue };
-        let mut object = manifest.object.clone();
-        if let Value::Object(map) = &mut object {
-            map.remove(SOPS_KEY);
-        }
-        substitute(&mut object, &file.values, &mut Vec::new()).map_err(|e| failed(&manifest.file, e))?;
+            let Some(file) = opened.get(&mac) else { continue };
+            decrypt_generated(&manifest.object, file).map_err(|e| failed(&manifest.file, e))?
+        } else if let Some(mac) = sops_mac(&manifest.object) {
+            if !opened.contains_key(mac) {
+                let (file, text) = locate(root, &manifest.file, mac).ok_or_else(|| {
+                    failed(&manifest.file, "no file in the repository carries this object's SOPS metadata".into())
+                })?;
+                if keys.is_empty() {
+                    return Err(failed(&file, NO_KEYS.into()));
+                }
+                let file_opened = open_file(&text, keys).map_err(|e| failed(&file, e))?;
+                opened.insert(mac.to_string(), file_opened);
+            }
+            let Some(file) = opened.get(mac) else { continue };
+            let mut object = manifest.object.clone();
+            if let Value::Object(map) = &mut object {
+                map.remove(SOPS_KEY);
+            }
+            substitute(&mut object, &file.values, &mut Vec::new()).map_err(|e| failed(&manifest.file, e))?;
+            object
+        } else {
+            manifest.object.clone()
+        };
+        let object = if encrypted_entries(&object).is_empty() {
+            object
+        } else if keys.is_empty() {
+            return Err(failed(&manifest.file, NO_KEYS.into()));
+        } else {
+            decrypt_entries(root, &object, keys)
+                .map_err(|(file, e)| failed(file.as_deref().unwrap_or(&manifest.file), e))?
+        };
         out.push(Manifest { object, file: manifest.file.clone(), document: manifest.document });
     }
     Ok(out)
@@ -90,6 +110,11 @@ pub const MASK: &str = "**SOPS**";
 /// shown as [`MASK`]: what a decrypted object looks like with its secrets hidden.
 pub fn masked(object: &Value) -> Value {
     let mut object = object.clone();
+    mask_entries(&mut object, MASK);
+    if generated_mac(&object).is_some() {
+        mask_generated(&mut object, MASK);
+        return object;
+    }
     if let Value::Object(map) = &mut object {
         map.remove(SOPS_KEY);
     }
@@ -152,7 +177,7 @@ fn locate(root: &Path, file: &str, mac: &str) -> Option<(String, String)> {
 }
 
 /// A regular file's text (symlinks are not followed), if small enough.
-fn read_small(path: &Path) -> Option<String> {
+pub(super) fn read_small(path: &Path) -> Option<String> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     (meta.is_file() && meta.len() <= MAX_SEARCHED_FILE).then(|| std::fs::read_to_string(path).ok()).flatten()
 }

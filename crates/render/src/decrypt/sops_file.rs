@@ -11,6 +11,7 @@ use serde_yaml_ng::Value;
 
 use super::DecryptionKeys;
 use super::cipher::{ENC_PREFIX, Plain, open_value, unwrap_age};
+use super::pgp::unwrap_pgp;
 
 /// The top-level key of SOPS's metadata in YAML and JSON files.
 pub const SOPS_KEY: &str = "sops";
@@ -39,9 +40,11 @@ impl std::fmt::Debug for OpenedFile {
 }
 
 #[derive(Deserialize)]
-struct Metadata {
+pub(super) struct Metadata {
     #[serde(default)]
     age: Vec<AgeStanza>,
+    #[serde(default)]
+    pgp: Vec<PgpStanza>,
     #[serde(default)]
     key_groups: Vec<serde_yaml_ng::Value>,
     #[serde(default)]
@@ -72,6 +75,14 @@ struct Metadata {
 struct AgeStanza {
     #[serde(default)]
     recipient: String,
+    #[serde(default)]
+    enc: String,
+}
+
+#[derive(Deserialize)]
+struct PgpStanza {
+    #[serde(default)]
+    fp: String,
     #[serde(default)]
     enc: String,
 }
@@ -141,13 +152,23 @@ pub fn open_file(text: &str, keys: &DecryptionKeys) -> Result<OpenedFile, String
         .and_then(|d| d.get(SOPS_KEY))
         .cloned()
         .ok_or("no SOPS metadata (a top-level `sops` key) in the first document")?;
-    let metadata: Metadata =
-        serde_yaml_ng::from_value(metadata).map_err(|e| format!("the SOPS metadata does not parse: {e}"))?;
     for document in &mut documents {
         if let Value::Mapping(mapping) = document {
             mapping.remove(SOPS_KEY);
         }
     }
+    open_documents(&documents, metadata, keys)
+}
+
+/// Opens the values of `documents` (their SOPS metadata taken out, as `metadata`) with `keys` and
+/// checks the MAC over them in order.
+pub(super) fn open_documents(
+    documents: &[Value],
+    metadata: Value,
+    keys: &DecryptionKeys,
+) -> Result<OpenedFile, String> {
+    let metadata: Metadata =
+        serde_yaml_ng::from_value(metadata).map_err(|e| format!("the SOPS metadata does not parse: {e}"))?;
     let rule = Rule::of(&metadata)?;
     let data_key = data_key(&metadata, keys)?;
     let mut walk = Walk {
@@ -160,7 +181,7 @@ pub fn open_file(text: &str, keys: &DecryptionKeys) -> Result<OpenedFile, String
     if metadata.mac_only_encrypted {
         walk.hash.update(&MAC_ONLY_ENCRYPTED_INIT);
     }
-    for document in &documents {
+    for document in documents {
         walk.value(document, &mut Vec::new())?;
     }
     let computed: String = walk.hash.finish().as_ref().iter().map(|b| format!("{b:02X}")).collect();
@@ -174,31 +195,43 @@ pub fn open_file(text: &str, keys: &DecryptionKeys) -> Result<OpenedFile, String
     Ok(OpenedFile { values: walk.values })
 }
 
-/// The data key from the first age stanza one of `keys` opens.
+/// The data key from the first age or PGP stanza one of `keys` opens.
 fn data_key(metadata: &Metadata, keys: &DecryptionKeys) -> Result<Vec<u8>, String> {
     if !metadata.key_groups.is_empty() || metadata.shamir_threshold.is_some_and(|t| t > 1) {
-        return Err("key groups (Shamir secret sharing) are not supported; encrypt for age recipients".into());
+        return Err("key groups (Shamir secret sharing) are not supported; encrypt for age or PGP recipients".into());
     }
-    if metadata.age.is_empty() {
-        let mut others: Vec<&str> = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
+    if metadata.age.is_empty() && metadata.pgp.is_empty() {
+        let mut others: Vec<&str> = ["kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
             .into_iter()
             .filter(|k| metadata.others.get(*k).is_some_and(|v| !v.is_null()))
             .collect();
         others.sort();
         return Err(format!(
-            "the file is encrypted for {} only; lockstep decrypts files with age recipients",
+            "the file is encrypted for {} only; lockstep decrypts files with age or PGP recipients",
             if others.is_empty() { "no known key".to_string() } else { others.join(", ") }
         ));
     }
     if keys.is_empty() {
-        return Err("no age key to decrypt with".into());
+        return Err("no age or PGP key to decrypt with".into());
     }
-    for stanza in &metadata.age {
-        if let Some(key) = unwrap_age(&stanza.enc, keys)? {
+    if keys.has_age() {
+        for stanza in &metadata.age {
+            if let Some(key) = unwrap_age(&stanza.enc, keys)? {
+                return Ok(key);
+            }
+        }
+    }
+    for stanza in &metadata.pgp {
+        if let Some(key) = unwrap_pgp(&stanza.enc, keys.pgp())? {
             return Ok(key);
         }
     }
-    let recipients: Vec<&str> = metadata.age.iter().map(|s| s.recipient.as_str()).collect();
+    let recipients: Vec<String> = metadata
+        .age
+        .iter()
+        .map(|s| s.recipient.clone())
+        .chain(metadata.pgp.iter().map(|s| format!("PGP {}", s.fp)))
+        .collect();
     Err(format!("none of the decryption keys is a recipient of the file ({})", recipients.join(", ")))
 }
 

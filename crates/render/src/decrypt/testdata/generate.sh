@@ -18,3 +18,19 @@ printf 'creation_rules:\n  - age: %s\n    encrypted_suffix: _secret\n    mac_onl
 "$bin/sops" --config mac-only.sops.yaml encrypt suffix.yaml > suffix.enc.yaml
 rm mac-only.sops.yaml
 sops --unencrypted-regex '^(apiVersion|kind|metadata)$' regex.yaml > unencrypted-regex.enc.yaml
+# dotenv: sops flattens its metadata into sops_* lines.
+sops app.env > app.enc.env
+printf 'creation_rules:\n  - age: %s\n    mac_only_encrypted: true\n' "$recipient" > mac-only.sops.yaml
+"$bin/sops" --config mac-only.sops.yaml encrypt app.env > mac-only.enc.env
+rm mac-only.sops.yaml
+# binary: a JSON envelope whose `data` is the file, as a secretGenerator `files:` entry may hold it.
+sops --input-type binary --output-type binary tls.key > tls.enc.key
+# PGP: sops encrypts through gpg; pgp-test-key.asc is a throwaway TEST-ONLY key (no passphrase).
+GNUPGHOME=$(mktemp -d)
+export GNUPGHOME
+gpg --batch --quiet --import pgp-test-key.asc
+fingerprint=$(gpg --list-secret-keys --with-colons | awk -F: '/^fpr/ { print $10; exit }')
+"$bin/sops" encrypt --pgp "$fingerprint" --encrypted-regex '^(data|stringData)$' regex.yaml > pgp.enc.yaml
+"$bin/sops" encrypt --pgp "$fingerprint" app.env > pgp.enc.env
+gpgconf --kill gpg-agent
+rm -rf "$GNUPGHOME"
