@@ -90,10 +90,7 @@ pub fn helm_charts(root: &Path, dirs: &[PathBuf]) -> Result<Vec<KustomizeHelmCha
 
 /// The `helmCharts` entries of `source` (rendered as Kustomize from `root`) that must be resolved
 /// from their repositories; none for other source types.
-pub fn kustomize_helm_charts(
-    source: &ApplicationSource,
-    root: &Path,
-) -> Result<Vec<KustomizeHelmChart>, RenderError> {
+pub fn kustomize_helm_charts(source: &ApplicationSource, root: &Path) -> Result<Vec<KustomizeHelmChart>, RenderError> {
     if crate::chart_name(source).is_some() || !crate::renders(source) {
         return Ok(Vec::new());
     }
@@ -143,10 +140,8 @@ fn walk(
             } else {
                 format!("{home}/{name}")
             };
-            let outside = || RenderError::ReferenceOutsideRepository {
-                file: display.clone(),
-                reference: under_home.clone(),
-            };
+            let outside =
+                || RenderError::ReferenceOutsideRepository { file: display.clone(), reference: under_home.clone() };
             if name.contains('/') || name.starts_with('.') {
                 return Err(outside());
             }

@@ -123,7 +123,10 @@ fn the_copy_leaves_out_git_and_links_out_of_the_repository_and_places_charts() {
 #[test]
 fn only_kustomize_sources_ask_for_charts() {
     let dir = tree(&[
-        ("app/kustomization.yaml", "helmCharts:\n- {name: web, repo: 'https://c.example', version: 1.0.0}\n- {name: v}\n"),
+        (
+            "app/kustomization.yaml",
+            "helmCharts:\n- {name: web, repo: 'https://c.example', version: 1.0.0}\n- {name: v}\n",
+        ),
         ("comp/kustomization.yaml", "kind: Component\nhelmCharts:\n- {name: extra, repo: 'https://c.example'}\n"),
     ]);
     let root = dir.path();
