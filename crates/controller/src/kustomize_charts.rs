@@ -46,13 +46,7 @@ async fn resolve_one(
     app: &Application,
     chart: &KustomizeHelmChart,
 ) -> Result<ResolvedHelmChart, RenderError> {
-    let failed = |message: String| RenderError::HelmChart {
-        file: chart.kustomization.clone(),
-        name: chart.name.clone(),
-        version: chart.version.clone(),
-        repository: lockstep_source::strip_userinfo(&chart.repo),
-        message,
-    };
+    let failed = |message: String| chart.unresolved(&lockstep_source::strip_userinfo(&chart.repo), message);
     if let Some(reason) = unsupported(chart) {
         return Err(failed(reason.into()));
     }

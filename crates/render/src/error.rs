@@ -28,8 +28,9 @@ pub enum RenderError {
     Dependency { name: String, version: String, repository: String, message: String },
     /// A Kustomize `helmCharts` chart that could not be resolved from its repository, or was not
     /// resolved by the caller; nothing is rendered.
-    #[error("{file}: helmCharts chart {name:?} {version:?} from {repository}: {message}")]
-    HelmChart { file: String, name: String, version: String, repository: String, message: String },
+    /// `chart` names it: `"<name>" "<version>" from <repository>`.
+    #[error("{file}: helmCharts chart {chart}: {message}")]
+    HelmChart { file: String, chart: String, message: String },
     /// A Helm values file that does not exist (and `ignoreMissingValueFiles` is off).
     #[error("values file {file} does not exist")]
     MissingValueFile { file: String },

@@ -56,6 +56,16 @@ impl KustomizeHelmChart {
         lower.starts_with("https://") || lower.starts_with("http://")
     }
 
+    /// The error for this chart: it could not be resolved from `repository` (the repository as
+    /// it may be shown, without credentials) because of `message`.
+    pub fn unresolved(&self, repository: &str, message: impl Into<String>) -> RenderError {
+        RenderError::HelmChart {
+            file: self.kustomization.clone(),
+            chart: format!("{:?} {:?} from {repository}", self.name, self.version),
+            message: message.into(),
+        }
+    }
+
     fn matches(&self, resolved: &ResolvedHelmChart) -> bool {
         resolved.name == self.name && resolved.repository.trim() == self.repo.trim() && resolved.version == self.version
     }
@@ -175,13 +185,10 @@ pub fn placements<'a>(
 ) -> Result<Vec<(&'a Path, &'a Path)>, RenderError> {
     let mut placed = Vec::new();
     for chart in charts.iter().filter(|c| c.needs_resolving()) {
-        let found = resolved.iter().find(|r| chart.matches(r)).ok_or_else(|| RenderError::HelmChart {
-            file: chart.kustomization.clone(),
-            name: chart.name.clone(),
-            version: chart.version.clone(),
-            repository: chart.repo.clone(),
-            message: "the chart was not resolved from its repository".into(),
-        })?;
+        let found = resolved
+            .iter()
+            .find(|r| chart.matches(r))
+            .ok_or_else(|| chart.unresolved(&chart.repo, "the chart was not resolved from its repository"))?;
         placed.push((chart.place.as_path(), found.dir.as_path()));
     }
     Ok(placed)
