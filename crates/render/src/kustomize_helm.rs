@@ -135,6 +135,13 @@ fn walk(
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
     })?;
+    if doc.get("helmChartInflationGenerator").and_then(Value::as_array).is_some_and(|g| !g.is_empty()) {
+        // The legacy form would have Kustomize pull the chart itself.
+        return Err(RenderError::InvalidOption {
+            field: "helmChartInflationGenerator",
+            message: format!("{display}: the legacy form is not supported; write the charts as helmCharts"),
+        });
+    }
     let entries: Vec<&Value> = doc.get("helmCharts").and_then(Value::as_array).into_iter().flatten().collect();
     if !entries.is_empty() {
         let home = doc["helmGlobals"]["chartHome"].as_str().map(str::trim).filter(|h| !h.is_empty());
@@ -196,7 +203,8 @@ pub fn placements<'a>(
 
 /// Copies the repository at `root` (without `.git`) to `to`, hard-linking files where the
 /// filesystem allows (Kustomize only reads them). Relative symlinks that stay inside the
-/// repository are kept as links; others are left out (a render that reads one was already refused).
+/// repository are kept as links, absolute ones to a file inside it become copies; others are left
+/// out (a render that reads one was already refused).
 pub fn copy_tree(root: &Path, to: &Path) -> Result<(), RenderError> {
     let canonical_root = root.canonicalize().map_err(|e| RenderError::scratch(root.display(), e))?;
     copy_dir(&canonical_root, root, to, true)
@@ -211,9 +219,15 @@ fn copy_dir(canonical_root: &Path, from: &Path, to: &Path, top: bool) -> Result<
         let file_type = entry.file_type().map_err(read_err)?;
         if file_type.is_symlink() {
             let link = std::fs::read_link(&source).map_err(read_err)?;
-            let inside = source.canonicalize().is_ok_and(|t| t.starts_with(canonical_root));
-            if inside && link.is_relative() {
-                std::os::unix::fs::symlink(&link, &dest).map_err(|e| RenderError::scratch(dest.display(), e))?;
+            match source.canonicalize() {
+                Ok(target) if target.starts_with(canonical_root) && link.is_relative() => {
+                    std::os::unix::fs::symlink(&link, &dest).map_err(|e| RenderError::scratch(dest.display(), e))?;
+                }
+                // An absolute link into the repository would lead back to the snapshot: copy the file.
+                Ok(target) if target.starts_with(canonical_root) && target.is_file() => {
+                    std::fs::copy(&target, &dest).map_err(|e| RenderError::scratch(dest.display(), e))?;
+                }
+                _ => {}
             }
         } else if file_type.is_dir() {
             if !(top && entry.file_name() == ".git") {

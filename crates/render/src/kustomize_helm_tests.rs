@@ -70,6 +70,12 @@ fn chart_homes_and_names_that_leave_the_repository_are_refused() {
         let err = helm_charts(dir.path(), &[dir.path().join("app")]).unwrap_err();
         assert!(matches!(err, RenderError::ReferenceOutsideRepository { .. }), "{kustomization}: {err}");
     }
+    let dir = tree(&[(
+        "app/kustomization.yaml",
+        "helmChartInflationGenerator:\n- {chartName: web, chartRepoUrl: 'https://c.example'}\n",
+    )]);
+    let err = helm_charts(dir.path(), &[dir.path().join("app")]).unwrap_err();
+    assert!(matches!(err, RenderError::InvalidOption { field: "helmChartInflationGenerator", .. }), "{err}");
     let dir = tree(&[("app/kustomization.yaml", "helmGlobals: {chartHome: ../../outside}\nresources: [cm.yaml]\n")]);
     assert!(helm_charts(dir.path(), &[dir.path().join("app")]).unwrap().is_empty(), "no charts, no concern");
 }
@@ -108,6 +114,7 @@ fn the_copy_leaves_out_git_and_links_out_of_the_repository_and_places_charts() {
     let root = dir.path();
     std::os::unix::fs::symlink("cm.yaml", root.join("app/alias.yaml")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", root.join("app/host.yaml")).unwrap();
+    std::os::unix::fs::symlink(root.join("app/cm.yaml"), root.join("app/absolute.yaml")).unwrap();
     let chart = tree(&[("Chart.yaml", "name: web"), ("templates/cm.yaml", "x")]);
     let scratch = tempfile::tempdir().unwrap();
     let copy = scratch.path().join("tree");
@@ -115,6 +122,8 @@ fn the_copy_leaves_out_git_and_links_out_of_the_repository_and_places_charts() {
     place_charts(&copy, &[(Path::new("app/charts/web"), chart.path())]).unwrap();
     assert_eq!(std::fs::read_to_string(copy.join("app/alias.yaml")).unwrap(), "kind: ConfigMap");
     assert!(std::fs::symlink_metadata(copy.join("app/host.yaml")).is_err());
+    let absolute = std::fs::symlink_metadata(copy.join("app/absolute.yaml")).unwrap();
+    assert!(absolute.is_file(), "an absolute link into the repository is copied, not kept");
     assert!(!copy.join(".git").exists());
     assert!(copy.join("app/charts/web/templates/cm.yaml").is_file());
     assert!(!root.join("app/charts").exists(), "the snapshot is not written");

@@ -189,3 +189,33 @@ async fn an_unresolvable_chart_has_its_own_reason_and_prunes_nothing() -> anyhow
     assert!(!configmap_data(&client, &ns.name, "extra").await?.is_empty(), "nothing is pruned");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_cli_renders_helm_charts_without_a_cluster() -> anyhow::Result<()> {
+    let server = HelmRepoServer::start()?;
+    server.publish("web", "1.0.0", "chart-default")?;
+    server.publish("web", "1.1.0", "chart-default")?;
+    let dir = tempfile::tempdir()?;
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app)?;
+    // The CLI has no credential Secrets: the user writes them into the URL.
+    let url = server.url().replace("http://", &format!("http://{HELM_USER}:{HELM_PASSWORD}@"));
+    std::fs::write(app.join("kustomization.yaml"), kustomization(&url, "web", "^1.0", "from-cli"))?;
+    std::fs::write(app.join("extra.yaml"), EXTRA)?;
+    let cache = dir.path().join("cache");
+    let out = std::process::Command::new(lockstep_e2e::cli::lockstep_bin())
+        .args(["render", "--path"])
+        .arg(&app)
+        .args(["--kubeconfig", "/nonexistent"])
+        .env("LOCKSTEP_CLI_CACHE_DIR", &cache)
+        .env("LOCKSTEP_HELM", lockstep_e2e::helmrepo::helm())
+        .env("LOCKSTEP_KUSTOMIZE", lockstep_e2e::controller::tool_path("LOCKSTEP_KUSTOMIZE", "kustomize"))
+        .output()?;
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    for want in ["name: rel-web", "version: 1.1.0", "value: from-cli", "patched: yes", "name: extra"] {
+        assert!(printed.contains(want), "{want} in:\n{printed}");
+    }
+    assert!(!app.join("charts").exists(), "the user's directory is not written");
+    Ok(())
+}
