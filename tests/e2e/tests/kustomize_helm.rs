@@ -157,6 +157,11 @@ async fn an_unresolvable_chart_has_its_own_reason_and_prunes_nothing() -> anyhow
     repo.write("app/extra.yaml", EXTRA);
     repo.write("missing/kustomization.yaml", &kustomization(&server.url(), "no-such-chart", "1.0.0", "x"));
     repo.write("missing/extra.yaml", &EXTRA.replace("name: extra", "name: missing-extra"));
+    repo.write("noauth/kustomization.yaml", &kustomization(&server.mirror_url(), "web", "1.0.0", "x"));
+    repo.write("noauth/extra.yaml", &EXTRA.replace("name: extra", "name: noauth-extra"));
+    let down = format!("http://127.0.0.1:{}/charts", lockstep_e2e::gitserver::free_port());
+    repo.write("down/kustomization.yaml", &kustomization(&down, "web", "1.0.0", "x"));
+    repo.write("down/extra.yaml", &EXTRA.replace("name: extra", "name: down-extra"));
     repo.write("oci/kustomization.yaml", &kustomization("oci://127.0.0.1:1/charts", "web", "1.0.0", "x"));
     repo.write("oci/extra.yaml", &EXTRA.replace("name: extra", "name: oci-extra"));
     repo.commit("charts");
@@ -167,6 +172,17 @@ async fn an_unresolvable_chart_has_its_own_reason_and_prunes_nothing() -> anyhow
     let text = message(&app);
     assert!(text.contains("no-such-chart") && text.contains("missing/kustomization.yaml"), "{text}");
     assert!(configmap_data(&client, &ns.name, "missing-extra").await?.is_empty(), "nothing applied");
+
+    // A repository no Secret opens, and one that is down with nothing cached.
+    for (name, want) in [("noauth", "authentication"), ("down", "127.0.0.1")] {
+        apply_app(&client, &ns.name, name, git_spec(&ns.name, &repo, name)).await?;
+        let app = wait_reason(&client, &ns.name, name, "DependencyNotResolved").await?;
+        let text = message(&app);
+        assert!(text.contains(want) && text.contains("\"web\" \"1.0.0\""), "{name}: {text}");
+        assert!(!text.contains(HELM_PASSWORD), "{text}");
+        let extra = format!("{name}-extra");
+        assert!(configmap_data(&client, &ns.name, &extra).await?.is_empty(), "nothing applied");
+    }
 
     // An oci:// chart is refused by name until OCI charts are resolved.
     apply_app(&client, &ns.name, "oci", git_spec(&ns.name, &repo, "oci")).await?;
