@@ -105,10 +105,15 @@ async fn helm_charts_follow_git_and_render_from_the_cache_while_the_repository_i
     repo.write("app/kustomization.yaml", &kustomization(&server.url(), "web", "1.0.0", "first"));
     repo.write("app/extra.yaml", EXTRA);
     repo.commit("helmCharts web 1.0.0");
-    apply_app(&client, &ns.name, "web", git_spec(&ns.name, &repo, "app")).await?;
+    // The Application's own Kustomize options are laid over it too.
+    let mut spec = git_spec(&ns.name, &repo, "app");
+    spec["source"]["kustomize"] = json!({"commonAnnotations": {"team": "platform"}});
+    apply_app(&client, &ns.name, "web", spec).await?;
     wait_app(&client, &ns.name, "web", "Ready", is_ready).await?;
     // The chart's object, with the inline values and the kustomization's patch on top.
     wait_data(&client, &ns.name, "rel-web", &[("version", "1.0.0"), ("value", "first"), ("patched", "yes")]).await?;
+    let chart_cm = Api::<ConfigMap>::namespaced(client.clone(), &ns.name).get("rel-web").await?;
+    assert_eq!(chart_cm.metadata.annotations.unwrap_or_default().get("team").map(String::as_str), Some("platform"));
     wait_data(&client, &ns.name, "extra", &[("from", "git")]).await?;
     // The archive came from the repository behind basic auth (only the Secret's credentials open it).
     // (lighttpd writes its access log lazily.)
