@@ -19,6 +19,8 @@ use crate::error::RenderError;
 use crate::options::SourceKind;
 use crate::sandbox::{looks_remote, relative, resolve_inside};
 
+/// The generator config that inflates a chart outside `helmCharts`.
+const PLUGIN_KIND: &str = "kind: HelmChartInflationGenerator";
 /// Kustomize's default `chartHome`.
 const DEFAULT_CHART_HOME: &str = "charts";
 
@@ -135,11 +137,19 @@ fn walk(
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
     })?;
-    if doc.get("helmChartInflationGenerator").and_then(Value::as_array).is_some_and(|g| !g.is_empty()) {
-        // The legacy form would have Kustomize pull the chart itself.
+    // The legacy form, and a generator config of the plugin's kind, would have Kustomize pull the
+    // chart itself.
+    let legacy = doc.get("helmChartInflationGenerator").and_then(Value::as_array).is_some_and(|g| !g.is_empty());
+    let generators = doc.get("generators").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    let plugin = generators
+        .filter(|g| !looks_remote(g))
+        .filter_map(|g| resolve_inside(root, dir, g))
+        .find(|file| std::fs::read_to_string(file).is_ok_and(|t| t.lines().any(|l| l.trim() == PLUGIN_KIND)));
+    if legacy || plugin.is_some() {
+        let from = plugin.map_or(display.clone(), |file| relative(root, &file));
         return Err(RenderError::InvalidOption {
             field: "helmChartInflationGenerator",
-            message: format!("{display}: the legacy form is not supported; write the charts as helmCharts"),
+            message: format!("{from}: the generator form is not supported; write the charts as helmCharts"),
         });
     }
     let entries: Vec<&Value> = doc.get("helmCharts").and_then(Value::as_array).into_iter().flatten().collect();

@@ -59,7 +59,7 @@ fn a_vendored_versioned_chart_is_not_resolved() {
 }
 
 #[test]
-fn chart_homes_and_names_that_leave_the_repository_are_refused() {
+fn chart_homes_and_names_that_leave_the_repository_and_generator_forms_are_refused() {
     for kustomization in [
         "helmGlobals: {chartHome: ../../outside}\nhelmCharts:\n- {name: web, repo: 'https://c.example'}\n",
         "helmGlobals: {chartHome: /etc}\nhelmCharts:\n- {name: web, repo: 'https://c.example'}\n",
@@ -76,6 +76,12 @@ fn chart_homes_and_names_that_leave_the_repository_are_refused() {
     )]);
     let err = helm_charts(dir.path(), &[dir.path().join("app")]).unwrap_err();
     assert!(matches!(err, RenderError::InvalidOption { field: "helmChartInflationGenerator", .. }), "{err}");
+    let dir = tree(&[
+        ("app/kustomization.yaml", "generators: [gen.yaml]\n"),
+        ("app/gen.yaml", "apiVersion: builtin\nkind: HelmChartInflationGenerator\nmetadata: {name: x}\n"),
+    ]);
+    let err = helm_charts(dir.path(), &[dir.path().join("app")]).unwrap_err();
+    assert!(err.to_string().contains("app/gen.yaml"), "{err}");
     let dir = tree(&[("app/kustomization.yaml", "helmGlobals: {chartHome: ../../outside}\nresources: [cm.yaml]\n")]);
     assert!(helm_charts(dir.path(), &[dir.path().join("app")]).unwrap().is_empty(), "no charts, no concern");
 }
