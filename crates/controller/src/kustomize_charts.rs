@@ -1,7 +1,9 @@
-//! Kustomize `helmCharts` of a git source (`repo: https://…`), resolved through the shared Helm
-//! repository cache with the credentials, mirrors and proxies of the Application's namespace, as
-//! for a chart source; the render places them where Kustomize looks, so it never pulls. Once
-//! fetched they are served from the cache, also while the repository is down.
+//! Kustomize `helmCharts` of a git source, resolved as a chart source is: `repo: https://…` through
+//! the shared Helm repository cache with the credentials, mirrors and proxies of the Application's
+//! namespace, `repo: oci://…` through the OCI cache with the registry credentials (the chart is
+//! `<repo>/<name>`, tagged with its version, as Helm pulls it). The render places them where
+//! Kustomize looks, so it never pulls. Once fetched they are served from the caches, also while the
+//! repository is down.
 
 use kube::ResourceExt;
 use lockstep_api::{Application, ApplicationSource};
@@ -31,14 +33,14 @@ pub(crate) async fn resolve(
 
 /// Why a chart cannot be resolved by this build, if it cannot.
 fn unsupported(chart: &KustomizeHelmChart) -> Option<&'static str> {
-    if chart.is_oci() {
-        // Hook for OCI charts: resolve `oci://` entries through the OCI client once it pulls charts.
-        Some("oci:// helmCharts are not resolved by this build yet (vendor the chart under its chartHome)")
-    } else if !chart.is_helm_repository() {
-        Some("only https:// and http:// Helm repositories are supported")
-    } else {
-        None
-    }
+    (!chart.is_oci() && !chart.is_helm_repository())
+        .then_some("only https://, http:// Helm repositories and oci:// registries are supported")
+}
+
+/// The OCI artifact of an `oci://` entry: the chart under the registry path `repo`, as Helm
+/// pulls it (`<repo>/<name>`).
+fn oci_reference(chart: &KustomizeHelmChart) -> String {
+    format!("{}/{}", chart.repo.trim().trim_end_matches('/'), chart.name)
 }
 
 async fn resolve_one(
@@ -52,23 +54,60 @@ async fn resolve_one(
     }
     let namespace = app.namespace().unwrap_or_default();
     let version = Some(chart.version.clone()).filter(|v| !v.is_empty());
-    let request = crate::sources::request_for(
-        &ctx.client,
-        &ctx.lookups,
-        &ctx.config.controller_namespace,
-        &namespace,
-        &chart.repo,
-        version,
-    )
-    .await
-    .map_err(|e| failed(e.to_string()))?;
-    let found = ctx.helm_repos.chart(&request, &chart.name).await.map_err(|e| failed(e.to_string()))?;
+    let found = if chart.is_oci() {
+        let request_for = |url: String, version: Option<String>| {
+            let (client, lookups, namespace) = (&ctx.client, &ctx.lookups, &namespace);
+            async move {
+                crate::oci_sources::oci_request(
+                    client,
+                    lookups,
+                    &ctx.config.controller_namespace,
+                    namespace,
+                    &url,
+                    version,
+                )
+                .await
+            }
+        };
+        let mut request =
+            request_for(oci_reference(chart), version.clone()).await.map_err(|e| failed(e.to_string()))?;
+        if request.auth.origin.is_none() {
+            // No Secret names the chart itself: a `repository` Secret for the entry's `repo` applies.
+            let by_repo =
+                request_for(chart.repo.trim().to_string(), version).await.map_err(|e| failed(e.to_string()))?;
+            request.auth = by_repo.auth;
+        }
+        ctx.oci.snapshot(&request).await.map_err(|e| failed(e.to_string()))?
+    } else {
+        helm_repository_chart(ctx, &namespace, chart, version).await.map_err(|e| failed(e.to_string()))?
+    };
+    if !found.root.join("Chart.yaml").is_file() {
+        return Err(failed("the artifact is not a Helm chart (no Chart.yaml at its root)".into()));
+    }
     Ok(ResolvedHelmChart {
         name: chart.name.clone(),
         repository: chart.repo.clone(),
         version: chart.version.clone(),
         dir: found.root,
     })
+}
+
+async fn helm_repository_chart(
+    ctx: &Context,
+    namespace: &str,
+    chart: &KustomizeHelmChart,
+    version: Option<String>,
+) -> Result<lockstep_source::Snapshot, lockstep_source::SourceError> {
+    let request = crate::sources::request_for(
+        &ctx.client,
+        &ctx.lookups,
+        &ctx.config.controller_namespace,
+        namespace,
+        &chart.repo,
+        version,
+    )
+    .await?;
+    ctx.helm_repos.chart(&request, &chart.name).await
 }
 
 #[cfg(test)]
@@ -87,7 +126,25 @@ mod tests {
         };
         assert_eq!(unsupported(&chart("https://charts.example")), None);
         assert_eq!(unsupported(&chart(" HTTP://charts.example")), None);
-        assert!(unsupported(&chart("oci://registry.example/charts")).is_some_and(|m| m.contains("oci://")));
+        assert_eq!(unsupported(&chart("oci://registry.example/charts")), None);
         assert!(unsupported(&chart("@stable")).is_some());
+        assert!(unsupported(&chart("git@github.com:org/charts")).is_some());
+    }
+
+    #[test]
+    fn an_oci_chart_is_the_name_under_the_registry_path() {
+        let chart = |repo: &str| KustomizeHelmChart {
+            kustomization: "kustomization.yaml".into(),
+            name: "web".into(),
+            repo: repo.into(),
+            version: String::new(),
+            place: "charts/web".into(),
+            vendored: false,
+        };
+        assert_eq!(
+            oci_reference(&chart("oci://registry.example:5000/charts/")),
+            "oci://registry.example:5000/charts/web"
+        );
+        assert_eq!(oci_reference(&chart(" oci://r.example/a/b")), "oci://r.example/a/b/web");
     }
 }

@@ -2,7 +2,8 @@
 //! pinned helm, basic auth): the chart is resolved through the controller's chart cache with the
 //! repository's credentials, inflated by the pinned kustomize and helm with Kustomize patches on
 //! top, follows a version bump in git, keeps rendering from the cache while the repository is down,
-//! and an unresolvable chart ends as a condition naming it with nothing applied or pruned.
+//! and an unresolvable chart ends as a condition naming it with nothing applied or pruned; the same
+//! for an `oci://` chart from a real registry, and through the CLI.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -189,7 +190,7 @@ async fn an_unresolvable_chart_has_its_own_reason_and_prunes_nothing() -> anyhow
         assert!(configmap_data(&client, &ns.name, &extra).await?.is_empty(), "nothing applied");
     }
 
-    // An oci:// chart is refused by name until OCI charts are resolved.
+    // An oci:// registry that is down, with nothing cached.
     apply_app(&client, &ns.name, "oci", git_spec(&ns.name, &repo, "oci")).await?;
     let app = wait_reason(&client, &ns.name, "oci", "DependencyNotResolved").await?;
     assert!(message(&app).contains("oci://"), "{}", message(&app));
@@ -238,5 +239,47 @@ async fn the_cli_renders_helm_charts_without_a_cluster() -> anyhow::Result<()> {
         assert!(printed.contains(want), "{want} in:\n{printed}");
     }
     assert!(!app.join("charts").exists(), "the user's directory is not written");
+    Ok(())
+}
+
+#[tokio::test]
+async fn helm_charts_from_an_oci_registry_use_its_credentials_and_its_cache() -> anyhow::Result<()> {
+    use lockstep_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry};
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "e2e-kustomize-helm-oci").await?;
+    let mut registry = Registry::start()?;
+    let work = tempfile::tempdir()?;
+    let chart = lockstep_e2e::helmrepo::write_chart(work.path(), "web", "2.0.0", "chart-default")?;
+    registry.push_chart(&chart, "charts")?;
+    let repo_url = format!("oci://{}/charts", registry.host());
+    let body = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "registry", "labels": {"lockstep.dev/secret-type": "repository"}},
+        "stringData": {"url": repo_url, "username": REGISTRY_USER, "password": REGISTRY_PASSWORD,
+                       "caData": registry.ca.ca_pem},
+    });
+    Api::<Secret>::namespaced(client.clone(), &ns.name)
+        .patch("registry", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
+        .await?;
+    let mut args = vec!["--controller-namespace", ns.name.as_str()];
+    args.extend_from_slice(FAST);
+    let _controller = ControllerProcess::start(&ns.name, &args)?;
+
+    let repo = GitRepo::new();
+    repo.write("app/kustomization.yaml", &kustomization(&repo_url, "web", "2.0.0", "from-oci"));
+    repo.write("app/extra.yaml", EXTRA);
+    repo.commit("an oci:// chart");
+    apply_app(&client, &ns.name, "web", git_spec(&ns.name, &repo, "app")).await?;
+    wait_app(&client, &ns.name, "web", "Ready", is_ready).await?;
+    wait_data(&client, &ns.name, "rel-web", &[("version", "2.0.0"), ("value", "from-oci"), ("patched", "yes")]).await?;
+    assert!(registry.gets("/v2/charts/web/blobs/") >= 1, "the chart came from the registry:\n{}", registry.log());
+
+    // The registry goes down: a new commit still renders from the cached chart.
+    registry.stop();
+    repo.write("app/kustomization.yaml", &kustomization(&repo_url, "web", "2.0.0", "while-down"));
+    repo.commit("values while the registry is down");
+    refresh(&client, &ns.name, "web").await?;
+    wait_data(&client, &ns.name, "rel-web", &[("version", "2.0.0"), ("value", "while-down")]).await?;
+    assert!(!configmap_data(&client, &ns.name, "extra").await?.is_empty(), "nothing is pruned");
     Ok(())
 }

@@ -262,8 +262,8 @@ async fn render_encrypted(
     Ok(rendered.manifests.as_ref().clone())
 }
 
-/// The Kustomize `helmCharts` charts of `source`, fetched through the user's chart cache (as a
-/// chart source is, without credentials).
+/// The Kustomize `helmCharts` charts of `source`, fetched through the user's caches as a chart
+/// source is (`oci://` ones with the registry flags).
 async fn helm_charts(
     tools: &ToolArgs,
     source: &ApplicationSource,
@@ -278,18 +278,20 @@ async fn helm_charts(
     let mut resolved = Vec::with_capacity(charts.len());
     for chart in charts {
         let what = || format!("{}: helmCharts chart {} from {}", chart.kustomization, chart.name, chart.repo);
-        anyhow::ensure!(
-            chart.is_helm_repository(),
-            "{}: only https:// and http:// Helm repositories are resolved",
-            what()
-        );
-        let request = SourceRequest {
-            repo_url: chart.repo.clone(),
-            target_revision: Some(chart.version.clone()).filter(|v| !v.is_empty()),
-            max_listing_age: Some(std::time::Duration::ZERO),
-            ..Default::default()
+        let version = Some(chart.version.clone()).filter(|v| !v.is_empty());
+        let found = if chart.is_oci() {
+            let reference = format!("{}/{}", chart.repo.trim().trim_end_matches('/'), chart.name);
+            oci_snapshot(&reference, version, tools).await.with_context(what)?
+        } else {
+            anyhow::ensure!(chart.is_helm_repository(), "{}: not an http(s):// or oci:// repository", what());
+            let request = SourceRequest {
+                repo_url: chart.repo.clone(),
+                target_revision: version,
+                max_listing_age: Some(std::time::Duration::ZERO),
+                ..Default::default()
+            };
+            cache.chart(&request, &chart.name).await.with_context(what)?
         };
-        let found = cache.chart(&request, &chart.name).await.with_context(what)?;
         resolved.push(lockstep_render::ResolvedHelmChart {
             name: chart.name,
             repository: chart.repo,
