@@ -55,32 +55,11 @@ async fn resolve_one(
     let namespace = app.namespace().unwrap_or_default();
     let version = Some(chart.version.clone()).filter(|v| !v.is_empty());
     let found = if chart.is_oci() {
-        let request_for = |url: String, version: Option<String>| {
-            let (client, lookups, namespace) = (&ctx.client, &ctx.lookups, &namespace);
-            async move {
-                crate::oci_sources::oci_request(
-                    client,
-                    lookups,
-                    &ctx.config.controller_namespace,
-                    namespace,
-                    &url,
-                    version,
-                )
-                .await
-            }
-        };
-        let mut request =
-            request_for(oci_reference(chart), version.clone()).await.map_err(|e| failed(e.to_string()))?;
-        if request.auth.origin.is_none() {
-            // No Secret names the chart itself: a `repository` Secret for the entry's `repo` applies.
-            let by_repo =
-                request_for(chart.repo.trim().to_string(), version).await.map_err(|e| failed(e.to_string()))?;
-            request.auth = by_repo.auth;
-        }
-        ctx.oci.snapshot(&request).await.map_err(|e| failed(e.to_string()))?
+        oci_chart(ctx, &namespace, chart, version).await
     } else {
-        helm_repository_chart(ctx, &namespace, chart, version).await.map_err(|e| failed(e.to_string()))?
+        helm_repository_chart(ctx, &namespace, chart, version).await
     };
+    let found = found.map_err(|e| failed(e.to_string()))?;
     if !found.root.join("Chart.yaml").is_file() {
         return Err(failed("the artifact is not a Helm chart (no Chart.yaml at its root)".into()));
     }
@@ -92,12 +71,35 @@ async fn resolve_one(
     })
 }
 
+/// The chart `<repo>/<name>` at tag `version`, with the registry credentials of a Secret for it,
+/// else of a `repository` Secret for the entry's `repo` (as Argo CD registers OCI Helm repositories).
+async fn oci_chart(
+    ctx: &Context,
+    namespace: &str,
+    chart: &KustomizeHelmChart,
+    version: Option<String>,
+) -> Result<Snapshot, lockstep_source::SourceError> {
+    let controller_namespace = &ctx.config.controller_namespace;
+    let (client, lookups) = (&ctx.client, &ctx.lookups);
+    let reference = oci_reference(chart);
+    let mut request =
+        crate::oci_sources::oci_request(client, lookups, controller_namespace, namespace, &reference, version.clone())
+            .await?;
+    if request.auth.origin.is_none() {
+        let repo = chart.repo.trim();
+        let by_repo =
+            crate::oci_sources::oci_request(client, lookups, controller_namespace, namespace, repo, version).await?;
+        request.auth = by_repo.auth;
+    }
+    ctx.oci.snapshot(&request).await
+}
+
 async fn helm_repository_chart(
     ctx: &Context,
     namespace: &str,
     chart: &KustomizeHelmChart,
     version: Option<String>,
-) -> Result<lockstep_source::Snapshot, lockstep_source::SourceError> {
+) -> Result<Snapshot, lockstep_source::SourceError> {
     let request = crate::sources::request_for(
         &ctx.client,
         &ctx.lookups,
