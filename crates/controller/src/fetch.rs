@@ -122,9 +122,9 @@ async fn fetch_source(
 }
 
 /// Renders every source of `app` from what was fetched, through the shared renderer (cached per
-/// source, commit, path, options and tool version), with each git chart's remote dependencies
-/// resolved first; then decrypts SOPS-encrypted objects in memory (never cached). The cluster's
-/// capabilities are looked up only for Helm sources.
+/// source, commit, path, options and tool version), with each git chart's remote dependencies and
+/// each kustomization's `helmCharts` resolved first; then decrypts SOPS-encrypted objects in
+/// memory (never cached). The cluster's capabilities are looked up only for Helm sources.
 pub(crate) async fn render_all(
     ctx: &Context,
     target: &ClusterTarget,
@@ -138,11 +138,15 @@ pub(crate) async fn render_all(
         let dependencies = crate::chart_dependencies::resolve(ctx, app, source, snapshot)
             .await
             .map_err(|error| SourcesRenderError { source_index: multi.then_some(index), error })?;
+        let helm_charts = crate::kustomize_charts::resolve(ctx, app, source, snapshot)
+            .await
+            .map_err(|error| SourcesRenderError { source_index: multi.then_some(index), error })?;
         inputs.push(FetchedSource {
             source,
             revision: snapshot.revision.clone(),
             root: snapshot.root.clone(),
             dependencies,
+            helm_charts,
         });
     }
     let caps = || target.capabilities.get(&target.client);

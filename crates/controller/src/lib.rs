@@ -17,6 +17,7 @@ pub mod finalizer;
 mod gates;
 mod identity;
 mod instrument;
+mod kustomize_charts;
 mod liveness;
 mod lookups;
 pub mod metrics;

@@ -94,6 +94,7 @@ where
         revision: revision.to_string(),
         root: root.to_path_buf(),
         dependencies: dependencies.to_vec(),
+        helm_charts: Vec::new(),
     }];
     crate::render_sources(renderer, app, &fetched, capabilities).await.map_err(|e| e.error)
 }
@@ -149,6 +150,7 @@ fn kustomize_options(k: &lockstep_api::ApplicationSourceKustomize) -> KustomizeO
         common_annotations: k.common_annotations.clone(),
         patches: k.patches.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
         components: k.components.clone(),
+        helm_charts: Vec::new(),
     }
 }
 

@@ -26,6 +26,11 @@ pub enum RenderError {
     /// A remote chart dependency could not be resolved from its repository.
     #[error("dependency {name:?} {version:?} from {repository}: {message}")]
     Dependency { name: String, version: String, repository: String, message: String },
+    /// A Kustomize `helmCharts` chart that could not be resolved from its repository, or was not
+    /// resolved by the caller; nothing is rendered.
+    /// `chart` names it: `"<name>" "<version>" from <repository>`.
+    #[error("{file}: helmCharts chart {chart}: {message}")]
+    HelmChart { file: String, chart: String, message: String },
     /// A Helm values file that does not exist (and `ignoreMissingValueFiles` is off).
     #[error("values file {file} does not exist")]
     MissingValueFile { file: String },
@@ -78,7 +83,7 @@ impl RenderError {
         match self {
             Self::PathNotFound { .. } => lockstep_api::conditions::Reason::PathNotFound,
             Self::PathOutsideRepository { .. } => lockstep_api::conditions::Reason::InvalidSpec,
-            Self::RemoteChart { .. } | Self::Dependency { .. } => {
+            Self::RemoteChart { .. } | Self::Dependency { .. } | Self::HelmChart { .. } => {
                 lockstep_api::conditions::Reason::DependencyNotResolved
             }
             Self::Decryption { .. } => lockstep_api::conditions::Reason::DecryptionFailed,

@@ -13,6 +13,7 @@ mod directory;
 mod error;
 mod helm;
 mod kustomize;
+mod kustomize_helm;
 mod manifest;
 mod options;
 mod renderer;
@@ -28,6 +29,7 @@ pub use chart_dependencies::{RemoteDependency, ResolvedDependency, remote_depend
 pub use detect::detect_kind;
 pub use directory::{parse_manifests, render_directory, resolve_source_path};
 pub use error::RenderError;
+pub use kustomize_helm::{KustomizeHelmChart, ResolvedHelmChart, helm_charts, kustomize_helm_charts};
 pub use manifest::Manifest;
 pub use options::{
     DirectoryOptions, HelmOptions, HelmParameter, KustomizeOptions, RenderRequest, SourceKind, ValueRoot,

@@ -57,12 +57,16 @@ pub struct KustomizeOptions {
     pub patches: Vec<Value>,
     /// Component directories, relative to the source path.
     pub components: Vec<String>,
+    /// The `helmCharts` charts the caller resolved, placed where Kustomize looks for them in the
+    /// render's copy of the repository (part of the cache key; not an option laid over the source).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub helm_charts: Vec<crate::ResolvedHelmChart>,
 }
 
 impl KustomizeOptions {
     /// True when nothing is laid over the source, so `kustomize build` runs on it directly.
     pub fn is_empty(&self) -> bool {
-        *self == Self::default()
+        Self { helm_charts: Vec::new(), ..self.clone() } == Self::default()
     }
 }
 

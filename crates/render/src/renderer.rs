@@ -19,7 +19,7 @@ use crate::error::RenderError;
 use crate::options::{RenderRequest, SourceKind};
 use crate::sandbox::{check_symlinks, relative};
 use crate::tool::{self, Invocation, Limits};
-use crate::{helm, kustomize};
+use crate::{helm, kustomize, kustomize_helm};
 
 /// How the renderer is set up: tool paths, limits, concurrency and where it keeps its cache.
 #[derive(Clone, Debug)]
@@ -109,7 +109,13 @@ impl Renderer {
         let kind = detect_kind(&dir, request.kind);
         let (options, tool) = match kind {
             SourceKind::Directory => (serde_json::to_value(&request.directory), String::new()),
-            SourceKind::Kustomize => (serde_json::to_value(&request.kustomize), self.version(kind).await?),
+            SourceKind::Kustomize if request.kustomize.helm_charts.is_empty() => {
+                (serde_json::to_value(&request.kustomize), self.version(kind).await?)
+            }
+            SourceKind::Kustomize => {
+                let tools = format!("{} {}", self.version(kind).await?, self.version(SourceKind::Helm).await?);
+                (serde_json::to_value(&request.kustomize), tools)
+            }
             SourceKind::Helm => (serde_json::to_value(&request.helm), self.version(kind).await?),
         };
         let options = options.map_err(|e| RenderError::scratch("render options", e))?;
@@ -175,23 +181,46 @@ impl Renderer {
     async fn kustomize(&self, request: &RenderRequest, dir: &Path) -> Result<Vec<crate::Manifest>, RenderError> {
         let root = &request.root;
         kustomize::check_references(root, dir)?;
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(request.kustomize.components.iter().filter_map(|c| crate::sandbox::resolve_inside(root, dir, c)));
+        let charts = kustomize_helm::helm_charts(root, &dirs)?;
+        let placements = kustomize_helm::placements(&charts, &request.kustomize.helm_charts)?;
         let scratch = scratch_dir()?;
+        // Charts are placed in a copy of the repository (the snapshot is never written).
+        let (tree_root, tree_dir) = if placements.is_empty() {
+            (root.clone(), dir.to_path_buf())
+        } else {
+            let tree = scratch.path().join("tree");
+            kustomize_helm::copy_tree(root, &tree)?;
+            kustomize_helm::place_charts(&tree, &placements)?;
+            let inner = dir.strip_prefix(root).map_err(|e| RenderError::scratch(dir.display(), e))?;
+            (tree.clone(), tree.join(inner))
+        };
         let build_dir = if request.kustomize.is_empty() {
-            dir.to_path_buf()
+            tree_dir
         } else {
             let overlay = scratch.path().join("overlay");
             std::fs::create_dir_all(&overlay).map_err(|e| RenderError::scratch("overlay", e))?;
             // Canonical paths on both sides, so the relative path between them holds.
             let canonical = |p: &Path| p.canonicalize().map_err(|e| RenderError::scratch(p.display(), e));
-            let text =
-                kustomize::overlay(&canonical(root)?, &canonical(dir)?, &canonical(&overlay)?, &request.kustomize)?;
+            let text = kustomize::overlay(
+                &canonical(&tree_root)?,
+                &canonical(&tree_dir)?,
+                &canonical(&overlay)?,
+                &request.kustomize,
+            )?;
             std::fs::write(overlay.join("kustomization.yaml"), text).map_err(|e| RenderError::scratch("overlay", e))?;
             overlay
         };
+        let mut args = kustomize::build_args(&build_dir);
+        if !charts.is_empty() {
+            let helm = tool::resolve_program("helm", &self.config.helm, std::env::var_os("PATH"))?;
+            args.extend(kustomize_helm::helm_args(&helm));
+        }
         let invocation = Invocation {
             tool: "kustomize",
             program: &self.config.kustomize,
-            args: kustomize::build_args(&build_dir),
+            args,
             cwd: scratch.path(),
             scratch: scratch.path(),
         };

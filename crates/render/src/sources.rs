@@ -26,6 +26,9 @@ pub struct FetchedSource<'a> {
     pub root: PathBuf,
     /// The chart's remote dependencies the caller resolved (placed under `charts/` of the scratch copy).
     pub dependencies: Vec<crate::ResolvedDependency>,
+    /// The Kustomize `helmCharts` charts the caller resolved (placed where Kustomize looks for them
+    /// in the render's copy of the repository).
+    pub helm_charts: Vec<crate::ResolvedHelmChart>,
 }
 
 /// A render of several sources that failed, with the source (its index in `spec.sources`) it failed in
@@ -157,6 +160,7 @@ where
         let mut request = source_request(app, f.source, &identity, &f.root, &namespace, &source_caps);
         request.helm.value_roots = roots.clone();
         request.helm.dependencies = f.dependencies.clone();
+        request.kustomize.helm_charts = f.helm_charts.clone();
         let rendered = renderer.render(&request).await.map_err(at(index))?;
         renders_done.push((index, rendered));
     }

@@ -58,9 +58,27 @@ fn value_roots_map_each_ref_to_its_own_revision() {
     let (chart, values, other) =
         (source(Some("c"), None, &[]), source(None, Some("values"), &[]), source(None, Some(" values "), &[]));
     let fetched = [
-        FetchedSource { source: &chart, revision: "aaa".into(), root: "/snap/aaa".into(), dependencies: Vec::new() },
-        FetchedSource { source: &values, revision: "bbb".into(), root: "/snap/bbb".into(), dependencies: Vec::new() },
-        FetchedSource { source: &other, revision: "ccc".into(), root: "/snap/ccc".into(), dependencies: Vec::new() },
+        FetchedSource {
+            source: &chart,
+            revision: "aaa".into(),
+            root: "/snap/aaa".into(),
+            dependencies: Vec::new(),
+            helm_charts: Vec::new(),
+        },
+        FetchedSource {
+            source: &values,
+            revision: "bbb".into(),
+            root: "/snap/bbb".into(),
+            dependencies: Vec::new(),
+            helm_charts: Vec::new(),
+        },
+        FetchedSource {
+            source: &other,
+            revision: "ccc".into(),
+            root: "/snap/ccc".into(),
+            dependencies: Vec::new(),
+            helm_charts: Vec::new(),
+        },
     ];
     let roots = value_roots(&fetched);
     assert_eq!(roots.len(), 1);

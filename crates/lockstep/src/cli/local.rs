@@ -247,21 +247,61 @@ async fn render_encrypted(
         }
     };
     let sources = app.spec.all_sources();
-    let fetched: Vec<_> = sources
-        .into_iter()
-        .zip(snapshots)
-        .map(|(source, s)| FetchedSource {
+    let mut fetched = Vec::with_capacity(sources.len());
+    for (source, s) in sources.into_iter().zip(snapshots) {
+        fetched.push(FetchedSource {
             source,
             revision: s.revision.clone(),
             root: s.root.clone(),
             dependencies: Vec::new(),
-        })
-        .collect();
+            helm_charts: helm_charts(tools, source, s).await?,
+        });
+    }
     let at = || snapshots.iter().map(|s| format!("{} at {}", s.root.display(), short(&s.revision))).collect::<Vec<_>>();
     let rendered = lockstep_render::render_sources(&renderer, app, &fetched, caps)
         .await
         .with_context(|| format!("rendering {}", at().join(", ")))?;
     Ok(rendered.manifests.as_ref().clone())
+}
+
+/// The Kustomize `helmCharts` charts of `source`, fetched through the user's caches as a chart
+/// source is (`oci://` ones with the registry flags).
+async fn helm_charts(
+    tools: &ToolArgs,
+    source: &ApplicationSource,
+    snapshot: &Snapshot,
+) -> anyhow::Result<Vec<lockstep_render::ResolvedHelmChart>> {
+    let charts = lockstep_render::kustomize_helm_charts(source, &snapshot.root)?;
+    if charts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cache = HelmRepoCache::new(&tools.cache_dir(), lockstep_source::HelmRepoOptions::default())
+        .context("opening the chart cache")?;
+    let mut resolved = Vec::with_capacity(charts.len());
+    for chart in charts {
+        let what = || format!("{}: helmCharts chart {} from {}", chart.kustomization, chart.name, chart.repo);
+        let version = Some(chart.version.clone()).filter(|v| !v.is_empty());
+        let found = if chart.is_oci() {
+            let reference = format!("{}/{}", chart.repo.trim().trim_end_matches('/'), chart.name);
+            oci_snapshot(&reference, version, tools).await.with_context(what)?
+        } else {
+            anyhow::ensure!(chart.is_helm_repository(), "{}: not an http(s):// or oci:// repository", what());
+            let request = SourceRequest {
+                repo_url: chart.repo.clone(),
+                target_revision: version,
+                max_listing_age: Some(std::time::Duration::ZERO),
+                ..Default::default()
+            };
+            cache.chart(&request, &chart.name).await.with_context(what)?
+        };
+        resolved.push(lockstep_render::ResolvedHelmChart {
+            name: chart.name,
+            repository: chart.repo,
+            version: chart.version,
+            dir: found.root,
+        });
+    }
+    Ok(resolved)
 }
 
 /// The first 12 characters of a commit SHA, as the controller shows them.
