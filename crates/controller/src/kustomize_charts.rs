@@ -37,12 +37,6 @@ fn unsupported(chart: &KustomizeHelmChart) -> Option<&'static str> {
         .then_some("only https://, http:// Helm repositories and oci:// registries are supported")
 }
 
-/// The OCI artifact of an `oci://` entry: the chart under the registry path `repo`, as Helm
-/// pulls it (`<repo>/<name>`).
-fn oci_reference(chart: &KustomizeHelmChart) -> String {
-    format!("{}/{}", chart.repo.trim().trim_end_matches('/'), chart.name)
-}
-
 async fn resolve_one(
     ctx: &Context,
     app: &Application,
@@ -71,27 +65,17 @@ async fn resolve_one(
     })
 }
 
-/// The chart `<repo>/<name>` at tag `version`, with the registry credentials of a Secret for it,
-/// else of a `repository` Secret for the entry's `repo` (as Argo CD registers OCI Helm repositories).
+/// The chart `<repo>/<name>` at the tag `version` names or the highest in its range, as Helm
+/// pulls it, with the registry credentials of a Secret for the chart or for the entry's `repo`.
 async fn oci_chart(
     ctx: &Context,
     namespace: &str,
     chart: &KustomizeHelmChart,
     version: Option<String>,
 ) -> Result<Snapshot, lockstep_source::SourceError> {
-    let controller_namespace = &ctx.config.controller_namespace;
-    let (client, lookups) = (&ctx.client, &ctx.lookups);
-    let reference = oci_reference(chart);
-    let mut request =
-        crate::oci_sources::oci_request(client, lookups, controller_namespace, namespace, &reference, version.clone())
-            .await?;
-    if request.auth.origin.is_none() {
-        let repo = chart.repo.trim();
-        let by_repo =
-            crate::oci_sources::oci_request(client, lookups, controller_namespace, namespace, repo, version).await?;
-        request.auth = by_repo.auth;
-    }
-    ctx.oci.snapshot(&request).await
+    let reference = lockstep_source::OciChartRef::new(&chart.repo, &chart.name, version.as_deref())
+        .map_err(|message| lockstep_source::SourceError::Configuration { message })?;
+    crate::oci_charts::pull_chart(ctx, namespace, &reference).await
 }
 
 async fn helm_repository_chart(
@@ -131,22 +115,5 @@ mod tests {
         assert_eq!(unsupported(&chart("oci://registry.example/charts")), None);
         assert!(unsupported(&chart("@stable")).is_some());
         assert!(unsupported(&chart("git@github.com:org/charts")).is_some());
-    }
-
-    #[test]
-    fn an_oci_chart_is_the_name_under_the_registry_path() {
-        let chart = |repo: &str| KustomizeHelmChart {
-            kustomization: "kustomization.yaml".into(),
-            name: "web".into(),
-            repo: repo.into(),
-            version: String::new(),
-            place: "charts/web".into(),
-            vendored: false,
-        };
-        assert_eq!(
-            oci_reference(&chart("oci://registry.example:5000/charts/")),
-            "oci://registry.example:5000/charts/web"
-        );
-        assert_eq!(oci_reference(&chart(" oci://r.example/a/b")), "oci://r.example/a/b/web");
     }
 }

@@ -282,8 +282,10 @@ async fn helm_charts(
         let what = || format!("{}: helmCharts chart {} from {}", chart.kustomization, chart.name, chart.repo);
         let version = Some(chart.version.clone()).filter(|v| !v.is_empty());
         let found = if chart.is_oci() {
-            let reference = format!("{}/{}", chart.repo.trim().trim_end_matches('/'), chart.name);
-            oci_snapshot(&reference, version, tools).await.with_context(what)?
+            let reference = lockstep_source::OciChartRef::new(&chart.repo, &chart.name, version.as_deref())
+                .map_err(anyhow::Error::msg)
+                .with_context(what)?;
+            oci_snapshot(&reference.url, reference.version, tools).await.with_context(what)?
         } else {
             anyhow::ensure!(chart.is_helm_repository(), "{}: not an http(s):// or oci:// repository", what());
             let request = SourceRequest {
