@@ -146,6 +146,13 @@ impl LiveVersions for WatchedVersions {
         }
         state.owned.resource_version(&kind, key.namespace.as_deref(), &key.name)
     }
+
+    fn absent(&self, key: &ResourceKey) -> bool {
+        let kind = (key.group.clone(), key.version.clone(), key.kind.clone());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let listed = state.running.get(&kind).is_some_and(|running| *running.ready.borrow());
+        listed && state.owned.absent(&kind, key.namespace.as_deref(), &key.name)
+    }
 }
 
 fn kind_id(resource: &ApiResource) -> KindId {
