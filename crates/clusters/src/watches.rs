@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use crate::owned::{KindId, OwnedIndex, Seen};
+use crate::settle::{Settling, settles};
 
 /// The set of running watches and which Application uses which kinds.
 pub struct ManagedWatches {
@@ -266,8 +267,24 @@ async fn watch_kind(
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let mut events = watcher(api, config).default_backoff().boxed();
     let mut listed_before = false;
+    // Each object's generation when last seen, to tell creations and status changes from drift.
+    let mut generations: HashMap<(Option<String>, String), Option<i64>> = HashMap::new();
+    let settling = Settling::default();
     while let Some(event) = events.next().await {
         triggers.index(&id, &event);
+        let settling_change = match &event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let name = (object.metadata.namespace.clone(), object.metadata.name.clone().unwrap_or_default());
+                let now = object.metadata.generation;
+                settles(generations.insert(name, now), now)
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                generations
+                    .remove(&(object.metadata.namespace.clone(), object.metadata.name.clone().unwrap_or_default()));
+                false
+            }
+            _ => false,
+        };
         let reaction = reaction(&event, listed_before);
         match reaction {
             Reaction::Owner | Reaction::OwnerIfTracked => {}
@@ -296,7 +313,9 @@ async fn watch_kind(
         let Some(owner) = owner else { continue };
         let app = ObjectRef::new(&owner.name).within(&owner.namespace);
         let wanted = reaction == Reaction::Owner || triggers.tracks(&app, &id);
-        if wanted && !triggers.send(app) {
+        if wanted && reaction == Reaction::Owner && settling_change {
+            settling.later(app, triggers.send.clone());
+        } else if wanted && !triggers.send(app) {
             return;
         }
     }

@@ -362,11 +362,14 @@ async fn report(app: &Application, ctx: &Context, pass: &Pass) -> Result<String,
     lockstep_policy::status::mark(&mut status, previous, &marks, &now);
     status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.clone()).unwrap_or_default();
-    if !changed(previous, &status) {
+    let key = (app.namespace().unwrap_or_default(), app.name_any());
+    let cached = app.metadata.resource_version.as_deref();
+    if !changed(previous, &status) || ctx.written.already_written(&key, cached, &status) {
         return Ok(ready);
     }
     status.reconciled_at = Some(now);
     write_status(app, ctx, &status).await?;
+    ctx.written.record(key, app.metadata.resource_version.clone(), &status);
     for event in events_for(previous, &status, pass.written) {
         let event = Event {
             type_: if event.warning { EventType::Warning } else { EventType::Normal },
