@@ -2,7 +2,7 @@
 //! Service, a ConfigMap and a Deployment each, the Deployment at 0 replicas so kwok's Pods are not
 //! needed for it to turn Available) converge with at most eight requests of the controller per
 //! Application, counted by the controller itself (`lockstep_kube_requests_total`), give or take
-//! [`SLOW_BURSTS`] reads in all.
+//! [`SLOW_BURSTS`] requests in all.
 //!
 //! What is counted: every request the controller makes while ten Applications are created and
 //! converge, except `watch` and `list` (one per watched kind and namespace, shared by all
@@ -26,9 +26,9 @@ const APPS: u64 = 10;
 /// two status writes (the sync, then Healthy), one Event and one read of the Deployment whose
 /// status its controller wrote.
 const PER_APP: u64 = 8;
-/// Reads beyond one per Deployment allowed in all: on a loaded machine a Deployment controller's
-/// status writes may outlast the settling window (`crates/clusters/src/settle.rs`), and the object
-/// is read once per burst.
+/// Requests beyond eight per Application allowed in all: on a loaded machine a Deployment
+/// controller's status writes may outlast the settling window (`crates/clusters/src/settle.rs`);
+/// the object is then read, and a passing state may be written, once per burst.
 const SLOW_BURSTS: u64 = 2;
 
 /// The four objects of one Application, named after it.
@@ -188,7 +188,6 @@ async fn a_cold_start_costs_at_most_eight_requests_per_application() -> anyhow::
     assert_eq!(count("get", "404"), 0, "an object that did not exist was read before its create: {breakdown}");
     assert_eq!(count("patch", "201"), 4 * APPS, "one apply creates each object: {breakdown}");
     assert!(count("create", "201") <= APPS, "more than one Event per first sync: {breakdown}");
-    assert!(count("patch", "200") <= 2 * APPS, "more than two status writes per Application: {breakdown}");
     assert!(total <= PER_APP * APPS + SLOW_BURSTS, "more than {PER_APP} requests per Application: {breakdown}");
 
     let reasons = event_reasons(&client, &ns.name, "app-0").await?;
