@@ -7,6 +7,7 @@ pub mod cluster_secret;
 mod destinations;
 pub mod kube_metrics;
 mod owned;
+mod settle;
 mod watches;
 
 pub use destinations::{ClusterError, ClusterTarget, Clusters, Deployer, watch_secrets};

@@ -101,6 +101,12 @@ impl OwnedIndex {
         objects.get(&(namespace.map(str::to_string), name.to_string()))?.resource_version.clone()
     }
 
+    /// Whether the listing of `kind` is complete and holds no object of that name.
+    pub fn absent(&self, kind: &KindId, namespace: Option<&str>, name: &str) -> bool {
+        let objects = self.by_kind.get(kind);
+        objects.is_some_and(|objects| !objects.contains_key(&(namespace.map(str::to_string), name.to_string())))
+    }
+
     /// Drops a kind no Application uses any more.
     pub fn forget_kind(&mut self, kind: &KindId) {
         self.by_kind.remove(kind);
@@ -174,5 +180,24 @@ mod tests {
         assert_eq!(index.resource_version(&cm(), Some("team"), "hook"), None, "not listed again: gone");
         index.deleted(&cm(), Some("team"), "untracked");
         assert_eq!(index.resource_version(&cm(), Some("team"), "untracked"), None);
+    }
+
+    #[test]
+    fn an_object_is_absent_only_once_its_kinds_listing_is_complete_and_lacks_it() {
+        let mut index = OwnedIndex::default();
+        assert!(!index.absent(&cm(), Some("team"), "a"), "never listed: unknown, read it");
+        index.relist_started(&cm());
+        assert!(!index.absent(&cm(), Some("team"), "a"), "listing: unknown");
+        index.applied(&cm(), seen("a", Some("apps/other:/ConfigMap:team/a"), false), true);
+        index.relist_done(&cm());
+        assert!(!index.absent(&cm(), Some("team"), "a"), "another Application's object is present");
+        assert!(index.absent(&cm(), Some("team"), "b"));
+        assert!(index.absent(&cm(), Some("other"), "a"), "same name, other namespace");
+        index.applied(&cm(), seen("b", None, false), false);
+        assert!(!index.absent(&cm(), Some("team"), "b"), "seen after the listing");
+        index.deleted(&cm(), Some("team"), "a");
+        assert!(index.absent(&cm(), Some("team"), "a"), "deleted");
+        index.forget_kind(&cm());
+        assert!(!index.absent(&cm(), Some("team"), "b"), "no longer watched: unknown");
     }
 }

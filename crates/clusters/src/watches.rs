@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use crate::owned::{KindId, OwnedIndex, Seen};
+use crate::settle::{Settling, settles};
 
 /// The set of running watches and which Application uses which kinds.
 pub struct ManagedWatches {
@@ -146,6 +147,13 @@ impl LiveVersions for WatchedVersions {
         }
         state.owned.resource_version(&kind, key.namespace.as_deref(), &key.name)
     }
+
+    fn absent(&self, key: &ResourceKey) -> bool {
+        let kind = (key.group.clone(), key.version.clone(), key.kind.clone());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let listed = state.running.get(&kind).is_some_and(|running| *running.ready.borrow());
+        listed && state.owned.absent(&kind, key.namespace.as_deref(), &key.name)
+    }
 }
 
 fn kind_id(resource: &ApiResource) -> KindId {
@@ -259,8 +267,24 @@ async fn watch_kind(
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let mut events = watcher(api, config).default_backoff().boxed();
     let mut listed_before = false;
+    // Each object's generation when last seen, to tell creations and status changes from drift.
+    let mut generations: HashMap<(Option<String>, String), Option<i64>> = HashMap::new();
+    let settling = Settling::default();
     while let Some(event) = events.next().await {
         triggers.index(&id, &event);
+        let settling_change = match &event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let name = (object.metadata.namespace.clone(), object.metadata.name.clone().unwrap_or_default());
+                let now = object.metadata.generation;
+                settles(generations.insert(name, now), now)
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                generations
+                    .remove(&(object.metadata.namespace.clone(), object.metadata.name.clone().unwrap_or_default()));
+                false
+            }
+            _ => false,
+        };
         let reaction = reaction(&event, listed_before);
         match reaction {
             Reaction::Owner | Reaction::OwnerIfTracked => {}
@@ -289,7 +313,9 @@ async fn watch_kind(
         let Some(owner) = owner else { continue };
         let app = ObjectRef::new(&owner.name).within(&owner.namespace);
         let wanted = reaction == Reaction::Owner || triggers.tracks(&app, &id);
-        if wanted && !triggers.send(app) {
+        if wanted && reaction == Reaction::Owner && settling_change {
+            settling.later(app, triggers.send.clone());
+        } else if wanted && !triggers.send(app) {
             return;
         }
     }

@@ -32,6 +32,8 @@ pub(crate) struct Context {
     pub undecodable: crate::undecodable::Reported,
     /// The watch's cache of Applications (this shard's), where dependencies are looked up.
     pub apps: kube::runtime::reflector::Store<lockstep_api::Application>,
+    /// The status last written per Application, for passes that start on a cached copy one write behind.
+    pub written: crate::written_status::WrittenStatuses,
 }
 
 impl Context {
@@ -40,6 +42,7 @@ impl Context {
     pub(crate) async fn forget(&self, app: kube::runtime::reflector::ObjectRef<lockstep_api::Application>) {
         self.sources.forget(app.namespace.as_deref().unwrap_or_default(), &app.name);
         crate::queue_wait::forget(app.namespace.as_deref().unwrap_or_default(), &app.name);
+        self.written.forget(&(app.namespace.clone().unwrap_or_default(), app.name.clone()));
         self.clusters.forget(app).await;
     }
 }

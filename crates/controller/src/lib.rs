@@ -35,6 +35,7 @@ mod trigger;
 mod undecodable;
 mod verification;
 mod webhook;
+mod written_status;
 
 pub use config::ControllerConfig;
 pub use error::ControllerError;

@@ -16,7 +16,7 @@ use lockstep_api::{
     Application, ApplicationStatus, FIELD_MANAGER, Inventory, REFRESH_ANNOTATION, ROLLBACK_ANNOTATION, RollbackStatus,
     SYNC_REQUEST_ANNOTATION,
 };
-use lockstep_engine::{AppRef, HookRun, Progress, SyncOptions, Written, inventory};
+use lockstep_engine::{AppRef, HookRun, Progress, ResourceKey, SyncOptions, Written, inventory};
 use lockstep_render::SourcesRenderError;
 use serde_json::json;
 use tracing::{info, warn};
@@ -215,9 +215,12 @@ async fn sync_revision(
     let now = Time(Timestamp::now());
     let listed = app.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
     if !target.watches.knows(&ObjectRef::from_obj(app)) {
-        // First pass since start: watch the inventory's kinds before comparing, so that objects
-        // carrying this Application's tracking id outside the inventory are found in this pass.
-        watch_managed_kinds(app, ctx, target, &listed, &[]).await;
+        // First pass since start: watch the inventory's kinds and git's before comparing, so that
+        // objects carrying this Application's tracking id outside the inventory are found in this
+        // pass, and objects no watch holds are created without a read first.
+        let rendered = manifests.iter().map(|m| ResourceKey::of(&m.object));
+        let kinds = inventory::of(inventory::keys(&listed).chain(rendered));
+        watch_managed_kinds(app, ctx, target, &kinds, &[]).await;
     }
     let spec_changed = app.metadata.generation != app.status.as_ref().and_then(|s| s.observed_generation);
     let mut decision = policy::decide(&app.spec, sync_request, last_operation, &revision, spec_changed, &now);
@@ -359,11 +362,14 @@ async fn report(app: &Application, ctx: &Context, pass: &Pass) -> Result<String,
     lockstep_policy::status::mark(&mut status, previous, &marks, &now);
     status.observed_refresh = app.annotations().get(REFRESH_ANNOTATION).cloned();
     let ready = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.clone()).unwrap_or_default();
-    if !changed(previous, &status) {
+    let key = (app.namespace().unwrap_or_default(), app.name_any());
+    let cached = app.metadata.resource_version.as_deref();
+    if !changed(previous, &status) || ctx.written.already_written(&key, cached, &status) {
         return Ok(ready);
     }
     status.reconciled_at = Some(now);
     write_status(app, ctx, &status).await?;
+    ctx.written.record(key, app.metadata.resource_version.clone(), &status);
     for event in events_for(previous, &status, pass.written) {
         let event = Event {
             type_: if event.warning { EventType::Warning } else { EventType::Normal },

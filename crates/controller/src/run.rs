@@ -78,6 +78,7 @@ pub async fn run(client: Client, config: ControllerConfig) -> Result<(), Control
         lookups,
         undecodable: Default::default(),
         apps: reader.clone(),
+        written: Default::default(),
         config,
         client,
     });

@@ -129,7 +129,7 @@ impl Engine {
                 ResourceResult::written(target.key.clone(), action, live).kept_by(Kept::Reported)
             }
             Ok(live) => {
-                self.verified.record(&options.app, &target.key, compared.desired, &live);
+                self.verified.record(&options.app, &target.key, compared.desired, &target.object, &live);
                 ResourceResult::written(target.key.clone(), action, live)
             }
             Err(err) => ResourceResult::observed(target.key.clone(), Observation::Rejected(err)),

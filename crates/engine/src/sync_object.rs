@@ -72,6 +72,10 @@ impl Engine {
         if let Some(live) = self.unchanged_in_sync(&options.app, &target.key, compared.desired) {
             return compared.with(Observation::InSync { live });
         }
+        if apply && self.known_absent(&options.app, &target.key) {
+            // The apply that follows creates it, as after a read answering 404 (see below).
+            return compared.with(Observation::Drifted { live: None });
+        }
         let name = &target.key.name;
         let live = match self.read(api, name).await {
             Ok(live) => live,
@@ -99,10 +103,10 @@ impl Engine {
         let desired = compared.desired;
         if let Some(current) = &live
             && !compared.take_over
-            && self.verified.holds(&options.app, &target.key, desired, current)
+            && self.verified.holds(&options.app, &target.key, desired, &target.object, current)
         {
             // Kept at the version just read, so that the next pass need not read it.
-            self.verified.record(&options.app, &target.key, desired, current);
+            self.verified.record(&options.app, &target.key, desired, &target.object, current);
             return compared.with(Observation::InSync { live: current.clone() });
         }
         let ignored = ignore::ignored_paths(&options.ignore_differences, &target.key, live.as_ref());
@@ -136,7 +140,9 @@ impl Engine {
         }
         let observation = Observation::of_dry_run(live, predicted.as_ref(), &ignored, compared.take_over);
         match &observation {
-            Observation::InSync { live } => self.verified.record(&options.app, &target.key, desired, live),
+            Observation::InSync { live } => {
+                self.verified.record(&options.app, &target.key, desired, &target.object, live)
+            }
             _ => self.verified.forget(&options.app, &target.key),
         }
         compared.with(observation)
@@ -172,7 +178,31 @@ impl Engine {
                 Err(err) => return Err(ObjectError::of(&err)),
             }
         };
-        serde_json::to_value(written).map_err(|e| ObjectError::refused(e.to_string()))
+        let written = serde_json::to_value(written).map_err(|e| ObjectError::refused(e.to_string()))?;
+        if compared.live().is_some() || migrate::upgrade(&written, &target.object).is_none() {
+            return Ok(written);
+        }
+        // Created without a read, the object turned out to be kubectl's (client-side apply, not
+        // watched): its fields are taken over now and git's object applied again, as a read first
+        // would have done before the apply.
+        let taking_over = |err: kube::Error| {
+            ObjectError::of(&err).map_message(|m| format!("taking over the fields of kubectl's client-side apply: {m}"))
+        };
+        migrate::take_over(api, name, &written, &target.object).await.map_err(taking_over)?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = match api.patch(name, &params, &Patch::Apply(&compared.object)).await {
+            Ok(applied) => applied,
+            Err(kube::Error::Api(status)) => return Err(replace::refusal(&status)),
+            Err(err) => return Err(ObjectError::of(&err)),
+        };
+        serde_json::to_value(applied).map_err(|e| ObjectError::refused(e.to_string()))
+    }
+
+    /// Whether `key` is known not to exist without reading it: its kind's watch has listed and holds
+    /// no such managed object, and this engine has not written or found it (a watch may lag behind
+    /// this engine's own create).
+    fn known_absent(&self, app: &AppRef, key: &ResourceKey) -> bool {
+        self.versions.as_ref().is_some_and(|versions| versions.absent(key)) && !self.verified.knows(app, key)
     }
 
     /// The live copy of an object found in sync with `desired` that the watch of its kind reports

@@ -29,6 +29,13 @@ use crate::tracking::AppRef;
 pub trait LiveVersions: Send + Sync {
     /// The current `resourceVersion` of `key`, if its kind is watched and the object was seen.
     fn resource_version(&self, key: &ResourceKey) -> Option<String>;
+
+    /// Whether the watch of `key`'s kind has listed and holds no managed object of that name, so a
+    /// sync creates it without reading it first. Objects without lockstep's managed label are not
+    /// watched: an apply finds them and the executor takes kubectl's fields over afterwards.
+    fn absent(&self, _key: &ResourceKey) -> bool {
+        false
+    }
 }
 
 /// What was in sync: git's object (with the rules it was compared under) and the live state.
@@ -67,8 +74,8 @@ pub(crate) struct Verified {
 
 impl Verified {
     /// Whether `live` is still in the state it was in when found in sync with `desired`.
-    pub fn holds(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) -> bool {
-        let Some(now) = fingerprint(desired, live) else { return false };
+    pub fn holds(&self, app: &AppRef, key: &ResourceKey, desired: u64, git: &Value, live: &Value) -> bool {
+        let Some(now) = fingerprint(desired, git, live) else { return false };
         let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
         apps.get(app).and_then(|objects| objects.get(key)).is_some_and(|entry| entry.fingerprint == now)
     }
@@ -84,10 +91,11 @@ impl Verified {
         serde_json::from_str(&entry.live).ok()
     }
 
-    /// Remembers that `live` is in sync with `desired` (compared, or just written).
-    pub fn record(&self, app: &AppRef, key: &ResourceKey, desired: u64, live: &Value) {
+    /// Remembers that `live` is in sync with `desired`, the hash of `git`'s object (compared, or
+    /// just written).
+    pub fn record(&self, app: &AppRef, key: &ResourceKey, desired: u64, git: &Value, live: &Value) {
         let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
-        match in_sync(desired, live) {
+        match in_sync(desired, git, live) {
             Some(entry) => {
                 apps.entry(app.clone()).or_default().insert(key.clone(), entry);
             }
@@ -97,6 +105,12 @@ impl Verified {
                 }
             }
         }
+    }
+
+    /// Whether anything is remembered of `key` for `app` (found in sync or written by this engine).
+    pub fn knows(&self, app: &AppRef, key: &ResourceKey) -> bool {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.get(app).is_some_and(|objects| objects.contains_key(key))
     }
 
     /// Forgets what was found about `key` (it drifted, or could not be compared).
@@ -134,8 +148,8 @@ pub(crate) fn desired_hash(object: &Value, rules: &impl serde::Serialize) -> u64
 }
 
 /// The entry remembering `live` as in sync with `desired`; `None` when it has no fingerprint.
-fn in_sync(desired: u64, live: &Value) -> Option<InSync> {
-    let fingerprint = fingerprint(desired, live)?;
+fn in_sync(desired: u64, git: &Value, live: &Value) -> Option<InSync> {
+    let fingerprint = fingerprint(desired, git, live)?;
     let resource_version = live.pointer("/metadata/resourceVersion")?.as_str()?.to_owned();
     let mut copy = live.clone();
     if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -144,9 +158,11 @@ fn in_sync(desired: u64, live: &Value) -> Option<InSync> {
     Some(InSync { fingerprint, resource_version, live: copy.to_string().into_boxed_str() })
 }
 
-/// The fingerprint of `live` compared with `desired`; `None` for an object without identity or
-/// one being deleted (always compared).
-fn fingerprint(desired: u64, live: &Value) -> Option<Fingerprint> {
+/// The fingerprint of `live` compared with `desired` (the hash of `git`'s object); `None` for an
+/// object without identity or one being deleted (always compared). Of the labels and annotations,
+/// only those git's object sets count: others' (a Deployment's `deployment.kubernetes.io/revision`)
+/// cannot make the live object differ from git's, since an apply leaves them alone.
+fn fingerprint(desired: u64, git: &Value, live: &Value) -> Option<Fingerprint> {
     let metadata = live.get("metadata")?.as_object()?;
     if metadata.contains_key("deletionTimestamp") {
         return None;
@@ -157,9 +173,22 @@ fn fingerprint(desired: u64, live: &Value) -> Option<Fingerprint> {
         Some(generation) => {
             let mut hasher = DefaultHasher::new();
             for (field, value) in metadata {
-                if !matches!(field.as_str(), "resourceVersion" | "managedFields" | "generation") {
-                    field.hash(&mut hasher);
-                    value.to_string().hash(&mut hasher);
+                match field.as_str() {
+                    "resourceVersion" | "managedFields" | "generation" => {}
+                    "labels" | "annotations" => {
+                        let gits = git.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_object);
+                        for (name, value) in value.as_object().into_iter().flatten() {
+                            if gits.is_some_and(|gits| gits.contains_key(name)) {
+                                field.hash(&mut hasher);
+                                name.hash(&mut hasher);
+                                value.to_string().hash(&mut hasher);
+                            }
+                        }
+                    }
+                    _ => {
+                        field.hash(&mut hasher);
+                        value.to_string().hash(&mut hasher);
+                    }
                 }
             }
             LiveState::Generation { uid, generation, metadata: hasher.finish() }
@@ -191,6 +220,11 @@ mod tests {
         }
     }
 
+    /// Git's object: it sets the label `a` (and the annotation `mine`).
+    fn git() -> Value {
+        json!({"metadata": {"labels": {"a": "x"}, "annotations": {"mine": "x"}}, "spec": {"replicas": 0}})
+    }
+
     fn deployment(generation: i64, resource_version: &str, labels: Value) -> Value {
         json!({"metadata": {"uid": "u1", "generation": generation, "resourceVersion": resource_version,
             "labels": labels, "managedFields": [{"manager": resource_version}]},
@@ -201,21 +235,21 @@ mod tests {
     fn status_changes_keep_the_fingerprint_spec_and_metadata_changes_do_not() {
         let verified = Verified::default();
         let desired = desired_hash(&json!({"spec": {"replicas": 0}}), &Vec::<String>::new());
-        verified.record(&app(), &key(), desired, &deployment(1, "10", json!({"a": "b"})));
-        assert!(verified.holds(&app(), &key(), desired, &deployment(1, "11", json!({"a": "b"}))));
-        assert!(!verified.holds(&app(), &key(), desired, &deployment(2, "12", json!({"a": "b"}))));
-        assert!(!verified.holds(&app(), &key(), desired, &deployment(1, "12", json!({"a": "c"}))));
+        verified.record(&app(), &key(), desired, &git(), &deployment(1, "10", json!({"a": "b"})));
+        assert!(verified.holds(&app(), &key(), desired, &git(), &deployment(1, "11", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), desired, &git(), &deployment(2, "12", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), desired, &git(), &deployment(1, "12", json!({"a": "c"}))));
         let changed_in_git = desired_hash(&json!({"spec": {"replicas": 1}}), &Vec::<String>::new());
-        assert!(!verified.holds(&app(), &key(), changed_in_git, &deployment(1, "11", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), changed_in_git, &git(), &deployment(1, "11", json!({"a": "b"}))));
         let other_rules = desired_hash(&json!({"spec": {"replicas": 0}}), &vec!["/spec/replicas"]);
-        assert!(!verified.holds(&app(), &key(), other_rules, &deployment(1, "11", json!({"a": "b"}))));
+        assert!(!verified.holds(&app(), &key(), other_rules, &git(), &deployment(1, "11", json!({"a": "b"}))));
     }
 
     #[test]
     fn the_live_copy_answers_only_at_the_same_version_and_desired_state() {
         let verified = Verified::default();
         let live = deployment(1, "10", json!({"a": "b"}));
-        verified.record(&app(), &key(), 3, &live);
+        verified.record(&app(), &key(), 3, &git(), &live);
         let copy = verified.unchanged(&app(), &key(), 3, "10").expect("unchanged");
         assert_eq!(copy["status"], live["status"]);
         assert!(copy["metadata"].get("managedFields").is_none(), "managedFields are not kept");
@@ -229,26 +263,26 @@ mod tests {
     fn kinds_without_generation_count_every_change() {
         let verified = Verified::default();
         let config_map = |rv: &str| json!({"metadata": {"uid": "u2", "resourceVersion": rv}, "data": {}});
-        verified.record(&app(), &key(), 7, &config_map("5"));
-        assert!(verified.holds(&app(), &key(), 7, &config_map("5")));
-        assert!(!verified.holds(&app(), &key(), 7, &config_map("6")));
+        verified.record(&app(), &key(), 7, &git(), &config_map("5"));
+        assert!(verified.holds(&app(), &key(), 7, &git(), &config_map("5")));
+        assert!(!verified.holds(&app(), &key(), 7, &git(), &config_map("6")));
     }
 
     #[test]
     fn recreated_deleting_and_forgotten_objects_are_compared_again() {
         let verified = Verified::default();
         let live = deployment(1, "10", json!({}));
-        verified.record(&app(), &key(), 1, &live);
+        verified.record(&app(), &key(), 1, &git(), &live);
         let mut recreated = live.clone();
         recreated["metadata"]["uid"] = json!("u9");
-        assert!(!verified.holds(&app(), &key(), 1, &recreated));
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &recreated));
         let mut deleting = live.clone();
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        assert!(!verified.holds(&app(), &key(), 1, &deleting));
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &deleting));
         let other_app = AppRef { namespace: "team".into(), name: "api".into() };
-        assert!(!verified.holds(&other_app, &key(), 1, &live));
+        assert!(!verified.holds(&other_app, &key(), 1, &git(), &live));
         verified.forget(&app(), &key());
-        assert!(!verified.holds(&app(), &key(), 1, &live));
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &live));
     }
 
     #[test]
@@ -256,13 +290,28 @@ mod tests {
         let verified = Verified::default();
         let live = deployment(1, "10", json!({}));
         let other = ResourceKey { name: "other".into(), ..key() };
-        verified.record(&app(), &key(), 1, &live);
-        verified.record(&app(), &other, 1, &live);
+        verified.record(&app(), &key(), 1, &git(), &live);
+        verified.record(&app(), &other, 1, &git(), &live);
         verified.retain(&app(), [&key()]);
-        assert!(verified.holds(&app(), &key(), 1, &live));
-        assert!(!verified.holds(&app(), &other, 1, &live));
+        assert!(verified.holds(&app(), &key(), 1, &git(), &live));
+        assert!(!verified.holds(&app(), &other, 1, &git(), &live));
         verified.forget_app(&app());
-        assert!(!verified.holds(&app(), &key(), 1, &live));
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &live));
         assert!(verified.apps.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn labels_and_annotations_git_does_not_set_are_not_part_of_the_fingerprint() {
+        let verified = Verified::default();
+        let live = deployment(1, "10", json!({"a": "b"}));
+        verified.record(&app(), &key(), 1, &git(), &live);
+        let mut revised = deployment(1, "11", json!({"a": "b", "pod-template-hash": "5d4"}));
+        revised["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+        assert!(verified.holds(&app(), &key(), 1, &git(), &revised), "the Deployment controller's marks");
+        revised["metadata"]["annotations"]["mine"] = json!("edited");
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &revised), "an annotation git sets changed");
+        let mut owned = deployment(1, "12", json!({"a": "b"}));
+        owned["metadata"]["ownerReferences"] = json!([{"uid": "o1"}]);
+        assert!(!verified.holds(&app(), &key(), 1, &git(), &owned), "other metadata counts whole");
     }
 }

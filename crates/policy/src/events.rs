@@ -1,8 +1,13 @@
 //! Which Kubernetes Events a reconcile should publish: pure.
 //!
-//! Reasons (documented in docs/metrics.md): `Applied`, `SyncStarted`, `SyncSucceeded`,
-//! `SyncFailed`, `HealthChanged`, `SourceUnavailable`, `SourceRecovered`, `DriftDetected`, and the
-//! `Ready` condition's reason whenever that condition changes.
+//! Reasons (documented in docs/metrics.md): `SyncStarted`, `SyncSucceeded`, `SyncFailed`,
+//! `Applied`, `HealthChanged`, `SourceUnavailable`, `SourceRecovered`, `DriftDetected`, and the
+//! `Ready` condition's reason when no other Event of the pass already tells it.
+//!
+//! A successful first sync publishes one Event (`SyncSucceeded`, with what was applied), as Flux's
+//! kustomize-controller publishes one change set: what a person reads in `kubectl describe`, not
+//! every step. Health Events are kept for the changes that need a person: to Degraded or Missing,
+//! and back from them; the way to Healthy through Progressing is the status's to show.
 
 use lockstep_api::conditions::{DRIFTED, READY, SOURCE_AVAILABLE, reason};
 use lockstep_api::{ApplicationStatus, HealthStatusCode, OperationPhase};
@@ -23,13 +28,15 @@ pub struct EventSpec {
 
 /// Events published for sync operations, health and source availability.
 pub mod event_reason {
-    /// A sync operation began.
+    /// A sync operation began and did not end in the same pass (waves, hooks).
     pub const SYNC_STARTED: &str = "SyncStarted";
     /// A sync operation ended with every object synced.
     pub const SYNC_SUCCEEDED: &str = "SyncSucceeded";
     /// A sync operation ended in failure or error.
     pub const SYNC_FAILED: &str = "SyncFailed";
-    /// The aggregate health changed.
+    /// Objects were written by a pass that ended no operation (a wave of a running one, a heal).
+    pub const APPLIED: &str = "Applied";
+    /// The aggregate health turned Degraded or Missing, or left them.
     pub const HEALTH_CHANGED: &str = "HealthChanged";
     /// Every URL of the repository fails; the last good revision is served from the cache.
     pub const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
@@ -39,77 +46,113 @@ pub mod event_reason {
     pub const DRIFT_DETECTED: &str = lockstep_api::conditions::DRIFT_DETECTED;
 }
 
-/// Events for the change from `previous` to `next`: one when objects were written, one per sync
-/// operation start and end, one when health changes, one when the source becomes unavailable or
-/// recovers, one when more objects are kept drifted, and one when the Ready condition changed. Unchanged reconciles publish nothing, so
-/// repeats cannot flood.
+/// Events for the change from `previous` to `next`: the end of a sync operation (carrying what the
+/// pass wrote), its start when it does not end in the same pass, `Applied` for writes no operation
+/// end reports, health changes that matter ([`health_change_matters`]), the source becoming
+/// unavailable or recovering, more objects kept drifted, and a `Ready` condition change no other
+/// Event tells. Unchanged reconciles publish nothing, so repeats cannot flood.
 pub fn events_for(previous: Option<&ApplicationStatus>, next: &ApplicationStatus, written: Written) -> Vec<EventSpec> {
-    let mut events = operation_events(previous, next);
+    let applied = written.any().then(|| applied_summary(written));
+    let mut events = operation_events(previous, next, applied.as_deref());
+    let reported = events.iter().any(|e| e.reason != event_reason::SYNC_STARTED);
     events.extend(health_event(previous, next));
     events.extend(source_event(previous, next));
     events.extend(drift_event(previous, next));
-    if written.any() {
-        let Written { created, updated, pruned } = written;
+    if let Some(summary) = applied.filter(|_| !reported) {
         let revision = next.sync.revision.as_deref().map(short).unwrap_or("unknown revision");
         events.push(EventSpec {
             warning: false,
-            reason: "Applied".into(),
-            note: format!(
-                "Applied {} objects at {revision} ({created} created, {updated} updated, {pruned} pruned)",
-                created + updated + pruned
-            ),
+            reason: event_reason::APPLIED.into(),
+            note: format!("{summary} at {revision}"),
         });
     }
     let ready = |s: &ApplicationStatus| s.conditions.iter().find(|c| c.type_ == READY).cloned();
     if let Some(now) = ready(next) {
         let before = previous.and_then(ready);
-        let same = before.is_some_and(|b| b.status == now.status && b.reason == now.reason && b.message == now.message);
-        let duplicate = events.iter().any(|e| e.reason == now.reason);
-        if !same && !duplicate {
+        let same = before
+            .as_ref()
+            .is_some_and(|b| b.status == now.status && b.reason == now.reason && b.message == now.message);
+        if !same && !told_by(&now.reason, before.as_ref().map(|b| b.reason.as_str()), &events) {
             events.push(EventSpec { warning: is_warning(&now.reason, next), reason: now.reason, note: now.message });
         }
     }
     events
 }
 
-/// `SyncStarted` for an operation not seen before; `SyncSucceeded`/`SyncFailed` when it ends.
-fn operation_events(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -> Vec<EventSpec> {
+/// What a pass wrote, for people: "Applied 4 objects (4 created, 0 updated, 0 pruned)".
+fn applied_summary(written: Written) -> String {
+    let Written { created, updated, pruned } = written;
+    format!("Applied {} objects ({created} created, {updated} updated, {pruned} pruned)", created + updated + pruned)
+}
+
+/// Pure: whether the `Ready` condition's new reason `now` (after `before`) is already told by
+/// `events` of the same pass, or is progress the status alone shows. `NotHealthy` is told by the
+/// health Events when it matters; `Succeeded` is published only on recovery from a failure that
+/// no sync or health Event of the pass reports; any other reason once, whoever publishes it.
+pub fn told_by(now: &str, before: Option<&str>, events: &[EventSpec]) -> bool {
+    let published = |reason: &str| events.iter().any(|e| e.reason == reason);
+    match now {
+        reason::NOT_HEALTHY => true,
+        reason::SUCCEEDED => {
+            let recovery = before.is_some_and(|b| {
+                !matches!(b, reason::SUCCEEDED | reason::NOT_HEALTHY | reason::SYNC_IN_PROGRESS | reason::OUT_OF_SYNC)
+            });
+            !recovery || published(event_reason::SYNC_SUCCEEDED) || published(event_reason::HEALTH_CHANGED)
+        }
+        reason::SYNC_IN_PROGRESS => published(event_reason::SYNC_STARTED),
+        other => published(other),
+    }
+}
+
+/// `SyncSucceeded`/`SyncFailed` when an operation ends (with `applied`, what this pass wrote);
+/// `SyncStarted` for an operation not seen before that is still running.
+fn operation_events(
+    previous: Option<&ApplicationStatus>,
+    next: &ApplicationStatus,
+    applied: Option<&str>,
+) -> Vec<EventSpec> {
     let Some(op) = next.operation_state.as_ref() else { return Vec::new() };
     let before = previous.and_then(|p| p.operation_state.as_ref());
     let new_operation = before.is_none_or(|b| b.started_at != op.started_at || b.sync_request != op.sync_request);
     let revision =
         op.sync_result.as_ref().map(|r| short(&r.revision).to_string()).unwrap_or_else(|| "unknown revision".into());
-    let mut events = Vec::new();
-    if new_operation {
-        events.push(EventSpec {
+    let ended_now = new_operation || before.is_some_and(|b| b.phase != op.phase);
+    let message = op.message.clone().unwrap_or_default();
+    let applied = applied.map(|a| format!(". {a}")).unwrap_or_default();
+    let event = match op.phase {
+        OperationPhase::Succeeded if ended_now => EventSpec {
+            warning: false,
+            reason: event_reason::SYNC_SUCCEEDED.into(),
+            note: format!("Sync of {revision} succeeded: {message}{applied}"),
+        },
+        OperationPhase::Failed | OperationPhase::Error if ended_now => EventSpec {
+            warning: true,
+            reason: event_reason::SYNC_FAILED.into(),
+            note: format!("Sync of {revision} failed: {message}{applied}"),
+        },
+        OperationPhase::Running if new_operation => EventSpec {
             warning: false,
             reason: event_reason::SYNC_STARTED.into(),
             note: format!("Sync of {revision} started"),
-        });
-    }
-    let ended_now = new_operation || before.is_some_and(|b| b.phase != op.phase);
-    let message = op.message.clone().unwrap_or_default();
-    match op.phase {
-        OperationPhase::Succeeded if ended_now => events.push(EventSpec {
-            warning: false,
-            reason: event_reason::SYNC_SUCCEEDED.into(),
-            note: format!("Sync of {revision} succeeded: {message}"),
-        }),
-        OperationPhase::Failed | OperationPhase::Error if ended_now => events.push(EventSpec {
-            warning: true,
-            reason: event_reason::SYNC_FAILED.into(),
-            note: format!("Sync of {revision} failed: {message}"),
-        }),
-        _ => {}
-    }
-    events
+        },
+        _ => return Vec::new(),
+    };
+    vec![event]
 }
 
-/// `HealthChanged` when the aggregate health moves (not to Unknown before any comparison).
+/// Pure: whether a move of the aggregate health from `before` to `now` is worth an Event: to
+/// Degraded or Missing, or away from them. Progressing, Suspended and reaching Healthy from them
+/// are the status's to show.
+pub fn health_change_matters(before: HealthStatusCode, now: HealthStatusCode) -> bool {
+    let needs_a_person = |h| matches!(h, HealthStatusCode::Degraded | HealthStatusCode::Missing);
+    before != now && (needs_a_person(now) || needs_a_person(before))
+}
+
+/// `HealthChanged` when the aggregate health moves in a way that matters ([`health_change_matters`]).
 fn health_event(previous: Option<&ApplicationStatus>, next: &ApplicationStatus) -> Option<EventSpec> {
     let before = previous.map_or(HealthStatusCode::Unknown, |p| p.health.status);
     let now = next.health.status;
-    if before == now || (previous.is_none() && now == HealthStatusCode::Unknown) {
+    if !health_change_matters(before, now) {
         return None;
     }
     let detail = next.health.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
@@ -219,7 +262,7 @@ mod tests {
         assert!(events[1].note.contains("from Unknown to Degraded"), "{}", events[1].note);
         let mut next = after.clone();
         next.operation_state = Some(operation(OperationPhase::Succeeded, 20));
-        assert_eq!(reasons(&events_for(Some(&after), &next, Written::default())), ["SyncStarted", "SyncSucceeded"]);
+        assert_eq!(reasons(&events_for(Some(&after), &next, Written::default())), ["SyncSucceeded"]);
         let mut down = next.clone();
         down.conditions.push(Condition {
             type_: SOURCE_AVAILABLE.into(),
@@ -269,5 +312,70 @@ mod tests {
         assert!(events_for(Some(&drifted(3)), &drifted(3), Written::default()).is_empty(), "unchanged: no repeat");
         assert!(events_for(Some(&drifted(3)), &drifted(1), Written::default()).is_empty(), "fewer: no warning");
         assert!(events_for(Some(&drifted(1)), &clean, Written::default()).is_empty());
+    }
+
+    /// The statuses of a first sync of a Deployment: written (Progressing), then Healthy.
+    fn first_sync() -> (ApplicationStatus, ApplicationStatus) {
+        let mut synced = status("False", "NotHealthy", "Deployment web is Progressing");
+        synced.operation_state = Some(operation(OperationPhase::Succeeded, 10));
+        synced.health.status = HealthStatusCode::Progressing;
+        let mut healthy = synced.clone();
+        healthy.conditions = status("True", "Succeeded", "ok").conditions;
+        healthy.health.status = HealthStatusCode::Healthy;
+        (synced, healthy)
+    }
+
+    #[test]
+    fn a_first_sync_publishes_one_event_carrying_what_it_applied() {
+        let (synced, healthy) = first_sync();
+        let events = events_for(None, &synced, Written { created: 4, updated: 0, pruned: 0 });
+        assert_eq!(reasons(&events), ["SyncSucceeded"]);
+        assert!(events[0].note.contains("Applied 4 objects (4 created, 0 updated, 0 pruned)"), "{}", events[0].note);
+        assert!(events_for(Some(&synced), &healthy, Written::default()).is_empty(), "reaching Healthy is the status's");
+    }
+
+    #[test]
+    fn a_running_sync_is_announced_and_its_writes_counted_until_it_ends() {
+        let mut running = status("False", "SyncInProgress", "waiting for wave 1");
+        running.operation_state = Some(operation(OperationPhase::Running, 10));
+        let written = Written { created: 2, updated: 0, pruned: 0 };
+        assert_eq!(reasons(&events_for(None, &running, written)), ["SyncStarted", "Applied"]);
+        let mut wave = running.clone();
+        wave.conditions = status("False", "SyncInProgress", "waiting for wave 2").conditions;
+        let events = events_for(Some(&running), &wave, written);
+        assert_eq!(reasons(&events), ["Applied", "SyncInProgress"], "a new wait is told once");
+        let mut done = wave.clone();
+        done.conditions = status("True", "Succeeded", "ok").conditions;
+        done.operation_state = Some(operation(OperationPhase::Succeeded, 10));
+        assert_eq!(reasons(&events_for(Some(&wave), &done, written)), ["SyncSucceeded"]);
+    }
+
+    #[test]
+    fn health_events_are_for_what_needs_a_person() {
+        use HealthStatusCode::{Degraded, Healthy, Missing, Progressing, Suspended, Unknown};
+        for (before, now) in [(Healthy, Degraded), (Progressing, Degraded), (Degraded, Healthy), (Healthy, Missing)] {
+            assert!(health_change_matters(before, now), "{before:?} -> {now:?}");
+        }
+        assert!(health_change_matters(Missing, Progressing), "recovery from Missing");
+        for (before, now) in
+            [(Unknown, Progressing), (Progressing, Healthy), (Healthy, Progressing), (Healthy, Suspended)]
+        {
+            assert!(!health_change_matters(before, now), "{before:?} -> {now:?}");
+        }
+        assert!(!health_change_matters(Degraded, Degraded));
+    }
+
+    #[test]
+    fn succeeded_is_published_on_recovery_from_a_failure_only() {
+        assert!(!told_by("Succeeded", Some("RenderFailed"), &[]));
+        assert!(told_by("Succeeded", Some("NotHealthy"), &[]), "health reached: the status shows it");
+        assert!(told_by("Succeeded", None, &[]), "a first sync: its SyncSucceeded tells it");
+        let synced = EventSpec { warning: false, reason: "SyncSucceeded".into(), note: String::new() };
+        assert!(told_by("Succeeded", Some("SyncFailed"), std::slice::from_ref(&synced)));
+        assert!(told_by("NotHealthy", Some("Succeeded"), &[]));
+        assert!(!told_by("RenderFailed", Some("Succeeded"), &[]));
+        let before = status("False", "RenderFailed", "a.yaml:1: bad");
+        let fixed = status("True", "Succeeded", "ok");
+        assert_eq!(reasons(&events_for(Some(&before), &fixed, Written::default())), ["Succeeded"]);
     }
 }

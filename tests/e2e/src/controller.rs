@@ -77,7 +77,7 @@ impl ControllerProcess {
             .args(lease_namespace)
             .args(args)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,lockstep=debug")
+            .env("RUST_LOG", std::env::var("LOCKSTEP_E2E_RUST_LOG").unwrap_or_else(|_| "info,lockstep=debug".into()))
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)

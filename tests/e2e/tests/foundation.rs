@@ -98,7 +98,8 @@ async fn syncs_a_repo_then_follows_a_new_commit_on_refresh() -> anyhow::Result<(
     let history: Vec<_> =
         app.status.as_ref().map(|s| s.history.iter().map(|h| h.revision.clone()).collect()).unwrap_or_default();
     assert_eq!(history, vec![first.clone(), second.clone()]);
-    wait_event_reasons(&client, &ns.name, "web", &["Applied", "Succeeded"]).await?;
+    let reasons = wait_event_reasons(&client, &ns.name, "web", &["SyncSucceeded"]).await?;
+    assert!(!reasons.iter().any(|r| r == "SyncStarted" || r == "Applied"), "one Event per sync: {reasons:?}");
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use super::ingress::IngressAddresser;
 use super::plan::{Plan, Scenario};
 use super::proc::Measured;
 use super::report::Measurement;
-use super::{Env, drift, idle, k8s, lockstep};
+use super::{Env, drift, idle, k8s, lockstep, own_requests};
 
 /// The scenario's name in the report.
 const SCENARIO: &str = "3 cold convergence";
@@ -125,6 +125,7 @@ async fn lockstep_trial(
     lockstep::wait_readyz(&mut controller, metrics).await?;
     let apps: Vec<Value> = (0..n).map(|i| lockstep::application(&ns, &app_name(i), url, &app_path(i))).collect();
     let before = apimetrics::read(&env.cluster)?;
+    let own_before = own_requests::read(metrics)?;
     let started = Instant::now();
     k8s::apply_all(&env.client, &ns, &apps, k8s::MANAGER, 32).await?;
     let api = k8s::applications(&env.client, &ns);
@@ -135,13 +136,22 @@ async fn lockstep_trial(
         .with_context(|| format!("controller log: {}", controller.log.display()))?;
     let elapsed = started.elapsed();
     let requests_per_app = per_app(&before, env, elapsed.as_secs_f64() / 60.0, baseline, n)?;
+    if hosts_more {
+        // The controller's own count by verb and code (no baseline needed), for the trial that
+        // hosts the other scenarios; requests after convergence fall in the idle window.
+        let own = apimetrics::delta(&own_before, &own_requests::read(metrics)?);
+        for (verb, count) in own.into_iter().filter(|(_, count)| *count > 0.0) {
+            let metric = format!("controller's own requests per app: {verb}");
+            out.push(Measurement::new(SCENARIO, &case(n), &metric, "req", "lockstep", vec![count / n as f64]));
+        }
+    }
     let peak = controller.usage()?.peak_rss_mib;
     let elapsed = elapsed.as_secs_f64();
     eprintln!(
         "bench: lockstep cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB, {requests_per_app:.1} requests/app"
     );
     if hosts_more && plan.runs(Scenario::Idle) {
-        idle::run(env, plan, ("lockstep", &mut controller), Some(baseline), n, out).await?;
+        idle::run(env, plan, ("lockstep", &mut controller), (Some(baseline), Some(metrics)), n, out).await?;
         idle::record_planned_writes(env, &ns, n, out)?;
     }
     if hosts_more && plan.runs(Scenario::Drift) {
@@ -183,7 +193,7 @@ async fn flux_trial(
         "bench: flux cold N={n} trial {trial}: {elapsed:.3}s, peak RSS {peak:.1} MiB, {requests_per_app:.1} requests/app"
     );
     if hosts_more && plan.runs(Scenario::Idle) {
-        idle::run(env, plan, ("flux", &mut peer), Some(baseline), n, out).await?;
+        idle::run(env, plan, ("flux", &mut peer), (Some(baseline), None), n, out).await?;
     }
     if hosts_more && plan.runs(Scenario::Drift) {
         shorten_interval(&api, &app_name(0)).await?;

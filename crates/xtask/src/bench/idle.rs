@@ -42,12 +42,13 @@ pub async fn run(
     env: &Env,
     plan: &Plan,
     (system, controller): (&str, &mut dyn Measured),
-    baseline: Option<&Baseline>,
+    (baseline, own): (Option<&Baseline>, Option<std::net::SocketAddr>),
     n: usize,
     out: &mut Vec<Measurement>,
 ) -> Result<()> {
     tokio::time::sleep(plan.settle).await;
     let api_before = apimetrics::read(&env.cluster)?;
+    let own_before = own.map(super::own_requests::read).transpose()?;
     let git_before = env.git.requests(None);
     let usage_before = controller.usage()?;
     let started = Instant::now();
@@ -59,6 +60,7 @@ pub async fn run(
     }
     let secs = started.elapsed().as_secs_f64();
     let api_after = apimetrics::read(&env.cluster)?;
+    let own_after = own.map(super::own_requests::read).transpose()?;
     let git_after = env.git.requests(None);
     let usage_after = controller.usage()?;
     let minutes = secs / 60.0;
@@ -72,6 +74,13 @@ pub async fn run(
     out.push(m("API writes (not dry-run)", "req/min", vec![writes]));
     for (verb, rate) in rates.into_iter().filter(|(_, rate)| *rate > 0.0) {
         out.push(m(&format!("API {verb}"), "req/min", vec![rate]));
+    }
+    // The controller's own count (`lockstep_kube_requests_total`): no baseline, nothing of the
+    // cluster's components, so e.g. how often its watches are re-established shows as it is.
+    if let (Some(before), Some(after)) = (own_before, own_after) {
+        for (verb, count) in apimetrics::delta(&before, &after).into_iter().filter(|(_, count)| *count > 0.0) {
+            out.push(m(&format!("controller's own requests: {verb}"), "req/min", vec![count / minutes]));
+        }
     }
     let git = |f: fn(&GitRequests) -> u64| (f(&git_after) - f(&git_before)) as f64 / minutes;
     out.push(m("git ref listings", "req/min", vec![git(|g| g.ref_listings)]));

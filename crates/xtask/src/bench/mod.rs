@@ -25,6 +25,7 @@ mod ingress;
 pub(crate) mod k8s;
 pub(crate) mod lockstep;
 pub(crate) mod machine;
+mod own_requests;
 mod peer;
 mod plan;
 pub(crate) mod proc;
