@@ -202,16 +202,7 @@ fn escape_set_value(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::options::HelmParameter;
-
-    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        dir
-    }
+    use crate::test_tree::tree;
 
     #[test]
     fn template_args_follow_argo_order() {

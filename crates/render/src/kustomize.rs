@@ -19,23 +19,32 @@ pub fn check_references(root: &Path, dir: &Path) -> Result<(), RenderError> {
     check_dir(root, dir, &mut seen)
 }
 
+/// The kustomization file of `dir`, if it has one: its path relative to `root` (for messages) and
+/// its parsed content.
+pub(crate) fn read_kustomization(root: &Path, dir: &Path) -> Result<Option<(String, Value)>, RenderError> {
+    let Some(file) = KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()) else {
+        return Ok(None);
+    };
+    let display = relative(root, &file);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
+    let doc = serde_yaml_ng::from_str(&text).map_err(|e| RenderError::Parse {
+        file: display.clone(),
+        line: e.location().map(|l| l.line()),
+        message: e.to_string(),
+    })?;
+    Ok(Some((display, doc)))
+}
+
 fn check_dir(root: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), RenderError> {
     if seen.iter().any(|d| d == dir) {
         return Ok(());
     }
     seen.push(dir.to_path_buf());
     check_symlinks(root, &[dir.to_path_buf()])?;
-    let Some(file) = KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()) else {
+    let Some((display, doc)) = read_kustomization(root, dir)? else {
         return Ok(());
     };
-    let display = relative(root, &file);
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| RenderError::Parse {
-        file: display.clone(),
-        line: e.location().map(|l| l.line()),
-        message: e.to_string(),
-    })?;
     for field in ["resources", "bases", "components"] {
         let entries = doc.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
         for entry in entries {

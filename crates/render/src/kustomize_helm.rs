@@ -14,8 +14,8 @@ use lockstep_api::ApplicationSource;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::detect::KUSTOMIZATION_FILES;
 use crate::error::RenderError;
+use crate::kustomize::read_kustomization;
 use crate::options::SourceKind;
 use crate::sandbox::{looks_remote, relative, resolve_inside};
 
@@ -126,17 +126,9 @@ fn walk(
         return Ok(());
     }
     seen.push(dir.to_path_buf());
-    let Some(file) = KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()) else {
+    let Some((display, doc)) = read_kustomization(root, dir)? else {
         return Ok(());
     };
-    let display = relative(root, &file);
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| RenderError::Read { file: display.clone(), message: e.to_string() })?;
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| RenderError::Parse {
-        file: display.clone(),
-        line: e.location().map(|l| l.line()),
-        message: e.to_string(),
-    })?;
     // The legacy form, and a generator config of the plugin's kind, would have Kustomize pull the
     // chart itself.
     let legacy = doc.get("helmChartInflationGenerator").and_then(Value::as_array).is_some_and(|g| !g.is_empty());

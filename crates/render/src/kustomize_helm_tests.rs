@@ -1,14 +1,5 @@
 use super::*;
-
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
+use crate::test_tree::tree;
 
 fn places(charts: &[KustomizeHelmChart]) -> Vec<(String, String, bool)> {
     charts.iter().map(|c| (c.name.clone(), c.place.display().to_string(), c.needs_resolving())).collect()

@@ -19,6 +19,8 @@ mod options;
 mod renderer;
 mod sandbox;
 mod sources;
+#[cfg(test)]
+mod test_tree;
 mod tool;
 
 pub use application::{

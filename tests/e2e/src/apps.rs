@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
-use lockstep_api::{Application, REFRESH_ANNOTATION};
+use lockstep_api::{Application, REFRESH_ANNOTATION, SyncStatusCode};
 use serde_json::{Value, json};
 
 use crate::wait::wait_for;
@@ -43,6 +43,29 @@ pub async fn refresh(client: &kube::Client, namespace: &str, name: &str) -> anyh
 /// The Application's `Ready` condition, if any.
 pub fn ready(app: &Application) -> Option<&Condition> {
     app.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+}
+
+/// The Application's synced revision (`status.sync.revision`), empty before its first sync.
+pub fn revision(app: &Application) -> String {
+    app.status.as_ref().and_then(|s| s.sync.revision.clone()).unwrap_or_default()
+}
+
+/// Whether the Application is Ready at the revision `wanted`.
+pub fn synced_at(app: &Application, wanted: &str) -> bool {
+    ready(app).is_some_and(|c| c.status == "True") && revision(app) == wanted
+}
+
+/// Waits until the Application is Synced with exactly these per-source revisions.
+pub async fn wait_revisions(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    revisions: &[&str],
+) -> anyhow::Result<Application> {
+    wait_app(client, namespace, name, &format!("Synced at {revisions:?}"), |app| {
+        app.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.sync.revisions == revisions)
+    })
+    .await
 }
 
 /// Waits until `accept` holds for the Application, returning it; the timeout error shows its status.

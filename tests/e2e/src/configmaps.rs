@@ -13,7 +13,21 @@ pub fn config_map(name: &str, value: &str) -> String {
 
 /// The live ConfigMap's `data.value`, `None` when it or the key is absent.
 pub async fn value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
-    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??.data?.get("value").cloned()
+    data(client, ns, name, "value").await
+}
+
+/// The live ConfigMap's `data[key]`, `None` when it or the key is absent.
+pub async fn data(client: &kube::Client, ns: &str, name: &str, key: &str) -> Option<String> {
+    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??.data?.get(key).cloned()
+}
+
+/// Waits until the ConfigMap's `data[key]` is `want`.
+pub async fn wait_data(client: &kube::Client, ns: &str, name: &str, key: &str, want: &str) -> anyhow::Result<()> {
+    wait_for(&format!("ConfigMap {name} {key}={want}"), TIMEOUT, || async {
+        let seen = data(client, ns, name, key).await;
+        if seen.as_deref() == Some(want) { Ok(Some(())) } else { anyhow::bail!("{key} is {seen:?}") }
+    })
+    .await
 }
 
 /// Waits until the ConfigMap's `data.value` is `want` (`None`: until it is gone).

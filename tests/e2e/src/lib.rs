@@ -21,6 +21,7 @@ pub mod namespace;
 pub mod oidc;
 pub mod registry;
 pub mod remote;
+pub mod secrets;
 pub mod signing;
 pub mod sops;
 pub mod sops_pgp;

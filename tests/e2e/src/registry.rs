@@ -89,6 +89,26 @@ impl Registry {
         }
     }
 
+    /// A docker-config Secret for this registry (`user`, `password`) with its CA, labelled
+    /// `repo-creds` so lockstep reads it for every repository of the registry.
+    pub fn docker_config_secret(&self, user: &str, password: &str) -> serde_json::Value {
+        let config = serde_json::json!({"auths": {self.host(): {"username": user, "password": password}}});
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "registry", "labels": {"lockstep.dev/secret-type": "repo-creds"}},
+            "stringData": {".dockerconfigjson": config.to_string(), "caData": self.ca.ca_pem},
+        })
+    }
+
+    /// A `repository` Secret for `url` on this registry with `password`, and the registry's CA.
+    pub fn repository_secret(&self, name: &str, url: &str, password: &str) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "labels": {"lockstep.dev/secret-type": "repository"}},
+            "stringData": {"url": url, "username": REGISTRY_USER, "password": password, "caData": self.ca.ca_pem},
+        })
+    }
+
     /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)

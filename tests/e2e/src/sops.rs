@@ -14,13 +14,17 @@ use serde_json::json;
 use crate::controller::tool_path;
 use crate::workspace_root;
 
-fn tool(env: &str, name: &str) -> PathBuf {
+/// A pinned SOPS test tool: `env`'s path, else the one `cargo xtask tools` built.
+pub(crate) fn tool(env: &str, name: &str) -> PathBuf {
     let path = tool_path(env, name);
     if path.exists() { path } else { workspace_root().join("target/sops-tools/bin").join(name) }
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?} (build it with `cargo xtask tools`)"))?;
+/// Runs `cmd` and returns its standard output; a failure carries its standard error.
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| {
+        format!("running {cmd:?} (sops and age-keygen come from `cargo xtask tools`, gpg from Debian's gnupg)")
+    })?;
     if !out.status.success() {
         bail!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -68,16 +72,27 @@ impl AgeKey {
 
     /// Creates (or replaces) the Secret `name` holding this key as `identity.agekey`.
     pub async fn put_secret(&self, client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
-        let body = json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {"identity.agekey": self.private()?},
-        });
-        Api::<Secret>::namespaced(client.clone(), namespace)
-            .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
-            .await?;
-        Ok(())
+        put_key_secret(client, namespace, name, "identity.agekey", &self.private()?).await
     }
+}
+
+/// Creates (or replaces) the decryption Secret `name` holding `private` as its entry `entry`.
+pub(crate) async fn put_key_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    entry: &str,
+    private: &str,
+) -> anyhow::Result<()> {
+    let body = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {entry: private},
+    });
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
+        .await?;
+    Ok(())
 }
 
 /// Every regular file under `dir` whose bytes contain `needle`, for "never on disk" checks.

@@ -5,27 +5,9 @@
 
 use std::process::Command;
 
-use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
-use serde_json::json;
+use anyhow::Context;
 
-use crate::controller::tool_path;
-use crate::workspace_root;
-
-fn sops() -> std::path::PathBuf {
-    let path = tool_path("LOCKSTEP_SOPS", "sops");
-    if path.exists() { path } else { workspace_root().join("target/sops-tools/bin/sops") }
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?} (gpg comes from Debian's gnupg)"))?;
-    if !out.status.success() {
-        bail!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
+use crate::sops::{put_key_secret, run, tool};
 
 /// A PGP key pair (no passphrase) in its own GNUPGHOME; its gpg-agent is stopped on drop.
 pub struct PgpKey {
@@ -70,7 +52,7 @@ impl PgpKey {
     pub fn encrypt(&self, name: &str, plaintext: &str, flags: &[&str]) -> anyhow::Result<String> {
         let input = self.home.path().join(name);
         std::fs::write(&input, plaintext)?;
-        let out = run(Command::new(sops())
+        let out = run(Command::new(tool("LOCKSTEP_SOPS", "sops"))
             .env("GNUPGHOME", self.home.path())
             .args(["encrypt", "--pgp", &self.fingerprint])
             .args(flags)
@@ -81,15 +63,7 @@ impl PgpKey {
 
     /// Creates (or replaces) the Secret `name` holding this key as `sops.asc`.
     pub async fn put_secret(&self, client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
-        let body = json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {"sops.asc": self.private()?},
-        });
-        Api::<Secret>::namespaced(client.clone(), namespace)
-            .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
-            .await?;
-        Ok(())
+        put_key_secret(client, namespace, name, "sops.asc", &self.private()?).await
     }
 }
 

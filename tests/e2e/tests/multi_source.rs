@@ -7,8 +7,7 @@
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use lockstep_api::{Application, SyncStatusCode};
-use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason, wait_revisions};
 use lockstep_e2e::gitserver::HttpGitServer;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
 use serde_json::{Value, json};
@@ -34,19 +33,6 @@ fn multi_spec(server: &HttpGitServer, ns: &str, value_file: &str) -> Value {
 async fn data(client: &kube::Client, ns: &str, name: &str, key: &str) -> Option<String> {
     let map = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
     map.data?.get(key).cloned()
-}
-
-/// Waits until the Application is Synced with exactly these per-source revisions.
-async fn wait_revisions(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-    revisions: &[&str],
-) -> anyhow::Result<Application> {
-    wait_app(client, ns, name, &format!("Synced at {revisions:?}"), |app| {
-        app.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.sync.revisions == revisions)
-    })
-    .await
 }
 
 #[tokio::test]

@@ -3,20 +3,15 @@
 //! a manifest artifact (Flux's layout) deployed and updated by retagging; and the bad inputs, each
 //! a condition with its own reason while what was deployed stays.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
-use lockstep_api::Application;
-use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::apps::{apply_app, ready, refresh, revision, synced_at, wait_app, wait_reason};
 use lockstep_e2e::cli::{lockstep, lockstep_ok};
+use lockstep_e2e::configmaps::{config_map, value, wait_value};
 use lockstep_e2e::registry::{FLUX_CONTENT, REGISTRY_PASSWORD, REGISTRY_USER, Registry, tar_gz};
+use lockstep_e2e::secrets::apply_secret;
 use lockstep_e2e::{ControllerProcess, TestNamespace, client};
 use serde_json::{Value, json};
 
 const FAST: &[&str] = &["--fetch-retry-period", "2s", "--resync-period", "20s"];
-
-fn config_map(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
-}
 
 fn spec(ns: &str, url: &str, revision: &str) -> Value {
     json!({
@@ -24,45 +19,6 @@ fn spec(ns: &str, url: &str, revision: &str) -> Value {
         "destination": {"namespace": ns},
         "syncPolicy": {"automated": {"prune": true}},
     })
-}
-
-async fn put_secret(client: &kube::Client, ns: &str, body: Value) -> anyhow::Result<()> {
-    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .patch(&name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
-        .await?;
-    Ok(())
-}
-
-/// A docker-config Secret for the registry with its CA, labelled so lockstep reads it.
-fn docker_config_secret(registry: &Registry, user: &str, password: &str) -> Value {
-    let config = json!({"auths": {registry.host(): {"username": user, "password": password}}});
-    json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-        "metadata": {"name": "registry", "labels": {"lockstep.dev/secret-type": "repo-creds"}},
-        "stringData": {".dockerconfigjson": config.to_string(), "caData": registry.ca.ca_pem},
-    })
-}
-
-async fn config_value(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
-    let cm = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
-    cm.data?.get("value").cloned()
-}
-
-async fn wait_value(client: &kube::Client, ns: &str, name: &str, value: &str) -> anyhow::Result<()> {
-    lockstep_e2e::wait_for(&format!("ConfigMap {name} = {value}"), lockstep_e2e::apps::TIMEOUT, || async {
-        let seen = config_value(client, ns, name).await;
-        if seen.as_deref() == Some(value) { Ok(Some(())) } else { anyhow::bail!("value is {seen:?}") }
-    })
-    .await
-}
-
-fn revision(app: &Application) -> String {
-    app.status.as_ref().and_then(|s| s.sync.revision.clone()).unwrap_or_default()
-}
-
-fn is_synced_at(app: &Application, wanted: &str) -> bool {
-    ready(app).is_some_and(|c| c.status == "True") && revision(app) == wanted
 }
 
 #[tokio::test]
@@ -81,36 +37,26 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     )?;
     let digest = registry.push_chart(&dir, "charts")?;
     registry.push_chart(&dir, "private")?;
-    put_secret(&client, &ns.name, docker_config_secret(&registry, REGISTRY_USER, REGISTRY_PASSWORD)).await?;
+    apply_secret(&client, &ns.name, registry.docker_config_secret(REGISTRY_USER, REGISTRY_PASSWORD)).await?;
     let _controller = ControllerProcess::start(&ns.name, FAST)?;
 
     let url = format!("oci://{}/charts/guestbook", registry.host());
     let mut by_digest = spec(&ns.name, &url, &digest);
     by_digest["source"]["helm"] = json!({"valuesObject": {"greeting": "from-oci"}});
     apply_app(&client, &ns.name, "chart", by_digest).await?;
-    wait_app(&client, &ns.name, "chart", "synced at the digest", |app| is_synced_at(app, &digest)).await?;
-    wait_value(&client, &ns.name, "chart-greeting", "from-oci").await?;
+    wait_app(&client, &ns.name, "chart", "synced at the digest", |app| synced_at(app, &digest)).await?;
+    wait_value(&client, &ns.name, "chart-greeting", Some("from-oci")).await?;
 
     // The same chart by tag reports tag@digest; a range picks the highest tag.
     apply_app(&client, &ns.name, "by-range", spec(&ns.name, &url, "~1.2")).await?;
     let by_range = format!("1.2.3@{digest}");
-    wait_app(&client, &ns.name, "by-range", "synced by range", |app| is_synced_at(app, &by_range)).await?;
+    wait_app(&client, &ns.name, "by-range", "synced by range", |app| synced_at(app, &by_range)).await?;
     let downloads = registry.gets("/v2/charts/guestbook/blobs/");
     assert_eq!(downloads, 1, "two Applications, one download of the chart's layer:\n{}", registry.log());
 
     // A wrong password in a Secret for one repository: AuthenticationFailed, nothing read from the cache.
     let private = format!("oci://{}/private/guestbook", registry.host());
-    put_secret(
-        &client,
-        &ns.name,
-        json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "private-wrong", "labels": {"lockstep.dev/secret-type": "repository"}},
-            "stringData": {"url": private, "username": REGISTRY_USER, "password": "wrong-password",
-                           "caData": registry.ca.ca_pem},
-        }),
-    )
-    .await?;
+    apply_secret(&client, &ns.name, registry.repository_secret("private-wrong", &private, "wrong-password")).await?;
     apply_app(&client, &ns.name, "wrong", spec(&ns.name, &private, &digest)).await?;
     let wrong = wait_reason(&client, &ns.name, "wrong", "AuthenticationFailed").await?;
     let message = ready(&wrong).map(|c| c.message.clone()).unwrap_or_default();
@@ -118,7 +64,7 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
 
     // A Secret for one repository without the registry's CA: TLSFailed.
     let no_ca = format!("oci://{}/tls/guestbook", registry.host());
-    put_secret(
+    apply_secret(
         &client,
         &ns.name,
         json!({
@@ -138,7 +84,7 @@ async fn helm_chart_from_oci_pinned_by_digest() -> anyhow::Result<()> {
     let no_match = wait_reason(&client, &ns.name, "no-match", "RevisionNotFound").await?;
     let message = ready(&no_match).map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("1.2.3"), "the message lists the tags seen: {message}");
-    assert_eq!(config_value(&client, &ns.name, "chart-greeting").await.as_deref(), Some("from-oci"));
+    assert_eq!(value(&client, &ns.name, "chart-greeting").await.as_deref(), Some("from-oci"));
 
     // The CLI reads oci:// sources: the deployed digest renders and diffs clean; a chart bump
     // (1.2.4 adds a key) is diffed before anyone deploys it.
@@ -187,14 +133,14 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
         registry.push_artifact(repo, tag, tar_gz(&[("cm.yaml", &config_map("artifact", value))]), FLUX_CONTENT).await?;
     }
     registry.retag(repo, "v1", "stable").await?;
-    put_secret(&client, &ns.name, docker_config_secret(&registry, REGISTRY_USER, REGISTRY_PASSWORD)).await?;
+    apply_secret(&client, &ns.name, registry.docker_config_secret(REGISTRY_USER, REGISTRY_PASSWORD)).await?;
     let mut args = vec!["--max-artifact-size", "8192"];
     args.extend_from_slice(FAST);
     let _controller = ControllerProcess::start(&ns.name, &args)?;
 
     let url = format!("oci://{}/{repo}", registry.host());
     apply_app(&client, &ns.name, "artifact", spec(&ns.name, &url, "stable")).await?;
-    wait_value(&client, &ns.name, "artifact", "1").await?;
+    wait_value(&client, &ns.name, "artifact", Some("1")).await?;
     let app =
         wait_app(&client, &ns.name, "artifact", "stable@sha256", |a| revision(a).starts_with("stable@sha256:")).await?;
     let first = revision(&app);
@@ -202,7 +148,7 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
     // Retagging `stable` to v2 deploys v2 at the next look.
     registry.retag(repo, "v2", "stable").await?;
     refresh(&client, &ns.name, "artifact").await?;
-    wait_value(&client, &ns.name, "artifact", "2").await?;
+    wait_value(&client, &ns.name, "artifact", Some("2")).await?;
     let app = wait_app(&client, &ns.name, "artifact", "a new stable@sha256", |a| {
         revision(a).starts_with("stable@sha256:") && revision(a) != first
     })
@@ -220,7 +166,7 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
         })
     })
     .await?;
-    assert_eq!(config_value(&client, &ns.name, "artifact").await.as_deref(), Some("2"));
+    assert_eq!(value(&client, &ns.name, "artifact").await.as_deref(), Some("2"));
     assert_eq!(revision(&lockstep_e2e::apps::get_app(&client, &ns.name, "artifact").await?), good);
     registry.resume()?;
 
@@ -251,13 +197,13 @@ async fn manifest_artifact_retagged_and_bad_input() -> anyhow::Result<()> {
         wait_reason(&client, &ns.name, "artifact", reason)
             .await
             .map_err(|e| anyhow::anyhow!("{tag}: {e}\n{}", registry.log()))?;
-        assert_eq!(config_value(&client, &ns.name, "artifact").await.as_deref(), Some("2"), "{tag}: pruned or changed");
-        assert_eq!(config_value(&client, &ns.name, "evil").await, None, "{tag}: ../ escaped");
+        assert_eq!(value(&client, &ns.name, "artifact").await.as_deref(), Some("2"), "{tag}: pruned or changed");
+        assert_eq!(value(&client, &ns.name, "evil").await, None, "{tag}: ../ escaped");
     }
 
     // Back to a good tag: syncs again.
     apply_app(&client, &ns.name, "artifact", spec(&ns.name, &url, "v1")).await?;
-    wait_value(&client, &ns.name, "artifact", "1").await?;
+    wait_value(&client, &ns.name, "artifact", Some("1")).await?;
     Ok(())
 }
 
@@ -276,20 +222,20 @@ async fn cosign_signatures_are_required_when_the_secret_holds_a_key() -> anyhow:
         .push_artifact(repo, "other-key", tar_gz(&[("cm.yaml", &config_map("signed", "3"))]), FLUX_CONTENT)
         .await?;
     registry.cosign_sign(repo, &other).await?;
-    let mut secret = docker_config_secret(&registry, REGISTRY_USER, REGISTRY_PASSWORD);
+    let mut secret = registry.docker_config_secret(REGISTRY_USER, REGISTRY_PASSWORD);
     secret["stringData"]["cosignPublicKey"] = json!(public_key);
-    put_secret(&client, &ns.name, secret).await?;
+    apply_secret(&client, &ns.name, secret).await?;
     let _controller = ControllerProcess::start(&ns.name, FAST)?;
 
     let url = format!("oci://{}/{repo}", registry.host());
     apply_app(&client, &ns.name, "signed", spec(&ns.name, &url, "signed")).await?;
-    wait_value(&client, &ns.name, "signed", "1").await?;
+    wait_value(&client, &ns.name, "signed", Some("1")).await?;
     for tag in ["unsigned", "other-key"] {
         apply_app(&client, &ns.name, "signed", spec(&ns.name, &url, tag)).await?;
         let app = wait_reason(&client, &ns.name, "signed", "SignatureVerificationFailed").await?;
         let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
         assert!(message.contains("signature"), "{tag}: {message}");
-        assert_eq!(config_value(&client, &ns.name, "signed").await.as_deref(), Some("1"), "{tag}: applied unsigned");
+        assert_eq!(value(&client, &ns.name, "signed").await.as_deref(), Some("1"), "{tag}: applied unsigned");
     }
     Ok(())
 }

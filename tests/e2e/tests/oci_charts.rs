@@ -9,13 +9,12 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
-use lockstep_api::{Application, SyncStatusCode};
-use lockstep_e2e::apps::{apply_app, ready, refresh, wait_app, wait_reason};
+use lockstep_e2e::apps::{apply_app, ready, refresh, revision, synced_at, wait_app, wait_reason, wait_revisions};
+use lockstep_e2e::configmaps::{data, wait_data};
 use lockstep_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry};
+use lockstep_e2e::secrets::apply_secret;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const FAST: &[&str] = &["--fetch-retry-period", "2s", "--resync-period", "20s"];
 
@@ -34,58 +33,6 @@ fn write_chart(dir: &Path, name: &str, version: &str, default: &str) -> anyhow::
     Ok(())
 }
 
-async fn put_secret(client: &kube::Client, ns: &str, body: Value) -> anyhow::Result<()> {
-    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .patch(&name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
-        .await?;
-    Ok(())
-}
-
-/// A docker-config Secret for the registry with its CA, labelled so lockstep reads it.
-fn docker_config_secret(registry: &Registry) -> Value {
-    let config = json!({"auths": {registry.host(): {"username": REGISTRY_USER, "password": REGISTRY_PASSWORD}}});
-    json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-        "metadata": {"name": "registry", "labels": {"lockstep.dev/secret-type": "repo-creds"}},
-        "stringData": {".dockerconfigjson": config.to_string(), "caData": registry.ca.ca_pem},
-    })
-}
-
-async fn data(client: &kube::Client, ns: &str, name: &str, key: &str) -> Option<String> {
-    let map = Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.ok()??;
-    map.data?.get(key).cloned()
-}
-
-async fn wait_data(client: &kube::Client, ns: &str, name: &str, key: &str, wanted: &str) -> anyhow::Result<()> {
-    lockstep_e2e::wait_for(&format!("ConfigMap {name} {key}={wanted}"), lockstep_e2e::apps::TIMEOUT, || async {
-        let seen = data(client, ns, name, key).await;
-        if seen.as_deref() == Some(wanted) { Ok(Some(())) } else { anyhow::bail!("{key} is {seen:?}") }
-    })
-    .await
-}
-
-fn revision(app: &Application) -> String {
-    app.status.as_ref().and_then(|s| s.sync.revision.clone()).unwrap_or_default()
-}
-
-fn synced_at(app: &Application, wanted: &str) -> bool {
-    ready(app).is_some_and(|c| c.status == "True") && revision(app) == wanted
-}
-
-/// Waits until the Application is Synced with exactly these per-source revisions.
-async fn wait_revisions(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-    revisions: &[&str],
-) -> anyhow::Result<Application> {
-    wait_app(client, ns, name, &format!("Synced at {revisions:?}"), |app| {
-        app.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.sync.revisions == revisions)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_chart_from_the_registry_with_values_from_git_follows_a_values_commit() -> anyhow::Result<()> {
     let client = client().await?;
@@ -94,7 +41,7 @@ async fn a_chart_from_the_registry_with_values_from_git_follows_a_values_commit(
     let charts = tempfile::tempdir()?;
     write_chart(&charts.path().join("greeter"), "greeter", "0.1.0", "chart default")?;
     let digest = registry.push_chart(&charts.path().join("greeter"), "charts")?;
-    put_secret(&client, &ns.name, docker_config_secret(&registry)).await?;
+    apply_secret(&client, &ns.name, registry.docker_config_secret(REGISTRY_USER, REGISTRY_PASSWORD)).await?;
     let values = GitRepo::new();
     values.write("envs/prod.yaml", "value: from the values repository\n");
     let values_commit = values.commit("values");
@@ -127,7 +74,7 @@ async fn a_chart_from_the_registry_with_values_from_git_follows_a_values_commit(
     assert_eq!(layer_gets, 1, "the chart is downloaded once:\n{}", registry.log());
 
     // Argo CD's schemeless form: a repository Secret in Argo CD's format with enableOCI.
-    put_secret(
+    apply_secret(
         &client,
         &ns.name,
         json!({
@@ -173,7 +120,7 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
     registry.push_chart(&charts.path().join("lib"), "deps")?;
     write_chart(&charts.path().join("lib"), "lib", "1.2.4+build.7", "from-lib")?;
     registry.push_chart(&charts.path().join("lib"), "deps")?;
-    put_secret(&client, &ns.name, docker_config_secret(&registry)).await?;
+    apply_secret(&client, &ns.name, registry.docker_config_secret(REGISTRY_USER, REGISTRY_PASSWORD)).await?;
     let controller = ControllerProcess::start(&ns.name, FAST)?;
 
     let repository = format!("oci://{}/deps", registry.host());
@@ -246,17 +193,7 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
     // refusal, no password in the message.
     registry.push_chart(&charts.path().join("lib"), "private")?;
     let private = format!("oci://{}/private", registry.host());
-    put_secret(
-        &client,
-        &ns.name,
-        json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "private-wrong", "labels": {"lockstep.dev/secret-type": "repository"}},
-            "stringData": {"url": private, "username": REGISTRY_USER, "password": "wrong-password",
-                           "caData": registry.ca.ca_pem},
-        }),
-    )
-    .await?;
+    apply_secret(&client, &ns.name, registry.repository_secret("private-wrong", &private, "wrong-password")).await?;
     repo.write("app/Chart.yaml", &umbrella("lib", "1.2.3").replace(&repository, &private));
     repo.commit("a registry path whose Secret has the wrong password");
     refresh(&client, &ns.name, "web").await?;
