@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::controller::tool_path;
 use crate::workspace_root;
@@ -113,4 +113,28 @@ pub fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// An automated Application spec reading `path` of `url` at `main`, decrypting with the SOPS keys
+/// of the Secret `key_secret`.
+pub fn decrypting_spec(url: &str, namespace: &str, path: &str, key_secret: &str) -> Value {
+    json!({
+        "source": {"repoURL": url, "targetRevision": "main", "path": path},
+        "destination": {"namespace": namespace},
+        "syncPolicy": {"automated": {"prune": true}},
+        "decryption": {"provider": "sops", "secretRef": {"name": key_secret}},
+    })
+}
+
+/// A live Secret's `data[key]` as text.
+pub fn decoded(secret: &Secret, key: &str) -> Option<String> {
+    secret.data.as_ref()?.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned())
+}
+
+/// Fails the test if any of `plaintexts` is in a file under `cache_dir` or in the controller `log`.
+pub fn assert_never_stored(cache_dir: &std::path::Path, log: &str, plaintexts: &[&str]) {
+    for plaintext in plaintexts {
+        assert_eq!(files_containing(cache_dir, plaintext), Vec::<PathBuf>::new(), "a plaintext is on disk");
+        assert!(!log.contains(plaintext), "a plaintext is in the controller log");
+    }
 }

@@ -11,10 +11,10 @@ use kube::Api;
 use lockstep_e2e::apps::{apply_app, ready, refresh, wait_reason};
 use lockstep_e2e::cli::lockstep_ok;
 use lockstep_e2e::gitserver::HttpGitServer;
-use lockstep_e2e::sops::{AgeKey, files_containing};
+use lockstep_e2e::sops::{AgeKey, assert_never_stored, decoded, decrypting_spec, files_containing};
 use lockstep_e2e::sops_pgp::PgpKey;
 use lockstep_e2e::{ControllerProcess, GitRepo, TestNamespace, client};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const KUSTOMIZATION: &str = "resources: [keep.yaml]\nsecretGenerator:\n  - name: app-env\n    envs: [app.enc.env]\n    \
 literals: [MODE=production]\n    options: {disableNameSuffixHash: true}\n  - name: app-files\n    \
@@ -22,19 +22,6 @@ files: [config.yaml=config.enc.yaml]\n    options: {disableNameSuffixHash: true}
 
 fn config_map(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
-}
-
-fn spec(url: &str, ns: &str, path: &str, key_secret: &str) -> Value {
-    json!({
-        "source": {"repoURL": url, "targetRevision": "main", "path": path},
-        "destination": {"namespace": ns},
-        "syncPolicy": {"automated": {"prune": true}},
-        "decryption": {"provider": "sops", "secretRef": {"name": key_secret}},
-    })
-}
-
-fn decoded(secret: &Secret, key: &str) -> Option<String> {
-    secret.data.as_ref()?.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned())
 }
 
 fn keys(secret: &Secret) -> Vec<String> {
@@ -67,7 +54,7 @@ async fn a_secret_generated_from_an_encrypted_dotenv_is_applied_decrypted_and_a_
     let cache = tempfile::tempdir()?;
     let cache_dir = cache.path().to_path_buf();
     let controller = ControllerProcess::start_with_cache(&ns.name, cache, &[])?;
-    apply_app(&client, &ns.name, "env", spec(&server.url("app"), &ns.name, "app", "sops-keys")).await?;
+    apply_app(&client, &ns.name, "env", decrypting_spec(&server.url("app"), &ns.name, "app", "sops-keys")).await?;
     wait_reason(&client, &ns.name, "env", "Succeeded").await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
     let applied = secrets.get("app-env").await?;
@@ -87,10 +74,7 @@ async fn a_secret_generated_from_an_encrypted_dotenv_is_applied_decrypted_and_a_
     // and the log neither.
     let renders = cache_dir.join("renders");
     assert!(files_containing(&cache_dir, "sops_mac").iter().any(|f| f.starts_with(&renders)), "cached, encrypted");
-    for secret in [&password, &token, &config_secret] {
-        assert_eq!(files_containing(&cache_dir, secret), Vec::<std::path::PathBuf>::new());
-        assert!(!controller.log().contains(secret.as_str()), "a plaintext is in the controller log");
-    }
+    assert_never_stored(&cache_dir, &controller.log(), &[password.as_str(), token.as_str(), config_secret.as_str()]);
 
     // The CLI decrypts with the local key file and shows the values masked, without sops_* keys.
     let checkout = repo.path().display().to_string();
@@ -151,8 +135,8 @@ async fn files_encrypted_for_a_pgp_key_are_applied_decrypted() -> anyhow::Result
     let cache = tempfile::tempdir()?;
     let cache_dir = cache.path().to_path_buf();
     let controller = ControllerProcess::start_with_cache(&ns.name, cache, &[])?;
-    apply_app(&client, &ns.name, "db", spec(&server.url("app"), &ns.name, "app", "pgp-keys")).await?;
-    apply_app(&client, &ns.name, "kust", spec(&server.url("app"), &ns.name, "kust", "pgp-keys")).await?;
+    apply_app(&client, &ns.name, "db", decrypting_spec(&server.url("app"), &ns.name, "app", "pgp-keys")).await?;
+    apply_app(&client, &ns.name, "kust", decrypting_spec(&server.url("app"), &ns.name, "kust", "pgp-keys")).await?;
     wait_reason(&client, &ns.name, "db", "Succeeded").await?;
     wait_reason(&client, &ns.name, "kust", "Succeeded").await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
@@ -162,9 +146,6 @@ async fn files_encrypted_for_a_pgp_key_are_applied_decrypted() -> anyhow::Result
     let generated = secrets.get("pgp-env").await?;
     assert_eq!(decoded(&generated, "VALUE").as_deref(), Some(env_value.as_str()));
     assert_eq!(keys(&generated), ["VALUE"]);
-    for plaintext in [&password, &env_value] {
-        assert_eq!(files_containing(&cache_dir, plaintext), Vec::<std::path::PathBuf>::new());
-        assert!(!controller.log().contains(plaintext.as_str()), "a plaintext is in the controller log");
-    }
+    assert_never_stored(&cache_dir, &controller.log(), &[password.as_str(), env_value.as_str()]);
     Ok(())
 }
