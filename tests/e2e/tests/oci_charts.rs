@@ -148,7 +148,8 @@ async fn a_git_chart_resolves_its_oci_dependency_and_keeps_rendering_while_the_r
         Some("1.2.4+build.7"),
         "the range picks the highest tag, read with Helm's _ for +"
     );
-    assert_eq!(data(&client, &ns.name, "own", "value").await.as_deref(), Some("first"));
+    // Objects of one wave are applied concurrently: the umbrella's own ConfigMap may land after.
+    wait_data(&client, &ns.name, "own", "value", "first").await?;
 
     // The registry stops: a new commit still renders, its dependency read from the cache.
     registry.stop();
