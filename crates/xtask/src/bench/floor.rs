@@ -43,38 +43,15 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     for &n in &plan.sizes {
         let objects: Vec<Value> = (0..n).flat_map(app_objects).collect();
         let (mut samples, mut settled_samples, mut requests) = (Vec::new(), Vec::new(), Vec::new());
-        for trial in 0..plan.trials {
-            let ns = format!("bench-floor-{n}-{trial}");
+        for t in 0..plan.trials {
+            let ns = format!("bench-floor-{n}-{t}");
             k8s::create_namespace(&env.client, &ns).await?;
-            let result = async {
-                let _addresser = IngressAddresser::start(&env.client, &ns);
-                let before = apimetrics::read(&env.cluster)?;
-                let started = Instant::now();
-                k8s::apply_all(&env.client, &ns, &objects, MANAGER, plan.floor_concurrency).await?;
-                let applied = started.elapsed().as_secs_f64();
-                let timeout = Duration::from_secs(240 + n as u64);
-                let deployments = k8s::api(&env.client, &ns, "apps/v1", "Deployment");
-                k8s::wait_ready(&deployments, n, timeout, &|d| {
-                    d.metadata.generation.is_some_and(|g| d.data["status"]["observedGeneration"] == g)
-                })
-                .await?;
-                let ingresses = k8s::api(&env.client, &ns, "networking.k8s.io/v1", "Ingress");
-                k8s::wait_ready(&ingresses, n, timeout, &|i| {
-                    i.data["status"]["loadBalancer"]["ingress"].as_array().is_some_and(|a| !a.is_empty())
-                })
-                .await?;
-                let settled = started.elapsed().as_secs_f64();
-                // Everything the API server counted meanwhile: the applies and what the control
-                // plane's controllers and the Ingress addresser do in answer, as for the systems.
-                let made = apimetrics::delta(&before, &apimetrics::read(&env.cluster)?).values().sum::<f64>();
-                anyhow::Ok((applied, settled, made / n as f64))
-            }
-            .await;
+            let result = trial(env, &ns, &objects, plan.floor_concurrency).await;
             k8s::delete_namespace(&env.client, &ns, Duration::from_secs(600)).await?;
-            let (applied, settled, per_app) = result?;
-            requests.push(per_app);
+            let (applied, settled, made) = result?;
+            requests.push(made / n as f64);
             eprintln!(
-                "bench: floor N={n} trial {trial}: {applied:.3}s to apply {} objects, {settled:.3}s until observed",
+                "bench: floor N={n} trial {t}: {applied:.3}s to apply {} objects, {settled:.3}s until observed",
                 objects.len()
             );
             samples.push(applied);
@@ -96,4 +73,32 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
     k8s::delete_namespace(&env.client, ns, Duration::from_secs(120)).await?;
     out.push(Measurement::new(FLOOR, ONE, APPLY_ONE, "s", "floor", samples));
     Ok(())
+}
+
+/// Applies benchmark-app `objects` into the existing namespace `ns` with `concurrency` requests in
+/// flight and waits until the control plane reacted as health requires. Returns the seconds until
+/// the last apply, until settled, and the API requests counted meanwhile.
+pub async fn trial(env: &Env, ns: &str, objects: &[Value], concurrency: usize) -> Result<(f64, f64, f64)> {
+    let _addresser = IngressAddresser::start(&env.client, ns);
+    let apps = objects.iter().filter(|o| o["kind"] == "Deployment").count();
+    let before = apimetrics::read(&env.cluster)?;
+    let started = Instant::now();
+    k8s::apply_all(&env.client, ns, objects, MANAGER, concurrency).await?;
+    let applied = started.elapsed().as_secs_f64();
+    let timeout = Duration::from_secs(240 + apps as u64);
+    let deployments = k8s::api(&env.client, ns, "apps/v1", "Deployment");
+    k8s::wait_ready(&deployments, apps, timeout, &|d| {
+        d.metadata.generation.is_some_and(|g| d.data["status"]["observedGeneration"] == g)
+    })
+    .await?;
+    let ingresses = k8s::api(&env.client, ns, "networking.k8s.io/v1", "Ingress");
+    k8s::wait_ready(&ingresses, apps, timeout, &|i| {
+        i.data["status"]["loadBalancer"]["ingress"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await?;
+    let settled = started.elapsed().as_secs_f64();
+    // Everything the API server counted meanwhile: the applies and what the control plane's
+    // controllers and the Ingress addresser do in answer, as for the systems.
+    let made = apimetrics::delta(&before, &apimetrics::read(&env.cluster)?).values().sum::<f64>();
+    Ok((applied, settled, made))
 }

@@ -23,6 +23,7 @@ pub(crate) mod http;
 mod idle;
 mod ingress;
 pub(crate) mod k8s;
+mod large;
 pub(crate) mod lockstep;
 pub(crate) mod machine;
 mod own_requests;
@@ -76,6 +77,9 @@ pub struct BenchArgs {
     /// Fetch cycles of the git soak (default 1000).
     #[arg(long)]
     pub soak_cycles: Option<usize>,
+    /// Objects of scenario 11's single Application (default 10000).
+    #[arg(long)]
+    pub large_objects: Option<usize>,
     /// Cargo profile lockstep is built with (default: release; dev for --smoke).
     #[arg(long)]
     pub profile: Option<String>,
@@ -102,6 +106,7 @@ impl BenchArgs {
             latency_trials: None,
             idle_secs: None,
             soak_cycles: None,
+            large_objects: None,
             profile: None,
             lockstep: None,
             cluster: "bench".into(),
@@ -236,6 +241,9 @@ async fn scenarios(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result
     }
     if plan.runs(Scenario::Ui) {
         ui::run(env, plan, out).await.context("scenario 10 (web UI list)")?;
+    }
+    if plan.runs(Scenario::Large) {
+        large::run(env, plan, out).await.context("scenario 11 (one large app)")?;
     }
     Ok(())
 }

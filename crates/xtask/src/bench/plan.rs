@@ -28,6 +28,8 @@ pub enum Scenario {
     Chains,
     /// 10: the web UI's list (`lockstep ui --local`) with the largest N Applications.
     Ui,
+    /// 11: one Application of `--large-objects` objects (default 10,000).
+    Large,
 }
 
 /// Sizes, trials and durations of a run.
@@ -57,6 +59,8 @@ pub struct Plan {
     pub chains: usize,
     /// Requests the floor client keeps in flight.
     pub floor_concurrency: usize,
+    /// Objects of scenario 11's single app (a multiple of the four objects of a benchmark app).
+    pub large_objects: usize,
     /// Cargo profile of the lockstep build.
     pub profile: String,
 }
@@ -70,7 +74,8 @@ impl Plan {
             || args.trials.is_some()
             || args.latency_trials.is_some()
             || args.idle_secs.is_some()
-            || args.soak_cycles.is_some();
+            || args.soak_cycles.is_some()
+            || args.large_objects.is_some();
         let mode = match (smoke, customised) {
             (true, _) => "smoke",
             (false, true) => "custom",
@@ -94,6 +99,7 @@ impl Plan {
             soak_cycles: args.soak_cycles.unwrap_or(if smoke { 3 } else { 1000 }).max(1),
             chains: if smoke { 2 } else { 100 },
             floor_concurrency: 32,
+            large_objects: args.large_objects.unwrap_or(if smoke { 40 } else { 10_000 }).max(4),
             profile: args.profile.clone().unwrap_or_else(|| if smoke { "dev" } else { "release" }.into()),
         }
     }
@@ -121,6 +127,7 @@ impl Plan {
             "soak_cycles": self.soak_cycles,
             "chains": self.chains,
             "floor_concurrency": self.floor_concurrency,
+            "large_objects": self.large_objects,
             "profile": self.profile,
         })
     }
