@@ -127,7 +127,10 @@ async fn in_namespace<T>(
     drop(addresser);
     let (figures, controllers) = result?;
     drop(controllers);
-    deleted?;
+    if let Err(err) = deleted {
+        // A namespace still deleting slows what follows but does not void what was measured.
+        eprintln!("bench: WARNING: {err:#}; the run goes on beside its deletion");
+    }
     Ok(figures)
 }
 

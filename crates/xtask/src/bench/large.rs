@@ -97,7 +97,10 @@ where
     drop(addresser);
     let (large, controllers) = result?;
     drop(controllers);
-    deleted?;
+    if let Err(err) = deleted {
+        // A namespace still deleting slows what follows but does not void what was measured.
+        eprintln!("bench: WARNING: {err:#}; the run goes on beside its deletion");
+    }
     Ok(large)
 }
 
