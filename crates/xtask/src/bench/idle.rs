@@ -68,6 +68,8 @@ pub async fn run(
     let m =
         |metric: &str, unit: &str, samples: Vec<f64>| Measurement::new(SCENARIO, &case, metric, unit, system, samples);
     out.push(m("controller RSS", "MiB", rss));
+    // What of it is heap and stacks rather than mapped files (the binary's pages, git packs).
+    out.push(m("controller anonymous RSS (end of window)", "MiB", vec![usage_after.anon_rss_mib]));
     out.push(m("controller CPU", "% of a core", vec![(usage_after.cpu_secs - usage_before.cpu_secs) / secs * 100.0]));
     let rates = controller_rates(&apimetrics::delta(&api_before, &api_after), minutes, baseline);
     let writes: f64 = rates.iter().filter(|(verb, _)| apimetrics::is_write(verb)).map(|(_, r)| r).sum();
