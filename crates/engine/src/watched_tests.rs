@@ -90,9 +90,12 @@ fn a_status_change_and_others_marks_are_answered_from_the_watch() {
     assert!(answers(&remembered(), &git(), &revised.state), "the Deployment controller's marks");
 }
 
+/// A change to an object's metadata.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn spec_metadata_and_identity_changes_are_read() {
-    let cases: [(&str, Box<dyn FnOnce(&mut Value)>); 6] = [
+    let cases: [(&str, Edit); 6] = [
         ("spec changed", Box::new(|m| m["generation"] = json!(2))),
         ("a label git sets edited", Box::new(|m| m["labels"]["app"] = json!("other"))),
         ("a label git sets removed", Box::new(|m| _ = m["labels"].as_object_mut().map(|l| l.remove("app")))),
