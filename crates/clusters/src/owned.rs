@@ -3,12 +3,14 @@
 //! status written by an older version, restored from a backup, or edited by hand), so such orphans
 //! are pruned or reported like any object that left git, as Argo CD finds resources by tracking.
 //! It also holds each watched object's `resourceVersion`, so the engine reads again only what changed
-//! since it was found in sync.
+//! since it was found in sync, and for kinds whose health reads status, what
+//! [`lockstep_engine::watched`] keeps (status, generation, metadata digest), so a change of status
+//! alone is answered without a read.
 
 use std::collections::HashMap;
 
-use lockstep_engine::ResourceKey;
 use lockstep_engine::tracking::{AppRef, owner_of};
+use lockstep_engine::{ResourceKey, WatchedState, WatchedStatus};
 
 /// A watched kind: group, version, kind.
 pub type KindId = (String, String, String);
@@ -30,10 +32,12 @@ struct Entry {
     /// The Application its tracking id names; `None` for hooks and untracked objects.
     owner: Option<AppRef>,
     resource_version: Option<String>,
+    /// Boxed: most objects have none, and then take a pointer's room only.
+    state: Option<Box<WatchedState>>,
 }
 
 /// What the watch saw of one object: its namespace, name, tracking id and whether it is a hook.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Seen<'a> {
     pub namespace: Option<&'a str>,
     pub name: &'a str,
@@ -41,6 +45,8 @@ pub struct Seen<'a> {
     /// Hooks carry the tracking id too, but belong to a sync operation, not to the inventory.
     pub hook: bool,
     pub resource_version: Option<&'a str>,
+    /// Its status and what tells a change of status alone, for kinds whose health reads status.
+    pub state: Option<WatchedState>,
 }
 
 impl OwnedIndex {
@@ -64,7 +70,8 @@ impl OwnedIndex {
         };
         let name = (seen.namespace.map(str::to_string), seen.name.to_string());
         let owner = seen.tracking_id.filter(|_| !seen.hook).and_then(owner_of);
-        map.insert(name, Entry { owner, resource_version: seen.resource_version.map(str::to_string) });
+        let resource_version = seen.resource_version.map(str::to_string);
+        map.insert(name, Entry { owner, resource_version, state: seen.state.map(Box::new) });
     }
 
     /// An object of `kind` was deleted.
@@ -101,6 +108,13 @@ impl OwnedIndex {
         objects.get(&(namespace.map(str::to_string), name.to_string()))?.resource_version.clone()
     }
 
+    /// The version and state the watch of `kind` last saw of the object, if it keeps its status.
+    pub fn status(&self, kind: &KindId, namespace: Option<&str>, name: &str) -> Option<WatchedStatus> {
+        let entry = self.by_kind.get(kind)?.get(&(namespace.map(str::to_string), name.to_string()))?;
+        let state = entry.state.as_deref()?.clone();
+        Some(WatchedStatus { resource_version: entry.resource_version.clone()?, state })
+    }
+
     /// Whether the listing of `kind` is complete and holds no object of that name.
     pub fn absent(&self, kind: &KindId, namespace: Option<&str>, name: &str) -> bool {
         let objects = self.by_kind.get(kind);
@@ -123,7 +137,7 @@ mod tests {
     }
 
     fn seen<'a>(name: &'a str, tracking_id: Option<&'a str>, hook: bool) -> Seen<'a> {
-        Seen { namespace: Some("team"), name, tracking_id, hook, resource_version: Some("1") }
+        Seen { namespace: Some("team"), name, tracking_id, hook, resource_version: Some("1"), state: None }
     }
 
     fn names(index: &OwnedIndex, app: &AppRef) -> Vec<String> {
@@ -180,6 +194,34 @@ mod tests {
         assert_eq!(index.resource_version(&cm(), Some("team"), "hook"), None, "not listed again: gone");
         index.deleted(&cm(), Some("team"), "untracked");
         assert_eq!(index.resource_version(&cm(), Some("team"), "untracked"), None);
+    }
+
+    #[test]
+    fn the_status_of_kinds_that_keep_it_comes_with_the_last_seen_version() {
+        let deploy: KindId = ("apps".into(), "v1".into(), "Deployment".into());
+        let metadata = |generation: i64| serde_json::json!({"uid": "u1", "generation": generation});
+        let state = |generation, ready: i64| {
+            WatchedState::of(&metadata(generation), Some(&serde_json::json!({"readyReplicas": ready})))
+        };
+        let mut index = OwnedIndex::default();
+        index.applied(
+            &deploy,
+            Seen { resource_version: Some("4"), state: state(1, 0), ..seen("web", None, false) },
+            false,
+        );
+        index.applied(&cm(), seen("config", None, false), false);
+        assert_eq!(index.status(&cm(), Some("team"), "config"), None, "a kind without status keeps none");
+        let web = index.status(&deploy, Some("team"), "web").expect("kept");
+        assert_eq!((web.resource_version.as_str(), Some(web.state)), ("4", state(1, 0)));
+        index.applied(
+            &deploy,
+            Seen { resource_version: Some("5"), state: state(1, 1), ..seen("web", None, false) },
+            false,
+        );
+        let web = index.status(&deploy, Some("team"), "web").expect("kept");
+        assert_eq!((web.resource_version.as_str(), Some(web.state)), ("5", state(1, 1)));
+        index.deleted(&deploy, Some("team"), "web");
+        assert_eq!(index.status(&deploy, Some("team"), "web"), None);
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! Watches of the objects Applications manage: one metadata-only watch per kind in use, shared by all
-//! Applications and selecting only objects labelled as managed, so memory follows what lockstep manages
-//! rather than the size of the cluster. A change to a managed object triggers its Application.
+//! Watches of the objects Applications manage: one watch per kind in use, shared by all Applications
+//! and selecting only objects labelled as managed, so memory follows what lockstep manages rather
+//! than the size of the cluster. A change to a managed object triggers its Application. Kinds whose
+//! health reads status ([`carries_status`]) are watched whole and each object's status is kept
+//! ([`WatchedState`]), so a change of status alone is answered without a read; others are watched
+//! by metadata only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -8,6 +11,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
+use futures::stream::BoxStream;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::discovery::ApiResource;
@@ -16,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use lockstep_api::Application;
 use lockstep_engine::annotations::{HOOK, HOOK_OPERATION};
 use lockstep_engine::tracking::{MANAGED_LABEL, TRACKING_ANNOTATION, owner_of};
-use lockstep_engine::{LiveVersions, ResourceKey};
+use lockstep_engine::{LiveVersions, ResourceKey, WatchedState, WatchedStatus, carries_status};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -148,6 +153,16 @@ impl LiveVersions for WatchedVersions {
         state.owned.resource_version(&kind, key.namespace.as_deref(), &key.name)
     }
 
+    fn status(&self, key: &ResourceKey) -> Option<WatchedStatus> {
+        let kind = (key.group.clone(), key.version.clone(), key.kind.clone());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let running = state.running.get(&kind)?;
+        if !*running.ready.borrow() {
+            return None;
+        }
+        state.owned.status(&kind, key.namespace.as_deref(), &key.name)
+    }
+
     fn absent(&self, key: &ResourceKey) -> bool {
         let kind = (key.group.clone(), key.version.clone(), key.kind.clone());
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,10 +194,10 @@ impl Triggers {
     }
 
     /// Keeps the owned-object index in step with the watch of kind `id`.
-    fn index(&self, id: &KindId, event: &Result<watcher::Event<PartialObjectMeta<DynamicObject>>, watcher::Error>) {
+    fn index(&self, id: &KindId, event: &Result<watcher::Event<Observed>, watcher::Error>) {
         let Ok(event) = event else { return };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = |object: &'_ PartialObjectMeta<DynamicObject>| {
+        let seen = |object: &'_ Observed| {
             let annotations = object.metadata.annotations.as_ref();
             let hook = annotations
                 .is_some_and(|a| HOOK.iter().any(|name| a.contains_key(*name)) || a.contains_key(HOOK_OPERATION));
@@ -206,6 +221,7 @@ impl Triggers {
                     tracking_id: tracking_id.as_deref(),
                     hook,
                     resource_version: resource_version.as_deref(),
+                    state: object.state.clone(),
                 };
                 state.owned.applied(id, seen, listing);
             }
@@ -253,7 +269,45 @@ fn reaction<K>(event: &Result<watcher::Event<K>, watcher::Error>, listed_before:
     }
 }
 
-/// Streams metadata changes of managed objects of one kind; each change triggers the owning
+/// One watched object: its metadata, and for kinds that [`carries_status`] what is kept of the rest.
+struct Observed {
+    metadata: ObjectMeta,
+    state: Option<WatchedState>,
+}
+
+/// The events of the watch of `resource`'s managed objects: whole objects for kinds whose health
+/// reads status (only their status is kept), metadata only for the others.
+fn observed_events(
+    client: Client,
+    resource: &ApiResource,
+    config: watcher::Config,
+) -> BoxStream<'static, Result<watcher::Event<Observed>, watcher::Error>> {
+    if carries_status(&resource.group, &resource.kind) {
+        let api: Api<DynamicObject> = Api::all_with(client, resource);
+        let observed = |object: DynamicObject| {
+            let metadata = serde_json::to_value(&object.metadata).unwrap_or_default();
+            let state = WatchedState::of(&metadata, object.data.get("status"));
+            Observed { metadata: object.metadata, state }
+        };
+        watcher(api, config).default_backoff().map(move |event| event.map(|e| map_event(e, observed))).boxed()
+    } else {
+        let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, resource);
+        let observed = |object: PartialObjectMeta<DynamicObject>| Observed { metadata: object.metadata, state: None };
+        watcher(api, config).default_backoff().map(move |event| event.map(|e| map_event(e, observed))).boxed()
+    }
+}
+
+fn map_event<K, T>(event: watcher::Event<K>, convert: impl FnOnce(K) -> T) -> watcher::Event<T> {
+    match event {
+        watcher::Event::Apply(object) => watcher::Event::Apply(convert(object)),
+        watcher::Event::Delete(object) => watcher::Event::Delete(convert(object)),
+        watcher::Event::InitApply(object) => watcher::Event::InitApply(convert(object)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
+}
+
+/// Streams changes of managed objects of one kind; each change triggers the owning
 /// Application, a listing only what it may have hidden (see [`reaction`]).
 async fn watch_kind(
     client: Client,
@@ -263,9 +317,8 @@ async fn watch_kind(
     ready: tokio::sync::watch::Sender<bool>,
 ) {
     let id = kind_id(&resource);
-    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
     let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
-    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut events = observed_events(client, &resource, config);
     let mut listed_before = false;
     // Each object's generation when last seen, to tell creations and status changes from drift.
     let mut generations: HashMap<(Option<String>, String), Option<i64>> = HashMap::new();

@@ -36,6 +36,7 @@ pub mod sync_plan;
 pub mod target;
 pub mod tracking;
 mod verified;
+pub mod watched;
 
 pub use capabilities::{Capabilities, discover};
 pub use catalog::ResourceCatalog;
@@ -50,3 +51,4 @@ pub use preview::{Change, ObjectPreview, previews};
 pub use sync_plan::{PlanSummary, Planned, PlannedObject, PlannedStep, SyncPlan};
 pub use tracking::AppRef;
 pub use verified::LiveVersions;
+pub use watched::{WatchedState, WatchedStatus, carries_status};

@@ -17,6 +17,7 @@ use crate::plan::{Action, Observation};
 use crate::replace;
 use crate::tracking::{AppRef, owner_of, tracking_id_of};
 use crate::verified::desired_hash;
+use crate::watched;
 
 /// What comparing one object found, and how to write it if it differs.
 pub(crate) struct Compared {
@@ -70,6 +71,9 @@ impl Engine {
             Err(error) => return compared.with(Observation::Rejected(error)),
         };
         if let Some(live) = self.unchanged_in_sync(&options.app, &target.key, compared.desired) {
+            return compared.with(Observation::InSync { live });
+        }
+        if let Some(live) = self.status_changed_in_sync(&options.app, target, compared.desired) {
             return compared.with(Observation::InSync { live });
         }
         if apply && self.known_absent(&options.app, &target.key) {
@@ -210,6 +214,17 @@ impl Engine {
     fn unchanged_in_sync(&self, app: &AppRef, key: &ResourceKey, desired: u64) -> Option<Value> {
         let version = self.versions.as_ref()?.resource_version(key)?;
         self.verified.unchanged(app, key, desired, &version)
+    }
+
+    /// The live object found in sync with `desired` whose watch reports a change of its status
+    /// only ([`watched::merged`]): the remembered copy with the watched status, kept at the watched
+    /// version so the next pass need not ask again. `None` when the object is to be read.
+    fn status_changed_in_sync(&self, app: &AppRef, target: &Target, desired: u64) -> Option<Value> {
+        let watched = self.versions.as_ref()?.status(&target.key)?;
+        let remembered = self.verified.remembered(app, &target.key, desired)?;
+        let live = watched::merged(remembered, &target.object, &watched)?;
+        self.verified.record(app, &target.key, desired, &target.object, &live);
+        Some(live)
     }
 
     async fn read(&self, api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ObjectError> {

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::key::ResourceKey;
 use crate::tracking::AppRef;
+use crate::watched::WatchedStatus;
 
 /// The `resourceVersion` each managed object has now, as a watch of its kind last saw it; `None`
 /// when the object is not watched (yet), so it is read.
@@ -35,6 +36,12 @@ pub trait LiveVersions: Send + Sync {
     /// watched: an apply finds them and the executor takes kubectl's fields over afterwards.
     fn absent(&self, _key: &ResourceKey) -> bool {
         false
+    }
+
+    /// What the watch of `key`'s kind last saw of its generation, metadata and status, for kinds
+    /// whose health reads status ([`crate::watched::carries_status`]); `None` when not kept.
+    fn status(&self, _key: &ResourceKey) -> Option<WatchedStatus> {
+        None
     }
 }
 
@@ -86,6 +93,16 @@ impl Verified {
         let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
         let entry = apps.get(app)?.get(key)?;
         if entry.fingerprint.desired != desired || entry.resource_version != resource_version {
+            return None;
+        }
+        serde_json::from_str(&entry.live).ok()
+    }
+
+    /// The live copy of `key` last found in sync with `desired`, at whatever version it was read.
+    pub fn remembered(&self, app: &AppRef, key: &ResourceKey, desired: u64) -> Option<Value> {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = apps.get(app)?.get(key)?;
+        if entry.fingerprint.desired != desired {
             return None;
         }
         serde_json::from_str(&entry.live).ok()
