@@ -93,7 +93,8 @@ pub async fn run(env: &Env, plan: &Plan, out: &mut Vec<Measurement>) -> Result<(
                 }
                 for trial in &gave_up {
                     let ready = trial.gave_up_at.unwrap_or_default() as f64;
-                    let metric = format!("not converged: ever ready when the trial gave up after {:.0} s", trial.elapsed);
+                    let metric =
+                        format!("not converged: ever ready when the trial gave up after {:.0} s", trial.elapsed);
                     out.push(Measurement::new(SCENARIO, &case, &metric, "apps", system, vec![ready]));
                     let metric = "requests per app until the trial gave up";
                     out.push(Measurement::new(SCENARIO, &case, metric, "req", system, vec![trial.requests_per_app]));
