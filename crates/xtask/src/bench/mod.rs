@@ -3,8 +3,9 @@
 //! Scenarios (see docs/benchmarks.md): 1 the floor (a minimal concurrent server-side-apply client,
 //! no controller), 2 webhook to applied, 3 cold convergence, 4 idle cost, 5 drift correction, 6 git
 //! soak, 7 the Flux peer, 8 one ApplicationSet generating N Applications, 9 chains of Applications
-//! depending on each other, 10 the web UI's list with N Applications. Each reports the median and spread of repeated trials; the Markdown table
-//! goes to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
+//! depending on each other, 10 the web UI's list with N Applications, 11 one Application of
+//! 10,000 objects. Each reports the median and spread of repeated trials; the Markdown table goes
+//! to stdout and `target/bench/latest.md`, the JSON to `target/bench/`.
 //!
 //! The harness starts its own cluster (`bench`, so other users of the default one neither disturb
 //! nor are disturbed), a lighttpd git server and the controllers, and removes what it created.
